@@ -1,0 +1,83 @@
+/**
+ * The daemon's view of a team configuration, whichever control plane it came from
+ * (the local team file or, later, the DeployStack cloud). Loaders validate into these
+ * types; nothing downstream ever sees raw YAML or JSON.
+ */
+
+/** When a server is started: with the daemon, or on first use. */
+export type StartupMode = "eager" | "lazy";
+
+/** One MCP server as configured. `env` values are secrets and must never leave the process except into the child. */
+export interface ServerConfig {
+  /** Unique within the team; used in the CLI and the control API. */
+  readonly name: string;
+  /** The executable (`npx`, `node`, `python3`, a binary path). */
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Variables the child gets on top of the minimal base environment. Values are secrets. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Working directory of the child; default the daemon's. */
+  readonly cwd?: string;
+  /** Whether the server is meant to run; `false` keeps it STOPPED until enabled. */
+  readonly enabled: boolean;
+  readonly startup: StartupMode;
+  /** For lazy servers: stop after this long without traffic. */
+  readonly idleTimeoutMs: number;
+  /** How long the process may take to answer `initialize` (a cold `npx` install is slow). */
+  readonly startupTimeoutMs: number;
+  /** Exposed tool and prompt names are `<prefix>-<name>`; empty means no prefix. */
+  readonly prefix: string;
+}
+
+/** Allow/deny globs over exposed tool names. */
+export interface PolicyRules {
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+}
+
+/** A team's access policy: base rules plus optional per-role rules (`team_admin`, `team_user`). */
+export interface PolicyConfig extends PolicyRules {
+  readonly roles: Readonly<Record<string, PolicyRules>>;
+  /** Expose one management tool per server (enable | disable | status). */
+  readonly managementTools: boolean;
+}
+
+/** One team and its servers. */
+export interface TeamConfig {
+  readonly id: string;
+  readonly name: string;
+  readonly slug: string;
+  /** The user's role in the team. */
+  readonly role: string;
+  readonly isDefault: boolean;
+  readonly servers: readonly ServerConfig[];
+  readonly policy: PolicyConfig;
+}
+
+/** How MCP clients must authenticate to the frontend. */
+export type ClientAuthMode = "none" | "token";
+
+/** Gateway-wide settings from the team file's `gateway:` section. */
+export interface GatewaySettings {
+  /** The frontend's port on 127.0.0.1. */
+  readonly port: number;
+  readonly clientAuth: ClientAuthMode;
+  /** Extra browser origins allowed to call the MCP endpoint besides loopback ones. */
+  readonly allowedOrigins: readonly string[];
+  /** Browser origins allowed (CORS) on the TCP control listener. */
+  readonly controlAllowedOrigins: readonly string[];
+  /** Idle timeout of MCP client sessions. */
+  readonly sessionIdleTimeoutMs: number;
+  /** Cap on concurrent MCP client sessions. */
+  readonly maxSessions: number;
+}
+
+/** A loaded team file: where it came from, its teams, and the settings. */
+export interface TeamsFile {
+  /** Absolute path of the file, for messages. */
+  readonly path: string;
+  readonly teams: readonly TeamConfig[];
+  /** Id of the team to select when none was chosen. */
+  readonly defaultTeamId: string;
+  readonly gateway: GatewaySettings;
+}

@@ -1,0 +1,66 @@
+/**
+ * The seam between the MCP session engine and one live, initialized MCP server.
+ * The supervisor produces these (over a child's stdio in production, or over a linked
+ * in-memory pair in tests); the engine routes client traffic through them.
+ *
+ * JSON values are plain parsed objects: the connection owns the upstream JSON-RPC ids
+ * (so sessions can never collide) and hands results back untouched.
+ */
+
+/** Any JSON object. */
+export type JsonObject = { [key: string]: unknown };
+
+/** A JSON-RPC error returned by the upstream server; it is forwarded, not reinterpreted. */
+export class UpstreamRpcError extends Error {
+  override readonly name = "UpstreamRpcError";
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** Options for one upstream request. */
+export interface UpstreamRequestOptions {
+  /**
+   * Aborting sends `notifications/cancelled` for the request upstream (MCP 2025-11-25
+   * "Cancellation") and rejects the promise; a late response is dropped.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** What the server sends us that is not a response: notifications and server-to-client requests. */
+export interface UpstreamHandlers {
+  /** A notification from the server (`notifications/progress`, `notifications/message`, `…/list_changed`). */
+  onNotification(method: string, params: JsonObject | undefined): void;
+  /**
+   * A request from the server (`sampling/createMessage`, `elicitation/create`, `roots/list`, `ping`).
+   * Resolve with the result object or reject (an `UpstreamRpcError` keeps its code).
+   * `signal` aborts when the server cancels the request or the connection closes.
+   */
+  onRequest(method: string, params: JsonObject | undefined, signal: AbortSignal): Promise<JsonObject>;
+}
+
+/** The parts of the server's `initialize` result that routing needs. */
+export interface UpstreamIdentity {
+  readonly protocolVersion: string;
+  readonly capabilities: JsonObject;
+  readonly serverInfo: { readonly name: string; readonly version: string } & JsonObject;
+  readonly instructions?: string;
+}
+
+/** One initialized connection to a server process. Closed when the process stops. */
+export interface UpstreamConnection {
+  /** The configured server name. */
+  readonly serverName: string;
+  readonly identity: UpstreamIdentity;
+  /** Resolves with the `result` object, rejects with `UpstreamRpcError` or a `GatewayError` (unavailable when the process went away). */
+  request(method: string, params: JsonObject | undefined, options?: UpstreamRequestOptions): Promise<JsonObject>;
+  notify(method: string, params?: JsonObject): void;
+  /** Replaces the handlers for server-initiated traffic; the supervisor's defaults answer `ping` and reject the rest. */
+  setHandlers(handlers: UpstreamHandlers): void;
+  /** Aborts when the connection closes (process exit, stop, restart). */
+  readonly closed: AbortSignal;
+}
