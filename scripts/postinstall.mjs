@@ -1,0 +1,12 @@
+// The `node@22` devDependency exists only so the tests can run the MCP Inspector CLI,
+// which needs Node 22. npm links its binary as node_modules/.bin/node, which would make
+// every npm script (npm start, npm test) silently run on Node 22 instead of the user's
+// Node. Remove that one link; tests call node_modules/node/bin/node explicitly.
+import { lstatSync, readlinkSync, unlinkSync } from "node:fs";
+
+const link = "node_modules/.bin/node";
+try {
+  if (lstatSync(link).isSymbolicLink() && readlinkSync(link).includes("node/bin/node")) unlinkSync(link);
+} catch {
+  // no link: nothing to do (production installs skip devDependencies)
+}
