@@ -1,0 +1,247 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LineCounter, parseDocument } from "yaml";
+import { GatewayError } from "../errors.js";
+import { resolveHome } from "../../shared/paths.js";
+import {
+  formatProblems,
+  placeProblems,
+  yamlErrorToProblem,
+  zodIssuesToProblems,
+  type FieldPath,
+  type TeamFileProblem,
+  type UnplacedProblem,
+} from "./team-file-problems.js";
+import { knownFieldsAt, teamFileSchema, type RawServer, type RawTeam, type RawTeamFile } from "./team-file-schema.js";
+import { ResolveProblem, resolveCommand, resolveCwd, resolvePackageReference, substituteVariables } from "./resolve-server-strings.js";
+import type { GatewaySettings, ServerConfig, TeamConfig, TeamsFile } from "./types.js";
+
+/**
+ * The file control plane's loader: reads a YAML or JSON team file (JSON is read by the
+ * same YAML 1.2 parser, so both get positions), validates it, applies the defaults and
+ * resolves paths, and produces the `TeamsFile` the daemon runs. Every problem in the
+ * file is reported at once, each with file, line, column and field, in one
+ * `GatewayError("invalid_argument")`; no message ever contains a value from the file.
+ */
+
+/** Defaults of a server entry, in one place (documented in README's config section). */
+export const SERVER_DEFAULTS = {
+  enabled: true,
+  startup: "eager",
+  idleTimeoutMs: 10 * 60_000,
+  startupTimeoutMs: 120_000,
+} as const;
+
+/** Defaults of the `gateway:` section. */
+export const GATEWAY_DEFAULTS: GatewaySettings = {
+  port: 9095,
+  clientAuth: "none",
+  allowedOrigins: [],
+  controlAllowedOrigins: [],
+  sessionIdleTimeoutMs: 30 * 60_000,
+  maxSessions: 256,
+};
+
+/** The role a user has in a team from a local file: it is their own file. */
+export const FILE_TEAM_ROLE = "team_admin";
+
+/** Team files larger than this are refused before parsing: no real team needs it. */
+export const MAX_TEAM_FILE_BYTES = 1024 * 1024;
+
+/** Options of the loader. */
+export interface LoadTeamFileOptions {
+  /**
+   * Values for `${NAME}` in server strings. Default: the process environment plus
+   * `DEPLOYSTACK_HOME` (the resolved state folder, even when the variable is unset).
+   */
+  readonly variables?: Readonly<Record<string, string | undefined>>;
+  /** How the file is named in messages; default the path as given. */
+  readonly displayPath?: string;
+}
+
+/**
+ * Reads, validates and resolves a team file. Rejects with
+ * `GatewayError("invalid_argument")` listing every problem, or `not_found` when the
+ * file does not exist.
+ */
+export async function loadTeamFile(path: string, options: LoadTeamFileOptions = {}): Promise<TeamsFile> {
+  const displayPath = options.displayPath ?? path;
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new GatewayError("not_found", `team file "${displayPath}" not found`, { cause: error });
+    throw new GatewayError("invalid_argument", `cannot read team file "${displayPath}" (${code ?? "error"})`, { cause: error });
+  }
+  return parseTeamFile(text, path, options);
+}
+
+/** Validates and resolves a team file's text; `path` locates relative paths and names the file. */
+export function parseTeamFile(text: string, path: string, options: LoadTeamFileOptions = {}): TeamsFile {
+  const displayPath = options.displayPath ?? path;
+  const fail = (problems: readonly TeamFileProblem[]): never => {
+    throw new GatewayError("invalid_argument", formatProblems(displayPath, problems));
+  };
+  if (Buffer.byteLength(text, "utf8") > MAX_TEAM_FILE_BYTES) {
+    fail([{ line: 1, column: 1, field: "", message: `file is larger than ${MAX_TEAM_FILE_BYTES} bytes` }]);
+  }
+
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) fail(doc.errors.map((error) => yamlErrorToProblem(error, lineCounter)));
+
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch {
+    fail([{ line: 1, column: 1, field: "", message: "syntax error: too many alias expansions" }]);
+  }
+  if (raw === null || raw === undefined) fail([{ line: 1, column: 1, field: "", message: "file is empty; expected a map with a teams list" }]);
+  if (typeof raw !== "object" || Array.isArray(raw)) fail([{ line: 1, column: 1, field: "", message: "expected a map with a teams list" }]);
+
+  const unplaced: UnplacedProblem[] = [...crossCheck(raw)];
+  const parsed = teamFileSchema.safeParse(raw);
+  if (!parsed.success) unplaced.push(...zodIssuesToProblems(parsed.error.issues, raw, knownFieldsAt));
+  if (unplaced.length > 0 || !parsed.success) fail(placeProblems(doc, lineCounter, unplaced));
+
+  const resolveProblems: UnplacedProblem[] = [];
+  const file = buildTeamsFile(parsed.data!, resolve(path), options, resolveProblems);
+  if (resolveProblems.length > 0) fail(placeProblems(doc, lineCounter, resolveProblems));
+  return file;
+}
+
+/**
+ * Checks that span entries (duplicates, references) on the raw value, so that they are
+ * reported together with the schema's problems even when other fields are invalid.
+ */
+function crossCheck(raw: unknown): UnplacedProblem[] {
+  const problems: UnplacedProblem[] = [];
+  const root = raw as Record<string, unknown>;
+  const teams = Array.isArray(root.teams) ? (root.teams as unknown[]) : [];
+  const teamIds = new Map<string, number>();
+  teams.forEach((team, teamIndex) => {
+    if (team === null || typeof team !== "object") return;
+    const { id, servers } = team as Record<string, unknown>;
+    if (typeof id === "string") {
+      const first = teamIds.get(id);
+      if (first !== undefined) problems.push({ path: ["teams", teamIndex, "id"], anchor: "value", message: `duplicate team id "${id}" (first at teams[${first}])` });
+      else teamIds.set(id, teamIndex);
+    }
+    if (!Array.isArray(servers)) return;
+    const names = new Map<string, number>();
+    servers.forEach((server: unknown, serverIndex) => {
+      const name = server !== null && typeof server === "object" ? (server as Record<string, unknown>).name : undefined;
+      if (typeof name !== "string") return;
+      const first = names.get(name);
+      const path: FieldPath = ["teams", teamIndex, "servers", serverIndex, "name"];
+      if (first !== undefined) problems.push({ path, anchor: "value", message: `duplicate server name "${name}" (first at servers[${first}])` });
+      else names.set(name, serverIndex);
+    });
+  });
+  if (typeof root.defaultTeam === "string" && teams.length > 0 && !teamIds.has(root.defaultTeam)) {
+    problems.push({ path: ["defaultTeam"], anchor: "value", message: `no team has the id "${root.defaultTeam}"` });
+  }
+  return problems;
+}
+
+function buildTeamsFile(raw: RawTeamFile, absolutePath: string, options: LoadTeamFileOptions, problems: UnplacedProblem[]): TeamsFile {
+  const variables = options.variables ?? { ...process.env, DEPLOYSTACK_HOME: resolveHome() };
+  const fileDir = dirname(absolutePath);
+  const defaultTeamId = raw.defaultTeam ?? raw.teams[0].id;
+  const gateway = raw.gateway ?? {};
+  return {
+    path: absolutePath,
+    defaultTeamId,
+    gateway: {
+      port: gateway.port ?? GATEWAY_DEFAULTS.port,
+      clientAuth: gateway.clientAuth ?? GATEWAY_DEFAULTS.clientAuth,
+      allowedOrigins: gateway.allowedOrigins ?? GATEWAY_DEFAULTS.allowedOrigins,
+      controlAllowedOrigins: gateway.controlAllowedOrigins ?? GATEWAY_DEFAULTS.controlAllowedOrigins,
+      sessionIdleTimeoutMs: gateway.sessionIdleTimeout ?? GATEWAY_DEFAULTS.sessionIdleTimeoutMs,
+      maxSessions: gateway.maxSessions ?? GATEWAY_DEFAULTS.maxSessions,
+    },
+    teams: raw.teams.map((team, teamIndex) =>
+      buildTeam(team, team.id === defaultTeamId, (server, serverIndex) =>
+        buildServer(server, ["teams", teamIndex, "servers", serverIndex], fileDir, variables, problems),
+      ),
+    ),
+  };
+}
+
+function buildTeam(team: RawTeam, isDefault: boolean, server: (raw: RawServer, index: number) => ServerConfig): TeamConfig {
+  const policy = team.policy ?? {};
+  return {
+    id: team.id,
+    name: team.name ?? team.id,
+    slug: team.slug ?? team.id.toLowerCase(),
+    role: team.role ?? FILE_TEAM_ROLE,
+    isDefault,
+    servers: (team.servers ?? []).map(server),
+    policy: {
+      allow: policy.allow ?? ["*"],
+      deny: policy.deny ?? [],
+      roles: Object.fromEntries(
+        Object.entries(policy.roles ?? {}).map(([role, rules]) => [role, { allow: rules.allow ?? [], deny: rules.deny ?? [] }]),
+      ),
+      managementTools: policy.managementTools ?? false,
+    },
+  };
+}
+
+function buildServer(
+  raw: RawServer,
+  path: FieldPath,
+  fileDir: string,
+  variables: Readonly<Record<string, string | undefined>>,
+  problems: UnplacedProblem[],
+): ServerConfig {
+  const attempt = (fieldPath: FieldPath, fallback: string, work: () => string): string => {
+    try {
+      return work();
+    } catch (error) {
+      if (!(error instanceof ResolveProblem)) throw error;
+      problems.push({ path: fieldPath, anchor: "value", message: error.message });
+      return fallback;
+    }
+  };
+  const command = attempt([...path, "command"], raw.command, () =>
+    resolveCommand(substituteVariables(raw.command, variables), fileDir),
+  );
+  const args = (raw.args ?? []).map((arg, index) =>
+    attempt([...path, "args", index], arg, () => resolvePackageReference(substituteVariables(arg, variables), fileDir)),
+  );
+  const env = Object.fromEntries(
+    Object.entries(raw.env ?? {}).map(([name, value]) => [
+      name,
+      attempt([...path, "env", name], "", () => substituteVariables(value, variables, { secret: true })),
+    ]),
+  );
+  const cwd = raw.cwd === undefined ? undefined : attempt([...path, "cwd"], raw.cwd, () => resolveCwd(substituteVariables(raw.cwd!, variables), fileDir));
+  return {
+    name: raw.name,
+    command,
+    args,
+    env,
+    ...(cwd === undefined ? {} : { cwd }),
+    enabled: raw.enabled ?? SERVER_DEFAULTS.enabled,
+    startup: raw.startup ?? SERVER_DEFAULTS.startup,
+    idleTimeoutMs: raw.idleTimeout ?? SERVER_DEFAULTS.idleTimeoutMs,
+    startupTimeoutMs: raw.startupTimeout ?? SERVER_DEFAULTS.startupTimeoutMs,
+    prefix: raw.prefix ?? raw.name,
+  };
+}
+
+/**
+ * The embedded default team file (`examples/demo-team.yaml`), located from this module
+ * so that it is found from the source tree, from `dist/`, and from an npm installation
+ * (the package ships `examples/`).
+ */
+export function embeddedTeamFilePath(): string {
+  const candidates = ["../../examples/demo-team.yaml", "../../../examples/demo-team.yaml"].map((relative) =>
+    fileURLToPath(new URL(relative, import.meta.url)),
+  );
+  return candidates.find((candidate) => existsSync(candidate)) ?? candidates[0];
+}

@@ -1,0 +1,145 @@
+import * as z from "zod";
+import { DURATION_HINT, parseDuration } from "./duration.js";
+
+/**
+ * The shape of a team file as written by people (YAML) or tools (JSON), validated with
+ * zod before anything is derived from it. Every object is strict, so a misspelt field
+ * (`comand:`) is an error with its position instead of a silently ignored line.
+ * Defaults are applied later, in load-team-file.ts, where they are documented once.
+ * Custom messages here must never echo the input: env values are secrets.
+ */
+
+/** Server names appear in the CLI, the control API and exposed tool names. */
+export const SERVER_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Prefixes become the front of exposed names (`<prefix>-<tool>`, at most 64 characters),
+ * so they are kept short enough to leave room for the tool's own name. Empty means none.
+ */
+export const PREFIX_PATTERN = /^[A-Za-z0-9_-]{0,32}$/;
+
+/** Team ids are used in `dsctl teams switch` and in cache paths. */
+export const TEAM_ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** Names of environment variables, as POSIX shells accept them. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const duration = z.unknown().transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: DURATION_HINT });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/**
+ * Env values are secrets: a wrong type is reported by field name and expected type
+ * only. Numbers and booleans are accepted and stringified, because `PORT: 8080` and
+ * `DEBUG: true` are how people write YAML.
+ */
+const envValue = z.unknown().transform((value, ctx) => {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  ctx.addIssue({ code: "custom", message: "expected a string (the value is not shown)" });
+  return z.NEVER;
+});
+
+const envMap = z.record(
+  z.string().regex(ENV_NAME_PATTERN, "environment variable names must match ^[A-Za-z_][A-Za-z0-9_]*$"),
+  envValue,
+);
+
+const serverSchema = z.strictObject({
+  name: z.string().regex(SERVER_NAME_PATTERN, "must match ^[A-Za-z0-9_-]{1,64}$"),
+  command: z.string().min(1),
+  args: z.array(z.string()).optional(),
+  env: envMap.optional(),
+  cwd: z.string().min(1).optional(),
+  enabled: z.boolean().optional(),
+  startup: z.enum(["eager", "lazy"]).optional(),
+  idleTimeout: duration.optional(),
+  startupTimeout: duration.optional(),
+  prefix: z.string().regex(PREFIX_PATTERN, "must match ^[A-Za-z0-9_-]{0,32}$ (empty means no prefix)").optional(),
+});
+
+const policyRulesSchema = z.strictObject({
+  allow: z.array(z.string().min(1)).optional(),
+  deny: z.array(z.string().min(1)).optional(),
+});
+
+const policySchema = z.strictObject({
+  allow: z.array(z.string().min(1)).optional(),
+  deny: z.array(z.string().min(1)).optional(),
+  roles: z.record(z.string().min(1), policyRulesSchema).optional(),
+  managementTools: z.boolean().optional(),
+});
+
+const teamSchema = z.strictObject({
+  id: z.string().regex(TEAM_ID_PATTERN, "must match ^[A-Za-z0-9_.-]{1,128}$"),
+  name: z.string().min(1).optional(),
+  slug: z.string().regex(TEAM_ID_PATTERN, "must match ^[A-Za-z0-9_.-]{1,128}$").optional(),
+  role: z.string().min(1).optional(),
+  servers: z.array(serverSchema).optional(),
+  policy: policySchema.optional(),
+});
+
+const gatewaySchema = z.strictObject({
+  port: z.number().int().min(0).max(65_535).optional(),
+  clientAuth: z.enum(["none", "token"]).optional(),
+  allowedOrigins: z.array(z.string().min(1)).optional(),
+  controlAllowedOrigins: z.array(z.string().min(1)).optional(),
+  sessionIdleTimeout: duration.optional(),
+  maxSessions: z.number().int().min(1).optional(),
+});
+
+/** The whole file. */
+export const teamFileSchema = z.strictObject({
+  gateway: gatewaySchema.optional(),
+  defaultTeam: z.string().min(1).optional(),
+  teams: z.array(teamSchema).min(1),
+});
+
+/** A validated file before defaults and path resolution. */
+export type RawTeamFile = z.output<typeof teamFileSchema>;
+/** One validated server entry before defaults and path resolution. */
+export type RawServer = z.output<typeof serverSchema>;
+/** One validated team entry before defaults. */
+export type RawTeam = z.output<typeof teamSchema>;
+
+interface SchemaDef {
+  readonly type: string;
+  readonly shape?: Readonly<Record<string, { _zod: { def: SchemaDef } }>>;
+  readonly element?: { _zod: { def: SchemaDef } };
+  readonly innerType?: { _zod: { def: SchemaDef } };
+  readonly in?: { _zod: { def: SchemaDef } };
+  readonly valueType?: { _zod: { def: SchemaDef } };
+}
+
+/**
+ * The field names valid at a path of the file, read from the schema itself so that
+ * the "did you mean" hint for a misspelt field can never drift from what is accepted.
+ */
+export function knownFieldsAt(path: readonly (string | number)[]): readonly string[] {
+  let def: SchemaDef | undefined = (teamFileSchema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+  let index = 0;
+  while (def) {
+    const next: { _zod: { def: SchemaDef } } | undefined =
+      def.type === "optional" || def.type === "default" || def.type === "nullable"
+        ? def.innerType
+        : def.type === "pipe"
+          ? def.in
+          : undefined;
+    if (next) {
+      def = next._zod.def;
+      continue;
+    }
+    if (index === path.length) return def.type === "object" && def.shape ? Object.keys(def.shape) : [];
+    const segment = path[index++];
+    if (def.type === "object") def = def.shape?.[String(segment)]?._zod.def;
+    else if (def.type === "array") def = def.element?._zod.def;
+    else if (def.type === "record") def = def.valueType?._zod.def;
+    else return [];
+  }
+  return [];
+}
