@@ -1,0 +1,125 @@
+import { chmodSync, unlinkSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "../../shared/logger.js";
+import { GatewayError } from "../errors.js";
+import { createBearerAuthInterceptor } from "./bearer-auth.js";
+import { createDualProtocolServer, type DualHandler, type DualProtocolServer } from "./dual-protocol-server.js";
+import { createErrorInterceptor } from "./errors.js";
+import { formatListenAddress, type ListenAddress } from "./listen-address.js";
+import { withLoopbackGuard } from "./loopback-guard.js";
+import { prepareSocketPath } from "./socket-path.js";
+
+/**
+ * The control API's listeners. This file only wires: routes come from the service adapters,
+ * the protocols from connect-node, the transport from the dual-protocol listener
+ * (HTTP/1.1 + h2c on one port, see dual-protocol-server.ts).
+ */
+export interface ControlServerOptions {
+  readonly routes: (router: ConnectRouter) => void;
+  /** `statePaths().controlSocket`; its folder is made 0700 and the socket 0600. */
+  readonly socketPath: string;
+  /** The optional loopback TCP listener for dashboards. */
+  readonly tcp?: ListenAddress & {
+    /** The bearer token every request must carry. */
+    readonly token: string;
+    /** Browser origins allowed by CORS. */
+    readonly allowedOrigins: readonly string[];
+  };
+  readonly logger: Logger;
+  /** Aborting ends every open stream (WatchEvents, followed logs) cleanly. */
+  readonly shutdownSignal: AbortSignal;
+}
+
+/** The running listeners. */
+export interface ControlServer {
+  readonly socketPath: string;
+  /** `host:port` actually bound by the TCP listener (the real port when 0 was asked). */
+  readonly tcpAddress?: string;
+  /** Closes both listeners (open streams get `graceMs` to end) and removes the socket file. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Serves `routes` on the unix socket and, when configured, on loopback TCP with token and
+ * CORS checks. Throws `GatewayError("failed_precondition")` when a live daemon answers on the
+ * socket or an address is in use.
+ */
+export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
+  const { logger } = options;
+  const errorInterceptor = createErrorInterceptor(logger);
+  const handlerWith = (interceptors: Interceptor[]): DualHandler =>
+    connectNodeAdapter({
+      routes: options.routes,
+      interceptors,
+      shutdownSignal: options.shutdownSignal,
+    }) as DualHandler;
+
+  await prepareSocketPath(options.socketPath);
+  const unix = createDualProtocolServer(handlerWith([errorInterceptor]));
+  await listen(unix, () => unix.server.listen(options.socketPath), `control socket ${options.socketPath}`);
+  chmodSync(options.socketPath, 0o600);
+  logger.info({ socket: options.socketPath }, "control api listening on unix socket");
+
+  let tcp: DualProtocolServer | undefined;
+  let tcpAddress: string | undefined;
+  if (options.tcp) {
+    const { host, port, token, allowedOrigins } = options.tcp;
+    let boundPort = port;
+    const tcpServer = createDualProtocolServer(
+      withLoopbackGuard(handlerWith([errorInterceptor, createBearerAuthInterceptor(token)]), {
+        allowedOrigins,
+        port: () => boundPort,
+      }),
+    );
+    try {
+      await listen(tcpServer, () => tcpServer.server.listen(port, host), `control address ${formatListenAddress({ host, port })}`);
+    } catch (error) {
+      await closeUnix(unix, options.socketPath, 0);
+      throw error;
+    }
+    boundPort = (tcpServer.server.address() as AddressInfo).port;
+    tcp = tcpServer;
+    tcpAddress = formatListenAddress({ host, port: boundPort });
+    logger.info({ address: tcpAddress }, "control api listening on loopback tcp");
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    socketPath: options.socketPath,
+    tcpAddress,
+    close(graceMs = 2000) {
+      closing ??= Promise.all([closeUnix(unix, options.socketPath, graceMs), tcp?.close(graceMs)]).then(() => {
+        logger.info("control api closed");
+      });
+      return closing;
+    },
+  };
+}
+
+function listen(server: DualProtocolServer, start: () => void, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      server.server.off("listening", onListening);
+      const reason = error.code === "EADDRINUSE" ? "is already in use" : `cannot be listened on (${error.code ?? "error"})`;
+      reject(new GatewayError("failed_precondition", `${what} ${reason}`, { cause: error }));
+    };
+    const onListening = (): void => {
+      server.server.off("error", onError);
+      resolve();
+    };
+    server.server.once("error", onError);
+    server.server.once("listening", onListening);
+    start();
+  });
+}
+
+async function closeUnix(server: DualProtocolServer, socketPath: string, graceMs: number): Promise<void> {
+  await server.close(graceMs);
+  try {
+    unlinkSync(socketPath);
+  } catch {
+    // already gone: node removes the socket file when the server closes
+  }
+}

@@ -1,0 +1,158 @@
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  LogLineSchema,
+  LogSource,
+  ServerSchema,
+  ServerState,
+  ServerTransport,
+  StartupMode,
+  type LogLine,
+  type Server,
+} from "../../gen/deploystack/gateway/v1/server_pb.js";
+import { ServerCountsSchema, EventSchema, type Event, type ServerCounts } from "../../gen/deploystack/gateway/v1/gateway_pb.js";
+import { ServerChangeKind, TeamSchema, type Team } from "../../gen/deploystack/gateway/v1/team_pb.js";
+import type { TeamConfig } from "../config/types.js";
+import type { GatewayEvent, ServerChange } from "../events.js";
+import type { LogEntry, LogSource as DomainLogSource, ServerSnapshot, ServerState as DomainServerState } from "../supervisor/types.js";
+
+/**
+ * Domain → proto conversions for the control API. The domain never sees proto types; these
+ * functions are the only place that knows both. Snapshots carry env variable names only, so
+ * nothing here can leak a secret value.
+ */
+
+const stateToProto: Readonly<Record<DomainServerState, ServerState>> = {
+  stopped: ServerState.STOPPED,
+  starting: ServerState.STARTING,
+  running: ServerState.RUNNING,
+  backoff: ServerState.BACKOFF,
+  failed: ServerState.FAILED,
+  idle: ServerState.IDLE,
+};
+
+/** The proto `ServerState` of a domain state. */
+export function serverStateToProto(state: DomainServerState): ServerState {
+  return stateToProto[state];
+}
+
+/** A server snapshot as the control API's `Server`; `now` (epoch ms) computes the uptime. */
+export function serverToProto(snapshot: ServerSnapshot, now: number = Date.now()): Server {
+  const running = snapshot.pid !== undefined && snapshot.startedAt !== undefined;
+  return create(ServerSchema, {
+    name: snapshot.name,
+    state: serverStateToProto(snapshot.state),
+    enabled: snapshot.enabled,
+    pid: snapshot.pid ?? 0,
+    restarts: snapshot.restarts,
+    lastError: snapshot.lastError ?? "",
+    uptime: running ? durationFromMs(Math.max(0, now - (snapshot.startedAt ?? now))) : undefined,
+    toolCount: snapshot.toolCount,
+    transport: ServerTransport.STDIO,
+    command: snapshot.command,
+    args: [...snapshot.args],
+    envNames: [...snapshot.envNames],
+    startup: snapshot.startup === "lazy" ? StartupMode.LAZY : StartupMode.EAGER,
+    prefix: snapshot.prefix,
+    serverInfoName: snapshot.identity?.serverInfo.name ?? "",
+    serverInfoVersion: snapshot.identity?.serverInfo.version ?? "",
+    protocolVersion: snapshot.identity?.protocolVersion ?? "",
+    nextStartTime: snapshot.nextStartAt !== undefined ? timestampFromMs(snapshot.nextStartAt) : undefined,
+    startTime: running ? timestampFromMs(snapshot.startedAt ?? now) : undefined,
+  });
+}
+
+const logSourceToProto: Readonly<Record<DomainLogSource, LogSource>> = {
+  stderr: LogSource.STDERR,
+  supervisor: LogSource.SUPERVISOR,
+};
+
+/** One (already masked) log entry as a `LogLine`. */
+export function logEntryToProto(entry: LogEntry): LogLine {
+  return create(LogLineSchema, {
+    time: timestampFromMs(entry.time),
+    source: logSourceToProto[entry.source],
+    text: entry.text,
+  });
+}
+
+/** Server counts by state, as `GetStatus` reports them. */
+export function serverCountsToProto(snapshots: readonly ServerSnapshot[]): ServerCounts {
+  const counts = create(ServerCountsSchema, { total: snapshots.length });
+  for (const snapshot of snapshots) {
+    counts.tools += snapshot.toolCount;
+    switch (snapshot.state) {
+      case "running":
+        counts.running++;
+        break;
+      case "starting":
+        counts.starting++;
+        break;
+      case "backoff":
+      case "failed":
+        counts.unhealthy++;
+        break;
+      case "stopped":
+      case "idle":
+        counts.stopped++;
+        break;
+    }
+  }
+  return counts;
+}
+
+/** A team as the control API's `Team`. */
+export function teamToProto(team: TeamConfig, isCurrent: boolean): Team {
+  return create(TeamSchema, {
+    id: team.id,
+    name: team.name,
+    slug: team.slug,
+    role: team.role,
+    isDefault: team.isDefault,
+    isCurrent,
+  });
+}
+
+const changeKindToProto: Readonly<Record<ServerChange["kind"], ServerChangeKind>> = {
+  added: ServerChangeKind.ADDED,
+  removed: ServerChangeKind.REMOVED,
+  changed: ServerChangeKind.CHANGED,
+  unchanged: ServerChangeKind.UNCHANGED,
+  invalid: ServerChangeKind.INVALID,
+};
+
+/** A domain event as the control API's `Event`. */
+export function eventToProto(event: GatewayEvent): Event {
+  const time = timestampFromMs(event.time);
+  switch (event.kind) {
+    case "server_state":
+      return create(EventSchema, {
+        time,
+        kind: {
+          case: "serverStateChanged",
+          value: { server: serverToProto(event.server, event.time), previousState: serverStateToProto(event.previous) },
+        },
+      });
+    case "catalog":
+      return create(EventSchema, {
+        time,
+        kind: { case: "catalogChanged", value: { serverName: event.serverName, toolCount: event.toolCount } },
+      });
+    case "team_switched":
+      return create(EventSchema, { time, kind: { case: "teamSwitched", value: { team: teamToProto(event.team, true) } } });
+    case "config_synced":
+      return create(EventSchema, {
+        time,
+        kind: {
+          case: "configSynced",
+          value: {
+            changes: event.changes.map((change) => ({
+              serverName: change.serverName,
+              kind: changeKindToProto[change.kind],
+              reason: change.reason ?? "",
+            })),
+          },
+        },
+      });
+  }
+}

@@ -1,0 +1,92 @@
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { ConfigSource } from "../../gen/deploystack/gateway/v1/gateway_pb.js";
+import {
+  GatewayService,
+  GetStatusResponseSchema,
+  ShutdownResponseSchema,
+  WatchEventsResponseSchema,
+} from "../../gen/deploystack/gateway/v1/gateway_service_pb.js";
+import type { TeamConfig } from "../config/types.js";
+import type { EventHub, GatewayEvent } from "../events.js";
+import type { ServerSnapshot } from "../supervisor/types.js";
+import { createAsyncQueue } from "./async-queue.js";
+import { eventToProto, serverCountsToProto, teamToProto } from "./convert.js";
+
+/** The daemon's state as `GetStatus` reports it, in domain terms; the composition root fills it in. */
+export interface GatewayStatusView {
+  readonly version: string;
+  readonly pid: number;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  readonly team?: TeamConfig;
+  readonly configSource: "file" | "deploystack";
+  readonly configPath: string;
+  readonly controlSocket: string;
+  /** `host:port` of the loopback TCP control listener, when enabled. */
+  readonly controlAddress?: string;
+  /** Known once the frontend reported the port it listens on. */
+  readonly mcpUrl?: string;
+  readonly sseUrl?: string;
+  readonly frontendRunning: boolean;
+  readonly servers: readonly ServerSnapshot[];
+  readonly sessionCount: number;
+  readonly home: string;
+}
+
+/** What `GatewayService` needs from the daemon. */
+export interface GatewayServiceDeps {
+  status(): GatewayStatusView;
+  readonly events: EventHub;
+  /** Starts stopping the daemon; called after the `Shutdown` response was handed to the transport. */
+  requestShutdown(): void;
+}
+
+/** How many events may wait for a slow watcher before its stream is ended. */
+const watchBufferEvents = 10_000;
+
+/** Registers `GatewayService`: status, the event stream and shutdown. */
+export function gatewayServiceRoutes(deps: GatewayServiceDeps): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(GatewayService, {
+      getStatus() {
+        const view = deps.status();
+        const now = Date.now();
+        return create(GetStatusResponseSchema, {
+          version: view.version,
+          pid: view.pid,
+          startTime: timestampFromMs(view.startedAt),
+          uptime: durationFromMs(Math.max(0, now - view.startedAt)),
+          team: view.team ? teamToProto(view.team, true) : undefined,
+          configSource: view.configSource === "file" ? ConfigSource.FILE : ConfigSource.DEPLOYSTACK,
+          configPath: view.configPath,
+          controlSocket: view.controlSocket,
+          controlAddress: view.controlAddress ?? "",
+          mcpUrl: view.mcpUrl ?? "",
+          sseUrl: view.sseUrl ?? "",
+          frontendRunning: view.frontendRunning,
+          servers: serverCountsToProto(view.servers),
+          sessionCount: view.sessionCount,
+          home: view.home,
+        });
+      },
+      async *watchEvents(_req, context) {
+        const queue = createAsyncQueue<GatewayEvent>(watchBufferEvents, context.signal);
+        const unsubscribe = deps.events.subscribe((event) => {
+          if (!queue.push(event)) queue.end(new ConnectError("event stream fell behind; reconnect", Code.ResourceExhausted));
+        });
+        try {
+          for await (const event of queue) yield create(WatchEventsResponseSchema, { event: eventToProto(event) });
+        } finally {
+          unsubscribe();
+        }
+      },
+      shutdown() {
+        // Let the response reach the transport before the stop sequence begins.
+        setImmediate(() => deps.requestShutdown());
+        return create(ShutdownResponseSchema, {});
+      },
+    });
+  };
+}

@@ -1,0 +1,79 @@
+import { isIP } from "node:net";
+import { cors } from "@connectrpc/connect";
+import type { DualHandler } from "./dual-protocol-server.js";
+
+/**
+ * HTTP-level checks in front of the TCP control listener, before any RPC is routed:
+ * - `Host` (`:authority` in HTTP/2) must name a loopback host on our port — a page on
+ *   `evil.example` that rebinds its DNS to 127.0.0.1 still sends `Host: evil.example`;
+ * - a browser `Origin`, when present, must be one of the configured dashboard origins
+ *   (403 otherwise), and CORS preflights and responses allow exactly that origin.
+ * The bearer token is checked per RPC (see bearer-auth.ts); preflights carry no credentials
+ * by design, so they are answered here.
+ */
+export interface LoopbackGuardOptions {
+  /** Browser origins allowed to call the API (`controlAllowedOrigins`). */
+  readonly allowedOrigins: readonly string[];
+  /** The port the listener is bound to (known only after `listen` with port 0). */
+  readonly port: () => number;
+}
+
+const allowHeaders = [...cors.allowedHeaders, "Authorization"].join(", ");
+const allowMethods = cors.allowedMethods.join(", ");
+const exposeHeaders = cors.exposedHeaders.join(", ");
+
+/** Normalises an origin for comparison: lower-case scheme and host, no trailing slash. */
+function normaliseOrigin(origin: string): string {
+  return origin.trim().replace(/\/+$/, "").toLowerCase();
+}
+
+/** Whether `hostname` (no port, IPv6 without brackets) is a loopback name. */
+export function isLoopbackHostname(hostname: string): boolean {
+  const name = hostname.toLowerCase();
+  if (name === "localhost") return true;
+  if (isIP(name) === 4) return name.startsWith("127.");
+  if (isIP(name) === 6) return name === "::1";
+  return false;
+}
+
+/** Whether a `Host` header value names a loopback host on `port`. */
+export function isLoopbackHostHeader(host: string | undefined, port: number): boolean {
+  if (!host) return false;
+  const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(host.trim());
+  if (!match) return false;
+  const hostname = match[1] ?? match[2] ?? "";
+  const hostPort = match[3] !== undefined ? Number(match[3]) : 80;
+  return isLoopbackHostname(hostname) && hostPort === port;
+}
+
+/** Wraps `handler` with the Host, Origin and CORS checks. */
+export function withLoopbackGuard(handler: DualHandler, options: LoopbackGuardOptions): DualHandler {
+  const allowed = new Set(options.allowedOrigins.map(normaliseOrigin));
+  return function loopbackGuard(req, res) {
+    const headers = req.headers;
+    const host = (headers.host ?? headers[":authority"]) as string | undefined;
+    if (!isLoopbackHostHeader(host, options.port())) return refuse(res, "host must be a loopback address");
+    const origin = typeof headers.origin === "string" ? headers.origin : undefined;
+    if (origin !== undefined) {
+      if (!allowed.has(normaliseOrigin(origin))) return refuse(res, "origin not allowed");
+      res.setHeader("Access-Control-Allow-Origin", origin);
+      res.setHeader("Vary", "Origin");
+      if (req.method === "OPTIONS" && headers["access-control-request-method"] !== undefined) {
+        res.setHeader("Access-Control-Allow-Methods", allowMethods);
+        res.setHeader("Access-Control-Allow-Headers", allowHeaders);
+        res.setHeader("Access-Control-Max-Age", "7200");
+        res.statusCode = 204;
+        res.end();
+        return;
+      }
+      res.setHeader("Access-Control-Expose-Headers", exposeHeaders);
+    }
+    handler(req, res);
+  };
+}
+
+function refuse(res: Parameters<DualHandler>[1], reason: string): void {
+  res.statusCode = 403;
+  res.setHeader("Content-Type", "text/plain; charset=utf-8");
+  res.end(`forbidden: ${reason}\n`);
+}
