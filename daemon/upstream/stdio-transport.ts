@@ -1,0 +1,154 @@
+import type { Readable, Writable } from "node:stream";
+import type { JsonRpcMessage, MessageTransport } from "./message-transport.js";
+
+/**
+ * MCP's stdio transport (spec 2025-11-25, "Transports › stdio"): newline-delimited JSON-RPC
+ * messages, one per line, no embedded newlines. Built for the hot path: each incoming line is
+ * parsed once with `JSON.parse` and handed over as is (no schema validation); each outgoing
+ * message is serialised once. Lines can be huge (a tool returning an image); chunks are kept
+ * in a list and joined only when the line ends.
+ */
+
+/** Options of `createStdioMessageTransport`. */
+export interface StdioTransportOptions {
+  /** The child's stdin: we write to it. */
+  readonly input: Writable;
+  /** The child's stdout: we read from it. */
+  readonly output: Readable;
+  /** A line longer than this is dropped (and reported), so a runaway server cannot exhaust memory. Default 256 MiB. */
+  readonly maxLineBytes?: number;
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * A `MessageTransport` over a pair of streams. Blank lines are skipped; a line that is not a
+ * JSON object is reported to `onerror` (by length only — server output may contain secrets)
+ * and skipped; the transport never throws out of a stream callback.
+ */
+export function createStdioMessageTransport(options: StdioTransportOptions): MessageTransport {
+  const { input, output } = options;
+  const maxLineBytes = options.maxLineBytes ?? 256 * 1024 * 1024;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let discarding = false;
+  let started = false;
+  let closed = false;
+
+  const transport: MessageTransport = {
+    async start() {
+      if (started) return;
+      started = true;
+      output.on("data", onData);
+      output.on("end", finish);
+      output.on("close", finish);
+      output.on("error", onStreamError);
+      input.on("error", onStreamError);
+    },
+    send(message: JsonRpcMessage) {
+      if (closed || input.destroyed || input.writableEnded) {
+        return Promise.reject(new Error("transport closed"));
+      }
+      const line = JSON.stringify(message) + "\n";
+      return new Promise<void>((resolve, reject) => {
+        const flushed = input.write(line, (error) => {
+          if (error) reject(error);
+        });
+        if (flushed) resolve();
+        else waitForDrain(input).then(resolve, reject);
+      });
+    },
+    async close() {
+      if (!closed) input.end();
+      finish();
+    },
+  };
+
+  function onData(chunk: Buffer): void {
+    let start = 0;
+    let index = chunk.indexOf(NEWLINE, start);
+    while (index !== -1) {
+      const piece = chunk.subarray(start, index);
+      if (discarding) {
+        discarding = false;
+      } else if (pendingBytes === 0) {
+        deliver(piece);
+      } else {
+        pending.push(piece);
+        deliver(Buffer.concat(pending, pendingBytes + piece.length));
+      }
+      pending = [];
+      pendingBytes = 0;
+      start = index + 1;
+      index = chunk.indexOf(NEWLINE, start);
+    }
+    if (start < chunk.length && !discarding) {
+      const rest = chunk.subarray(start);
+      pendingBytes += rest.length;
+      if (pendingBytes > maxLineBytes) {
+        transport.onerror?.(new Error(`dropped an incoming line longer than ${maxLineBytes} bytes`));
+        pending = [];
+        pendingBytes = 0;
+        discarding = true;
+      } else {
+        pending.push(rest);
+      }
+    }
+  }
+
+  function deliver(line: Buffer): void {
+    let end = line.length;
+    if (end > 0 && line[end - 1] === 0x0d) end--;
+    let begin = 0;
+    while (begin < end && (line[begin] === 0x20 || line[begin] === 0x09)) begin++;
+    if (begin === end) return;
+    let message: unknown;
+    try {
+      message = JSON.parse(line.toString("utf8", begin, end));
+    } catch {
+      transport.onerror?.(new Error(`skipped a non-JSON line of ${end - begin} bytes on stdout`));
+      return;
+    }
+    if (message === null || typeof message !== "object" || Array.isArray(message)) {
+      transport.onerror?.(new Error("skipped a stdout line that is not a JSON-RPC message object"));
+      return;
+    }
+    try {
+      transport.onmessage?.(message as JsonRpcMessage);
+    } catch (error) {
+      transport.onerror?.(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  function onStreamError(error: Error): void {
+    transport.onerror?.(error);
+  }
+
+  function finish(): void {
+    if (closed) return;
+    closed = true;
+    output.off("data", onData);
+    transport.onclose?.();
+  }
+
+  return transport;
+}
+
+function waitForDrain(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      stream.off("drain", onDrain);
+      stream.off("close", onClose);
+    };
+    const onDrain = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new Error("transport closed"));
+    };
+    stream.on("drain", onDrain);
+    stream.on("close", onClose);
+  });
+}
