@@ -1,0 +1,70 @@
+import test from "ava";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRotatingFile } from "./rotating-file.js";
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), "dsgw-rotate-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const line = (index: number): string => `line ${String(index).padStart(5, "0")} ${"x".repeat(40)}\n`;
+
+test("the live file and every rotated file stay within the bound, and only maxFiles are kept", (t) => {
+  const path = join(tempDir(t), "gateway.log");
+  const file = createRotatingFile({ path, maxBytes: 1_000, maxFiles: 3 });
+  t.teardown(() => file.close());
+  for (let index = 0; index < 500; index++) t.true(file.write(line(index)));
+
+  const names = [path, `${path}.1`, `${path}.2`, `${path}.3`];
+  for (const name of names) {
+    t.true(existsSync(name), name);
+    t.true(statSync(name).size <= 1_000, `${name} is ${statSync(name).size} bytes`);
+  }
+  t.false(existsSync(`${path}.4`));
+
+  // Oldest to newest, the kept lines are one contiguous run ending with the last line written.
+  const kept = [...names].reverse().flatMap((name) => readFileSync(name, "utf8").split("\n").filter(Boolean));
+  const numbers = kept.map((text) => Number(text.slice(5, 10)));
+  t.is(numbers.at(-1), 499);
+  t.deepEqual(numbers, numbers.map((_, i) => numbers[0] + i));
+  t.true(numbers[0] > 0, "the oldest lines were dropped");
+});
+
+test("files are created 0600 and an existing file is appended to with its size counted", (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, "gateway.log");
+  writeFileSync(path, "x".repeat(900), { mode: 0o644 });
+  const file = createRotatingFile({ path, maxBytes: 1_000, maxFiles: 2 });
+  t.teardown(() => file.close());
+  t.is(statSync(path).mode & 0o777, 0o600);
+  file.write("y".repeat(50));
+  t.is(statSync(path).size, 950);
+  file.write("z".repeat(100));
+  t.is(readFileSync(`${path}.1`, "utf8"), "x".repeat(900) + "y".repeat(50));
+  t.is(readFileSync(path, "utf8"), "z".repeat(100));
+  t.is(statSync(`${path}.1`).mode & 0o777, 0o600);
+});
+
+test("a line longer than the bound is written whole into a fresh file", (t) => {
+  const path = join(tempDir(t), "gateway.log");
+  const file = createRotatingFile({ path, maxBytes: 100, maxFiles: 1 });
+  t.teardown(() => file.close());
+  file.write("a".repeat(10));
+  file.write("b".repeat(300));
+  file.write("c".repeat(10));
+  t.is(readFileSync(path, "utf8"), "c".repeat(10));
+  t.is(readFileSync(`${path}.1`, "utf8"), "b".repeat(300));
+  t.false(existsSync(`${path}.2`));
+});
+
+test("writes after close are dropped, not thrown", (t) => {
+  const path = join(tempDir(t), "gateway.log");
+  const file = createRotatingFile({ path });
+  file.write("before\n");
+  file.close();
+  t.false(file.write("after\n"));
+  t.is(readFileSync(path, "utf8"), "before\n");
+});
