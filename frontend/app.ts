@@ -1,0 +1,48 @@
+import Koa from "koa";
+import { type Logger, silentLogger } from "../shared/logger.js";
+import { createClientAuth } from "./middleware/client-auth.js";
+import { createCors } from "./middleware/cors.js";
+import { createErrorRenderer } from "./middleware/error-renderer.js";
+import { createHealth } from "./middleware/health.js";
+import { createHostOriginGuard } from "./middleware/host-origin-guard.js";
+import { createLegacySse } from "./middleware/legacy-sse.js";
+import { createNotFound } from "./middleware/not-found.js";
+import { createStreamableHttp } from "./middleware/streamable-http.js";
+import type { SessionRegistry } from "./session/session-registry.js";
+import type { FrontendSettings } from "./settings.js";
+
+/** What the koa app is built from; everything with a side effect is injected so tests can drive it. */
+export interface AppDeps {
+  readonly settings: FrontendSettings;
+  /** The live sessions (each holding an OpenSession stream through the injected Connect client). */
+  readonly sessions: SessionRegistry;
+  /** The port actually listened on, for the Host check; defaults to `settings.port`. */
+  readonly port?: () => number;
+  /** The client bearer token when `clientAuth` is `token`. */
+  readonly clientToken?: string;
+  readonly logger?: Logger;
+}
+
+/**
+ * Builds the frontend's koa app. Order matters: errors are rendered first so every refusal below has one shape;
+ * the Host/Origin guard and client authentication sit in front of every route, including `/healthz`.
+ */
+export function createApp(deps: AppDeps): Koa {
+  const logger = deps.logger ?? silentLogger;
+  if (deps.settings.clientAuth === "token" && !deps.clientToken) {
+    throw new Error('clientAuth is "token" but no client token was given');
+  }
+  const app = new Koa({ proxy: false });
+  app.silent = true;
+  app.on("error", (error: unknown) => logger.warn({ err: String(error) }, "http error"));
+  const port = deps.port ?? (() => deps.settings.port);
+  app.use(createErrorRenderer({ logger }));
+  app.use(createHostOriginGuard({ port, allowedOrigins: deps.settings.allowedOrigins }));
+  app.use(createCors());
+  app.use(createClientAuth({ token: deps.settings.clientAuth === "token" ? deps.clientToken : undefined }));
+  app.use(createHealth({ sessionCount: () => deps.sessions.size }));
+  app.use(createStreamableHttp({ sessions: deps.sessions, maxBodyBytes: deps.settings.maxBodyBytes }));
+  app.use(createLegacySse({ sessions: deps.sessions, maxBodyBytes: deps.settings.maxBodyBytes }));
+  app.use(createNotFound());
+  return app;
+}

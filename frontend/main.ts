@@ -1,0 +1,87 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino } from "pino";
+import type { Logger } from "../shared/logger.js";
+import { statePaths } from "../shared/paths.js";
+import { createApp } from "./app.js";
+import { loadOrCreateClientToken } from "./client-token.js";
+import { createDaemonClient } from "./daemon-client.js";
+import { systemClock } from "./session/clock.js";
+import { SessionRegistry } from "./session/session-registry.js";
+import { parseFrontendConfig } from "./settings.js";
+
+/**
+ * The frontend process, supervised by the daemon (`node dist/frontend/main.js`, env `DEPLOYSTACK_HOME` and
+ * `DEPLOYSTACK_FRONTEND_CONFIG`). Contract: exactly one stdout line, `{"event":"listening","port":N}`, once
+ * listening; logs on stderr; SIGTERM/SIGINT → sessions closed and exit 0 within 2 s; a vanished daemon socket never
+ * makes it exit (sessions end, new ones get 503 until the daemon is back). Exit 1 only for a bad configuration
+ * or a port it cannot bind.
+ */
+function main(): void {
+  const logger = pino({ name: "frontend", level: process.env.DEPLOYSTACK_LOG_LEVEL ?? "info" }, process.stderr) as unknown as Logger;
+  const shutdown = new AbortController();
+  let settings;
+  try {
+    settings = parseFrontendConfig(process.env.DEPLOYSTACK_FRONTEND_CONFIG);
+  } catch (error) {
+    process.stderr.write(`frontend: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  const paths = statePaths();
+  const controlSocket = settings.controlSocket || paths.controlSocket;
+  const clientToken = settings.clientAuth === "token" ? loadOrCreateClientToken(paths.clientToken) : undefined;
+  const daemon = createDaemonClient(controlSocket);
+  const sessions = new SessionRegistry({
+    client: daemon.client,
+    clock: systemClock,
+    logger,
+    maxSessions: settings.maxSessions,
+    idleTimeoutMs: settings.sessionIdleTimeoutMs,
+    limits: {
+      keepAliveMs: settings.keepAliveMs,
+      replayMaxEvents: settings.replayMaxEvents,
+      replayMaxBytes: settings.replayMaxBytes,
+      maxBufferedBytes: 16 * 1024 * 1024,
+      closeGraceMs: 1000,
+      queueHighWaterMark: 64,
+    },
+  });
+  const server = createServer({ keepAliveTimeout: 30_000 });
+  const port = (): number => (server.address() as AddressInfo | null)?.port ?? settings.port;
+  const app = createApp({ settings, sessions, port, clientToken, logger });
+  server.on("request", app.callback());
+  server.on("clientError", (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+  const sweep = setInterval(() => sessions.sweep(), Math.max(1000, Math.min(60_000, settings.sessionIdleTimeoutMs / 4)));
+  sweep.unref();
+  server.once("error", (error) => {
+    logger.error({ err: String(error) }, "cannot listen");
+    process.exit(1);
+  });
+  server.listen({ host: settings.host, port: settings.port }, () => {
+    process.stdout.write(`${JSON.stringify({ event: "listening", port: port() })}\n`);
+    logger.info({ host: settings.host, port: port(), controlSocket }, "frontend listening");
+  });
+
+  const stop = (signal: string): void => {
+    if (shutdown.signal.aborted) return;
+    shutdown.abort();
+    logger.info({ signal }, "frontend stopping");
+    setTimeout(() => process.exit(0), 1500).unref();
+    clearInterval(sweep);
+    sessions.closeAll("the gateway frontend is shutting down");
+    server.close(() => {
+      daemon.close();
+      process.exit(0);
+    });
+    server.closeAllConnections();
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("unhandledRejection", (reason) => logger.error({ err: String(reason) }, "unhandled rejection"));
+  process.on("uncaughtException", (error) => logger.error({ err: String(error), stack: error.stack }, "uncaught exception"));
+}
+
+main();

@@ -1,0 +1,32 @@
+import type { Context, Next } from "koa";
+import { HttpError } from "../http/http-error.js";
+import { isAllowedOrigin, isLoopbackHost, normaliseOrigins } from "../http/loopback.js";
+
+/** Options of the Host/Origin guard. */
+export interface HostOriginGuardOptions {
+  /** The port the frontend actually listens on (known only after `listen` when configured as 0). */
+  readonly port: () => number;
+  /** Extra browser origins allowed (config `allowedOrigins`). */
+  readonly allowedOrigins: readonly string[];
+}
+
+/**
+ * The DNS-rebinding defence in front of every route (MCP 2025-11-25 "Transports" › "Security Warning": servers
+ * MUST validate Origin; DESIGN.md: Host must be loopback with our port). A foreign `Host` (`evil.com`,
+ * `localhost.evil.com`, our name with another port) or an `Origin` that is neither ours nor listed → 403.
+ * See `isAllowedOrigin` for the origin policy and why other loopback ports are refused.
+ */
+export function createHostOriginGuard(options: HostOriginGuardOptions) {
+  const allowed = normaliseOrigins(options.allowedOrigins);
+  return async function hostOriginGuard(ctx: Context, next: Next): Promise<void> {
+    const port = options.port();
+    if (!isLoopbackHost(ctx.req.headers.host, port)) {
+      throw new HttpError(403, "forbidden: the host header must name this gateway on loopback");
+    }
+    const origin = ctx.req.headers.origin;
+    if (origin !== undefined && !isAllowedOrigin(origin, port, allowed)) {
+      throw new HttpError(403, "forbidden: origin not allowed");
+    }
+    await next();
+  };
+}

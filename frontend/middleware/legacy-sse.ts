@@ -1,0 +1,54 @@
+import type { Context, Next } from "koa";
+import { isJsonContentType } from "../http/accept.js";
+import { HttpError, sessionNotFound } from "../http/http-error.js";
+import { readBody } from "../http/read-body.js";
+import { inspectBody } from "../mcp/inspect-body.js";
+import type { SessionRegistry } from "../session/session-registry.js";
+
+/** Options of the legacy HTTP+SSE endpoints. */
+export interface LegacySseOptions {
+  readonly sessions: SessionRegistry;
+  /** Largest accepted POST body; larger → 413. */
+  readonly maxBodyBytes: number;
+  /** The stream path (`/sse`). */
+  readonly ssePath?: string;
+  /** The message path (`/message`), announced in the `endpoint` event. */
+  readonly messagePath?: string;
+}
+
+/**
+ * The HTTP+SSE transport of MCP 2024-11-05 ("Transports" › "HTTP with SSE"), still what many clients use
+ * (`claude mcp add --transport sse`): `GET /sse` opens a session whose first event, `endpoint`, says where to POST;
+ * `POST /message?sessionId=…` answers 202 and every JSON-RPC answer goes out on the stream as `event: message`.
+ * The session lives as long as its stream.
+ */
+export function createLegacySse(options: LegacySseOptions) {
+  const ssePath = options.ssePath ?? "/sse";
+  const messagePath = options.messagePath ?? "/message";
+  return async function legacySse(ctx: Context, next: Next): Promise<void> {
+    if (ctx.path === ssePath) {
+      if (ctx.method !== "GET") throw new HttpError(405, "method not allowed", { headers: { Allow: "GET" } });
+      const session = options.sessions.create("sse");
+      ctx.respond = false;
+      session.attachLegacy(ctx.res, `${messagePath}?sessionId=${session.id}`);
+      return;
+    }
+    if (ctx.path === messagePath) {
+      if (ctx.method !== "POST") throw new HttpError(405, "method not allowed", { headers: { Allow: "POST" } });
+      const id = ctx.query.sessionId;
+      if (typeof id !== "string" || id === "") throw new HttpError(400, "bad request: the sessionId query parameter is required");
+      const session = options.sessions.get(id);
+      if (!session || session.kind !== "sse") throw sessionNotFound();
+      if (!isJsonContentType(ctx.req.headers["content-type"])) {
+        throw new HttpError(415, "unsupported media type: content-type must be application/json");
+      }
+      const body = await readBody(ctx.req, options.maxBodyBytes);
+      if (!inspectBody(body)) throw new HttpError(400, "Parse error", { rpcCode: -32700 });
+      if (!(await session.postLegacy(body))) throw sessionNotFound();
+      ctx.body = null;
+      ctx.status = 202;
+      return;
+    }
+    await next();
+  };
+}

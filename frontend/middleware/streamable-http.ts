@@ -1,0 +1,155 @@
+import type { Context, Next } from "koa";
+import { parseAccept, isJsonContentType } from "../http/accept.js";
+import { HttpError, sessionNotFound } from "../http/http-error.js";
+import { readBody } from "../http/read-body.js";
+import { inspectBody } from "../mcp/inspect-body.js";
+import { DEFAULT_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "../mcp/protocol-versions.js";
+import { parseEventId } from "../session/sse.js";
+import type { Session } from "../session/session.js";
+import type { SessionRegistry } from "../session/session-registry.js";
+
+/** Options of the Streamable HTTP endpoint. */
+export interface StreamableHttpOptions {
+  readonly sessions: SessionRegistry;
+  /** Largest accepted POST body; larger → 413. */
+  readonly maxBodyBytes: number;
+  /** The endpoint path (`/mcp`). */
+  readonly path?: string;
+}
+
+const SESSION_HEADER = "mcp-session-id";
+
+/**
+ * MCP Streamable HTTP (2025-11-25 "Transports" › "Streamable HTTP", and the 2025-03-26/2025-06-18 behaviour clients
+ * still rely on) at `/mcp`: POST carries client messages, GET opens the standalone SSE stream (or resumes one with
+ * `Last-Event-ID`), DELETE ends the session. The SDK's server transport is deliberately not used: this one parses a
+ * body once, forwards its bytes and writes SSE frames straight to the socket.
+ */
+export function createStreamableHttp(options: StreamableHttpOptions) {
+  const path = options.path ?? "/mcp";
+  return async function streamableHttp(ctx: Context, next: Next): Promise<void> {
+    if (ctx.path !== path) {
+      await next();
+      return;
+    }
+    switch (ctx.method) {
+      case "POST":
+        await handlePost(ctx, options);
+        return;
+      case "GET":
+        handleGet(ctx, options.sessions);
+        return;
+      case "DELETE":
+        handleDelete(ctx, options.sessions);
+        return;
+      default:
+        throw new HttpError(405, "method not allowed", { headers: { Allow: "GET, POST, DELETE" } });
+    }
+  };
+}
+
+async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise<void> {
+  if (!isJsonContentType(ctx.req.headers["content-type"])) {
+    throw new HttpError(415, "unsupported media type: content-type must be application/json");
+  }
+  const body = await readBody(ctx.req, options.maxBodyBytes);
+  const shape = inspectBody(body);
+  if (!shape) throw new HttpError(400, "Parse error", { rpcCode: -32700 });
+  const accept = parseAccept(ctx.req.headers.accept);
+  if (shape.owesAnswers && !accept.json && !accept.eventStream) {
+    throw new HttpError(406, "not acceptable: the client must accept application/json or text/event-stream");
+  }
+  const sessionId = ctx.req.headers[SESSION_HEADER];
+  let session: Session;
+  let created = false;
+  if (sessionId === undefined) {
+    // Only initialize may come without a session (2025-11-25 "Session Management" point 2).
+    if (!shape.initialize) throw new HttpError(400, "bad request: the mcp-session-id header is required");
+    session = options.sessions.create("streamable-http");
+    created = true;
+  } else {
+    session = lookup(options.sessions, sessionId);
+    checkProtocolVersion(ctx);
+  }
+  const clientVersion = shape.initialize
+    ? (shape.requestedVersion ?? DEFAULT_PROTOCOL_VERSION)
+    : (headerValue(ctx, "mcp-protocol-version") ?? DEFAULT_PROTOCOL_VERSION);
+  const outcome = await session.post(body, {
+    mode: accept.eventStream || !accept.json ? "sse" : "json",
+    batch: shape.batch,
+    clientVersion,
+    // A new session stays unanswered until the daemon speaks, so an unreachable daemon can still get a 503.
+    openNow: !created && shape.owesAnswers,
+  });
+  switch (outcome.kind) {
+    case "failed":
+      throw outcome.error;
+    case "accepted":
+      ctx.set("Mcp-Session-Id", session.id);
+      ctx.body = null;
+      ctx.status = 202;
+      return;
+    case "json":
+      ctx.set("Mcp-Session-Id", session.id);
+      ctx.type = "application/json";
+      ctx.body = outcome.body;
+      return;
+    case "stream":
+      ctx.respond = false;
+      session.attachExchange(outcome.exchangeId, ctx.res, { "Mcp-Session-Id": session.id });
+      return;
+  }
+}
+
+function handleGet(ctx: Context, sessions: SessionRegistry): void {
+  if (!parseAccept(ctx.req.headers.accept).eventStream) {
+    throw new HttpError(406, "not acceptable: the client must accept text/event-stream");
+  }
+  const session = lookup(sessions, requireSessionHeader(ctx));
+  checkProtocolVersion(ctx);
+  const lastEventId = headerValue(ctx, "last-event-id");
+  const headers = { "Mcp-Session-Id": session.id };
+  if (lastEventId === undefined) {
+    session.openStandalone(ctx.res, headers);
+  } else {
+    const parsed = parseEventId(lastEventId);
+    if (!parsed) throw new HttpError(400, "bad request: unknown last-event-id");
+    session.resume(ctx.res, headers, parsed.streamId, parsed.seq);
+  }
+  ctx.respond = false;
+}
+
+function handleDelete(ctx: Context, sessions: SessionRegistry): void {
+  const session = lookup(sessions, requireSessionHeader(ctx));
+  checkProtocolVersion(ctx);
+  session.end("deleted by the client", "client");
+  ctx.body = null;
+  ctx.status = 204;
+}
+
+function requireSessionHeader(ctx: Context): string {
+  const id = ctx.req.headers[SESSION_HEADER];
+  if (id === undefined) throw new HttpError(400, "bad request: the mcp-session-id header is required");
+  return typeof id === "string" ? id : String(id);
+}
+
+function lookup(sessions: SessionRegistry, id: string | string[]): Session {
+  if (typeof id !== "string") throw sessionNotFound();
+  const session = sessions.get(id);
+  if (!session) throw sessionNotFound();
+  session.touch();
+  return session;
+}
+
+/** 2025-11-25 "Protocol Version Header": an invalid or unsupported version → 400 (absent: assume 2025-03-26). */
+function checkProtocolVersion(ctx: Context): void {
+  const version = headerValue(ctx, "mcp-protocol-version");
+  if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.has(version)) {
+    throw new HttpError(400, `bad request: unsupported mcp-protocol-version (supported: ${[...SUPPORTED_PROTOCOL_VERSIONS].join(", ")})`);
+  }
+}
+
+function headerValue(ctx: Context, name: string): string | undefined {
+  const value = ctx.req.headers[name];
+  return typeof value === "string" ? value : undefined;
+}

@@ -1,0 +1,417 @@
+import type { ServerResponse } from "node:http";
+import type { Client } from "@connectrpc/connect";
+import type { McpService, OpenSessionRequest, OpenSessionResponse } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
+import type { ServerMessage } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
+import { SessionTransport } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { OpenSessionRequestSchema } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
+import type { Logger } from "../../shared/logger.js";
+import { HttpError, sessionNotFound } from "../http/http-error.js";
+import { isResponseMessage } from "../mcp/inspect-body.js";
+import { PRIMING_MIN_VERSION } from "../mcp/protocol-versions.js";
+import type { Clock } from "./clock.js";
+import { MessageQueue } from "./message-queue.js";
+import { ReplayBuffer } from "./replay-buffer.js";
+import { SseSink, formatEventId, formatSseEvent } from "./sse.js";
+
+/** The MCP transport a client session arrived on. */
+export type SessionKind = "streamable-http" | "sse";
+
+/** The generated McpService client the sessions open their streams with. */
+export type McpClient = Client<typeof McpService>;
+
+/** Tunables of every session; the defaults live in `settings.ts`. */
+export interface SessionLimits {
+  /** Interval of SSE keep-alive comments (0: none). */
+  readonly keepAliveMs: number;
+  /** Events kept per session for `Last-Event-ID` replay. */
+  readonly replayMaxEvents: number;
+  /** Bytes kept per session for replay. */
+  readonly replayMaxBytes: number;
+  /** Unread bytes a slow SSE client may accumulate before it is disconnected. */
+  readonly maxBufferedBytes: number;
+  /** How long the daemon gets to finish a half-closed stream before it is cancelled. */
+  readonly closeGraceMs: number;
+  /** Requests queued towards the daemon before POSTs wait (back-pressure). */
+  readonly queueHighWaterMark: number;
+}
+
+/** How a POST is to be answered, decided by what the daemon sends for its exchange. */
+export type ExchangeOutcome =
+  /** Nothing was owed: 202 Accepted, no body. */
+  | { readonly kind: "accepted" }
+  /** JSON mode: the collected response (or batch of responses). */
+  | { readonly kind: "json"; readonly body: string }
+  /** SSE mode: the caller hands the response to `attachExchange`. */
+  | { readonly kind: "stream"; readonly exchangeId: number }
+  /** The session ended before an answer: 404, or 503 when the daemon failed. */
+  | { readonly kind: "failed"; readonly error: HttpError };
+
+/** How the POST would like to be answered. */
+export interface PostOptions {
+  /** SSE when the client accepts text/event-stream, else JSON. */
+  readonly mode: "sse" | "json";
+  /** The POST was a JSON array (JSON mode answers with an array). */
+  readonly batch: boolean;
+  /** The client's protocol revision (the header, or the version requested by initialize): decides priming. */
+  readonly clientVersion: string;
+  /** Open the SSE stream at once (with a priming event) instead of at the first message. */
+  readonly openNow: boolean;
+}
+
+type ExchangeState = "undecided" | "handoff" | "attached" | "detached";
+
+interface Exchange {
+  readonly id: number;
+  readonly mode: "sse" | "json";
+  readonly batch: boolean;
+  readonly priming: Buffer | undefined;
+  state: ExchangeState;
+  resolve: ((outcome: ExchangeOutcome) => void) | undefined;
+  sink: SseSink | undefined;
+  pending: Buffer[];
+  seq: number;
+  responses: string[];
+  complete: boolean;
+}
+
+/** What a session needs from its registry. */
+export interface SessionDeps {
+  readonly client: McpClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly limits: SessionLimits;
+  /** Called once when the session ends, whatever the cause. */
+  readonly onEnded: (session: Session) => void;
+}
+
+/** Why a session ended; decides what a still-waiting POST gets (503 when the daemon failed, else 404). */
+export type EndCause = "client" | "idle" | "daemon" | "shutdown";
+
+type RequestInit = MessageInitShape<typeof OpenSessionRequestSchema>;
+
+/**
+ * One MCP client session on the HTTP side: one `McpService.OpenSession` stream to the daemon, the exchanges (POSTs)
+ * waiting for answers, the standalone GET stream, the replay buffer. It routes each daemon frame by its exchange id
+ * and never looks inside JSON-RPC messages except to collect responses in JSON mode: every answer is the daemon's.
+ */
+export class Session {
+  /** Set once the daemon reported initialization: from then on `MCP-Protocol-Version` is checked. */
+  protocolVersion: string | undefined;
+  /** Last time the client or the daemon did something in this session (idle expiry). */
+  lastActivity: number;
+  private ended = false;
+  private readonly queue: MessageQueue<RequestInit>;
+  private readonly abort = new AbortController();
+  private readonly exchanges = new Map<number, Exchange>();
+  private readonly replay: ReplayBuffer;
+  private nextExchangeId = 1;
+  private standaloneSink: SseSink | undefined;
+  private standaloneSeq = 0;
+  private standaloneDelivered = 0;
+  private legacySink: SseSink | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    readonly id: string,
+    readonly kind: SessionKind,
+    private readonly deps: SessionDeps,
+  ) {
+    this.lastActivity = deps.clock.now();
+    this.replay = new ReplayBuffer(kind === "sse" ? 0 : deps.limits.replayMaxEvents, deps.limits.replayMaxBytes);
+    this.log = deps.logger.child({ session: id.slice(0, 8) });
+    this.queue = new MessageQueue<RequestInit>(deps.limits.queueHighWaterMark);
+    void this.queue.push({
+      frame: {
+        case: "start",
+        value: {
+          sessionId: id,
+          transport: kind === "sse" ? SessionTransport.SSE : SessionTransport.STREAMABLE_HTTP,
+        },
+      },
+    });
+    const responses = deps.client.openSession(this.queue, { signal: this.abort.signal });
+    void this.pump(responses);
+  }
+
+  /** False once the session ended: the registry no longer hands it out. */
+  get alive(): boolean {
+    return !this.ended;
+  }
+
+  /** Records client or daemon traffic (idle expiry counts from the last one). */
+  touch(): void {
+    this.lastActivity = this.deps.clock.now();
+  }
+
+  /** True when no HTTP request or stream is open on the session, so idle time counts. */
+  get quiet(): boolean {
+    if (this.standaloneSink?.open || this.legacySink?.open) return false;
+    for (const exchange of this.exchanges.values()) {
+      if (exchange.state !== "detached") return false;
+    }
+    return true;
+  }
+
+  /**
+   * Forwards one Streamable HTTP POST body and resolves with how to answer it (2025-11-25 "Sending Messages to the
+   * Server"): 202 when the daemon says nothing was owed, else an SSE stream or one JSON body.
+   */
+  async post(body: Buffer, options: PostOptions): Promise<ExchangeOutcome> {
+    if (this.ended) return { kind: "failed", error: sessionNotFound() };
+    this.touch();
+    const id = this.nextExchangeId++;
+    const primes = options.mode === "sse" && options.clientVersion >= PRIMING_MIN_VERSION;
+    const exchange: Exchange = {
+      id,
+      mode: options.mode,
+      batch: options.batch,
+      priming: primes ? Buffer.from(`id: ${formatEventId(id, 0)}\ndata: \n\n`) : undefined,
+      state: "undecided",
+      resolve: undefined,
+      sink: undefined,
+      pending: [],
+      seq: 0,
+      responses: [],
+      complete: false,
+    };
+    const outcome = new Promise<ExchangeOutcome>((resolve) => {
+      exchange.resolve = resolve;
+    });
+    this.exchanges.set(id, exchange);
+    if (options.openNow && options.mode === "sse") this.decide(exchange, { kind: "stream", exchangeId: id });
+    const queued = await this.queue.push({ frame: { case: "message", value: { exchangeId: BigInt(id), json: body } } });
+    if (!queued) this.decide(exchange, { kind: "failed", error: sessionNotFound() });
+    return outcome;
+  }
+
+  /** Forwards a legacy `POST /message` body; every answer goes out on the session's one SSE stream. */
+  async postLegacy(body: Buffer): Promise<boolean> {
+    if (this.ended) return false;
+    this.touch();
+    const id = this.nextExchangeId++;
+    return this.queue.push({ frame: { case: "message", value: { exchangeId: BigInt(id), json: body } } });
+  }
+
+  /** Takes over the HTTP response of a POST whose outcome was `stream`, replaying what arrived meanwhile. */
+  attachExchange(exchangeId: number, res: ServerResponse, headers: Record<string, string>): void {
+    const exchange = this.exchanges.get(exchangeId);
+    const frames = exchange ? exchange.pending : this.replay.after(exchangeId, 0).map((e) => e.frame);
+    const priming = exchange?.priming;
+    const first = priming ? [priming, ...frames] : frames;
+    const sink = this.newSink(res, () => this.onExchangeSinkClosed(exchangeId, sink));
+    sink.start(headers, first.length > 0 ? Buffer.concat(first) : undefined);
+    if (!exchange || exchange.complete || this.ended) {
+      sink.end();
+      this.exchanges.delete(exchangeId);
+      return;
+    }
+    exchange.pending = [];
+    exchange.sink = sink;
+    exchange.state = "attached";
+  }
+
+  /**
+   * Opens the standalone GET stream (2025-11-25 "Listening for Messages from the Server"). Only one at a time (409
+   * for a second); messages the daemon sent while none was open are delivered first, or, with `afterSeq` (from
+   * `Last-Event-ID`), everything that followed that event.
+   */
+  openStandalone(res: ServerResponse, headers: Record<string, string>, afterSeq?: number): void {
+    if (this.ended) throw sessionNotFound();
+    if (this.standaloneSink?.open) throw new HttpError(409, "conflict: only one standalone sse stream is allowed per session");
+    this.touch();
+    const frames = this.replay.after(0, afterSeq ?? this.standaloneDelivered).map((e) => e.frame);
+    const sink = this.newSink(res, () => {
+      if (this.standaloneSink === sink) this.standaloneSink = undefined;
+      this.touch();
+    });
+    this.standaloneSink = sink;
+    sink.start(headers, frames.length > 0 ? Buffer.concat(frames) : undefined);
+    this.standaloneDelivered = this.standaloneSeq;
+  }
+
+  /**
+   * Resumes a POST's stream through GET with `Last-Event-ID` (2025-11-25 "Resumability and Redelivery"): replays
+   * the events after it on that stream only, then continues with the live ones until the exchange completes.
+   */
+  resume(res: ServerResponse, headers: Record<string, string>, streamId: number, afterSeq: number): void {
+    if (this.ended) throw sessionNotFound();
+    if (streamId === 0) {
+      this.openStandalone(res, headers, afterSeq);
+      return;
+    }
+    if (streamId >= this.nextExchangeId) throw new HttpError(400, "bad request: last-event-id names no stream of this session");
+    this.touch();
+    const exchange = this.exchanges.get(streamId);
+    if (exchange && exchange.mode === "sse" && exchange.sink?.open) {
+      throw new HttpError(409, "conflict: the stream already has an active connection");
+    }
+    const frames = this.replay.after(streamId, afterSeq).map((e) => e.frame);
+    const sink = this.newSink(res, () => this.onExchangeSinkClosed(streamId, sink));
+    sink.start(headers, frames.length > 0 ? Buffer.concat(frames) : undefined);
+    if (!exchange || exchange.mode !== "sse" || exchange.complete) {
+      sink.end();
+      return;
+    }
+    exchange.pending = [];
+    exchange.sink = sink;
+    exchange.state = "attached";
+  }
+
+  /** Opens the legacy HTTP+SSE stream (2024-11-05 "HTTP with SSE"): the `endpoint` event, then every message. */
+  attachLegacy(res: ServerResponse, endpoint: string): void {
+    const sink = this.newSink(res, () => this.end("the client closed the sse stream", "client"));
+    this.legacySink = sink;
+    sink.start({}, formatSseEvent(endpoint, undefined, "endpoint"));
+  }
+
+  /**
+   * Ends the session: half-closes the daemon stream (the engine then cancels the session's calls upstream), cancels
+   * it after a grace period, ends every open HTTP stream and answers waiting POSTs.
+   */
+  end(reason: string, cause: EndCause): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.log.debug({ reason, cause }, "session ended");
+    this.queue.close();
+    if (cause === "daemon") {
+      this.abort.abort();
+    } else {
+      setTimeout(() => this.abort.abort(), this.deps.limits.closeGraceMs).unref();
+    }
+    const error =
+      cause === "daemon"
+        ? new HttpError(503, "gateway daemon unavailable: the session was ended, initialize a new one")
+        : sessionNotFound();
+    for (const exchange of this.exchanges.values()) {
+      exchange.complete = true;
+      if (exchange.resolve) this.decide(exchange, { kind: "failed", error });
+      exchange.sink?.end();
+    }
+    for (const [id, exchange] of this.exchanges) {
+      if (exchange.state !== "handoff") this.exchanges.delete(id);
+    }
+    this.standaloneSink?.end();
+    this.legacySink?.end();
+    this.deps.onEnded(this);
+  }
+
+  private newSink(res: ServerResponse, onClose: () => void): SseSink {
+    return new SseSink(res, {
+      keepAliveMs: this.deps.limits.keepAliveMs,
+      maxBufferedBytes: this.deps.limits.maxBufferedBytes,
+      onClose,
+    });
+  }
+
+  private onExchangeSinkClosed(exchangeId: number, sink: SseSink): void {
+    const exchange = this.exchanges.get(exchangeId);
+    if (exchange && exchange.sink === sink) {
+      exchange.sink = undefined;
+      exchange.state = "detached";
+    }
+    this.touch();
+  }
+
+  private decide(exchange: Exchange, outcome: ExchangeOutcome): void {
+    const resolve = exchange.resolve;
+    if (!resolve) return;
+    exchange.resolve = undefined;
+    if (outcome.kind === "stream") exchange.state = "handoff";
+    else this.exchanges.delete(exchange.id);
+    resolve(outcome);
+  }
+
+  private async pump(responses: AsyncIterable<OpenSessionResponse>): Promise<void> {
+    try {
+      for await (const response of responses) this.onFrame(response);
+      this.end("the gateway daemon closed the session", "daemon");
+    } catch (error) {
+      if (!this.ended) this.log.warn({ err: String(error) }, "session stream to the daemon failed");
+      this.end("the session stream to the gateway daemon failed", "daemon");
+    }
+  }
+
+  private onFrame(response: OpenSessionResponse): void {
+    const frame = response.frame;
+    switch (frame.case) {
+      case "message":
+        this.onServerMessage(frame.value);
+        return;
+      case "initialized":
+        this.protocolVersion = frame.value.protocolVersion;
+        return;
+      case "ended":
+        this.end(`the gateway daemon ended the session: ${frame.value.reason}`, "daemon");
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onServerMessage(message: ServerMessage): void {
+    if (this.ended) return;
+    this.touch();
+    const id = Number(message.exchangeId);
+    const json = message.json;
+    if (this.kind === "sse") {
+      if (json.length > 0) this.legacySink?.write(formatSseEvent(json, undefined, "message"));
+      return;
+    }
+    const exchange = id === 0 ? undefined : this.exchanges.get(id);
+    if (json.length > 0) {
+      if (exchange && !exchange.complete) this.deliverToExchange(exchange, json);
+      else this.deliverStandalone(json);
+    }
+    if (message.exchangeComplete && exchange) this.completeExchange(exchange);
+  }
+
+  private deliverToExchange(exchange: Exchange, json: Uint8Array): void {
+    if (exchange.mode === "json") {
+      if (isResponseMessage(json)) exchange.responses.push(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString("utf8"));
+      else this.deliverStandalone(json);
+      return;
+    }
+    const seq = ++exchange.seq;
+    const frame = formatSseEvent(json, formatEventId(exchange.id, seq));
+    this.replay.add({ streamId: exchange.id, seq, frame });
+    switch (exchange.state) {
+      case "attached":
+        exchange.sink?.write(frame);
+        return;
+      case "detached":
+        return;
+      default:
+        exchange.pending.push(frame);
+        this.decide(exchange, { kind: "stream", exchangeId: exchange.id });
+    }
+  }
+
+  private deliverStandalone(json: Uint8Array): void {
+    const seq = ++this.standaloneSeq;
+    const frame = formatSseEvent(json, formatEventId(0, seq));
+    this.replay.add({ streamId: 0, seq, frame });
+    const sink = this.standaloneSink;
+    if (sink?.open) {
+      sink.write(frame);
+      this.standaloneDelivered = seq;
+    }
+  }
+
+  private completeExchange(exchange: Exchange): void {
+    exchange.complete = true;
+    if (exchange.resolve) {
+      if (exchange.mode === "json" && exchange.responses.length > 0) {
+        const body =
+          exchange.batch || exchange.responses.length > 1 ? `[${exchange.responses.join(",")}]` : exchange.responses[0];
+        this.decide(exchange, { kind: "json", body });
+      } else {
+        this.decide(exchange, { kind: "accepted" });
+      }
+      return;
+    }
+    if (exchange.state === "handoff") return;
+    exchange.sink?.end();
+    this.exchanges.delete(exchange.id);
+  }
+}

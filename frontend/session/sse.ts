@@ -1,0 +1,111 @@
+import type { ServerResponse } from "node:http";
+
+/** Response headers of every SSE stream: no caching, no proxy buffering (a reverse proxy must pass frames through). */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  "Content-Type": "text/event-stream",
+  "Cache-Control": "no-cache, no-transform",
+  Connection: "keep-alive",
+  "X-Accel-Buffering": "no",
+};
+
+const KEEPALIVE_FRAME = Buffer.from(": keepalive\n\n");
+const NEWLINE = /\r\n|\r|\n/;
+
+/**
+ * Builds one SSE event (HTML Living Standard, "Server-sent events" › "Interpreting an event stream") as one Buffer,
+ * so a frame reaches the socket in one write. `data` is the daemon's JSON bytes; JSON text rarely holds raw line
+ * breaks, but when it does each line becomes its own `data:` field, which the client joins back with "\n".
+ */
+export function formatSseEvent(data: Uint8Array | string, id?: string, event?: string): Buffer {
+  let head = "";
+  if (event !== undefined) head += `event: ${event}\n`;
+  if (id !== undefined) head += `id: ${id}\n`;
+  const bytes = typeof data === "string" ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes.indexOf(10) < 0 && bytes.indexOf(13) < 0) {
+    return Buffer.concat([Buffer.from(`${head}data: `), bytes, Buffer.from("\n\n")]);
+  }
+  const lines = bytes.toString("utf8").split(NEWLINE);
+  return Buffer.from(`${head}${lines.map((line) => `data: ${line}\n`).join("")}\n`);
+}
+
+/** The SSE event id of a stream's event: `<stream>-<seq>`, unique in its session, naming the stream to resume. */
+export function formatEventId(streamId: number, seq: number): string {
+  return `${streamId}-${seq}`;
+}
+
+/** Parses a `Last-Event-ID` this frontend issued; undefined for anything else. */
+export function parseEventId(value: string): { streamId: number; seq: number } | undefined {
+  const match = /^(\d{1,15})-(\d{1,15})$/.exec(value);
+  if (!match) return undefined;
+  return { streamId: Number(match[1]), seq: Number(match[2]) };
+}
+
+/** Options of an `SseSink`. */
+export interface SseSinkOptions {
+  /** Interval of `: keepalive` comments; 0 disables them. */
+  readonly keepAliveMs: number;
+  /** Bytes a slow client may leave unread before its connection is dropped (events stay replayable). */
+  readonly maxBufferedBytes: number;
+  /** Called once when the response closes for any reason other than `end()`. */
+  readonly onClose: () => void;
+}
+
+/**
+ * One open SSE response. Frames are written straight to the socket (no koa body stream in between) because this is
+ * the hot path; keep-alive comments keep proxies and clients from timing idle streams out.
+ */
+export class SseSink {
+  private timer: NodeJS.Timeout | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly options: SseSinkOptions,
+  ) {
+    res.on("close", () => {
+      this.stopTimer();
+      if (!this.finished) {
+        this.finished = true;
+        options.onClose();
+      }
+    });
+  }
+
+  /** False once the response ended or the client went away. */
+  get open(): boolean {
+    return !this.finished && !this.res.destroyed;
+  }
+
+  /** Sends the status line and headers, optionally with the first frames, in one write. */
+  start(headers: Record<string, string>, first?: Buffer): void {
+    this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
+    if (first) this.res.write(first);
+    else this.res.flushHeaders();
+    if (this.options.keepAliveMs > 0) {
+      this.timer = setInterval(() => this.write(KEEPALIVE_FRAME), this.options.keepAliveMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes one frame; drops the connection when the client stopped reading. */
+  write(frame: Buffer): void {
+    if (!this.open) return;
+    this.res.write(frame);
+    if (this.res.writableLength > this.options.maxBufferedBytes) this.res.destroy();
+  }
+
+  /** Ends the stream normally (every answer sent, or the session ended). */
+  end(last?: Buffer): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stopTimer();
+    if (this.res.destroyed) return;
+    if (last) this.res.end(last);
+    else this.res.end();
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
