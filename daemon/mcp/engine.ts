@@ -1,0 +1,279 @@
+/**
+ * The MCP session engine: the data plane of the gateway. It owns the exposed catalog
+ * (registry), the upstream routing, the client sessions fed by the frontend and
+ * `dsctl stdio`, and the typed operations behind `McpService`'s unary and streaming RPCs,
+ * which run on the same routing code as sessions.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../../shared/logger.js";
+import type { ServerSnapshot, ServerState, Supervisor } from "../supervisor/types.js";
+import type { JsonObject, UpstreamConnection } from "../upstream/types.js";
+import type { AccessPolicy } from "./access-policy.js";
+import { systemClock, type Clock, type ClockTimer } from "./clock.js";
+import { admitsLogLevel, mostVerboseLevel, type LogLevel } from "./log-levels.js";
+import { createMethodTable } from "./methods.js";
+import { createMcpOperations } from "./operations.js";
+import { createRegistry, type CatalogKind, type ExposedPrompt, type ExposedResource, type ExposedResourceTemplate, type ExposedTool, type Registry } from "./registry.js";
+import { createResourceSubscriptions } from "./resource-subscriptions.js";
+import { ClientSession, type McpSession, type SessionFrame, type SessionHost } from "./session.js";
+import { createUpstreamRouter, type Caller } from "./upstream-router.js";
+
+/** The serverInfo name the gateway answers `initialize` with. */
+export const GATEWAY_SERVER_NAME = "deploystack-gateway";
+
+/** Options of `createMcpEngine`. */
+export interface McpEngineOptions {
+  readonly supervisor: Supervisor;
+  /** The access policy; allow-all by default. */
+  readonly policy?: AccessPolicy;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** The gateway version, for `serverInfo`. */
+  readonly version: string;
+  /** How long calls and lists wait for a server that is starting (default 5 s). */
+  readonly acquireTimeoutMs?: number;
+  /** The window in which registry changes are folded into one list_changed (default 50 ms). */
+  readonly listChangedDebounceMs?: number;
+}
+
+/** Options of `openSession`. */
+export interface OpenSessionOptions {
+  /** The id the transport gave the client, for logs. */
+  readonly transportSessionId?: string;
+  /** The transport's name, for logs. */
+  readonly transport?: string;
+  /** Receives every frame of the session, in order. */
+  readonly onFrame: (frame: SessionFrame) => void;
+}
+
+/** Progress of a typed tool call (MCP `notifications/progress` without the token). */
+export interface ToolCallProgress {
+  readonly progress: number;
+  readonly total?: number;
+  readonly message?: string;
+}
+
+/** A log message of the called tool's server while a typed call ran. */
+export interface ToolCallLog {
+  readonly level: string;
+  readonly logger?: string;
+  readonly data: unknown;
+}
+
+/** Options of a typed call. */
+export interface TypedCallOptions {
+  /** Aborting cancels the call upstream. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of a typed tool call. */
+export interface CallToolOptions extends TypedCallOptions {
+  readonly onProgress?: (progress: ToolCallProgress) => void;
+  /** Log messages the server sends while the call runs (stdio carries no request association: best effort). */
+  readonly onLog?: (log: ToolCallLog) => void;
+}
+
+/** The engine. */
+export interface McpEngine {
+  /** Starts a client session; every frame goes to `options.onFrame`. */
+  openSession(options: OpenSessionOptions): McpSession;
+  /** Visible tools, sorted by exposed name, optionally of one server. */
+  listTools(server?: string): Promise<ExposedTool[]>;
+  /** Calls an exposed tool; resolves with the `CallToolResult` untouched. Rejects with `GatewayError` or `UpstreamRpcError`. */
+  callTool(name: string, args: JsonObject | undefined, options?: CallToolOptions): Promise<JsonObject>;
+  listResources(server?: string): Promise<{ resources: ExposedResource[]; resourceTemplates: ExposedResourceTemplate[] }>;
+  readResource(uri: string, options?: TypedCallOptions): Promise<JsonObject>;
+  listPrompts(server?: string): Promise<ExposedPrompt[]>;
+  getPrompt(name: string, args: Readonly<Record<string, string>>, options?: TypedCallOptions): Promise<JsonObject>;
+  /** The exposed catalog (the control plane seeds it and swaps its policy). */
+  readonly registry: Registry;
+  /** Open client sessions. */
+  sessionCount(): number;
+  /** Ends every session (with an `ended` frame) and stops following the supervisor. */
+  close(reason?: string): void;
+}
+
+const CAPABILITIES: JsonObject = {
+  tools: { listChanged: true },
+  resources: { subscribe: true, listChanged: true },
+  prompts: { listChanged: true },
+  completions: {},
+  logging: {},
+};
+
+function optionalNumber(value: unknown): number | undefined {
+  return typeof value === "number" ? value : undefined;
+}
+
+/** Creates the engine and starts following the supervisor. */
+export function createMcpEngine(options: McpEngineOptions): McpEngine {
+  const { supervisor, version } = options;
+  const logger = options.logger.child({ component: "mcp" });
+  const clock = options.clock ?? systemClock;
+  const acquireTimeoutMs = options.acquireTimeoutMs ?? 5_000;
+  const debounceMs = options.listChangedDebounceMs ?? 50;
+  const sessions = new Map<string, ClientSession>();
+  let activity = 0;
+  let forwardedLevel: LogLevel | undefined;
+
+  const registry = createRegistry({ supervisor, clock, ...(options.policy ? { policy: options.policy } : {}) });
+
+  function applyLevel(connection: UpstreamConnection, level: LogLevel): void {
+    if (!connection.identity.capabilities.logging) return;
+    connection.request("logging/setLevel", { level }).catch((error: unknown) => {
+      logger.debug({ server: connection.serverName, err: error }, "logging/setLevel upstream failed");
+    });
+  }
+
+  const router = createUpstreamRouter({
+    supervisor,
+    logger,
+    acquireTimeoutMs,
+    hooks: {
+      onLog(_server, params) {
+        for (const session of sessions.values()) {
+          if (session.initialized && admitsLogLevel(session.logLevel, params.level)) session.notify("notifications/message", params);
+        }
+      },
+      onResourceUpdated(server, params) {
+        if (typeof params.uri !== "string") return;
+        for (const id of subscriptions.subscribers(server, params.uri)) sessions.get(id)?.notify("notifications/resources/updated", params);
+      },
+      rootsFallback() {
+        let best: ClientSession | undefined;
+        for (const session of sessions.values()) {
+          if (session.initialized && session.capabilities.roots && (!best || session.lastActivity > best.lastActivity)) best = session;
+        }
+        return best?.standaloneCaller();
+      },
+      onConnection(connection) {
+        subscriptions.resubscribe(connection);
+        if (forwardedLevel) applyLevel(connection, forwardedLevel);
+      },
+    },
+  });
+  const subscriptions = createResourceSubscriptions({ registry, router, logger });
+  const operations = createMcpOperations({ registry, router, waitMs: acquireTimeoutMs });
+
+  /** Servers get the most verbose level any session asked for, so that every session can be served by filtering. */
+  function setLogLevel(sessionId: string, level: LogLevel): void {
+    const session = sessions.get(sessionId);
+    if (session) session.logLevel = level;
+    refreshForwardedLevel();
+  }
+  function refreshForwardedLevel(): void {
+    const wanted = mostVerboseLevel([...sessions.values()].flatMap((s) => (s.logLevel ? [s.logLevel] : [])));
+    if (wanted === undefined || wanted === forwardedLevel) return;
+    forwardedLevel = wanted;
+    for (const connection of router.connections()) applyLevel(connection, wanted);
+  }
+
+  const methods = createMethodTable({ operations, subscriptions, setLogLevel });
+
+  let pendingKinds = new Set<CatalogKind>();
+  let debounceTimer: ClockTimer | undefined;
+  const flushListChanged = (): void => {
+    debounceTimer = undefined;
+    const kinds = pendingKinds;
+    pendingKinds = new Set();
+    for (const session of sessions.values()) {
+      if (!session.initialized) continue;
+      for (const kind of kinds) session.notify(`notifications/${kind}/list_changed`);
+    }
+  };
+  const stopFollowingRegistry = registry.onChange((kinds) => {
+    for (const kind of kinds) pendingKinds.add(kind);
+    debounceTimer ??= clock.setTimeout(flushListChanged, debounceMs);
+  });
+
+  const onState = (snapshot: ServerSnapshot, _previous: ServerState): void => {
+    if (snapshot.state === "running") router.attach(snapshot.name);
+  };
+  supervisor.on("state", onState);
+  for (const server of supervisor.list()) if (server.state === "running") router.attach(server.name);
+
+  function instructions(): string {
+    const names = supervisor.list().filter((s) => s.enabled).map((s) => s.name);
+    return (
+      `DeployStack Gateway: one MCP endpoint for your team's servers (${names.join(", ") || "none configured"}). ` +
+      "Tools and prompts are named <prefix>-<name>, where the prefix is normally the server's name; resources keep their URIs."
+    );
+  }
+
+  const host: SessionHost = {
+    initializeResult: (protocolVersion) => ({
+      protocolVersion,
+      capabilities: CAPABILITIES,
+      serverInfo: { name: GATEWAY_SERVER_NAME, title: "DeployStack Gateway", version },
+      instructions: instructions(),
+    }),
+    hasMethod: (method) => methods.has(method),
+    handle(session, method, params, caller, signal) {
+      const handler = methods.get(method);
+      if (!handler) return Promise.reject(new Error(`no handler for ${method}`));
+      return handler({ sessionId: session.id, params: params ?? {}, caller, signal });
+    },
+    clientNotification(_session, method) {
+      if (method === "notifications/roots/list_changed") {
+        for (const connection of router.connections()) connection.notify("notifications/roots/list_changed");
+      }
+    },
+    sessionClosed(session) {
+      sessions.delete(session.id);
+      subscriptions.dropSession(session.id);
+      refreshForwardedLevel();
+      logger.debug({ session: session.id }, "session closed");
+    },
+    nextActivity: () => ++activity,
+  };
+
+  function typedSignal(signal: AbortSignal | undefined): AbortSignal {
+    return signal ?? new AbortController().signal;
+  }
+
+  return {
+    openSession({ transportSessionId, transport, onFrame }) {
+      const id = `${transportSessionId ? transportSessionId.slice(0, 16) : "session"}-${randomUUID()}`;
+      const session = new ClientSession(id, host, onFrame);
+      sessions.set(id, session);
+      logger.debug({ session: id, transport }, "session opened");
+      return session;
+    },
+    listTools: (server) => operations.listTools(server),
+    callTool(name, args, callOptions = {}) {
+      const caller: Caller = {
+        capabilities: {},
+        onProgress: (p) =>
+          callOptions.onProgress?.({
+            progress: optionalNumber(p.progress) ?? 0,
+            ...(optionalNumber(p.total) !== undefined ? { total: p.total as number } : {}),
+            ...(typeof p.message === "string" ? { message: p.message } : {}),
+          }),
+        onLog: (p) =>
+          callOptions.onLog?.({ level: String(p.level), ...(typeof p.logger === "string" ? { logger: p.logger } : {}), data: p.data }),
+      };
+      const params: JsonObject = { name, arguments: args ?? {} };
+      if (callOptions.onProgress) params._meta = { progressToken: "progress" };
+      return operations.callTool(params, caller, typedSignal(callOptions.signal));
+    },
+    async listResources(server) {
+      const [resources, resourceTemplates] = await Promise.all([operations.listResources(server), operations.listResourceTemplates(server)]);
+      return { resources, resourceTemplates };
+    },
+    readResource: (uri, callOptions = {}) => operations.readResource({ uri }, { capabilities: {} }, typedSignal(callOptions.signal)),
+    listPrompts: (server) => operations.listPrompts(server),
+    getPrompt: (name, args, callOptions = {}) =>
+      operations.getPrompt({ name, arguments: { ...args } }, { capabilities: {} }, typedSignal(callOptions.signal)),
+    registry,
+    sessionCount: () => sessions.size,
+    close(reason = "the gateway is shutting down") {
+      for (const session of [...sessions.values()]) session.end(reason);
+      if (debounceTimer !== undefined) clock.clearTimeout(debounceTimer);
+      debounceTimer = undefined;
+      stopFollowingRegistry();
+      supervisor.off("state", onState);
+      registry.close();
+      router.close();
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * The MCP methods a client session may call after `initialize`, with their parameter
+ * checks (-32602 on bad params, MCP 2025-11-25 "Base Protocol › Error Handling"), each
+ * delegating to the shared operations. Lists are answered whole: the gateway never issues
+ * a cursor, so any cursor a client sends is invalid ("Utilities › Pagination": invalid
+ * cursors SHOULD be -32602).
+ */
+import type { JsonObject } from "../upstream/types.js";
+import { JsonRpcErrorCode, McpRpcError } from "./json-rpc.js";
+import { isLogLevel, type LogLevel } from "./log-levels.js";
+import type { McpOperations } from "./operations.js";
+import type { ResourceSubscriptions } from "./resource-subscriptions.js";
+import type { Caller } from "./upstream-router.js";
+
+/** What a method handler gets. */
+export interface MethodContext {
+  readonly sessionId: string;
+  readonly params: JsonObject;
+  readonly caller: Caller;
+  readonly signal: AbortSignal;
+}
+
+/** A method handler. */
+export type MethodHandler = (context: MethodContext) => Promise<JsonObject>;
+
+/** What the method table needs from the engine. */
+export interface MethodDeps {
+  readonly operations: McpOperations;
+  readonly subscriptions: ResourceSubscriptions;
+  setLogLevel(sessionId: string, level: LogLevel): void;
+}
+
+function invalidParams(message: string): McpRpcError {
+  return new McpRpcError(JsonRpcErrorCode.invalidParams, `invalid params: ${message}`);
+}
+
+function requireString(params: JsonObject, field: string): string {
+  const value = params[field];
+  if (typeof value !== "string") throw invalidParams(`"${field}" must be a string`);
+  return value;
+}
+
+function optionalObject(params: JsonObject, field: string): void {
+  const value = params[field];
+  if (value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))) {
+    throw invalidParams(`"${field}" must be an object`);
+  }
+}
+
+function rejectCursor(params: JsonObject): void {
+  if (params.cursor === undefined) return;
+  if (typeof params.cursor !== "string") throw invalidParams('"cursor" must be a string');
+  throw invalidParams(`unknown cursor ${JSON.stringify(params.cursor)}`);
+}
+
+function checkCompletion(params: JsonObject): void {
+  const ref = params.ref as JsonObject | undefined;
+  if (typeof ref !== "object" || ref === null || Array.isArray(ref)) throw invalidParams('"ref" must be an object');
+  if (ref.type === "ref/prompt") requireString(ref, "name");
+  else if (ref.type === "ref/resource") requireString(ref, "uri");
+  else throw invalidParams('"ref.type" must be "ref/prompt" or "ref/resource"');
+  const argument = params.argument as JsonObject | undefined;
+  if (typeof argument !== "object" || argument === null || Array.isArray(argument)) throw invalidParams('"argument" must be an object');
+  requireString(argument, "name");
+  requireString(argument, "value");
+}
+
+/** Builds the method table. */
+export function createMethodTable({ operations, subscriptions, setLogLevel }: MethodDeps): ReadonlyMap<string, MethodHandler> {
+  const table: Record<string, MethodHandler> = {
+    "tools/list": async ({ params }) => {
+      rejectCursor(params);
+      return { tools: (await operations.listTools()).map((t) => t.definition) };
+    },
+    "tools/call": ({ params, caller, signal }) => {
+      requireString(params, "name");
+      optionalObject(params, "arguments");
+      return operations.callTool(params, caller, signal);
+    },
+    "prompts/list": async ({ params }) => {
+      rejectCursor(params);
+      return { prompts: (await operations.listPrompts()).map((p) => p.definition) };
+    },
+    "prompts/get": ({ params, caller, signal }) => {
+      requireString(params, "name");
+      optionalObject(params, "arguments");
+      return operations.getPrompt(params, caller, signal);
+    },
+    "resources/list": async ({ params }) => {
+      rejectCursor(params);
+      return { resources: (await operations.listResources()).map((r) => r.definition) };
+    },
+    "resources/templates/list": async ({ params }) => {
+      rejectCursor(params);
+      return { resourceTemplates: (await operations.listResourceTemplates()).map((r) => r.definition) };
+    },
+    "resources/read": ({ params, caller, signal }) => {
+      requireString(params, "uri");
+      return operations.readResource(params, caller, signal);
+    },
+    "resources/subscribe": async ({ sessionId, params, signal }) => {
+      await subscriptions.subscribe(sessionId, requireString(params, "uri"), signal);
+      return {};
+    },
+    "resources/unsubscribe": async ({ sessionId, params }) => {
+      subscriptions.unsubscribe(sessionId, requireString(params, "uri"));
+      return {};
+    },
+    "completion/complete": ({ params, caller, signal }) => {
+      checkCompletion(params);
+      return operations.complete(params, caller, signal);
+    },
+    "logging/setLevel": async ({ sessionId, params }) => {
+      if (!isLogLevel(params.level)) throw invalidParams('"level" must be a log level (debug … emergency)');
+      setLogLevel(sessionId, params.level);
+      return {};
+    },
+  };
+  return new Map(Object.entries(table));
+}

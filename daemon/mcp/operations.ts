@@ -1,0 +1,79 @@
+/**
+ * The MCP operations of the gateway, shared by client sessions and the typed RPCs so that
+ * both run on exactly the same routing: resolve an exposed name or URI through the
+ * registry, then forward to the server through the upstream router. Parameters other than
+ * the routed name pass through untouched, and so do results.
+ */
+import { GatewayError } from "../errors.js";
+import type { JsonObject } from "../upstream/types.js";
+import type { CompletionRef, ExposedPrompt, ExposedResource, ExposedResourceTemplate, ExposedTool, Registry } from "./registry.js";
+import type { Caller, UpstreamRouter } from "./upstream-router.js";
+
+/** The operations. */
+export interface McpOperations {
+  /** Visible tools, after waiting (bounded) for servers that are still starting. */
+  listTools(server?: string): Promise<ExposedTool[]>;
+  /** `tools/call` with `params.name` an exposed name. */
+  callTool(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<JsonObject>;
+  listPrompts(server?: string): Promise<ExposedPrompt[]>;
+  /** `prompts/get` with `params.name` an exposed name. */
+  getPrompt(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<JsonObject>;
+  listResources(server?: string): Promise<ExposedResource[]>;
+  listResourceTemplates(server?: string): Promise<ExposedResourceTemplate[]>;
+  /** `resources/read`, routed by URI. */
+  readResource(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<JsonObject>;
+  /** `completion/complete`, routed by its reference. */
+  complete(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<JsonObject>;
+}
+
+/** Options of `createMcpOperations`. */
+export interface McpOperationsOptions {
+  readonly registry: Registry;
+  readonly router: UpstreamRouter;
+  /** How long lists and name resolution wait for servers that are still starting. */
+  readonly waitMs: number;
+}
+
+/** Creates the operations over a registry and a router. */
+export function createMcpOperations({ registry, router, waitMs }: McpOperationsOptions): McpOperations {
+  /** Resolves, and when the name is unknown while servers are still starting, waits for them once and retries. */
+  async function resolveWaiting<T>(resolve: () => T): Promise<T> {
+    try {
+      return resolve();
+    } catch (error) {
+      if (!(error instanceof GatewayError) || error.kind !== "not_found" || registry.pendingServers().length === 0) throw error;
+      await registry.settled(waitMs);
+      return resolve();
+    }
+  }
+
+  async function settledThen<T>(list: () => T): Promise<T> {
+    await registry.settled(waitMs);
+    return list();
+  }
+
+  return {
+    listTools: (server) => settledThen(() => registry.tools(server)),
+    async callTool(params, caller, signal) {
+      const name = String(params.name);
+      const tool = await resolveWaiting(() => registry.resolveTool(name));
+      return router.forward(tool.server, "tools/call", { ...params, name: tool.upstreamName }, caller, signal);
+    },
+    listPrompts: (server) => settledThen(() => registry.prompts(server)),
+    async getPrompt(params, caller, signal) {
+      const name = String(params.name);
+      const prompt = await resolveWaiting(() => registry.resolvePrompt(name));
+      return router.forward(prompt.server, "prompts/get", { ...params, name: prompt.upstreamName }, caller, signal);
+    },
+    listResources: (server) => settledThen(() => registry.resources(server)),
+    listResourceTemplates: (server) => settledThen(() => registry.resourceTemplates(server)),
+    async readResource(params, caller, signal) {
+      const server = await resolveWaiting(() => registry.resolveResource(String(params.uri)));
+      return router.forward(server, "resources/read", params, caller, signal);
+    },
+    async complete(params, caller, signal) {
+      const target = await resolveWaiting(() => registry.resolveCompletion(params.ref as CompletionRef));
+      return router.forward(target.server, "completion/complete", { ...params, ref: target.ref }, caller, signal);
+    },
+  };
+}

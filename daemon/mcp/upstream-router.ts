@@ -1,0 +1,223 @@
+/**
+ * The upstream half of the session engine: forwards requests to the one shared
+ * connection of each server, and routes what servers send back to the right caller.
+ *
+ * - Request ids are the connection's own, so sessions never collide upstream.
+ * - Progress tokens are replaced by gateway-unique ones (MCP 2025-11-25 "Base Protocol ›
+ *   Utilities › Progress": tokens MUST be unique across active requests) and mapped back
+ *   to the caller's original token.
+ * - Server-to-client requests (`sampling/createMessage`, `elicitation/create`) go to the
+ *   most recent call in flight on that server whose client declared the capability;
+ *   `roots/list` falls back to the most recently active session with roots, else an empty list.
+ */
+import { GatewayError } from "../errors.js";
+import type { Logger } from "../../shared/logger.js";
+import type { Supervisor } from "../supervisor/types.js";
+import { UpstreamRpcError, type JsonObject, type UpstreamConnection } from "../upstream/types.js";
+import { JsonRpcErrorCode } from "./json-rpc.js";
+
+/** The client capabilities a caller declared in `initialize` (empty for typed RPCs). */
+export interface CallerCapabilities {
+  readonly sampling?: JsonObject;
+  readonly elicitation?: JsonObject;
+  readonly roots?: JsonObject;
+}
+
+/** Whoever waits on an upstream request: a client session's request, or a typed RPC. */
+export interface Caller {
+  readonly capabilities: CallerCapabilities;
+  /** Sends a server-to-client request to this caller's client, on the exchange of its call. */
+  clientRequest?(method: string, params: JsonObject | undefined, signal: AbortSignal): Promise<JsonObject>;
+  /** A `notifications/progress` params object, already carrying the caller's own token. */
+  onProgress?(params: JsonObject): void;
+  /** A `notifications/message` params object from the server while the call runs (typed RPCs). */
+  onLog?(params: JsonObject): void;
+}
+
+/** A caller that can take no server-to-client request (internal bookkeeping requests). */
+export const internalCaller: Caller = { capabilities: {} };
+
+/** What the router reports to the engine. */
+export interface UpstreamRouterHooks {
+  /** A `notifications/message` from a server, to broadcast to sessions. */
+  onLog(server: string, params: JsonObject): void;
+  /** A `notifications/resources/updated` from a server. */
+  onResourceUpdated(server: string, params: JsonObject): void;
+  /** The caller to ask for `roots/list` when no call on that server can take it. */
+  rootsFallback(server: string): Caller | undefined;
+  /** A new connection was hooked (first use or a restarted server): re-apply session state. */
+  onConnection(connection: UpstreamConnection): void;
+}
+
+/** Options of `createUpstreamRouter`. */
+export interface UpstreamRouterOptions {
+  readonly supervisor: Supervisor;
+  readonly logger: Logger;
+  readonly hooks: UpstreamRouterHooks;
+  /** How long a call waits for a starting, idle or backing-off server. */
+  readonly acquireTimeoutMs: number;
+}
+
+/** The router's face. */
+export interface UpstreamRouter {
+  /**
+   * Sends `method` to `server` for `caller`, remapping the progress token; resolves with the
+   * result untouched, rejects with `UpstreamRpcError` (forwarded) or `GatewayError`.
+   */
+  forward(server: string, method: string, params: JsonObject | undefined, caller: Caller, signal: AbortSignal): Promise<JsonObject>;
+  /** Makes sure a running server's connection is hooked, so its notifications reach sessions. */
+  attach(server: string): void;
+  /** The live hooked connection of a server, if any. */
+  connection(server: string): UpstreamConnection | undefined;
+  /** The live hooked connections. */
+  connections(): UpstreamConnection[];
+  close(): void;
+}
+
+interface InFlight {
+  readonly caller: Caller;
+  readonly seq: number;
+}
+
+/** Whether `caller` can take the server-to-client request `method` with `params` (MCP 2025-11-25 "Client Features"). */
+export function canTake(caller: Caller, method: string, params: JsonObject | undefined): boolean {
+  if (!caller.clientRequest) return false;
+  const caps = caller.capabilities;
+  if (method === "sampling/createMessage") {
+    if (!caps.sampling) return false;
+    if (params?.tools !== undefined && caps.sampling.tools === undefined) return false;
+    return true;
+  }
+  if (method === "elicitation/create") {
+    if (!caps.elicitation) return false;
+    const mode = params?.mode ?? "form";
+    // An empty `elicitation: {}` declares form mode only.
+    const declared = Object.keys(caps.elicitation);
+    if (declared.length === 0) return mode === "form";
+    return caps.elicitation[mode as string] !== undefined;
+  }
+  if (method === "roots/list") return caps.roots !== undefined;
+  return false;
+}
+
+/** Creates the router. */
+export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRouter {
+  const { supervisor, logger, hooks, acquireTimeoutMs } = options;
+  const hooked = new WeakSet<UpstreamConnection>();
+  const live = new Map<string, UpstreamConnection>();
+  const inflight = new Map<string, Set<InFlight>>();
+  const progress = new Map<string, Caller>();
+  let seq = 0;
+  let tokenCounter = 0;
+  const closing = new AbortController();
+
+  function pick(server: string, method: string, params: JsonObject | undefined): Caller | undefined {
+    let best: InFlight | undefined;
+    for (const entry of inflight.get(server) ?? []) {
+      if (canTake(entry.caller, method, params) && (best === undefined || entry.seq > best.seq)) best = entry;
+    }
+    return best?.caller;
+  }
+
+  function hook(connection: UpstreamConnection): void {
+    if (hooked.has(connection)) return;
+    hooked.add(connection);
+    const server = connection.serverName;
+    live.set(server, connection);
+    connection.closed.addEventListener("abort", () => {
+      if (live.get(server) === connection) live.delete(server);
+    }, { once: true });
+    connection.setHandlers({
+      onNotification(method, params) {
+        if (method === "notifications/progress") {
+          const token = params?.progressToken;
+          const caller = progress.get(String(token));
+          if (caller?.onProgress && params) caller.onProgress(params);
+          return;
+        }
+        if (method === "notifications/message" && params) {
+          for (const entry of inflight.get(server) ?? []) entry.caller.onLog?.(params);
+          hooks.onLog(server, params);
+          return;
+        }
+        if (method === "notifications/resources/updated" && params) {
+          hooks.onResourceUpdated(server, params);
+        }
+        // list_changed: the supervisor refreshes the catalog and the registry follows its events.
+      },
+      async onRequest(method, params, signal) {
+        if (method === "ping") return {};
+        if (method === "sampling/createMessage" || method === "elicitation/create") {
+          const caller = pick(server, method, params);
+          if (!caller?.clientRequest) {
+            throw new UpstreamRpcError(
+              JsonRpcErrorCode.methodNotFound,
+              `no client can answer ${method} for server "${server}": it must come during a call from a client that declared the capability`,
+            );
+          }
+          return caller.clientRequest(method, params, signal);
+        }
+        if (method === "roots/list") {
+          const caller = pick(server, method, params) ?? hooks.rootsFallback(server);
+          if (!caller?.clientRequest) return { roots: [] };
+          return caller.clientRequest(method, params, signal);
+        }
+        throw new UpstreamRpcError(JsonRpcErrorCode.methodNotFound, `method not found: "${method}"`);
+      },
+    });
+    hooks.onConnection(connection);
+  }
+
+  function attach(server: string): void {
+    const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(acquireTimeoutMs)]);
+    supervisor.acquire(server, { timeoutMs: acquireTimeoutMs, signal }).then(hook, (error: unknown) => {
+      logger.debug({ server, err: error }, "could not attach to server");
+    });
+  }
+
+  async function forward(
+    server: string,
+    method: string,
+    params: JsonObject | undefined,
+    caller: Caller,
+    signal: AbortSignal,
+  ): Promise<JsonObject> {
+    const connection = await supervisor.acquire(server, { timeoutMs: acquireTimeoutMs, signal });
+    hook(connection);
+    if (signal.aborted) throw new GatewayError("cancelled", "request cancelled");
+    let upstreamParams = params;
+    let upstreamToken: string | undefined;
+    const meta = params?._meta;
+    if (typeof meta === "object" && meta !== null && (meta as JsonObject).progressToken !== undefined) {
+      const original = (meta as JsonObject).progressToken;
+      upstreamToken = `dsgw-${++tokenCounter}`;
+      upstreamParams = { ...params, _meta: { ...(meta as JsonObject), progressToken: upstreamToken } };
+      progress.set(upstreamToken, {
+        capabilities: {},
+        onProgress: (p) => caller.onProgress?.({ ...p, progressToken: original }),
+      });
+    }
+    const entry: InFlight = { caller, seq: ++seq };
+    let set = inflight.get(server);
+    if (!set) inflight.set(server, (set = new Set()));
+    set.add(entry);
+    try {
+      return await connection.request(method, upstreamParams, { signal });
+    } finally {
+      set.delete(entry);
+      if (set.size === 0 && inflight.get(server) === set) inflight.delete(server);
+      if (upstreamToken !== undefined) progress.delete(upstreamToken);
+    }
+  }
+
+  return {
+    forward,
+    attach,
+    connection: (server) => live.get(server),
+    connections: () => [...live.values()].filter((c) => !c.closed.aborted),
+    close() {
+      closing.abort();
+      live.clear();
+    },
+  };
+}
