@@ -45,16 +45,15 @@ export class MessageQueue<T> implements AsyncIterable<T> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {
-    return {
-      next: () => this.next(),
-      return: () => {
-        this.closed = true;
-        this.items = [];
-        this.head = 0;
-        this.releaseWaiters();
-        return Promise.resolve({ value: undefined, done: true });
-      },
+    const stop = (): Promise<IteratorResult<T>> => {
+      this.closed = true;
+      this.items = [];
+      this.head = 0;
+      this.releaseWaiters();
+      return Promise.resolve({ value: undefined, done: true });
     };
+    // Connect calls throw() on the request iterable when the call fails; both end the queue.
+    return { next: () => this.next(), return: stop, throw: stop };
   }
 
   private next(): Promise<IteratorResult<T>> {
