@@ -93,3 +93,225 @@ test("clients older than 2025-11-25 get no priming event", async (t) => {
   t.deepEqual(events.map((e) => e.id), ["2-1"]);
   t.deepEqual(JSON.parse(events[0].data), { jsonrpc: "2.0", id: 3, result: {} });
 });
+
+test("a POST without a session id that is not initialize is 400; an unknown session id is 404", async (t) => {
+  const { fe } = await setup(t);
+  const ping = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" });
+  const missing = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port), body: ping });
+  t.is(missing.status, 400);
+  t.is(JSON.parse(missing.body).error.code, -32000);
+  const unknown = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port, { "mcp-session-id": "nope" }), body: ping });
+  t.is(unknown.status, 404);
+  t.deepEqual(JSON.parse(unknown.body), { jsonrpc: "2.0", id: null, error: { code: -32001, message: "session not found" } });
+  for (const method of ["GET", "DELETE"]) {
+    const noId = await send(fe.port, { method, headers: { host: `localhost:${fe.port}`, accept: "text/event-stream" } });
+    t.is(noId.status, 400, method);
+    const badId = await send(fe.port, { method, headers: { host: `localhost:${fe.port}`, accept: "text/event-stream", "mcp-session-id": "x".repeat(43) } });
+    t.is(badId.status, 404, method);
+  }
+  t.is(fe.sessions.size, 0);
+});
+
+test("a malformed body is HTTP 400 with JSON-RPC -32700; JSON that is not JSON-RPC is forwarded to the engine", async (t) => {
+  const { daemon, fe } = await setup(t);
+  const sid = await initializeSession(fe.port);
+  for (const body of ["{", "", "not json", '{"jsonrpc":"2.0",', "\u0000"]) {
+    const result = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port, { "mcp-session-id": sid }), body });
+    t.is(result.status, 400);
+    t.is(result.body, '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}');
+  }
+  const invalid = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port, { "mcp-session-id": sid, accept: "application/json" }), body: '{"foo":1}' });
+  t.is(invalid.status, 200);
+  t.is(JSON.parse(invalid.body).error.code, -32600);
+  const unknown = await send(fe.port, {
+    method: "POST",
+    headers: mcpHeaders(fe.port, { "mcp-session-id": sid, accept: "application/json" }),
+    body: JSON.stringify({ jsonrpc: "2.0", id: 5, method: "no/such" }),
+  });
+  t.is(JSON.parse(unknown.body).error.code, -32601);
+  t.is(daemon.records[0].bodies.length, 3);
+});
+
+test("Accept, Content-Type and MCP-Protocol-Version are checked", async (t) => {
+  const { fe } = await setup(t);
+  const sid = await initializeSession(fe.port);
+  const ping = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" });
+  const noAccept = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port, { "mcp-session-id": sid, accept: "text/html" }), body: ping });
+  t.is(noAccept.status, 406);
+  const wrongType = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port, { "mcp-session-id": sid, "content-type": "text/plain" }), body: ping });
+  t.is(wrongType.status, 415);
+  const badVersion = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port, { "mcp-session-id": sid, "mcp-protocol-version": "1999-01-01" }), body: ping });
+  t.is(badVersion.status, 400);
+  t.regex(JSON.parse(badVersion.body).error.message, /unsupported mcp-protocol-version/);
+  const absentVersion = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port, { "mcp-session-id": sid, accept: "application/json" }), body: ping });
+  t.is(absentVersion.status, 200);
+  const getNoSse = await send(fe.port, { method: "GET", headers: { host: `localhost:${fe.port}`, accept: "application/json", "mcp-session-id": sid } });
+  t.is(getNoSse.status, 406);
+  const put = await send(fe.port, { method: "PUT", headers: mcpHeaders(fe.port, { "mcp-session-id": sid }), body: ping });
+  t.is(put.status, 405);
+  t.is(put.headers.allow, "GET, POST, DELETE");
+});
+
+test("a body over the limit is 413", async (t) => {
+  const { fe } = await setup(t, { maxBodyBytes: 1024 });
+  const sid = await initializeSession(fe.port);
+  const big = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "echo", params: { pad: "x".repeat(2000) } });
+  const result = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port, { "mcp-session-id": sid }), body: big });
+  t.is(result.status, 413);
+  t.is(JSON.parse(result.body).error.code, -32000);
+  const ok = await send(fe.port, {
+    method: "POST",
+    headers: mcpHeaders(fe.port, { "mcp-session-id": sid, accept: "application/json" }),
+    body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "echo", params: { pad: "x".repeat(900) } }),
+  });
+  t.is(ok.status, 200);
+});
+
+test("the standalone GET stream carries messages not tied to a POST; a second GET is 409", async (t) => {
+  const { fe } = await setup(t);
+  const sid = await initializeSession(fe.port);
+  const get = await open(fe.port, { method: "GET", headers: { host: `localhost:${fe.port}`, accept: "text/event-stream", "mcp-session-id": sid } });
+  t.is(get.statusCode, 200);
+  const stream = new SseReader(get);
+  const second = await send(fe.port, { method: "GET", headers: { host: `localhost:${fe.port}`, accept: "text/event-stream", "mcp-session-id": sid } });
+  t.is(second.status, 409);
+  const post = await send(fe.port, {
+    method: "POST",
+    headers: mcpHeaders(fe.port, { "mcp-session-id": sid, accept: "application/json" }),
+    body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "broadcast" }),
+  });
+  t.is(post.status, 200);
+  const event = await stream.nextData();
+  t.is(event?.id, "0-1");
+  t.is(JSON.parse(event?.data ?? "{}").method, "notifications/tools/list_changed");
+  stream.close();
+});
+
+test("messages sent while no GET stream is open are delivered when one opens; Last-Event-ID replays after that event", async (t) => {
+  const { fe } = await setup(t);
+  const sid = await initializeSession(fe.port);
+  const headers = mcpHeaders(fe.port, { "mcp-session-id": sid, accept: "application/json" });
+  for (const id of [1, 2]) await send(fe.port, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id, method: "broadcast" }) });
+  const getHeaders = { host: `localhost:${fe.port}`, accept: "text/event-stream", "mcp-session-id": sid };
+  const first = new SseReader(await open(fe.port, { method: "GET", headers: getHeaders }));
+  t.is((await first.nextData())?.id, "0-1");
+  t.is((await first.nextData())?.id, "0-2");
+  first.close();
+  await new Promise((resolve) => first.res.once("close", resolve));
+  const resumed = new SseReader(await open(fe.port, { method: "GET", headers: { ...getHeaders, "last-event-id": "0-1" } }));
+  const replayed = await resumed.nextData();
+  t.is(replayed?.id, "0-2");
+  resumed.close();
+  const bad = await send(fe.port, { method: "GET", headers: { ...getHeaders, "last-event-id": "garbage" } });
+  t.is(bad.status, 400);
+});
+
+test("a POST stream cut by the client is resumed with GET and Last-Event-ID: replay, then the live rest", async (t) => {
+  const { daemon, fe } = await setup(t);
+  const sid = await initializeSession(fe.port);
+  const post = new SseReader(
+    await open(fe.port, {
+      method: "POST",
+      headers: mcpHeaders(fe.port, { "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" }),
+      body: JSON.stringify({ jsonrpc: "2.0", id: 4, method: "sample" }),
+    }),
+  );
+  const priming = await post.nextData();
+  t.is(priming?.id, "2-0");
+  const request = await post.nextData();
+  t.is(request?.id, "2-1");
+  const sampling = JSON.parse(request?.data ?? "{}") as { id: string; method: string };
+  t.is(sampling.method, "sampling/createMessage");
+  post.close();
+  await new Promise((resolve) => post.res.once("close", resolve));
+  // The client answers the server's request in its own POST (202), then resumes the stream.
+  const answer = await send(fe.port, {
+    method: "POST",
+    headers: mcpHeaders(fe.port, { "mcp-session-id": sid }),
+    body: JSON.stringify({ jsonrpc: "2.0", id: sampling.id, result: { content: "hi" } }),
+  });
+  t.is(answer.status, 202);
+  const resumed = new SseReader(
+    await open(fe.port, { method: "GET", headers: { host: `localhost:${fe.port}`, accept: "text/event-stream", "mcp-session-id": sid, "last-event-id": "2-1" } }),
+  );
+  const rest = (await resumed.rest()).filter((e) => e.comment === undefined);
+  t.deepEqual(rest.map((e) => e.id), ["2-2"]);
+  t.deepEqual(JSON.parse(rest[0].data), { jsonrpc: "2.0", id: 4, result: { sampled: { content: "hi" } } });
+  t.deepEqual(daemon.records[0].exchangeIds, [1, 2, 3]);
+});
+
+test("DELETE ends the session: 204, the daemon stream closes, and the id is 404 afterwards", async (t) => {
+  const { daemon, fe } = await setup(t);
+  const sid = await initializeSession(fe.port);
+  const get = new SseReader(await open(fe.port, { method: "GET", headers: { host: `localhost:${fe.port}`, accept: "text/event-stream", "mcp-session-id": sid } }));
+  const deleted = await send(fe.port, { method: "DELETE", headers: { host: `localhost:${fe.port}`, "mcp-session-id": sid } });
+  t.is(deleted.status, 204);
+  t.deepEqual(await get.rest(), []);
+  const again = await send(fe.port, { method: "DELETE", headers: { host: `localhost:${fe.port}`, "mcp-session-id": sid } });
+  t.is(again.status, 404);
+  const post = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port, { "mcp-session-id": sid }), body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
+  t.is(post.status, 404);
+  await waitFor(() => daemon.records[0].closed);
+  t.true(daemon.records[0].closed);
+  t.is(fe.sessions.size, 0);
+});
+
+test("a POST waiting for a slow answer gets 404 when the session is deleted meanwhile; the daemon stream is closed", async (t) => {
+  const { daemon, fe } = await setup(t);
+  const sid = await initializeSession(fe.port);
+  const pending = send(fe.port, {
+    method: "POST",
+    headers: mcpHeaders(fe.port, { "mcp-session-id": sid, accept: "application/json" }),
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "slow" }),
+  });
+  await waitFor(() => daemon.control.held === 1);
+  await send(fe.port, { method: "DELETE", headers: { host: `localhost:${fe.port}`, "mcp-session-id": sid } });
+  const result = await pending;
+  t.is(result.status, 404);
+  await waitFor(() => daemon.records[0].closed);
+  t.true(daemon.records[0].closed);
+});
+
+test("SessionEnded from the daemon ends the session: open streams close, later requests get 404", async (t) => {
+  const { fe } = await setup(t);
+  const sid = await initializeSession(fe.port);
+  const get = new SseReader(await open(fe.port, { method: "GET", headers: { host: `localhost:${fe.port}`, accept: "text/event-stream", "mcp-session-id": sid } }));
+  await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port, { "mcp-session-id": sid, accept: "application/json" }), body: '{"jsonrpc":"2.0","id":1,"method":"end"}' });
+  t.deepEqual((await get.rest()).filter((e) => e.comment === undefined), []);
+  await waitFor(() => fe.sessions.size === 0);
+  const after = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port, { "mcp-session-id": sid }), body: '{"jsonrpc":"2.0","id":2,"method":"ping"}' });
+  t.is(after.status, 404);
+});
+
+test("SSE keep-alive comments are sent on open streams", async (t) => {
+  const { fe } = await setup(t, { keepAliveMs: 20 });
+  const sid = await initializeSession(fe.port);
+  const get = new SseReader(await open(fe.port, { method: "GET", headers: { host: `localhost:${fe.port}`, accept: "text/event-stream", "mcp-session-id": sid } }));
+  const event = await get.next();
+  t.is(event?.comment, "keepalive");
+  get.close();
+});
+
+test("a client disconnecting mid-stream harms nothing: the session keeps working", async (t) => {
+  const { daemon, fe } = await setup(t);
+  const sid = await initializeSession(fe.port);
+  const res = await open(fe.port, {
+    method: "POST",
+    headers: mcpHeaders(fe.port, { "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" }),
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "slow" }),
+  });
+  res.destroy();
+  await waitFor(() => daemon.control.held === 1);
+  daemon.control.release();
+  const ok = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port, { "mcp-session-id": sid, accept: "application/json" }), body: '{"jsonrpc":"2.0","id":2,"method":"ping"}' });
+  t.is(ok.status, 200);
+  t.deepEqual(JSON.parse(ok.body), { jsonrpc: "2.0", id: 2, result: {} });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
