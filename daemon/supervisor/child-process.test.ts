@@ -27,7 +27,7 @@ test("the child sees the base environment and its configured variables, nothing 
   const exit = await child.exited;
   await ended;
   t.is(exit.code, 0);
-  const seen = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, string>;
+  const seen = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, string | undefined>;
   t.is(seen.CONFIGURED, "yes");
   t.is(seen.DSGW_CANARY_PARENT, undefined);
   t.is(seen.PATH, process.env.PATH);

@@ -1,0 +1,673 @@
+import { GatewayError } from "../errors.js";
+import type { ServerConfig } from "../config/types.js";
+import { silentLogger, type Logger } from "../../shared/logger.js";
+import { watchCatalog } from "../upstream/catalog.js";
+import { createUpstreamConnection, defaultUpstreamHandlers, type ManagedUpstreamConnection } from "../upstream/connection.js";
+import { createStdioMessageTransport } from "../upstream/stdio-transport.js";
+import type { UpstreamConnection, UpstreamHandlers, UpstreamIdentity } from "../upstream/types.js";
+import { buildChildEnv, spawnChild, type ChildExit, type ChildHandle, type StopTimeouts } from "./child-process.js";
+import { systemClock, type Clock, type TimerHandle } from "./clock.js";
+import { createLineSplitter, createLogBuffer, type LogBuffer, type LogLimits } from "./log-buffer.js";
+import { createMasker, type Masker } from "./masking.js";
+import type { ProcessRegistry } from "./process-registry.js";
+import { backoffDelay, DEFAULT_RESTART_POLICY, isCrashLoop, recentCrashes, type RestartPolicy } from "./restart-policy.js";
+import type {
+  AcquireOptions,
+  LogSource,
+  ServerCatalog,
+  ServerLog,
+  ServerSnapshot,
+  ServerState,
+  Supervisor,
+  SupervisorEventMap,
+} from "./types.js";
+
+/**
+ * The process supervisor: one child process per configured MCP server, each with its own
+ * lifecycle (STOPPED → STARTING → RUNNING, BACKOFF after a crash, FAILED after a crash loop,
+ * IDLE for a lazy server with nothing to do). Operations on one server are serialised, so
+ * enable/disable/restart at any moment never race each other or leave two processes; servers
+ * are independent, so one that hangs or fails never holds up another.
+ */
+
+/** Everything the supervisor depends on; all but `servers` have defaults. */
+export interface SupervisorDeps {
+  readonly servers: readonly ServerConfig[];
+  readonly logger?: Logger;
+  /** Drives back-off, the crash window, start-up and idle timeouts (not the stop sequence). */
+  readonly clock?: Clock;
+  /** Uniform in [0, 1); the back-off jitter. */
+  readonly random?: () => number;
+  /** Where the minimal base environment is taken from; default `process.env`. */
+  readonly parentEnv?: NodeJS.ProcessEnv;
+  readonly restartPolicy?: Partial<RestartPolicy>;
+  /** The stdin close → SIGTERM → SIGKILL timeouts (real time). */
+  readonly stopTimeouts?: StopTimeouts;
+  /** Default bound of `acquire()`; default 30 s. */
+  readonly acquireTimeoutMs?: number;
+  /** Bound on discovering one catalog list; default 60 s. */
+  readonly listTimeoutMs?: number;
+  readonly logLimits?: LogLimits;
+  /** Told about every process group spawned and gone (for the watchdog and leftover reaping). */
+  readonly processRegistry?: ProcessRegistry;
+  /** Handlers installed on every new connection before `initialize` (the MCP engine's). */
+  readonly upstreamHandlers?: (serverName: string) => UpstreamHandlers;
+  readonly clientInfo?: { readonly name: string; readonly version: string };
+}
+
+/** The supervisor plus what only the composition root wires. */
+export interface ManagedSupervisor extends Supervisor {
+  /**
+   * Sets the factory of handlers installed on every connection made from now on, and on the
+   * live ones; for an engine created after the supervisor.
+   */
+  setUpstreamHandlers(factory: (serverName: string) => UpstreamHandlers): void;
+}
+
+/** Lines of a run's stderr kept for the failure reason. */
+const REASON_LINES = 10;
+
+interface Run {
+  readonly child: ChildHandle;
+  readonly startController: AbortController;
+  startTimer?: TimerHandle;
+  connection?: ManagedUpstreamConnection;
+  lease?: UpstreamConnection;
+  /** Being stopped on purpose: its exit is not a crash. */
+  intentional: boolean;
+  ended: boolean;
+  /** Why the supervisor killed it (start-up timeout, failed initialize), if it did. */
+  failure?: string;
+  readonly stderrTail: string[];
+  readonly flushStderr: () => void;
+}
+
+interface Waiter {
+  resolve(connection: UpstreamConnection): void;
+  reject(error: Error): void;
+}
+
+interface Entry {
+  config: ServerConfig;
+  mask: Masker;
+  enabled: boolean;
+  state: ServerState;
+  restarts: number;
+  lastError?: string;
+  startedAt?: number;
+  nextStartAt?: number;
+  identity?: UpstreamIdentity;
+  catalog?: ServerCatalog;
+  crashTimes: number[];
+  readonly log: LogBuffer;
+  run?: Run;
+  backoffTimer?: TimerHandle;
+  idleTimer?: TimerHandle;
+  inFlight: number;
+  queue: Promise<unknown>;
+  readonly waiters: Set<Waiter>;
+  removed: boolean;
+}
+
+/**
+ * Creates the supervisor for `deps.servers`. Nothing runs until `start()`.
+ * Never throws out of a timer or a child's event: every failure becomes a state and a log line.
+ */
+export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
+  const logger = deps.logger ?? silentLogger;
+  const clock = deps.clock ?? systemClock;
+  const random = deps.random ?? Math.random;
+  const parentEnv = deps.parentEnv ?? process.env;
+  const policy: RestartPolicy = { ...DEFAULT_RESTART_POLICY, ...deps.restartPolicy };
+  const acquireTimeoutMs = deps.acquireTimeoutMs ?? 30_000;
+  let handlersFor = deps.upstreamHandlers ?? ((): UpstreamHandlers => defaultUpstreamHandlers);
+  const entries = new Map<string, Entry>();
+  const listeners = new Map<keyof SupervisorEventMap, Set<(...args: never[]) => void>>();
+  let started = false;
+  let shuttingDown = false;
+
+  const emit = <K extends keyof SupervisorEventMap>(event: K, ...args: SupervisorEventMap[K]): void => {
+    for (const listener of [...(listeners.get(event) ?? [])]) {
+      try {
+        (listener as (...a: SupervisorEventMap[K]) => void)(...args);
+      } catch (error) {
+        logger.error({ err: String(error), event }, "supervisor event listener failed");
+      }
+    }
+  };
+
+  const newEntry = (config: ServerConfig): Entry => ({
+    config,
+    mask: createMasker(Object.values(config.env)),
+    enabled: config.enabled,
+    state: "stopped",
+    restarts: 0,
+    crashTimes: [],
+    log: createLogBuffer(deps.logLimits),
+    inFlight: 0,
+    queue: Promise.resolve(),
+    waiters: new Set(),
+    removed: false,
+  });
+
+  for (const config of deps.servers) {
+    if (entries.has(config.name)) throw new GatewayError("invalid_argument", `server "${config.name}" is configured twice`);
+    entries.set(config.name, newEntry(config));
+  }
+
+  const find = (name: string): Entry => {
+    const entry = entries.get(name);
+    if (!entry) throw new GatewayError("not_found", `server "${name}" not found`);
+    return entry;
+  };
+
+  const snapshot = (entry: Entry): ServerSnapshot => {
+    const { config } = entry;
+    return {
+      name: config.name,
+      state: entry.state,
+      enabled: entry.enabled,
+      ...(entry.run?.child.pid !== undefined ? { pid: entry.run.child.pid } : {}),
+      restarts: entry.restarts,
+      ...(entry.lastError !== undefined ? { lastError: entry.lastError } : {}),
+      ...(entry.startedAt !== undefined ? { startedAt: entry.startedAt } : {}),
+      ...(entry.nextStartAt !== undefined ? { nextStartAt: entry.nextStartAt } : {}),
+      toolCount: entry.catalog?.tools.length ?? 0,
+      command: entry.mask(config.command),
+      args: config.args.map(entry.mask),
+      envNames: Object.keys(config.env).sort(),
+      startup: config.startup,
+      prefix: config.prefix,
+      ...(entry.identity !== undefined ? { identity: entry.identity } : {}),
+    };
+  };
+
+  /** Appends a masked line to the server's log (and the daemon log for supervisor notes). */
+  const note = (entry: Entry, text: string, source: LogSource = "supervisor"): void => {
+    const masked = source === "supervisor" ? entry.mask(text) : text;
+    entry.log.append({ time: clock.now(), source, text: masked });
+    if (source === "supervisor") logger.info({ server: entry.config.name }, masked);
+  };
+
+  const setState = (entry: Entry, state: ServerState, changes: Partial<Entry> = {}): void => {
+    const previous = entry.state;
+    Object.assign(entry, changes);
+    entry.state = state;
+    if (entry.removed) return;
+    emit("state", snapshot(entry), previous);
+    if (state === "running" && entry.run?.lease) settleWaiters(entry, entry.run.lease);
+    else if (state === "failed") settleWaiters(entry, unavailable(entry));
+    else if (state === "stopped" && !entry.enabled) settleWaiters(entry, unavailable(entry));
+  };
+
+  const settleWaiters = (entry: Entry, outcome: UpstreamConnection | GatewayError): void => {
+    const waiters = [...entry.waiters];
+    entry.waiters.clear();
+    for (const waiter of waiters) {
+      if (outcome instanceof GatewayError) waiter.reject(outcome);
+      else waiter.resolve(outcome);
+    }
+  };
+
+  const unavailable = (entry: Entry): GatewayError => {
+    const quoted = `server "${entry.config.name}"`;
+    if (entry.removed) return new GatewayError("unavailable", `${quoted} was removed`);
+    if (!entry.enabled) return new GatewayError("unavailable", `${quoted} is disabled`);
+    if (entry.state === "failed") {
+      const reason = (entry.lastError ?? "unknown reason").split("\n")[0];
+      return new GatewayError("unavailable", `${quoted} is failed: ${reason}`);
+    }
+    return new GatewayError("unavailable", `${quoted} is ${entry.state}`);
+  };
+
+  /** Runs `op` after every earlier operation on the same server; its failure is logged, not thrown into the chain. */
+  const serial = <T>(entry: Entry, op: () => T | Promise<T>): Promise<T> => {
+    const result = entry.queue.then(op);
+    entry.queue = result.catch((error: unknown) => {
+      logger.error({ server: entry.config.name, err: String(error) }, "supervisor operation failed");
+    });
+    return result;
+  };
+
+  const clearTimers = (entry: Entry): void => {
+    if (entry.backoffTimer !== undefined) clock.clearTimeout(entry.backoffTimer);
+    if (entry.idleTimer !== undefined) clock.clearTimeout(entry.idleTimer);
+    entry.backoffTimer = undefined;
+    entry.idleTimer = undefined;
+  };
+
+  const armIdle = (entry: Entry): void => {
+    if (entry.idleTimer !== undefined) clock.clearTimeout(entry.idleTimer);
+    entry.idleTimer = undefined;
+    if (entry.config.startup !== "lazy" || entry.state !== "running" || entry.inFlight > 0 || shuttingDown) return;
+    const run = entry.run;
+    entry.idleTimer = clock.setTimeout(() => {
+      entry.idleTimer = undefined;
+      void serial(entry, async () => {
+        if (entry.run !== run || entry.state !== "running" || entry.inFlight > 0) return;
+        note(entry, `idle for ${formatSeconds(entry.config.idleTimeoutMs)}, stopping`);
+        await stopRun(entry, "idle");
+      });
+    }, entry.config.idleTimeoutMs);
+  };
+
+  const makeLease = (entry: Entry, connection: ManagedUpstreamConnection): UpstreamConnection => {
+    const done = (): void => {
+      entry.inFlight--;
+      if (entry.run?.connection === connection) armIdle(entry);
+    };
+    return {
+      serverName: connection.serverName,
+      get identity() {
+        return connection.identity;
+      },
+      closed: connection.closed,
+      request(method, params, options) {
+        entry.inFlight++;
+        if (entry.idleTimer !== undefined) clock.clearTimeout(entry.idleTimer);
+        entry.idleTimer = undefined;
+        const pending = connection.request(method, params, options);
+        pending.then(done, done);
+        return pending;
+      },
+      notify: (method, params) => connection.notify(method, params),
+      setHandlers: (handlers) => connection.setHandlers(handlers),
+    };
+  };
+
+  /** Spawns the server's process. Only inside `serial`, only when there is no run. */
+  const launch = (entry: Entry): void => {
+    if (shuttingDown || entry.removed || entry.run || !entry.enabled) return;
+    clearTimers(entry);
+    const { config } = entry;
+    const child = spawnChild({
+      command: config.command,
+      args: config.args,
+      env: buildChildEnv(config.env, parentEnv),
+      ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
+    });
+    const stderrTail: string[] = [];
+    const splitter = createLineSplitter(
+      (line) => {
+        stderrTail.push(line);
+        if (stderrTail.length > REASON_LINES) stderrTail.shift();
+        note(entry, line, "stderr");
+      },
+      { mask: entry.mask, holdBack: longestSecret(config) - 1 },
+    );
+    child.process.stderr?.on("data", (chunk: Buffer) => splitter.push(chunk));
+    const run: Run = {
+      child,
+      startController: new AbortController(),
+      intentional: false,
+      ended: false,
+      stderrTail,
+      flushStderr: () => splitter.flush(),
+    };
+    entry.run = run;
+    child.exited.then((exit) => onExit(entry, run, exit));
+    if (child.pid === undefined) {
+      setState(entry, "starting", { startedAt: clock.now(), nextStartAt: undefined });
+      return;
+    }
+    deps.processRegistry?.add(child.pid);
+    note(entry, `spawned pid ${child.pid}: ${[config.command, ...config.args].join(" ")}`);
+    setState(entry, "starting", { startedAt: clock.now(), nextStartAt: undefined });
+    run.startTimer = clock.setTimeout(() => {
+      run.failure = `did not answer initialize within ${formatSeconds(config.startupTimeoutMs)}`;
+      run.startController.abort();
+    }, config.startupTimeoutMs);
+    void initialize(entry, run);
+  };
+
+  const initialize = async (entry: Entry, run: Run): Promise<void> => {
+    const { child } = run;
+    const name = entry.config.name;
+    let connection: ManagedUpstreamConnection;
+    try {
+      connection = await createUpstreamConnection({
+        serverName: name,
+        transport: createStdioMessageTransport({ input: child.process.stdin!, output: child.process.stdout! }),
+        handlers: handlersFor(name),
+        signal: run.startController.signal,
+        logger,
+        ...(deps.clientInfo ? { clientInfo: deps.clientInfo } : {}),
+      });
+    } catch (error) {
+      if (run.startTimer !== undefined) clock.clearTimeout(run.startTimer);
+      if (run.intentional || run.ended) return;
+      run.failure ??= error instanceof GatewayError ? error.message : "initialize failed";
+      note(entry, `${run.failure}; stopping it`);
+      void child.stop(deps.stopTimeouts);
+      return;
+    }
+    if (run.startTimer !== undefined) clock.clearTimeout(run.startTimer);
+    if (run.intentional || run.ended || entry.run !== run) {
+      await connection.close();
+      return;
+    }
+    run.connection = connection;
+    run.lease = makeLease(entry, connection);
+    connection.closed.addEventListener("abort", () => {
+      if (run.intentional || run.ended) return;
+      run.failure ??= "closed its stdout";
+      note(entry, `${run.failure}; stopping it`);
+      void child.stop(deps.stopTimeouts);
+    });
+    const watcher = watchCatalog(connection, {
+      ...(deps.listTimeoutMs !== undefined ? { listTimeoutMs: deps.listTimeoutMs } : {}),
+      logger,
+      onCatalog: (catalog) => {
+        if (entry.run !== run || entry.removed) return;
+        const before = entry.catalog?.tools.length;
+        entry.catalog = catalog;
+        emit("catalog", name, catalog);
+        if (entry.state === "running" && before !== catalog.tools.length) setState(entry, "running");
+      },
+    });
+    await watcher.ready;
+    if (entry.run !== run || run.intentional || run.ended) return;
+    const identity = connection.identity;
+    note(entry, `running: ${identity.serverInfo.name} ${identity.serverInfo.version} (protocol ${identity.protocolVersion})`);
+    setState(entry, "running", { identity });
+    armIdle(entry);
+  };
+
+  const onExit = (entry: Entry, run: Run, exit: ChildExit): void => {
+    if (run.ended) return;
+    run.ended = true;
+    if (run.startTimer !== undefined) clock.clearTimeout(run.startTimer);
+    run.flushStderr();
+    void run.connection?.close();
+    run.startController.abort();
+    const pid = run.child.pid;
+    const exitText = describeExit(exit);
+    note(entry, exitText);
+    // Kill what the leader left behind in its group (npx wrappers, forked helpers), then forget the group.
+    void run.child.stop(deps.stopTimeouts).then(() => {
+      if (pid !== undefined) deps.processRegistry?.remove(pid);
+    });
+    if (entry.run !== run) return;
+    entry.run = undefined;
+    if (run.intentional) return;
+    const reason = run.failure ?? exitText;
+    const details = run.stderrTail.length > 0 ? `\n${run.stderrTail.join("\n")}` : "";
+    const now = clock.now();
+    entry.crashTimes = recentCrashes([...entry.crashTimes, now], now, policy);
+    const cleared = { startedAt: undefined, nextStartAt: undefined };
+    if (shuttingDown || entry.removed || !entry.enabled) {
+      setState(entry, "stopped", { ...cleared, lastError: entry.mask(reason + details) });
+      return;
+    }
+    if (isCrashLoop(entry.crashTimes, policy)) {
+      const summary = `crash loop: ${entry.crashTimes.length} crashes within ${formatSeconds(policy.windowMs)}; last: ${reason}`;
+      note(entry, `${summary}; giving up until enabled or restarted`);
+      setState(entry, "failed", { ...cleared, lastError: entry.mask(summary + details) });
+      return;
+    }
+    const delay = backoffDelay(entry.crashTimes.length, policy, random);
+    note(entry, `backing off ${formatSeconds(delay)}`);
+    setState(entry, "backoff", {
+      ...cleared,
+      lastError: entry.mask(reason + details),
+      restarts: entry.restarts + 1,
+      nextStartAt: now + delay,
+    });
+    entry.backoffTimer = clock.setTimeout(() => {
+      entry.backoffTimer = undefined;
+      void serial(entry, () => {
+        if (entry.state === "backoff" && !entry.run) launch(entry);
+      });
+    }, delay);
+  };
+
+  /** Stops the current run (if any) and settles in `state`. Only inside `serial`. */
+  const stopRun = async (entry: Entry, state: "stopped" | "idle"): Promise<void> => {
+    clearTimers(entry);
+    const run = entry.run;
+    if (run) {
+      run.intentional = true;
+      run.startController.abort();
+      note(entry, `stopping pid ${run.child.pid ?? "-"}`);
+      const exit = await run.child.stop(deps.stopTimeouts);
+      onExit(entry, run, exit);
+      entry.run = undefined;
+    }
+    setState(entry, state, { startedAt: undefined, nextStartAt: undefined });
+  };
+
+  const resetFailures = (entry: Entry): void => {
+    entry.restarts = 0;
+    entry.crashTimes = [];
+    entry.lastError = undefined;
+  };
+
+  const processChanged = (a: ServerConfig, b: ServerConfig): boolean =>
+    a.command !== b.command ||
+    a.cwd !== b.cwd ||
+    a.args.length !== b.args.length ||
+    a.args.some((arg, index) => arg !== b.args[index]) ||
+    JSON.stringify(Object.entries(a.env).sort()) !== JSON.stringify(Object.entries(b.env).sort());
+
+  const waitForRunning = (entry: Entry, options: AcquireOptions): Promise<UpstreamConnection> =>
+    new Promise<UpstreamConnection>((resolve, reject) => {
+      const signal = options.signal;
+      const timeoutMs = options.timeoutMs ?? acquireTimeoutMs;
+      const cleanup = (): void => {
+        entry.waiters.delete(waiter);
+        clock.clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const waiter: Waiter = {
+        resolve(connection) {
+          cleanup();
+          resolve(connection);
+        },
+        reject(error) {
+          cleanup();
+          reject(error);
+        },
+      };
+      const onAbort = (): void =>
+        waiter.reject(new GatewayError("cancelled", `waiting for server "${entry.config.name}" was cancelled`));
+      const timer = clock.setTimeout(
+        () =>
+          waiter.reject(
+            new GatewayError("unavailable", `server "${entry.config.name}" is not ready (${entry.state}) after ${formatSeconds(timeoutMs)}`),
+          ),
+        timeoutMs,
+      );
+      entry.waiters.add(waiter);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+    });
+
+  const supervisor: ManagedSupervisor = {
+    async start() {
+      started = true;
+      await Promise.all(
+        [...entries.values()].map((entry) =>
+          serial(entry, () => {
+            if (entry.enabled && entry.state === "stopped") launch(entry);
+          }),
+        ),
+      );
+    },
+
+    list() {
+      return [...entries.values()].map(snapshot).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    get(name) {
+      return snapshot(find(name));
+    },
+
+    enable(name) {
+      const entry = find(name);
+      return serial(entry, () => {
+        entry.enabled = true;
+        if (!entry.run && (entry.state === "stopped" || entry.state === "failed")) {
+          resetFailures(entry);
+          launch(entry);
+        }
+        return snapshot(entry);
+      });
+    },
+
+    disable(name) {
+      const entry = find(name);
+      return serial(entry, async () => {
+        entry.enabled = false;
+        await stopRun(entry, "stopped");
+        return snapshot(entry);
+      });
+    },
+
+    restart(name) {
+      const entry = find(name);
+      return serial(entry, async () => {
+        if (!entry.enabled) throw new GatewayError("failed_precondition", `server "${name}" is disabled`);
+        await stopRun(entry, "stopped");
+        resetFailures(entry);
+        launch(entry);
+        return snapshot(entry);
+      });
+    },
+
+    async acquire(name, options = {}) {
+      const entry = find(name);
+      if (!entry.enabled || entry.state === "failed") throw unavailable(entry);
+      if (entry.state === "running" && entry.run?.lease) {
+        armIdle(entry);
+        return entry.run.lease;
+      }
+      const waiting = waitForRunning(entry, options);
+      if (entry.state === "idle" || entry.state === "stopped") {
+        void serial(entry, () => {
+          if (!entry.run && entry.enabled && (entry.state === "idle" || entry.state === "stopped")) {
+            note(entry, "starting on demand");
+            launch(entry);
+          }
+        });
+      }
+      return waiting;
+    },
+
+    catalog(name) {
+      return find(name).catalog;
+    },
+
+    log(name): ServerLog {
+      const { log } = find(name);
+      return { tail: (lines) => log.tail(lines), subscribe: (listener) => log.subscribe(listener) };
+    },
+
+    config(name) {
+      return find(name).config;
+    },
+
+    async replaceServers(configs) {
+      const names = new Set<string>();
+      for (const config of configs) {
+        if (names.has(config.name)) throw new GatewayError("invalid_argument", `server "${config.name}" is configured twice`);
+        names.add(config.name);
+      }
+      const operations: Promise<unknown>[] = [];
+      for (const [name, entry] of entries) {
+        if (names.has(name)) continue;
+        entries.delete(name);
+        operations.push(
+          serial(entry, async () => {
+            await stopRun(entry, "stopped");
+            entry.removed = true;
+            settleWaiters(entry, unavailable(entry));
+          }),
+        );
+      }
+      for (const config of configs) {
+        const entry = entries.get(config.name);
+        if (!entry) {
+          const created = newEntry(config);
+          entries.set(config.name, created);
+          if (started) operations.push(serial(created, () => launch(created)));
+          continue;
+        }
+        const previous = entry.config;
+        const restartNeeded = processChanged(previous, config);
+        const enabledChanged = previous.enabled !== config.enabled;
+        operations.push(
+          serial(entry, async () => {
+            entry.config = config;
+            entry.mask = createMasker(Object.values(config.env));
+            if (enabledChanged) entry.enabled = config.enabled;
+            if (!entry.enabled) {
+              if (entry.run || entry.state !== "stopped") await stopRun(entry, "stopped");
+              return;
+            }
+            if (restartNeeded) {
+              entry.catalog = undefined;
+              entry.identity = undefined;
+              if (entry.run || entry.state !== "stopped") await stopRun(entry, "stopped");
+              resetFailures(entry);
+              if (started) launch(entry);
+            } else if (enabledChanged && started && !entry.run) {
+              resetFailures(entry);
+              launch(entry);
+            } else if (!restartNeeded) {
+              setState(entry, entry.state);
+            }
+          }),
+        );
+      }
+      emit("servers");
+      await Promise.all(operations);
+    },
+
+    async shutdown() {
+      shuttingDown = true;
+      await Promise.all(
+        [...entries.values()].map((entry) =>
+          serial(entry, async () => {
+            settleWaiters(entry, new GatewayError("unavailable", `server "${entry.config.name}" stopped: the gateway is shutting down`));
+            await stopRun(entry, "stopped");
+          }),
+        ),
+      );
+    },
+
+    on(event, listener) {
+      let set = listeners.get(event);
+      if (!set) listeners.set(event, (set = new Set()));
+      set.add(listener as (...args: never[]) => void);
+      return supervisor;
+    },
+
+    off(event, listener) {
+      listeners.get(event)?.delete(listener as (...args: never[]) => void);
+      return supervisor;
+    },
+
+    setUpstreamHandlers(factory) {
+      handlersFor = factory;
+      for (const entry of entries.values()) entry.run?.connection?.setHandlers(factory(entry.config.name));
+    },
+  };
+  return supervisor;
+}
+
+function describeExit(exit: ChildExit): string {
+  if (exit.error) return `could not start: ${exit.error.message}`;
+  if (exit.signal) return `killed by ${exit.signal}`;
+  return `exited with code ${exit.code}`;
+}
+
+function longestSecret(config: ServerConfig): number {
+  return Math.max(1, ...Object.values(config.env).map((value) => value.length));
+}
+
+/** "2.1s", "60s", "250ms". */
+export function formatSeconds(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const seconds = ms / 1000;
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)}s`;
+}
