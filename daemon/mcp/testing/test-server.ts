@@ -1,0 +1,153 @@
+/**
+ * Small real MCP servers (SDK `McpServer`s) that exercise every routing path of the
+ * engine: progress, cancellation, sampling, elicitation, roots, resources with templates
+ * and subscriptions, prompts with completion, logging. A probe records what the server saw.
+ */
+import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { completable } from "@modelcontextprotocol/sdk/server/completable.js";
+import {
+  CreateMessageResultSchema,
+  ElicitResultSchema,
+  ListRootsResultSchema,
+  McpError,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+
+/** What a test server observed. */
+export interface ServerProbe {
+  /** Request ids of calls the server saw cancelled. */
+  readonly cancelled: string[];
+  readonly subscribes: string[];
+  readonly unsubscribes: string[];
+  readonly setLevels: string[];
+  /** Progress tokens the server received (upstream tokens). */
+  readonly progressTokens: unknown[];
+  /** How many `slow` calls ran at once, at most. */
+  maxConcurrent: number;
+  running: number;
+}
+
+/** A fresh probe. */
+export function createProbe(): ServerProbe {
+  return { cancelled: [], subscribes: [], unsubscribes: [], setLevels: [], progressTokens: [], maxConcurrent: 0, running: 0 };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(new Error("aborted"));
+    }, { once: true });
+  });
+}
+
+/** Builds a server named `label`; every call of `create` gives a new instance sharing `probe`. */
+export function createTestServer(label: string, probe: ServerProbe): McpServer {
+  const server = new McpServer(
+    { name: `test-${label}`, version: "1.0.0" },
+    { capabilities: { logging: {}, resources: { subscribe: true, listChanged: true } } },
+  );
+  server.registerTool(
+    "echo",
+    {
+      title: `Echo (${label})`,
+      description: `echoes text (${label})`,
+      inputSchema: { text: z.string() },
+      outputSchema: { echoed: z.string(), server: z.string() },
+      annotations: { readOnlyHint: true },
+      _meta: { "example.com/origin": label },
+    },
+    async ({ text }) => ({
+      content: [{ type: "text", text: `${label}:${text}` }],
+      structuredContent: { echoed: text, server: label },
+    }),
+  );
+  server.registerTool(
+    "slow",
+    { description: "waits, reporting progress", inputSchema: { ms: z.number(), tag: z.string().optional() } },
+    async ({ ms, tag }, extra) => {
+      probe.running++;
+      probe.maxConcurrent = Math.max(probe.maxConcurrent, probe.running);
+      const token = extra._meta?.progressToken;
+      if (token !== undefined) probe.progressTokens.push(token);
+      try {
+        if (token !== undefined) {
+          await extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: 1, total: 2, message: `half ${tag ?? ""}` } });
+        }
+        await sleep(ms, extra.signal);
+        if (token !== undefined) {
+          await extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: 2, total: 2 } });
+        }
+        return { content: [{ type: "text", text: `${label}:slow:${tag ?? ""}` }] };
+      } catch (error) {
+        if (extra.signal.aborted) probe.cancelled.push(String(extra.requestId));
+        throw error;
+      } finally {
+        probe.running--;
+      }
+    },
+  );
+  server.registerTool("fail", { description: "a tool error" }, async () => ({
+    content: [{ type: "text", text: "it went wrong" }],
+    isError: true,
+  }));
+  server.registerTool("ask-llm", { description: "samples", inputSchema: { question: z.string() } }, async ({ question }, extra) => {
+    const result = await extra.sendRequest(
+      { method: "sampling/createMessage", params: { messages: [{ role: "user", content: { type: "text", text: question } }], maxTokens: 10 } },
+      CreateMessageResultSchema,
+    );
+    const content = result.content as { type: string; text?: string };
+    return { content: [{ type: "text", text: `sampled:${content.text ?? ""}` }] };
+  });
+  server.registerTool("ask-user", { description: "elicits" }, async (extra) => {
+    const result = await extra.sendRequest(
+      {
+        method: "elicitation/create",
+        params: { message: "your name?", requestedSchema: { type: "object", properties: { name: { type: "string" } } } },
+      },
+      ElicitResultSchema,
+    );
+    return { content: [{ type: "text", text: `elicited:${result.action}:${String(result.content?.name ?? "")}` }] };
+  });
+  server.registerTool("list-roots", { description: "asks for roots" }, async (extra) => {
+    const result = await extra.sendRequest({ method: "roots/list" }, ListRootsResultSchema);
+    return { content: [{ type: "text", text: JSON.stringify(result.roots.map((r) => r.uri)) }] };
+  });
+  server.registerResource("readme", `mem://${label}/readme`, { mimeType: "text/plain" }, async (uri) => ({
+    contents: [{ uri: uri.href, text: `readme of ${label}` }],
+  }));
+  server.registerResource(
+    "item",
+    new ResourceTemplate(`mem://${label}/items/{id}`, { list: undefined }),
+    { mimeType: "text/plain" },
+    async (uri, { id }) => {
+      if (id === "boom") throw new McpError(-32001, "boom");
+      return { contents: [{ uri: uri.href, text: `item ${String(id)} of ${label}` }] };
+    },
+  );
+  server.registerPrompt(
+    "greet",
+    {
+      description: "greets",
+      argsSchema: { name: completable(z.string(), (value) => ["alice", "albert", "bob"].filter((n) => n.startsWith(value))) },
+    },
+    ({ name }) => ({ messages: [{ role: "user", content: { type: "text", text: `hello ${name} from ${label}` } }] }),
+  );
+  server.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+    probe.subscribes.push(request.params.uri);
+    return {};
+  });
+  server.server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
+    probe.unsubscribes.push(request.params.uri);
+    return {};
+  });
+  server.server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+    probe.setLevels.push(request.params.level);
+    return {};
+  });
+  return server;
+}
