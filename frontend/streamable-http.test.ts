@@ -1,6 +1,6 @@
 import test from "ava";
 import { type ScriptedDaemon, startScriptedDaemon } from "./testing/scripted-daemon.js";
-import { SseReader, type TestFrontend, initializeBody, initializeSession, mcpHeaders, open, send, startTestFrontend } from "./testing/harness.js";
+import { SseReader, type TestFrontend, initializeBody, initializeSession, mcpHeaders, open, send, startTestFrontend, waitFor } from "./testing/harness.js";
 import { SESSION_ID_PATTERN } from "./session/session-id.js";
 
 async function setup(t: import("ava").ExecutionContext, settings = {}): Promise<{ daemon: ScriptedDaemon; fe: TestFrontend }> {
@@ -25,7 +25,7 @@ test("initialize over SSE creates a session, answers on the POST stream and repo
   t.is(events[0].id, "1-1");
   t.deepEqual(JSON.parse(events[0].data).result.protocolVersion, "2025-06-18");
   t.is(daemon.records.length, 1);
-  t.is(daemon.records[0].sessionId, id);
+  t.is(daemon.records[0].sessionId, String(id));
   t.deepEqual(daemon.records[0].exchangeIds, [1]);
   t.is(fe.sessions.size, 1);
 });
@@ -307,11 +307,3 @@ test("a client disconnecting mid-stream harms nothing: the session keeps working
   t.is(ok.status, 200);
   t.deepEqual(JSON.parse(ok.body), { jsonrpc: "2.0", id: 2, result: {} });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

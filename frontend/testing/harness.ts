@@ -216,3 +216,12 @@ export async function initializeSession(port: number, protocolVersion = "2025-11
   if (typeof id !== "string") throw new Error("no session id");
   return id;
 }
+
+/** Polls a condition (every 10 ms) until it holds; generous default bound, never a timing assertion. */
+export async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
