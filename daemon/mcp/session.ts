@@ -287,9 +287,13 @@ export class ClientSession implements McpSession {
       this.calls.delete(key);
       finish(response);
     };
-    this.host
-      .handle(this, method, params, this.callerFor(exchangeId), call.abort.signal)
-      .then(
+    let answer: Promise<JsonObject>;
+    try {
+      answer = this.host.handle(this, method, params, this.callerFor(exchangeId), call.abort.signal);
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
+    answer.then(
         (result) => done(resultResponse(id, result)),
         (error: unknown) => {
           const rpc = toRpcError(error, method, params as { uri?: unknown } | undefined);

@@ -46,7 +46,7 @@ export class RawSession {
       .map((f) => ({ exchangeId: f.exchangeId, message: f.json === "" ? undefined : JSON.parse(f.json), exchangeComplete: f.exchangeComplete }));
   }
 
-  /** Waits (bounded generously) until `predicate` holds over the frames. */
+  /** Waits (bounded generously) until `predicate` holds, re-checking on every frame and every 25 ms. */
   async until<T>(predicate: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -55,7 +55,7 @@ export class RawSession {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out; frames: ${JSON.stringify(this.frames, (_k, v) => (typeof v === "bigint" ? String(v) : v))}`);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, left);
+        const timer = setTimeout(done, Math.min(left, 25));
         const self = this;
         function done(): void {
           clearTimeout(timer);
