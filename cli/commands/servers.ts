@@ -1,0 +1,170 @@
+import type { Client } from "@connectrpc/connect";
+import { LogSource, ServerState, StartupMode, ServerTransport, type Server } from "../../gen/deploystack/gateway/v1/server_pb.js";
+import {
+  DisableServerResponseSchema,
+  EnableServerResponseSchema,
+  GetServerResponseSchema,
+  ListServersResponseSchema,
+  RestartServerResponseSchema,
+  ServerService,
+  StreamServerLogsResponseSchema,
+} from "../../gen/deploystack/gateway/v1/server_service_pb.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { CliIo } from "../io.js";
+import {
+  durationMs,
+  enumName,
+  formatDurationMs,
+  formatFields,
+  formatTable,
+  formatTimestamp,
+  oneLine,
+  printJson,
+  printJsonLine,
+} from "../output.js";
+
+/**
+ * `dsctl servers …`: one function per verb, each one `ServerService` call. They return
+ * the exit code and leave failures (thrown `ConnectError`s) to `runVerb`.
+ */
+
+/** The client these verbs use. */
+export type ServerClient = Client<typeof ServerService>;
+
+/** Options every verb takes. */
+export interface JsonFlag {
+  readonly json?: boolean;
+}
+
+/** Arguments of the verbs that name one server. */
+export interface ServerNameArgs extends JsonFlag {
+  readonly name: string;
+}
+
+/** `dsctl servers list`. */
+export async function listServers(client: ServerClient, args: JsonFlag, io: CliIo): Promise<number> {
+  const response = await client.listServers({});
+  if (args.json) {
+    printJson(io, ListServersResponseSchema, response);
+    return 0;
+  }
+  if (response.servers.length === 0) {
+    io.stdout.write("no servers configured in the current team\n");
+    return 0;
+  }
+  io.stdout.write(
+    formatTable(
+      ["NAME", "STATE", "ENABLED", "PID", "UPTIME", "RESTARTS", "TOOLS", "LAST ERROR"],
+      response.servers.map((server) => [
+        server.name,
+        enumName(ServerState, server.state),
+        server.enabled ? "yes" : "no",
+        server.pid > 0 ? String(server.pid) : "-",
+        server.uptime ? formatDurationMs(durationMs(server.uptime)) : "-",
+        String(server.restarts),
+        String(server.toolCount),
+        oneLine(server.lastError),
+      ]),
+    ),
+  );
+  for (const collision of response.nameCollisions) {
+    io.stdout.write(
+      `note: "${collision.wantedName}" is taken by server "${collision.keptServer}"; ` +
+        `"${collision.renamedServer}"'s "${collision.renamedItem}" is exposed as "${collision.assignedName}"\n`,
+    );
+  }
+  return 0;
+}
+
+/** The human rendering of one server, shared by get/enable/disable/restart. */
+export function formatServer(server: Server): string {
+  return formatFields([
+    ["name", server.name],
+    ["state", enumName(ServerState, server.state)],
+    ["enabled", server.enabled ? "yes" : "no"],
+    ["pid", server.pid > 0 ? String(server.pid) : "-"],
+    ["uptime", server.uptime ? formatDurationMs(durationMs(server.uptime)) : "-"],
+    ["started", formatTimestamp(server.startTime) || "-"],
+    ["restarts", String(server.restarts)],
+    ["tools", String(server.toolCount)],
+    ["prefix", server.prefix === "" ? "(none)" : server.prefix],
+    ["startup", enumName(StartupMode, server.startup).toLowerCase()],
+    ["transport", enumName(ServerTransport, server.transport).toLowerCase()],
+    ["command", [server.command, ...server.args].join(" ")],
+    ["env", server.envNames.length > 0 ? server.envNames.join(", ") : "-"],
+    ["server info", server.serverInfoName ? `${server.serverInfoName} ${server.serverInfoVersion}`.trim() : "-"],
+    ["protocol", server.protocolVersion || "-"],
+    ...(server.nextStartTime ? [["next start", formatTimestamp(server.nextStartTime)] as const] : []),
+    ["last error", server.lastError === "" ? "-" : server.lastError.replaceAll("\n", "\n" + " ".repeat(12))],
+  ]);
+}
+
+/** `dsctl servers get NAME`. */
+export async function getServer(client: ServerClient, args: ServerNameArgs, io: CliIo): Promise<number> {
+  const response = await client.getServer({ name: args.name });
+  if (args.json) printJson(io, GetServerResponseSchema, response);
+  else if (response.server) io.stdout.write(formatServer(response.server));
+  return 0;
+}
+
+/** `dsctl servers enable NAME`. */
+export async function enableServer(client: ServerClient, args: ServerNameArgs, io: CliIo): Promise<number> {
+  const response = await client.enableServer({ name: args.name });
+  if (args.json) printJson(io, EnableServerResponseSchema, response);
+  else io.stdout.write(`server "${args.name}" enabled (${stateOf(response.server)})\n`);
+  return 0;
+}
+
+/** `dsctl servers disable NAME`. */
+export async function disableServer(client: ServerClient, args: ServerNameArgs, io: CliIo): Promise<number> {
+  const response = await client.disableServer({ name: args.name });
+  if (args.json) printJson(io, DisableServerResponseSchema, response);
+  else io.stdout.write(`server "${args.name}" disabled (${stateOf(response.server)})\n`);
+  return 0;
+}
+
+/** `dsctl servers restart NAME`. */
+export async function restartServer(client: ServerClient, args: ServerNameArgs, io: CliIo): Promise<number> {
+  const response = await client.restartServer({ name: args.name });
+  if (args.json) printJson(io, RestartServerResponseSchema, response);
+  else io.stdout.write(`server "${args.name}" restarting (${stateOf(response.server)})\n`);
+  return 0;
+}
+
+function stateOf(server: Server | undefined): string {
+  return server ? enumName(ServerState, server.state) : "unknown";
+}
+
+/** Arguments of `dsctl servers logs`. */
+export interface ServerLogsArgs extends ServerNameArgs {
+  /** Keep streaming new lines. */
+  readonly follow?: boolean;
+  /** Lines of history first; 0 means all that are kept. */
+  readonly tail?: number;
+  /** Ends a follow (Ctrl-C); the verb then exits 0. */
+  readonly signal?: AbortSignal;
+}
+
+/** `dsctl servers logs NAME [-f] [-n N]`: history, then (with -f) new lines until Ctrl-C. */
+export async function serverLogs(client: ServerClient, args: ServerLogsArgs, io: CliIo): Promise<number> {
+  const stream = client.streamServerLogs(
+    { name: args.name, follow: args.follow ?? false, tailLines: args.tail ?? 0 },
+    { signal: args.signal },
+  );
+  try {
+    for await (const response of stream) {
+      if (args.json) {
+        printJsonLine(io, StreamServerLogsResponseSchema, response);
+        continue;
+      }
+      const line = response.line;
+      if (!line) continue;
+      const source = line.source === LogSource.SUPERVISOR ? "supervisor" : "stderr";
+      io.stdout.write(`${formatTimestamp(line.time)} ${source.padEnd(10)} ${line.text}\n`);
+    }
+  } catch (error) {
+    if (args.signal?.aborted && error instanceof ConnectError && error.code === Code.Canceled) return 0;
+    throw error;
+  }
+  return 0;
+}

@@ -1,0 +1,108 @@
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { CallToolResponseSchema, ListToolsResponseSchema, McpService } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
+import { CliFailure } from "../dial.js";
+import type { CliIo } from "../io.js";
+import { formatTable, oneLine, printJson, printJsonLine } from "../output.js";
+import type { JsonFlag } from "./servers.js";
+
+/**
+ * `dsctl tools …`: the team's tools for scripts, through `McpService`'s typed RPCs, so a
+ * shell script can call a team tool without speaking MCP.
+ */
+
+/** The client these verbs use. */
+export type McpClient = Client<typeof McpService>;
+
+/** Arguments of `dsctl tools list`. */
+export interface ListToolsArgs extends JsonFlag {
+  /** Only this server's tools. */
+  readonly server?: string;
+}
+
+/** `dsctl tools list [--server S]`. */
+export async function listTools(client: McpClient, args: ListToolsArgs, io: CliIo): Promise<number> {
+  const response = await client.listTools({ server: args.server ?? "" });
+  if (args.json) {
+    printJson(io, ListToolsResponseSchema, response);
+    return 0;
+  }
+  if (response.tools.length === 0) {
+    io.stdout.write(args.server ? `server "${args.server}" exposes no tools\n` : "no tools available\n");
+    return 0;
+  }
+  io.stdout.write(
+    formatTable(
+      ["NAME", "SERVER", "DESCRIPTION"],
+      response.tools.map((tool) => [tool.name, tool.server, oneLine(tool.description, 70)]),
+    ),
+  );
+  return 0;
+}
+
+/** Arguments of `dsctl tools call`. */
+export interface CallToolArgs extends JsonFlag {
+  /** The exposed tool name. */
+  readonly name: string;
+  /** The arguments object as JSON text; default `{}`. */
+  readonly args?: string;
+  /** Ctrl-C: cancels the call upstream. */
+  readonly signal?: AbortSignal;
+}
+
+/** Parses `--args`, which must be a JSON object. */
+export function parseToolArguments(text: string | undefined): JsonObject {
+  if (text === undefined || text.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new CliFailure(`--args is not valid JSON: ${(error as Error).message}`, 2);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new CliFailure("--args must be a JSON object", 2);
+  return value as JsonObject;
+}
+
+/**
+ * `dsctl tools call NAME --args JSON`: progress and server log messages go to stderr
+ * while the call runs; the MCP `CallToolResult` is printed as JSON on stdout; a result
+ * with `isError: true` exits 1 (it is still printed: it is the tool's answer). Ctrl-C
+ * cancels the RPC, which the daemon turns into `notifications/cancelled` upstream.
+ */
+export async function callTool(client: McpClient, args: CallToolArgs, io: CliIo): Promise<number> {
+  const toolArguments = parseToolArguments(args.args);
+  let exitCode = 0;
+  let gotResult = false;
+  try {
+    for await (const response of client.callTool({ name: args.name, arguments: toolArguments }, { signal: args.signal })) {
+      if (args.json) printJsonLine(io, CallToolResponseSchema, response);
+      const event = response.event;
+      switch (event.case) {
+        case "progress": {
+          const { progress, total, message } = event.value;
+          io.stderr.write(`progress ${progress}${total !== undefined ? `/${total}` : ""}${message ? ` ${message}` : ""}\n`);
+          break;
+        }
+        case "log": {
+          const { level, logger, data } = event.value;
+          io.stderr.write(`log [${level}]${logger ? ` ${logger}:` : ""} ${typeof data === "string" ? data : JSON.stringify(data)}\n`);
+          break;
+        }
+        case "result":
+          gotResult = true;
+          if (!args.json) io.stdout.write(`${JSON.stringify(event.value, null, 2)}\n`);
+          if (event.value.isError === true) exitCode = 1;
+          break;
+        default:
+          break;
+      }
+    }
+  } catch (error) {
+    if (args.signal?.aborted && error instanceof ConnectError && error.code === Code.Canceled) {
+      throw new CliFailure(`call of "${args.name}" cancelled`, 130);
+    }
+    throw error;
+  }
+  if (!gotResult) throw new CliFailure(`the call of "${args.name}" ended without a result`);
+  return exitCode;
+}

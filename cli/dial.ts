@@ -1,0 +1,93 @@
+import net from "node:net";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { statePaths } from "../shared/paths.js";
+import type { CliIo } from "./io.js";
+
+/**
+ * The one place dsctl reaches the daemon: a Connect transport over HTTP/2 on the control
+ * unix socket, and the translation of every failure into the one line a user reads.
+ * "Cannot dial" becomes a hint to run `dsctl start` (as tailscale's client does), never a
+ * stack trace.
+ */
+
+/** An open line to the daemon; close it so the process can exit. */
+export interface DaemonConnection {
+  readonly socketPath: string;
+  readonly transport: Transport;
+  /** Closes the HTTP/2 session; pending calls fail. */
+  close(): void;
+}
+
+/** Creates a transport to the daemon's control socket. Connecting happens on the first call. */
+export function dialDaemon(socketPath: string = statePaths().controlSocket): DaemonConnection {
+  const sessionManager = new Http2SessionManager("http://localhost", {}, { createConnection: () => net.connect(socketPath) });
+  const transport = createConnectTransport({ httpVersion: "2", baseUrl: "http://localhost", sessionManager });
+  return { socketPath, transport, close: () => sessionManager.abort() };
+}
+
+/** The hint printed when nothing answers on the socket. */
+export function unreachableMessage(socketPath: string): string {
+  return `cannot reach the gateway daemon at ${socketPath} — is it running? try \`dsctl start\``;
+}
+
+const UNREACHABLE_CODES = new Set(["ENOENT", "ECONNREFUSED", "ENOTSOCK", "ECONNRESET", "EPIPE", "ENOTDIR"]);
+
+/**
+ * Whether a failure means "no daemon there" (no socket, refused, reset while connecting),
+ * as opposed to an answer from the daemon. The daemon itself also answers
+ * `Code.Unavailable` for domain reasons (a server that is not running), so the code alone
+ * does not decide: the cause must be a socket-level error.
+ */
+export function isDaemonUnreachable(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current !== null && typeof current === "object" && !seen.has(current)) {
+    seen.add(current);
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** A failure the CLI itself detected (bad arguments, a timeout), with its exit code. */
+export class CliFailure extends Error {
+  override readonly name = "CliFailure";
+  constructor(
+    message: string,
+    readonly exitCode: number = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** The one-line (or, for a multi-problem config error, one-line-per-problem) reason for a failure. */
+export function describeFailure(error: unknown, socketPath: string): string {
+  if (isDaemonUnreachable(error)) return unreachableMessage(socketPath);
+  if (error instanceof ConnectError) {
+    if (error.code === Code.Canceled) return "cancelled";
+    if (error.code === Code.PermissionDenied && isEacces(error)) return `permission denied on ${socketPath}`;
+    return error.rawMessage || Code[error.code].toLowerCase();
+  }
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+function isEacces(error: ConnectError): boolean {
+  return (error.cause as { code?: unknown } | undefined)?.code === "EACCES";
+}
+
+/**
+ * Runs a verb and turns any failure into its line on stderr and exit code 1 (or the
+ * `CliFailure`'s code). Set `DSCTL_DEBUG=1` to also see the stack.
+ */
+export async function runVerb(io: CliIo, socketPath: string, verb: () => Promise<number>): Promise<number> {
+  try {
+    return await verb();
+  } catch (error) {
+    io.stderr.write(`${describeFailure(error, socketPath)}\n`);
+    if (process.env.DSCTL_DEBUG === "1" && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+    return error instanceof CliFailure ? error.exitCode : 1;
+  }
+}

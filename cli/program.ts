@@ -1,0 +1,156 @@
+import type { Readable, Writable } from "node:stream";
+import { Command, InvalidArgumentError } from "commander";
+import { createClient, type Transport } from "@connectrpc/connect";
+import { GatewayService } from "../gen/deploystack/gateway/v1/gateway_service_pb.js";
+import { McpService } from "../gen/deploystack/gateway/v1/mcp_service_pb.js";
+import { ServerService } from "../gen/deploystack/gateway/v1/server_service_pb.js";
+import type { StatePaths } from "../shared/paths.js";
+import { gatewayVersion } from "../shared/version.js";
+import { showStatus, stopDaemon } from "./commands/daemon.js";
+import { disableServer, enableServer, getServer, listServers, restartServer, serverLogs } from "./commands/servers.js";
+import { startDaemon, type StartDeps } from "./commands/start.js";
+import { runStdioBridge } from "./commands/stdio.js";
+import { callTool, listTools } from "./commands/tools.js";
+import { dialDaemon, runVerb } from "./dial.js";
+import type { CliIo } from "./io.js";
+
+/**
+ * The dsctl command tree (commander): parses argv and hands each verb its client,
+ * its arguments and the io. Kept apart from `main.ts` so that tests run the whole
+ * command line in-process.
+ */
+
+/** What the program needs from the process. */
+export interface ProgramContext {
+  readonly io: CliIo;
+  readonly paths: StatePaths;
+  /** Receives each verb's exit code. */
+  setExitCode(code: number): void;
+  /** For `dsctl stdio`: the raw streams. */
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  /** A signal that aborts on Ctrl-C; installed only by verbs that stream, so others keep the default. */
+  interrupt(): AbortSignal;
+  /** Overrides for `dsctl start` (tests). */
+  readonly start?: Partial<Omit<StartDeps, "paths">>;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) throw new InvalidArgumentError("expected a port number (0-65535)");
+  return port;
+}
+
+function parseCount(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected a non-negative whole number");
+  return Number(value);
+}
+
+/** Builds the command tree. */
+export function createProgram(context: ProgramContext): Command {
+  const { io, paths } = context;
+  const socket = paths.controlSocket;
+
+  /** Runs a verb with a fresh connection, closing it afterwards. */
+  const withDaemon = async (verb: (transport: Transport) => Promise<number>): Promise<void> => {
+    const connection = dialDaemon(socket);
+    try {
+      context.setExitCode(await runVerb(io, socket, () => verb(connection.transport)));
+    } finally {
+      connection.close();
+    }
+  };
+
+  const program = new Command("dsctl")
+    .description("Control the DeployStack Gateway: one local MCP endpoint for your team's MCP servers.")
+    .version(gatewayVersion, "-v, --version")
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
+
+  program
+    .command("start")
+    .description("start the gateway daemon (detached unless --foreground)")
+    .option("--foreground", "stay attached; Ctrl-C stops the gateway")
+    .option("--config <file>", "a YAML or JSON team file instead of the embedded demo team")
+    .option("--port <n>", "the MCP endpoint's port on 127.0.0.1 (default 9095)", parsePort)
+    .option("--control-listen <host:port>", "also serve the control API on loopback TCP (bearer token required)")
+    .option("--json", "print GetStatus as proto JSON once it answers")
+    .action(async (options: { foreground?: boolean; config?: string; port?: number; controlListen?: string; json?: boolean }) => {
+      context.setExitCode(await runVerb(io, socket, () => startDaemon(options, io, { ...context.start, paths })));
+    });
+
+  program
+    .command("stop")
+    .description("stop the gateway daemon and every server it runs")
+    .option("--json", "print the response as proto JSON")
+    .action((options: { json?: boolean }) => withDaemon((t) => stopDaemon(createClient(GatewayService, t), options, io)));
+
+  program
+    .command("status")
+    .description("show the daemon's version, team, endpoints and server counts")
+    .option("--json", "print the response as proto JSON")
+    .action((options: { json?: boolean }) => withDaemon((t) => showStatus(createClient(GatewayService, t), options, io)));
+
+  const servers = program.command("servers").description("the team's MCP servers");
+  servers
+    .command("list")
+    .description("list servers with their state")
+    .option("--json", "print the response as proto JSON")
+    .action((options: { json?: boolean }) => withDaemon((t) => listServers(createClient(ServerService, t), options, io)));
+  const named = [
+    ["get", "show one server", getServer],
+    ["enable", "enable a server and start it", enableServer],
+    ["disable", "disable a server and stop it", disableServer],
+    ["restart", "restart a server (clears FAILED)", restartServer],
+  ] as const;
+  for (const [verb, description, run] of named) {
+    servers
+      .command(verb)
+      .description(description)
+      .argument("<name>", "the server's name")
+      .option("--json", "print the response as proto JSON")
+      .action((name: string, options: { json?: boolean }) =>
+        withDaemon((t) => run(createClient(ServerService, t), { name, json: options.json }, io)),
+      );
+  }
+  servers
+    .command("logs")
+    .description("print a server's stderr and lifecycle lines (secrets masked)")
+    .argument("<name>", "the server's name")
+    .option("-f, --follow", "keep printing new lines until Ctrl-C")
+    .option("-n, --tail <n>", "how many recent lines first (default: all kept)", parseCount)
+    .option("--json", "print each line as proto JSON")
+    .action((name: string, options: { follow?: boolean; tail?: number; json?: boolean }) =>
+      withDaemon((t) =>
+        serverLogs(createClient(ServerService, t), { name, ...options, signal: options.follow ? context.interrupt() : undefined }, io),
+      ),
+    );
+
+  const tools = program.command("tools").description("the team's tools, for scripts");
+  tools
+    .command("list")
+    .description("list the tools you may use")
+    .option("--server <name>", "only this server's tools")
+    .option("--json", "print the response as proto JSON")
+    .action((options: { server?: string; json?: boolean }) => withDaemon((t) => listTools(createClient(McpService, t), options, io)));
+  tools
+    .command("call")
+    .description("call a tool and print its result as JSON (exit 1 when the result is an error)")
+    .argument("<name>", "the exposed tool name (<server>-<tool>)")
+    .option("--args <json>", "the arguments, a JSON object", "{}")
+    .option("--json", "print each stream message as proto JSON")
+    .action((name: string, options: { args: string; json?: boolean }) =>
+      withDaemon((t) => callTool(createClient(McpService, t), { name, ...options, signal: context.interrupt() }, io)),
+    );
+
+  program
+    .command("stdio")
+    .description("serve MCP on stdin/stdout, bridged to the gateway (for clients that launch stdio servers)")
+    .action(() =>
+      withDaemon((t) =>
+        runStdioBridge(createClient(McpService, t), { stdin: context.stdin, stdout: context.stdout, stderr: io.stderr }, { signal: context.interrupt() }),
+      ),
+    );
+
+  return program;
+}
