@@ -2,7 +2,12 @@ import { GatewayError } from "../errors.js";
 import type { ServerConfig } from "../config/types.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { watchCatalog } from "../upstream/catalog.js";
-import { createUpstreamConnection, defaultUpstreamHandlers, type ManagedUpstreamConnection } from "../upstream/connection.js";
+import {
+  createUpstreamConnection,
+  defaultUpstreamHandlers,
+  UpstreamClosedError,
+  type ManagedUpstreamConnection,
+} from "../upstream/connection.js";
 import { createStdioMessageTransport } from "../upstream/stdio-transport.js";
 import type { UpstreamConnection, UpstreamHandlers, UpstreamIdentity } from "../upstream/types.js";
 import { buildChildEnv, spawnChild, type ChildExit, type ChildHandle, type StopTimeouts } from "./child-process.js";
@@ -63,6 +68,9 @@ export interface ManagedSupervisor extends Supervisor {
    */
   setUpstreamHandlers(factory: (serverName: string) => UpstreamHandlers): void;
 }
+
+/** How long a process whose stdout closed may take to exit by itself before it is stopped (real time). */
+const EXIT_GRACE_MS = 1000;
 
 /** Lines of a run's stderr kept for the failure reason. */
 const REASON_LINES = 10;
@@ -336,6 +344,11 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     } catch (error) {
       if (run.startTimer !== undefined) clock.clearTimeout(run.startTimer);
       if (run.intentional || run.ended) return;
+      if (error instanceof UpstreamClosedError) {
+        // It closed its stdout: it is exiting, and its exit status is the better reason.
+        stopIfStillAlive(entry, run, "closed its stdout during initialize");
+        return;
+      }
       run.failure ??= error instanceof GatewayError ? error.message : "initialize failed";
       note(entry, `${run.failure}; stopping it`);
       void child.stop(deps.stopTimeouts);
@@ -348,12 +361,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     }
     run.connection = connection;
     run.lease = makeLease(entry, connection);
-    connection.closed.addEventListener("abort", () => {
-      if (run.intentional || run.ended) return;
-      run.failure ??= "closed its stdout";
-      note(entry, `${run.failure}; stopping it`);
-      void child.stop(deps.stopTimeouts);
-    });
+    connection.closed.addEventListener("abort", () => stopIfStillAlive(entry, run, "closed its stdout"));
     const watcher = watchCatalog(connection, {
       ...(deps.listTimeoutMs !== undefined ? { listTimeoutMs: deps.listTimeoutMs } : {}),
       logger,
@@ -369,8 +377,23 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     if (entry.run !== run || run.intentional || run.ended) return;
     const identity = connection.identity;
     note(entry, `running: ${identity.serverInfo.name} ${identity.serverInfo.version} (protocol ${identity.protocolVersion})`);
-    setState(entry, "running", { identity });
+    setState(entry, "running", { identity: maskJson(entry.mask, identity) });
     armIdle(entry);
+  };
+
+  /**
+   * The connection closed while the process may still be alive. Usually it is exiting and
+   * its exit status comes within moments; if not, it is stopped (and that is the reason).
+   */
+  const stopIfStillAlive = (entry: Entry, run: Run, what: string): void => {
+    if (run.intentional || run.ended) return;
+    const timer = setTimeout(() => {
+      if (run.intentional || run.ended) return;
+      run.failure ??= what;
+      note(entry, `${what}; stopping it`);
+      void run.child.stop(deps.stopTimeouts);
+    }, EXIT_GRACE_MS);
+    timer.unref();
   };
 
   const onExit = (entry: Entry, run: Run, exit: ChildExit): void => {
@@ -537,7 +560,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     async acquire(name, options = {}) {
       const entry = find(name);
       if (!entry.enabled || entry.state === "failed") throw unavailable(entry);
-      if (entry.state === "running" && entry.run?.lease) {
+      if (entry.state === "running" && entry.run?.lease && !entry.run.lease.closed.aborted) {
         armIdle(entry);
         return entry.run.lease;
       }
@@ -653,6 +676,13 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     },
   };
   return supervisor;
+}
+
+/** The server's self-description with any secret it echoes masked (snapshots go to any caller). */
+function maskJson<T>(mask: Masker, value: T): T {
+  const text = JSON.stringify(value);
+  const masked = mask(text);
+  return masked === text ? value : (JSON.parse(masked) as T);
 }
 
 function describeExit(exit: ChildExit): string {

@@ -74,6 +74,16 @@ interface PendingRequest {
   reject(error: Error): void;
 }
 
+/**
+ * The connection closed under a request: the server process went away (or is being stopped).
+ * A distinct class so the supervisor can tell "it died" from "it answered wrongly".
+ */
+export class UpstreamClosedError extends GatewayError {
+  constructor(serverName: string) {
+    super("unavailable", `server "${serverName}" stopped`);
+  }
+}
+
 /** The default handlers: the supervisor's stance before an engine takes over. */
 export const defaultUpstreamHandlers: UpstreamHandlers = {
   onNotification() {},
@@ -103,7 +113,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   let nextId = 1;
   let identity: UpstreamIdentity | undefined;
 
-  const stoppedError = (): GatewayError => new GatewayError("unavailable", `${quoted} stopped`);
+  const stoppedError = (): GatewayError => new UpstreamClosedError(serverName);
 
   const sendQuietly = (message: JsonRpcMessage): void => {
     if (closedController.signal.aborted) return;
