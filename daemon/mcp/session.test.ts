@@ -153,10 +153,9 @@ test("exchange completion: notification-only exchanges, responses, batches", asy
     { jsonrpc: "1.0", id: "c", method: "ping" },
   ]);
   const batch = await session.exchange(7);
-  t.is(batch.length, 1);
-  t.true(batch[0]!.exchangeComplete);
-  const responses = batch[0]!.message as Json[];
-  t.true(Array.isArray(responses));
+  t.is(batch.length, 3, "one frame per response");
+  t.deepEqual(batch.map((f) => f.exchangeComplete), [false, false, true]);
+  const responses = batch.map((f) => f.message as Json);
   t.deepEqual(responses.map((r) => r.id).sort(), ["a", "b", "c"]);
   t.is(responses.find((r) => r.id === "c")!.error.code, -32600);
   t.is(responses.find((r) => r.id === "b")!.result.content[0].text, "alpha:x");

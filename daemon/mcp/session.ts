@@ -13,8 +13,10 @@
  *   requests outside a call) goes on exchange 0, the session's standalone stream.
  * Exchange 0 itself (stdio, legacy SSE) never gets `exchangeComplete` or empty frames.
  *
- * A batch (JSON-RPC 2.0 §6; removed in MCP 2025-06-18 but accepted from older clients) is
- * answered with one array once all its requests are answered.
+ * A batch (JSON-RPC 2.0 §6; removed in MCP 2025-06-18 but accepted from older clients) owes
+ * one response per request, each sent as its own frame as soon as it is ready: SSE and
+ * stdio carry one message per event or line, and a transport answering with one JSON body
+ * gathers the responses of the exchange into an array itself.
  */
 import { GatewayError } from "../errors.js";
 import type { JsonObject } from "../upstream/types.js";
@@ -142,18 +144,9 @@ export class ClientSession implements McpSession {
       return;
     }
     const answerable = parsed.envelopes.filter((e) => e.kind === "request" || e.kind === "invalid").length;
-    this.open(exchangeId, answerable > 0 ? 1 : 0);
-    const responses: JsonObject[] = [];
-    let remaining = answerable;
+    this.open(exchangeId, answerable);
     for (const envelope of parsed.envelopes) {
-      if (envelope.kind !== "request" && envelope.kind !== "invalid") {
-        this.dispatch(envelope, exchangeId, () => {});
-        continue;
-      }
-      this.dispatch(envelope, exchangeId, (response) => {
-        if (response) responses.push(response);
-        if (--remaining === 0) this.settleJson(exchangeId, responses.length > 0 ? JSON.stringify(responses) : undefined);
-      });
+      this.dispatch(envelope, exchangeId, (response) => this.settle(exchangeId, response));
     }
   }
 
