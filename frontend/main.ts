@@ -6,6 +6,7 @@ import { statePaths } from "../shared/paths.js";
 import { createApp } from "./app.js";
 import { loadOrCreateClientToken } from "./client-token.js";
 import { createDaemonClient } from "./daemon-client.js";
+import { handleClientError } from "./http/client-error.js";
 import { systemClock } from "./session/clock.js";
 import { SessionRegistry } from "./session/session-registry.js";
 import { parseFrontendConfig } from "./settings.js";
@@ -50,10 +51,7 @@ function main(): void {
   const port = (): number => (server.address() as AddressInfo | null)?.port ?? settings.port;
   const app = createApp({ settings, sessions, port, clientToken, logger });
   server.on("request", app.callback());
-  server.on("clientError", (_error, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-    else socket.destroy();
-  });
+  server.on("clientError", handleClientError);
   const sweep = setInterval(() => sessions.sweep(), Math.max(1000, Math.min(60_000, settings.sessionIdleTimeoutMs / 4)));
   sweep.unref();
   server.once("error", (error) => {

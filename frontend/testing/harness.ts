@@ -4,6 +4,7 @@ import type { Logger } from "../../shared/logger.js";
 import { silentLogger } from "../../shared/logger.js";
 import { createApp } from "../app.js";
 import { createDaemonClient } from "../daemon-client.js";
+import { handleClientError } from "../http/client-error.js";
 import type { Clock } from "../session/clock.js";
 import type { RandomBytes } from "../session/session-id.js";
 import { SessionRegistry } from "../session/session-registry.js";
@@ -52,6 +53,7 @@ export async function startTestFrontend(options: TestFrontendOptions): Promise<T
   const port = (): number => (server.address() as AddressInfo).port;
   const app = createApp({ settings, sessions, port, clientToken: options.clientToken, logger: options.logger });
   server.on("request", app.callback());
+  server.on("clientError", handleClientError);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     port: port(),
@@ -95,8 +97,10 @@ export function mcpHeaders(port: number, extra: Record<string, string> = {}): Re
 /** Starts a request with node:http (so Host and every other header are exactly what the test says). */
 export function open(port: number, options: SendOptions): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...(options.headers ?? { host: `localhost:${port}` }) };
+    if (options.body !== undefined) headers["content-length"] = String(Buffer.byteLength(options.body));
     const req = httpRequest(
-      { host: "127.0.0.1", port, method: options.method ?? "GET", path: options.path ?? "/mcp", headers: options.headers ?? { host: `localhost:${port}` }, setHost: false, agent: false },
+      { host: "127.0.0.1", port, method: options.method ?? "GET", path: options.path ?? "/mcp", headers, setHost: false, agent: false },
       resolve,
     );
     req.on("error", reject);
