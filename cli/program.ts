@@ -31,6 +31,8 @@ export interface ProgramContext {
   readonly stdout: Writable;
   /** A signal that aborts on Ctrl-C; installed only by verbs that stream, so others keep the default. */
   interrupt(): AbortSignal;
+  /** Throw commander's usage errors instead of exiting the process (tests). */
+  readonly throwOnUsageError?: boolean;
   /** Overrides for `dsctl start` (tests). */
   readonly start?: Partial<Omit<StartDeps, "paths">>;
 }
@@ -66,6 +68,7 @@ export function createProgram(context: ProgramContext): Command {
     .version(gatewayVersion, "-v, --version")
     .showHelpAfterError()
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
+  if (context.throwOnUsageError) program.exitOverride();
 
   program
     .command("start")

@@ -95,7 +95,7 @@ export function formatServer(server: Server): string {
     ["server info", server.serverInfoName ? `${server.serverInfoName} ${server.serverInfoVersion}`.trim() : "-"],
     ["protocol", server.protocolVersion || "-"],
     ...(server.nextStartTime ? [["next start", formatTimestamp(server.nextStartTime)] as const] : []),
-    ["last error", server.lastError === "" ? "-" : server.lastError.replaceAll("\n", "\n" + " ".repeat(12))],
+    ["last error", server.lastError === "" ? "-" : server.lastError.replaceAll("\n", "\n" + " ".repeat("server info".length + 2))],
   ]);
 }
 

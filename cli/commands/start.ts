@@ -89,9 +89,15 @@ export async function startDaemon(args: StartArgs, io: CliIo, deps: StartDeps): 
     throw new CliFailure(`the daemon program ${entry} is missing; run \`npm run build\``);
   }
   const argv = [entry, ...daemonArguments(args, deps.cwd ?? process.cwd())];
-  const env = { ...(deps.env ?? process.env), DEPLOYSTACK_HOME: paths.home };
+  const env: NodeJS.ProcessEnv = { ...(deps.env ?? process.env), DEPLOYSTACK_HOME: paths.home };
   ensurePrivateDir(paths.home);
-  return args.foreground ? runForeground(argv, env, paths) : runDetached(argv, env, args, io, deps);
+  if (args.foreground) {
+    delete env.DEPLOYSTACK_DETACHED;
+    return runForeground(argv, env, paths);
+  }
+  // Tells the daemon nobody reads its stderr (it goes to daemon-start.log), so it need not echo its log there.
+  env.DEPLOYSTACK_DETACHED = "1";
+  return runDetached(argv, env, args, io, deps);
 }
 
 /**
