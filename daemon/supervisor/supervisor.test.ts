@@ -330,3 +330,34 @@ test("replaceServers: removed stop, new start, changed restart with the new conf
   await supervisor.shutdown();
   await assertNoLeftovers(t, spawned);
 });
+
+test("a server that crashes after a while is restarted, and is RUNNING again", async (t) => {
+  const { supervisor, spawned } = supervisorForTest(t, {
+    servers: [nodeFixture("flaky", "crash-after.mjs", { env: { CRASH_AFTER_MS: "1500" } })],
+    restartPolicy: { initialDelayMs: 50 },
+  });
+  const states: ServerState[] = [];
+  supervisor.on("state", (snapshot) => states.push(snapshot.state));
+  await supervisor.start();
+  await waitForState(t, supervisor, "flaky", "running");
+  t.true(await waitFor(() => supervisor.get("flaky").restarts === 1 && supervisor.get("flaky").state === "running"));
+  t.deepEqual(states.slice(0, 4), ["starting", "running", "backoff", "starting"]);
+  // "1500" is a configured env value, so it is masked like any other.
+  t.regex(supervisor.get("flaky").lastError ?? "", /^exited with code 2\ncrash-after: exiting after \*\*\* ms/);
+  await supervisor.shutdown();
+  await assertNoLeftovers(t, spawned);
+});
+
+test("aborting a call through an acquired connection cancels it in the server process", async (t) => {
+  const { supervisor } = supervisorForTest(t, { servers: [nodeFixture("normal", "normal-server.mjs")] });
+  await supervisor.start();
+  await waitForState(t, supervisor, "normal", "running");
+  const lease = await supervisor.acquire("normal");
+  const controller = new AbortController();
+  const call = lease.request("tools/call", { name: "slow", arguments: { ms: 60_000 } }, { signal: controller.signal });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  controller.abort();
+  t.is((await t.throwsAsync(call, { instanceOf: GatewayError }))?.kind, "cancelled");
+  t.true(await waitFor(() => supervisor.log("normal").tail().some((entry) => entry.text === "slow: cancelled")));
+  t.is(textOf(await lease.request("tools/call", { name: "echo", arguments: { text: "after" } })), "after");
+});
