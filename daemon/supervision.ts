@@ -3,7 +3,9 @@ import type { Logger } from "../shared/logger.js";
 import { gatewayVersion } from "../shared/version.js";
 import type { ServerConfig } from "./config/types.js";
 import { createProcessRegistry } from "./supervisor/process-registry.js";
+import { reapLeftovers } from "./supervisor/reap.js";
 import { createSupervisor, type ManagedSupervisor } from "./supervisor/supervisor.js";
+import { startWatchdog } from "./supervisor/watchdog.js";
 
 /**
  * The process-safety half of the composition root, in one place: the record of process
@@ -16,7 +18,7 @@ export interface SupervisionHandle {
   startServers(): Promise<void>;
   /** Records (or forgets) a process group the daemon started outside the supervisor (the frontend). */
   trackProcessGroup(event: "spawned" | "exited", pgid: number): void;
-  /** Stops every server, then the watchdog. Never rejects. */
+  /** Stops every server, then the watchdog (stop the frontend first). Never rejects. */
   shutdown(): Promise<void>;
 }
 
@@ -28,12 +30,24 @@ export interface SupervisionOptions {
   readonly signal: AbortSignal;
 }
 
-/** Sets up the process record and the supervisor; nothing is spawned until `startServers`. */
+/**
+ * Reaps what a previous daemon of this state folder left running (read before the new record
+ * overwrites it), starts the watchdog that kills our process groups if this daemon dies without
+ * cleaning up, and creates the supervisor; nothing is spawned until `startServers`. Call only
+ * after the live-daemon check: reaping a live daemon's record would kill its servers.
+ */
 export async function startSupervision(options: SupervisionOptions): Promise<SupervisionHandle> {
   const { logger, paths } = options;
+  try {
+    const reaped = await reapLeftovers(paths.childrenFile);
+    if (reaped.length > 0) logger.warn({ pgids: reaped }, "stopped process groups left running by a previous daemon");
+  } catch (error) {
+    logger.error({ err: error }, "cannot reap leftovers of a previous daemon");
+  }
   const registry = createProcessRegistry(paths.childrenFile, {
     onError: (error) => logger.error({ err: error }, "cannot record the process groups of the servers"),
   });
+  const watchdog = startWatchdog({ registry, logger: logger.child({ component: "watchdog" }) });
   const supervisor = createSupervisor({
     servers: options.servers,
     logger: logger.child({ component: "supervisor" }),
@@ -52,6 +66,12 @@ export async function startSupervision(options: SupervisionOptions): Promise<Sup
         await supervisor.shutdown();
       } catch (error) {
         logger.error({ err: error }, "error while stopping the servers");
+      }
+      // Only after every group is gone: the watchdog guards until the very end.
+      try {
+        await watchdog.close();
+      } catch (error) {
+        logger.error({ err: error }, "error while stopping the watchdog");
       }
     },
   };
