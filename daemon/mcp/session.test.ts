@@ -326,3 +326,41 @@ test("logging: servers get the most verbose level asked for, sessions get what t
   t.deepEqual(quiet.messages(0).filter(isLog).map((f) => (f.message as Json).params.data), ["fire"]);
   t.deepEqual(chatty.messages(0).filter(isLog).map((f) => (f.message as Json).params.data).slice(0, 2), ["careful", "fire"]);
 });
+
+test("lists and calls wait for servers that are still starting", async (t) => {
+  const probe = createProbe();
+  const supervisor = createMemorySupervisor([{ name: "alpha", create: () => createTestServer("alpha", probe) }]);
+  const engine = createMcpEngine({ supervisor, logger: silentLogger, version: "1", acquireTimeoutMs: 30_000 });
+  t.teardown(async () => {
+    engine.close();
+    await supervisor.shutdown();
+  });
+  const session = await initialized(engine);
+  const starting = supervisor.start();
+  t.is(supervisor.get("alpha").state, "starting");
+  session.send(3, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "alpha-echo", arguments: { text: "early" } } });
+  const list = (await session.request(4, 2, "tools/list")).result as Json;
+  t.true((list.tools as Json[]).some((tool) => tool.name === "alpha-echo"));
+  const call = await session.exchange(3);
+  t.is((call[0]!.message as Json).result.content[0].text, "alpha:early");
+  await starting;
+});
+
+test("a restarted server keeps serving sessions; subscriptions and log level are re-established", async (t) => {
+  const { engine, supervisor, probes } = await setup(t);
+  const session = await initialized(engine);
+  await session.request(3, 1, "resources/subscribe", { uri: "mem://alpha/readme" });
+  await session.request(4, 2, "logging/setLevel", { level: "debug" });
+  await session.until(() => probes.alpha.setLevels.includes("debug"));
+  t.deepEqual(probes.alpha.subscribes, ["mem://alpha/readme"]);
+  await supervisor.restart("alpha");
+  await session.until(() => probes.alpha.subscribes.length === 2 && probes.alpha.setLevels.length === 2);
+  t.deepEqual(probes.alpha.subscribes, ["mem://alpha/readme", "mem://alpha/readme"]);
+  const call = await session.request(5, 3, "tools/call", { name: "alpha-echo", arguments: { text: "again" } });
+  t.is((call.result as Json).content[0].text, "alpha:again");
+  await supervisor.server("alpha")!.server.sendResourceUpdated({ uri: "mem://alpha/readme" });
+  const update = await session.until(() =>
+    session.messages(0).find((f) => (f.message as Json | undefined)?.method === "notifications/resources/updated"),
+  );
+  t.deepEqual((update.message as Json).params, { uri: "mem://alpha/readme" });
+});
