@@ -361,3 +361,13 @@ test("aborting a call through an acquired connection cancels it in the server pr
   t.true(await waitFor(() => supervisor.log("normal").tail().some((entry) => entry.text === "slow: cancelled")));
   t.is(textOf(await lease.request("tools/call", { name: "echo", arguments: { text: "after" } })), "after");
 });
+
+test("a command that cannot be spawned at all ends FAILED with a clear reason, and enable retries it", async (t) => {
+  const { supervisor } = supervisorForTest(t, { servers: [serverConfig("bad", process.execPath, ["a\u0000b"])] });
+  await supervisor.start();
+  const failed = supervisor.get("bad");
+  t.is(failed.state, "failed");
+  t.regex(failed.lastError ?? "", /^could not start: /);
+  await t.throwsAsync(supervisor.acquire("bad"), { message: /^server "bad" is failed: could not start/ });
+  t.is((await supervisor.enable("bad")).state, "failed");
+});

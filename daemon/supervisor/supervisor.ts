@@ -72,6 +72,9 @@ export interface ManagedSupervisor extends Supervisor {
 /** How long a process whose stdout closed may take to exit by itself before it is stopped (real time). */
 const EXIT_GRACE_MS = 1000;
 
+/** How long after an exit the last stderr lines may take to arrive (real time; a grandchild may hold stderr open). */
+const STDERR_DRAIN_MS = 500;
+
 /** Lines of a run's stderr kept for the failure reason. */
 const REASON_LINES = 10;
 
@@ -288,12 +291,21 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     if (shuttingDown || entry.removed || entry.run || !entry.enabled) return;
     clearTimers(entry);
     const { config } = entry;
-    const child = spawnChild({
-      command: config.command,
-      args: config.args,
-      env: buildChildEnv(config.env, parentEnv),
-      ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
-    });
+    let child: ChildHandle;
+    try {
+      child = spawnChild({
+        command: config.command,
+        args: config.args,
+        env: buildChildEnv(config.env, parentEnv),
+        ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
+      });
+    } catch (error) {
+      // Malformed arguments (a NUL byte): retrying cannot help.
+      const reason = `could not start: ${error instanceof Error ? error.message : String(error)}`;
+      note(entry, reason);
+      setState(entry, "failed", { lastError: entry.mask(reason), startedAt: undefined, nextStartAt: undefined });
+      return;
+    }
     const stderrTail: string[] = [];
     const splitter = createLineSplitter(
       (line) => {
@@ -303,7 +315,12 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       },
       { mask: entry.mask, holdBack: longestSecret(config) - 1 },
     );
-    child.process.stderr?.on("data", (chunk: Buffer) => splitter.push(chunk));
+    const stderr = child.process.stderr;
+    stderr?.on("data", (chunk: Buffer) => splitter.push(chunk));
+    const stderrDone = new Promise<void>((resolve) => {
+      if (!stderr) resolve();
+      else stderr.once("close", () => resolve());
+    });
     const run: Run = {
       child,
       startController: new AbortController(),
@@ -313,7 +330,11 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       flushStderr: () => splitter.flush(),
     };
     entry.run = run;
-    child.exited.then((exit) => onExit(entry, run, exit));
+    // The exit can be reported before the last stderr lines were read: wait (briefly) for them, they are the reason.
+    child.exited.then(async (exit) => {
+      await boundedWait(stderrDone, STDERR_DRAIN_MS);
+      onExit(entry, run, exit);
+    });
     if (child.pid === undefined) {
       setState(entry, "starting", { startedAt: clock.now(), nextStartAt: undefined });
       return;
@@ -683,6 +704,17 @@ function maskJson<T>(mask: Masker, value: T): T {
   const text = JSON.stringify(value);
   const masked = mask(text);
   return masked === text ? value : (JSON.parse(masked) as T);
+}
+
+function boundedWait(promise: Promise<void>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 function describeExit(exit: ChildExit): string {
