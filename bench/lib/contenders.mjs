@@ -1,0 +1,379 @@
+/**
+ * The contenders. Each one is started by the harness on 127.0.0.1, reaches the same upstream program (or, for the
+ * SDK references, runs the same tool code in-process), and hands back `open()` for client sessions and its process
+ * tree for the CPU and memory figures.
+ *
+ * Groups: `floor` (direct stdio), `reference` (the MCP SDK's own HTTP transports, no proxy), `peer` (supergateway,
+ * mcp-proxy, mcp-hub: the best of them is the bar), `gateway` (this project).
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  commandLine,
+  freePort,
+  httpAnswers,
+  processTree,
+  readJsonLine,
+  spawnTracked,
+  stopTracked,
+  waitFor,
+} from "./proc.mjs";
+import {
+  openControlApiSession,
+  openSseSession,
+  openStdioSession,
+  openStreamableHttpSession,
+} from "./sessions.mjs";
+
+/** Where things are, resolved once by run.mjs. */
+export function benchPaths(root) {
+  return {
+    root,
+    dist: join(root, "dist"),
+    upstream: join(root, "bench", "upstream-server.mjs"),
+    sdkServer: join(root, "bench", "sdk-server.mjs"),
+    forceLoopback: join(root, "bench", "force-loopback.cjs"),
+    supergateway: join(root, "node_modules", "supergateway", "dist", "index.js"),
+    mcpProxy: join(root, "node_modules", "mcp-proxy", "dist", "bin", "mcp-proxy.mjs"),
+    mcpHub: join(root, "node_modules", "mcp-hub", "dist", "cli.js"),
+    daemonMain: join(root, "dist", "daemon", "main.js"),
+    frontendMain: join(root, "dist", "frontend", "main.js"),
+    cliMain: join(root, "dist", "cli", "main.js"),
+  };
+}
+
+const UPSTREAM_MARK = "upstream-server.mjs";
+
+/** Splits a contender's process tree into its own processes and upstream servers. */
+function classifyTree(rootPid) {
+  const own = [];
+  const upstream = [];
+  for (const pid of processTree(rootPid)) {
+    (pid !== rootPid && commandLine(pid).includes(UPSTREAM_MARK) ? upstream : own).push(pid);
+  }
+  return { own, upstream };
+}
+
+/** Finds the exposed names of the bench tools in a tools/list answer (prefixes differ per contender). */
+function toolNamesFrom(tools) {
+  const names = tools.map((tool) => tool.name);
+  const pick = (base) =>
+    names.find((name) => name === base) ??
+    names.find((name) => name.endsWith(`-${base}`) || name.endsWith(`_${base}`) || name.endsWith(`.${base}`));
+  const echo = pick("echo");
+  const blob = pick("blob");
+  if (!echo || !blob) throw new Error(`bench tools not found in tools/list: ${names.join(", ")}`);
+  return { echo, blob };
+}
+
+/** Opens one session, reads the tool names, closes it: proves the contender answers end to end. */
+async function probeToolNames(open, timeoutMs = 30000, child) {
+  return waitFor(
+    async () => {
+      const session = await open();
+      try {
+        return toolNamesFrom(await session.listTools());
+      } finally {
+        await session.close();
+      }
+    },
+    { timeoutMs, intervalMs: 200, what: "tools/list with the bench tools", child },
+  );
+}
+
+function nodeEnv(extra = {}) {
+  return { ...process.env, NODE_ENV: "production", ...extra };
+}
+
+/** A contender served by one long-lived child process reachable over HTTP. */
+async function startHttpChild({ command, args, env, url, readyUrl, opener, readyTimeoutMs = 30000, cwd, onStop }) {
+  const child = spawnTracked(command, args, { env, cwd });
+  await waitFor(() => httpAnswers(readyUrl ?? url), { timeoutMs: readyTimeoutMs, what: `${readyUrl ?? url} to answer`, child });
+  const open = () => opener(url);
+  const toolNames = await probeToolNames(open, readyTimeoutMs, child);
+  return {
+    open,
+    toolNames,
+    processes: () => classifyTree(child.pid),
+    stop: async () => {
+      await stopTracked(child);
+      onStop?.();
+    },
+    child,
+  };
+}
+
+/** Builds the contender list. */
+export function createContenders(paths) {
+  const node = process.execPath;
+  const upstreamCommand = [node, paths.upstream];
+
+  const direct = {
+    id: "direct-stdio",
+    label: "direct stdio (floor)",
+    group: "floor",
+    sharesConnection: true,
+    unavailable: () => null,
+    async start() {
+      const sessions = new Set();
+      const open = async () => {
+        const session = await openStdioSession(node, [paths.upstream], nodeEnv());
+        sessions.add(session);
+        const close = session.close;
+        session.close = async () => {
+          sessions.delete(session);
+          await close();
+        };
+        return session;
+      };
+      const toolNames = await probeToolNames(open);
+      return {
+        open,
+        toolNames,
+        processes: () => ({ own: [], upstream: [...sessions].map((s) => s.pid).filter(Boolean) }),
+        stop: async () => {
+          await Promise.all([...sessions].map((s) => s.close()));
+        },
+      };
+    },
+  };
+
+  const sdk = (kind) => ({
+    id: `sdk-${kind === "http" ? "mcp" : "sse"}`,
+    label: kind === "http" ? "MCP SDK, Streamable HTTP, no proxy" : "MCP SDK, SSE, no proxy",
+    group: "reference",
+    unavailable: () => null,
+    async start() {
+      const child = spawnTracked(node, [paths.sdkServer, "--transport", kind], { env: nodeEnv(), keepStdout: true });
+      const { port } = await readJsonLine(child);
+      const url = kind === "http" ? `http://127.0.0.1:${port}/mcp` : `http://127.0.0.1:${port}/sse`;
+      const open = () => (kind === "http" ? openStreamableHttpSession(url) : openSseSession(url));
+      const toolNames = await probeToolNames(open, 30000, child);
+      return { open, toolNames, processes: () => classifyTree(child.pid), stop: () => stopTracked(child), child };
+    },
+  });
+
+  const supergateway = (output) => ({
+    id: output === "sse" ? "supergateway-sse" : "supergateway-mcp",
+    label: output === "sse" ? "supergateway, SSE" : "supergateway, /mcp (stateful)",
+    group: "peer",
+    unavailable: () => (existsSync(paths.supergateway) ? null : "supergateway is not installed"),
+    async start() {
+      const port = await freePort();
+      const args = ["-r", paths.forceLoopback, paths.supergateway, "--stdio", upstreamCommand.join(" "), "--port", String(port), "--logLevel", "none"];
+      if (output === "sse") args.push("--outputTransport", "sse");
+      else args.push("--outputTransport", "streamableHttp", "--stateful");
+      const url = output === "sse" ? `http://127.0.0.1:${port}/sse` : `http://127.0.0.1:${port}/mcp`;
+      return startHttpChild({
+        command: node,
+        args,
+        env: nodeEnv(),
+        url,
+        readyUrl: `http://127.0.0.1:${port}/`,
+        opener: output === "sse" ? openSseSession : openStreamableHttpSession,
+      });
+    },
+  });
+
+  const mcpProxy = (server) => ({
+    id: server === "sse" ? "mcp-proxy-sse" : "mcp-proxy-mcp",
+    label: server === "sse" ? "mcp-proxy, SSE" : "mcp-proxy, /mcp",
+    group: "peer",
+    unavailable: () => (existsSync(paths.mcpProxy) ? null : "mcp-proxy is not installed"),
+    async start() {
+      const port = await freePort();
+      const url = server === "sse" ? `http://127.0.0.1:${port}/sse` : `http://127.0.0.1:${port}/mcp`;
+      return startHttpChild({
+        command: node,
+        args: [paths.mcpProxy, "--host", "127.0.0.1", "--port", String(port), "--server", server === "sse" ? "sse" : "stream", "--", ...upstreamCommand],
+        env: nodeEnv(),
+        url,
+        readyUrl: `http://127.0.0.1:${port}/ping`,
+        opener: server === "sse" ? openSseSession : openStreamableHttpSession,
+      });
+    },
+  });
+
+  const mcpHub = {
+    id: "mcp-hub",
+    label: "mcp-hub, SSE",
+    group: "peer",
+    unavailable: () => (existsSync(paths.mcpHub) ? null : "mcp-hub is not installed"),
+    async start() {
+      const hub = await prepareMcpHub(paths, [{ name: "bench", args: [paths.upstream] }]);
+      return startHttpChild({
+        command: node,
+        args: hub.args,
+        env: hub.env,
+        url: `http://127.0.0.1:${hub.port}/mcp`,
+        readyUrl: `http://127.0.0.1:${hub.port}/api/health`,
+        opener: openSseSession,
+        onStop: hub.cleanup,
+      });
+    },
+  };
+
+  const gatewayUnavailable = () => {
+    for (const file of [paths.daemonMain, paths.frontendMain]) {
+      if (!existsSync(file)) return `${file.slice(paths.root.length + 1)} is not built`;
+    }
+    return null;
+  };
+
+  const gateway = (path) => ({
+    id: path === "control" ? "gateway-callTool" : `gateway-${path}`,
+    label: path === "control" ? "gateway, control API CallTool" : `gateway, /${path}`,
+    group: "gateway",
+    shared: "gateway",
+    unavailable: gatewayUnavailable,
+    async start(ctx) {
+      const instance = await ctx.shared("gateway", () => startGateway(paths, [{ name: "bench", args: [paths.upstream] }]));
+      const open =
+        path === "mcp"
+          ? () => openStreamableHttpSession(`${instance.baseUrl}/mcp`)
+          : path === "sse"
+            ? () => openSseSession(`${instance.baseUrl}/sse`)
+            : () => openControlApiSession(instance.socketPath, paths.dist);
+      const toolNames = await probeToolNames(open, 30000, instance.child);
+      return { open, toolNames, processes: instance.processes, stop: instance.release, gateway: instance };
+    },
+  });
+
+  return [
+    direct,
+    sdk("http"),
+    sdk("sse"),
+    supergateway("sse"),
+    supergateway("mcp"),
+    mcpProxy("mcp"),
+    mcpProxy("sse"),
+    mcpHub,
+    gateway("mcp"),
+    gateway("sse"),
+    gateway("control"),
+  ];
+}
+
+/** Writes a gateway team file with these servers (each a node program with args). */
+export function writeGatewayConfig(home, port, servers) {
+  const lines = [
+    "gateway:",
+    `  port: ${port}`,
+    "  clientAuth: none",
+    "defaultTeam: bench",
+    "teams:",
+    "  - id: bench",
+    "    name: Bench",
+    "    servers:",
+  ];
+  for (const server of servers) {
+    lines.push(`      - name: ${server.name}`);
+    lines.push(`        command: ${JSON.stringify(process.execPath)}`);
+    lines.push(`        args: ${JSON.stringify(server.args)}`);
+  }
+  lines.push("    policy:", '      allow: ["*"]', "      deny: []", "");
+  const file = join(home, "bench-team.yaml");
+  writeFileSync(file, lines.join("\n"));
+  return file;
+}
+
+/** Names the gateway's processes from their command lines. */
+export function gatewayRoles(rootPid) {
+  const roles = { daemon: [], frontend: [], watchdog: [], upstream: [], other: [] };
+  for (const pid of processTree(rootPid)) {
+    const cmd = commandLine(pid);
+    if (pid !== rootPid && cmd.includes(UPSTREAM_MARK)) roles.upstream.push(pid);
+    else if (/frontend/.test(cmd)) roles.frontend.push(pid);
+    else if (/watchdog/.test(cmd)) roles.watchdog.push(pid);
+    else if (/daemon[/\\]main\.js|cli[/\\]main\.js/.test(cmd)) roles.daemon.push(pid);
+    else roles.other.push(pid);
+  }
+  return roles;
+}
+
+/**
+ * Starts the gateway daemon (which starts its frontend) with a fresh or given DEPLOYSTACK_HOME. `viaCli` starts it
+ * as a user does (`dsctl start --foreground`); otherwise the daemon program directly (one process less in the tree).
+ */
+export async function startGateway(paths, servers, { home, viaCli = false, port, keepHome = false, readyTimeoutMs = 60000 } = {}) {
+  const stateHome = home ?? mkdtempSync(join(tmpdir(), "dsgw-bench-"));
+  const listenPort = port ?? (await freePort());
+  const config = writeGatewayConfig(stateHome, listenPort, servers);
+  const args = viaCli
+    ? [paths.cliMain, "start", "--foreground", "--config", config, "--port", String(listenPort)]
+    : [paths.daemonMain, "--config", config, "--port", String(listenPort)];
+  const startedAt = performance.now();
+  const child = spawnTracked(process.execPath, args, { env: nodeEnv({ DEPLOYSTACK_HOME: stateHome }) });
+  const baseUrl = `http://127.0.0.1:${listenPort}`;
+  let users = 0;
+  const instance = {
+    child,
+    home: stateHome,
+    port: listenPort,
+    baseUrl,
+    startedAt,
+    socketPath: join(stateHome, "run", "gateway.sock"),
+    processes: () => classifyTree(child.pid),
+    roles: () => gatewayRoles(child.pid),
+    acquire() {
+      users++;
+    },
+    release: async () => {
+      users--;
+      if (users <= 0) await instance.stop();
+    },
+    stop: async () => {
+      await stopTracked(child, 5000);
+      if (!keepHome && home === undefined) rmSync(stateHome, { recursive: true, force: true });
+    },
+  };
+  if (readyTimeoutMs > 0) {
+    await waitFor(() => httpAnswers(`${baseUrl}/healthz`), { timeoutMs: readyTimeoutMs, what: "gateway /healthz", child });
+  }
+  return instance;
+}
+
+/**
+ * Prepares an mcp-hub run: a private HOME whose marketplace cache is pre-seeded and fresh (mcp-hub reads
+ * `<home>/.mcp-hub/cache/registry.json` when that folder exists, and only fetches its registry when the cache is
+ * missing, empty or older than an hour), so it never reaches the network; the config file; a free port.
+ */
+export async function prepareMcpHub(paths, servers, initDelayMs = 0) {
+  const home = mkdtempSync(join(tmpdir(), "mcphub-bench-"));
+  const cacheDir = join(home, ".mcp-hub", "cache");
+  mkdirSync(cacheDir, { recursive: true });
+  mkdirSync(join(home, ".mcp-hub", "logs"), { recursive: true });
+  writeFileSync(
+    join(cacheDir, "registry.json"),
+    JSON.stringify({
+      registry: {
+        version: "bench-stub",
+        generatedAt: Date.now(),
+        totalServers: 1,
+        servers: [{ id: "bench-stub", name: "bench stub", description: "offline stub", url: "http://127.0.0.1/", tags: [], category: "other" }],
+      },
+      lastFetchedAt: Date.now(),
+      serverDocumentation: {},
+    }),
+  );
+  const mcpServers = {};
+  for (const server of servers) {
+    mcpServers[server.name] = {
+      command: process.execPath,
+      args: initDelayMs > 0 ? [...server.args, "--init-delay-ms", String(initDelayMs)] : server.args,
+    };
+  }
+  const config = join(home, "mcp-servers.json");
+  writeFileSync(config, JSON.stringify({ mcpServers }, null, 2));
+  const port = await freePort();
+  const env = { ...process.env, HOME: home, NODE_ENV: "production" };
+  for (const name of ["XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"]) delete env[name];
+  return {
+    home,
+    port,
+    env,
+    args: ["-r", paths.forceLoopback, paths.mcpHub, "--port", String(port), "--config", config],
+    cleanup: () => rmSync(home, { recursive: true, force: true }),
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * Scenarios that only make sense for a multi-server gateway: start-up with many slow servers (empty and warm tool
+ * cache, and mcp-hub for comparison) and memory per idle session.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { prepareMcpHub, startGateway } from "./contenders.mjs";
+import { httpAnswers, rssKiB, spawnTracked, stopTracked, waitFor } from "./proc.mjs";
+import { openSseSession, openStreamableHttpSession } from "./sessions.mjs";
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function slowServers(paths, count, delayMs) {
+  return Array.from({ length: count }, (_, i) => ({
+    name: `s${String(i + 1).padStart(2, "0")}`,
+    args: [paths.upstream, "--init-delay-ms", String(delayMs)],
+  }));
+}
+
+/**
+ * Polls until one tools/list answer holds every expected tool; returns ms since `startedAt` (`performance.now()`
+ * time) and the count. One session is reused while it works (as an IDE would), reopened when it fails.
+ */
+async function timeFullToolsList(open, expected, startedAt, { timeoutMs, child }) {
+  let session;
+  const deadline = startedAt + timeoutMs;
+  let lastCount = 0;
+  while (performance.now() < deadline) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`exited during start-up: ${child.outputTail?.slice(-600)}`);
+    }
+    try {
+      session ??= await open();
+      const tools = await session.listTools();
+      lastCount = tools.filter((tool) => /(echo|blob)$/.test(tool.name)).length;
+      if (lastCount >= expected) {
+        const ms = performance.now() - startedAt;
+        await session.close().catch(() => {});
+        return { ms, tools: lastCount };
+      }
+    } catch {
+      await session?.close().catch(() => {});
+      session = undefined;
+    }
+    await sleep(10);
+  }
+  await session?.close().catch(() => {});
+  throw new Error(`tools/list never complete: ${lastCount} of ${expected} tools`);
+}
+
+/** One gateway start through `dsctl start --foreground`: ms to /healthz and to the first complete tools/list. */
+async function timeGatewayStart(paths, servers, home) {
+  const instance = await startGateway(paths, servers, { home, viaCli: true, readyTimeoutMs: 0 });
+  try {
+    await waitFor(() => httpAnswers(`${instance.baseUrl}/healthz`), {
+      timeoutMs: 60000,
+      intervalMs: 5,
+      what: "gateway /healthz",
+      child: instance.child,
+    });
+    const healthzMs = performance.now() - instance.startedAt;
+    const full = await timeFullToolsList(
+      () => openStreamableHttpSession(`${instance.baseUrl}/mcp`),
+      servers.length * 2,
+      instance.startedAt,
+      { timeoutMs: 60000, child: instance.child },
+    );
+    return { healthzMs, fullListMs: full.ms, fullListAfterHealthzMs: full.ms - healthzMs, tools: full.tools };
+  } finally {
+    await sleep(500);
+    await instance.stop();
+  }
+}
+
+/**
+ * Gateway start-up with `count` servers that each answer `initialize` after `delayMs`: first with an empty state
+ * folder, then again with the same folder (the tool cache warm).
+ */
+export async function runGatewayStartup(paths, { count, delayMs, repeats = 1, log }) {
+  const servers = slowServers(paths, count, delayMs);
+  const cold = [];
+  const warm = [];
+  for (let i = 0; i < repeats; i++) {
+    const home = mkdtempSync(join(tmpdir(), "dsgw-bench-start-"));
+    try {
+      cold.push(await timeGatewayStart(paths, servers, home));
+      log?.(`gateway start-up, empty cache: ${cold.at(-1).fullListMs.toFixed(0)} ms`);
+      warm.push(await timeGatewayStart(paths, servers, home));
+      log?.(`gateway start-up, warm cache: ${warm.at(-1).fullListMs.toFixed(0)} ms`);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }
+  return { servers: count, initDelayMs: delayMs, cold: best(cold), warm: best(warm), runs: { cold, warm } };
+}
+
+function best(runs) {
+  return runs.reduce((a, b) => (b.fullListMs < a.fullListMs ? b : a));
+}
+
+/** mcp-hub start-up with the same servers (it has no tool cache): ms to its first complete tools/list. */
+export async function runMcpHubStartup(paths, { count, delayMs, log }) {
+  const hub = await prepareMcpHub(
+    paths,
+    Array.from({ length: count }, (_, i) => ({ name: `s${String(i + 1).padStart(2, "0")}`, args: [paths.upstream] })),
+    delayMs,
+  );
+  const startedAt = performance.now();
+  const child = spawnTracked(process.execPath, hub.args, { env: hub.env });
+  try {
+    await waitFor(() => httpAnswers(`http://127.0.0.1:${hub.port}/api/health`), { timeoutMs: 60000, intervalMs: 5, what: "mcp-hub health", child });
+    const healthzMs = performance.now() - startedAt;
+    const full = await timeFullToolsList(() => openSseSession(`http://127.0.0.1:${hub.port}/mcp`), count * 2, startedAt, {
+      timeoutMs: 60000,
+      child,
+    });
+    log?.(`mcp-hub start-up: ${full.ms.toFixed(0)} ms`);
+    return { servers: count, initDelayMs: delayMs, healthzMs, fullListMs: full.ms, fullListAfterHealthzMs: full.ms - healthzMs, tools: full.tools };
+  } finally {
+    await stopTracked(child);
+    hub.cleanup();
+  }
+}
+
+/** RSS (KiB) per gateway role. */
+export function gatewayRss(instance) {
+  const roles = instance.roles();
+  const sum = (pids) => pids.reduce((total, pid) => total + rssKiB(pid), 0);
+  return { daemon: sum(roles.daemon), frontend: sum(roles.frontend), watchdog: sum(roles.watchdog), other: sum(roles.other) };
+}
+
+/**
+ * Gateway memory: RSS of daemon and frontend idle (one server, after one tools/list), then with `sessions` open idle
+ * Streamable HTTP sessions (initialized, GET stream open, as an IDE leaves them), and the cost per session.
+ */
+export async function runGatewayMemory(paths, { sessions, log }) {
+  const instance = await startGateway(paths, [{ name: "bench", args: [paths.upstream] }]);
+  const open = () => openStreamableHttpSession(`${instance.baseUrl}/mcp`);
+  const opened = [];
+  try {
+    await timeFullToolsList(open, 2, performance.now(), { timeoutMs: 60000, child: instance.child });
+    await sleep(1500);
+    const idle = gatewayRss(instance);
+    const batch = 25;
+    for (let i = 0; i < sessions; i += batch) {
+      opened.push(...(await Promise.all(Array.from({ length: Math.min(batch, sessions - i) }, open))));
+    }
+    await sleep(1500);
+    const loaded = gatewayRss(instance);
+    log?.(`gateway memory: ${sessions} idle sessions open`);
+    const perSessionKiB = (loaded.daemon + loaded.frontend - idle.daemon - idle.frontend) / sessions;
+    return { sessions, idleKiB: idle, withSessionsKiB: loaded, perSessionKiB };
+  } finally {
+    for (let i = 0; i < opened.length; i += 50) {
+      await Promise.all(opened.slice(i, i + 50).map((session) => session.close().catch(() => {})));
+    }
+    await instance.stop();
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * The report: every figure beside its ratio to direct stdio (the floor) and to the best peer (the best of
+ * supergateway, mcp-proxy and mcp-hub for that figure; for throughput only peers with no errors and no wrong
+ * results count), and the issue's targets checked against the same run.
+ */
+
+const fmt = (value, digits = 0) =>
+  value === undefined || value === null || Number.isNaN(value) ? "—" : Number(value).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+const ratio = (value, base) =>
+  value === undefined || base === undefined || Number.isNaN(value) || Number.isNaN(base) || !base ? "—" : `${(value / base).toFixed(2)}×`;
+
+/** The best peer value of a figure (lower is better unless `higher`). */
+export function bestPeer(results, contenders, pick, { higher = false, eligible = () => true } = {}) {
+  let best;
+  for (const contender of contenders) {
+    if (contender.group !== "peer") continue;
+    const result = results?.[contender.id];
+    if (!result || !eligible(result)) continue;
+    const value = pick(result);
+    if (value === undefined || Number.isNaN(value)) continue;
+    if (best === undefined || (higher ? value > best.value : value < best.value)) best = { id: contender.id, value };
+  }
+  return best;
+}
+
+function table(header, rows) {
+  const lines = [`| ${header.join(" | ")} |`, `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`];
+  for (const row of rows) lines.push(`| ${row.join(" | ")} |`);
+  return lines.join("\n");
+}
+
+const kib2mib = (kib) => (kib === undefined ? Number.NaN : kib / 1024);
+
+/** Builds the markdown report from the results object. */
+export function renderMarkdown(results) {
+  const { contenders, scenarios } = results;
+  const shown = contenders.filter((c) => c.status === "ok");
+  const out = [];
+  out.push(`Run ${results.date} (${results.mode}), ${results.machine.cpuModel} × ${results.machine.cpus}, ${results.machine.memGiB} GiB, Node ${results.machine.node}, load ${results.machine.loadBefore.join(" / ")} before the run. Ratios: ×direct = to direct stdio, ×peer = to the best peer (${"supergateway, mcp-proxy, mcp-hub"}) in the same run.`);
+  const skipped = contenders.filter((c) => c.status !== "ok");
+  if (skipped.length) out.push(`Not run: ${skipped.map((c) => `${c.id} (${c.reason})`).join("; ")}.`);
+
+  const lat = scenarios.latency;
+  if (lat) {
+    const direct = lat["direct-stdio"]?.p50;
+    const peer = bestPeer(lat, shown, (r) => r.p50, { eligible: (r) => r.errors === 0 && r.wrong === 0 });
+    out.push(`### Latency of tools/call echo, 1 client (µs)`);
+    out.push(
+      table(
+        ["contender", "p50", "×direct", "×peer", "p90", "p99", "calls", "errors / wrong"],
+        shown.filter((c) => lat[c.id]).map((c) => {
+          const r = lat[c.id];
+          return [c.label, fmt(r.p50), ratio(r.p50, direct), ratio(r.p50, peer?.value), fmt(r.p90), fmt(r.p99), fmt(r.n), `${r.errors} / ${r.wrong}`];
+        }),
+      ),
+    );
+  }
+
+  for (const key of ["throughput16", "throughput64"]) {
+    const tp = scenarios[key];
+    if (!tp) continue;
+    const sessions = key === "throughput16" ? 16 : 64;
+    const direct = tp["direct-stdio"]?.callsPerSec;
+    const clean = (r) => r.errors === 0 && r.wrong === 0;
+    const peer = bestPeer(tp, shown, (r) => r.callsPerSec, { higher: true, eligible: clean });
+    const peerCpu = bestPeer(tp, shown, (r) => r.cpuPerCallMicros.own, { eligible: clean });
+    out.push(`### Throughput, ${sessions} concurrent sessions in closed loops`);
+    out.push(
+      table(
+        ["contender", "calls/s", "×direct", "×peer", "p50 µs", "p99 µs", "errors", "WRONG", "CPU µs/call own", "×peer", "upstream", "client"],
+        shown.filter((c) => tp[c.id]).map((c) => {
+          const r = tp[c.id];
+          return [
+            c.label,
+            fmt(r.callsPerSec),
+            ratio(r.callsPerSec, direct),
+            ratio(r.callsPerSec, peer?.value),
+            fmt(r.p50),
+            fmt(r.p99),
+            fmt(r.errors),
+            r.wrong ? `**${fmt(r.wrong)} (${fmt((100 * r.wrong) / Math.max(1, r.calls))}%)**` : "0",
+            fmt(r.cpuPerCallMicros.own),
+            ratio(r.cpuPerCallMicros.own, peerCpu?.value),
+            fmt(r.cpuPerCallMicros.upstream),
+            fmt(r.cpuPerCallMicros.client),
+          ];
+        }),
+      ),
+    );
+  }
+  if (scenarios.throughput16 || scenarios.throughput64) {
+    out.push(
+      "Direct stdio runs the same number of loops over its one connection (it has no sessions). CPU per call is from /proc utime+stime of the contender's own processes (for the gateway: daemon + frontend + watchdog), of the upstream server process(es), and of the benchmark client process. The SDK references run the tool in-process, so their own CPU includes the tool.",
+    );
+  }
+
+  const blobs = scenarios.blobs;
+  if (blobs) {
+    const sizes = Object.keys(Object.values(blobs)[0]?.bySize ?? {}).map(Number);
+    const header = ["contender"];
+    for (const n of sizes) header.push(`${n / 1048576} MiB ms`, "×direct", "×peer");
+    header.push("echo during largest: p50 / max ms", "errors / wrong");
+    const rows = shown.filter((c) => blobs[c.id]).map((c) => {
+      const r = blobs[c.id];
+      const row = [c.label];
+      for (const n of sizes) {
+        const v = r.bySize[n]?.medianMs;
+        const peer = bestPeer(blobs, shown, (x) => x.bySize[n]?.medianMs, { eligible: (x) => x.wrong === 0 });
+        row.push(fmt(v, 1), ratio(v, blobs["direct-stdio"]?.bySize[n]?.medianMs), ratio(v, peer?.value));
+      }
+      row.push(`${fmt(r.sideEchoDuringLargest.p50Ms, 1)} / ${fmt(r.sideEchoDuringLargest.maxMs, 1)}`, `${r.errors} / ${r.wrong}`);
+      return row;
+    });
+    out.push(`### Large results (median ms of blob calls)`);
+    out.push(table(header, rows));
+    out.push("The last column is a second session of the same contender calling echo while the largest result travels: a high max means one big result stalls other sessions.");
+  }
+
+  const mem = scenarios.memory;
+  if (mem) {
+    out.push(`### Memory: RSS of each contender's own processes (MiB)`);
+    out.push(
+      table(
+        ["contender", "idle", "after the 64-session run"],
+        shown.filter((c) => mem.idle?.[c.id] !== undefined).map((c) => [c.label, fmt(kib2mib(mem.idle[c.id]), 1), fmt(kib2mib(mem.after64?.[c.id]), 1)]),
+      ),
+    );
+    if (mem.gatewayRoles) {
+      const roles = mem.gatewayRoles;
+      out.push(
+        table(
+          ["gateway process", "idle MiB", "after the 64-session run MiB"],
+          ["daemon", "frontend", "watchdog"].map((role) => [role, fmt(kib2mib(roles.idle?.[role]), 1), fmt(kib2mib(roles.after64?.[role]), 1)]),
+        ),
+      );
+    }
+  }
+  const gm = scenarios.gatewayMemory;
+  if (gm) {
+    out.push(`### Gateway memory with ${gm.sessions} idle sessions`);
+    out.push(
+      table(
+        ["process", "idle MiB", `${gm.sessions} sessions MiB`],
+        ["daemon", "frontend"].map((role) => [role, fmt(kib2mib(gm.idleKiB[role]), 1), fmt(kib2mib(gm.withSessionsKiB[role]), 1)]),
+      ),
+    );
+    out.push(`Per idle session (daemon + frontend): ${fmt(gm.perSessionKiB, 1)} KiB.`);
+  }
+
+  const st = scenarios.startup;
+  if (st) {
+    out.push(`### Start-up: ${st.gateway?.servers ?? st.mcpHub?.servers} servers that each answer initialize after ${(st.gateway?.initDelayMs ?? st.mcpHub?.initDelayMs) / 1000} s`);
+    const rows = [];
+    if (st.gateway) {
+      rows.push(["gateway (`dsctl start --foreground`), empty cache", fmt(st.gateway.cold.healthzMs), fmt(st.gateway.cold.fullListMs), fmt(st.gateway.cold.fullListAfterHealthzMs)]);
+      rows.push(["gateway, warm cache", fmt(st.gateway.warm.healthzMs), fmt(st.gateway.warm.fullListMs), fmt(st.gateway.warm.fullListAfterHealthzMs)]);
+    }
+    if (st.gatewayError) rows.push([`gateway: ${st.gatewayError}`, "—", "—", "—"]);
+    if (st.mcpHub) rows.push(["mcp-hub (no cache)", fmt(st.mcpHub.healthzMs), fmt(st.mcpHub.fullListMs), fmt(st.mcpHub.fullListAfterHealthzMs)]);
+    if (st.mcpHubError) rows.push([`mcp-hub: ${st.mcpHubError}`, "—", "—", "—"]);
+    out.push(table(["", "health answers, ms", "complete tools/list, ms", "after health, ms"], rows));
+  }
+
+  const targets = checkTargets(results);
+  if (targets.length) {
+    out.push(`### Targets (issue 5)`);
+    out.push(table(["target", "measured", "met"], targets.map((t) => [t.target, t.measured, t.met === undefined ? "—" : t.met ? "yes" : "**no**"])));
+  }
+  return out.join("\n\n") + "\n";
+}
+
+/** The issue's targets, evaluated on this run's figures (only those the run measured). */
+export function checkTargets(results) {
+  const { scenarios, contenders } = results;
+  const ok = contenders.filter((c) => c.status === "ok");
+  const targets = [];
+  const lat = scenarios.latency;
+  const gw = lat?.["gateway-mcp"];
+  if (gw) {
+    const sdk = lat["sdk-mcp"]?.p50;
+    const peer = bestPeer(lat, ok, (r) => r.p50, { eligible: (r) => r.errors === 0 && r.wrong === 0 });
+    targets.push({ target: "p50 over /mcp ≤ MCP SDK serving the server over Streamable HTTP", measured: `${fmt(gw.p50)} vs ${fmt(sdk)} µs`, met: sdk ? gw.p50 <= sdk : undefined });
+    targets.push({ target: "p50 over /mcp ≤ 0.7× the best peer's", measured: `${fmt(gw.p50)} vs ${fmt(peer?.value)} µs (${peer?.id ?? "—"})`, met: peer ? gw.p50 <= 0.7 * peer.value : undefined });
+  }
+  const clean = (r) => r.errors === 0 && r.wrong === 0;
+  const t16 = scenarios.throughput16?.["gateway-mcp"];
+  if (t16) {
+    const peer = bestPeer(scenarios.throughput16, ok, (r) => r.cpuPerCallMicros.own, { eligible: clean });
+    targets.push({ target: "gateway CPU per call at 16 sessions ≤ half the best peer's", measured: `${fmt(t16.cpuPerCallMicros.own)} vs ${fmt(peer?.value)} µs (${peer?.id ?? "—"})`, met: peer ? t16.cpuPerCallMicros.own <= peer.value / 2 : undefined });
+  }
+  const t64 = scenarios.throughput64?.["gateway-mcp"];
+  if (t64) {
+    const peer = bestPeer(scenarios.throughput64, ok, (r) => r.callsPerSec, { higher: true, eligible: clean });
+    targets.push({ target: "throughput at 64 sessions ≥ the best peer's, zero errors and wrong results", measured: `${fmt(t64.callsPerSec)} vs ${fmt(peer?.value)} calls/s (${peer?.id ?? "—"}), ${t64.errors} errors, ${t64.wrong} wrong`, met: peer ? t64.callsPerSec >= peer.value && clean(t64) : clean(t64) });
+  }
+  const st = scenarios.startup?.gateway;
+  if (st) {
+    targets.push({ target: `warm cache: complete tools/list ≤ 1.5 s after dsctl start (${st.servers} servers, ${st.initDelayMs / 1000} s initialize)`, measured: `${fmt(st.warm.fullListMs)} ms`, met: st.warm.fullListMs <= 1500 });
+    targets.push({ target: "warm cache: complete tools/list ≤ 100 ms after /healthz first answers", measured: `${fmt(st.warm.fullListAfterHealthzMs)} ms`, met: st.warm.fullListAfterHealthzMs <= 100 });
+  }
+  const blobs = scenarios.blobs;
+  const gb = blobs?.["gateway-mcp"];
+  if (gb) {
+    const oneMiB = 1048576;
+    const direct = blobs["direct-stdio"]?.bySize[oneMiB]?.medianMs;
+    const v = gb.bySize[oneMiB]?.medianMs;
+    targets.push({ target: "1 MiB result < 2× direct stdio", measured: `${fmt(v, 1)} vs ${fmt(direct, 1)} ms`, met: direct ? v < 2 * direct : undefined });
+    const idleP50 = lat?.["gateway-mcp"]?.p50;
+    targets.push({ target: "a 10 MiB result does not stall other sessions", measured: `echo on another session during it: p50 ${fmt(gb.sideEchoDuringLargest.p50Ms, 1)} ms, max ${fmt(gb.sideEchoDuringLargest.maxMs, 1)} ms (idle p50 ${fmt(idleP50 / 1000, 2)} ms)`, met: undefined });
+  }
+  const gm = scenarios.gatewayMemory;
+  if (gm) {
+    targets.push({ target: "idle memory per session < 64 KiB", measured: `${fmt(gm.perSessionKiB, 1)} KiB`, met: gm.perSessionKiB < 64 });
+    targets.push({ target: "idle RSS of the daemon < 90 MB", measured: `${fmt(gm.idleKiB.daemon / 1024, 1)} MiB`, met: gm.idleKiB.daemon * 1024 < 90e6 });
+    targets.push({ target: "idle RSS of the frontend < 70 MB", measured: `${fmt(gm.idleKiB.frontend / 1024, 1)} MiB`, met: gm.idleKiB.frontend * 1024 < 70e6 });
+  }
+  return targets;
+}

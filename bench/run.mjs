@@ -1,0 +1,282 @@
+#!/usr/bin/env node
+/**
+ * The benchmark harness: `npm run bench` (full, a few minutes), `npm run bench -- --quick` (about a minute and a
+ * half), `npm run bench -- --quick --smoke` (CI: every contender that starts answers a few calls correctly; exits 1
+ * only on wrong results or failed calls, never on timing). See bench/README.md for how to read the output.
+ *
+ * Options: --only id,id (contender ids, see README) --no-startup --no-memory --startup-servers N
+ * --startup-delay-ms N --out DIR --no-readme
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { benchPaths, createContenders } from "./lib/contenders.mjs";
+import { gatewayRss, runGatewayMemory, runGatewayStartup, runMcpHubStartup } from "./lib/gateway-scenarios.mjs";
+import { installCleanupHooks, killEverything } from "./lib/proc.mjs";
+import { renderMarkdown } from "./lib/report.mjs";
+import { ownRssKiB, runBlobs, runLatency, runSmoke, runThroughput } from "./lib/scenarios.mjs";
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const option = (name, fallback) => {
+  const index = argv.indexOf(name);
+  return index >= 0 && index + 1 < argv.length ? argv[index + 1] : fallback;
+};
+
+const quick = flag("--quick");
+const smoke = flag("--smoke");
+const mode = smoke ? "smoke" : quick ? "quick" : "full";
+const MiB = 1048576;
+const plan = quick
+  ? {
+      latency: { warmup: 100, rounds: 3, callsPerRound: 200 },
+      throughput: { rounds: 1, durationMs: 1500 },
+      blobs: { sizes: [MiB, 10 * MiB], rounds: 2, callsPerRound: 3 },
+      startupRepeats: 1,
+      idleSessions: 250,
+    }
+  : {
+      latency: { warmup: 300, rounds: 5, callsPerRound: 600 },
+      throughput: { rounds: 3, durationMs: 4000 },
+      blobs: { sizes: [MiB, 10 * MiB], rounds: 5, callsPerRound: 4 },
+      startupRepeats: 2,
+      idleSessions: 1000,
+    };
+const startupServers = Number(option("--startup-servers", "20"));
+const startupDelayMs = Number(option("--startup-delay-ms", "2000"));
+const outDir = option("--out", join(root, "bench", "results"));
+const only = option("--only", "")
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
+
+const log = (message) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+function packageVersion(name) {
+  try {
+    return JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")).version;
+  } catch {
+    return undefined;
+  }
+}
+
+function gitCommit() {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function machineInfo() {
+  return {
+    cpuModel: cpus()[0]?.model?.trim() ?? "unknown",
+    cpus: cpus().length,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.versions.node,
+    kernel: release(),
+    loadBefore: loadavg().map((l) => l.toFixed(2)),
+  };
+}
+
+/** Runs `tasks` with at most `limit` at a time. */
+async function limited(items, limit, task) {
+  const results = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await task(items[index]);
+      }
+    }),
+  );
+  return results;
+}
+
+async function main() {
+  installCleanupHooks();
+  const paths = benchPaths(root);
+  const all = createContenders(paths).filter((c) => only.length === 0 || only.includes(c.id));
+  const sharedInstances = new Map();
+  const ctx = {
+    shared: async (key, factory) => {
+      if (!sharedInstances.has(key)) sharedInstances.set(key, factory());
+      const instance = await sharedInstances.get(key);
+      instance.acquire();
+      return instance;
+    },
+  };
+
+  const results = {
+    date: new Date().toISOString().slice(0, 10),
+    startedAt: new Date().toISOString(),
+    mode,
+    machine: machineInfo(),
+    versions: {
+      gateway: JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version,
+      gatewayCommit: gitCommit(),
+      "@modelcontextprotocol/sdk": packageVersion("@modelcontextprotocol/sdk"),
+      "@connectrpc/connect-node": packageVersion("@connectrpc/connect-node"),
+      supergateway: packageVersion("supergateway"),
+      "mcp-proxy": packageVersion("mcp-proxy"),
+      "mcp-hub": packageVersion("mcp-hub"),
+    },
+    plan: smoke ? { smoke: true } : { ...plan, startupServers, startupDelayMs },
+    contenders: [],
+    scenarios: {},
+  };
+
+  log(`mode ${mode}; starting ${all.length} contenders`);
+  const started = await limited(all, 3, async (contender) => {
+    const reason = contender.unavailable();
+    if (reason) {
+      log(`${contender.id}: not run (${reason})`);
+      return { contender, status: "unavailable", reason };
+    }
+    const t0 = performance.now();
+    try {
+      const instance = await contender.start(ctx);
+      log(`${contender.id}: up in ${(performance.now() - t0).toFixed(0)} ms, tools ${instance.toolNames.echo}, ${instance.toolNames.blob}`);
+      return { contender, instance, status: "ok" };
+    } catch (error) {
+      const message = String(error?.message ?? error).split("\n")[0].slice(0, 300);
+      log(`${contender.id}: failed to start: ${message}`);
+      return { contender, status: "failed", reason: `failed to start: ${message}` };
+    }
+  });
+  const running = started.filter((entry) => entry.status === "ok");
+  results.contenders = started.map(({ contender, status, reason }) => ({
+    id: contender.id,
+    label: contender.label,
+    group: contender.group,
+    status,
+    ...(reason ? { reason } : {}),
+  }));
+
+  let exitCode = 0;
+  try {
+    if (smoke) {
+      exitCode = await smokeRun(running);
+      return exitCode;
+    }
+    await fullRun(running, paths, results);
+  } finally {
+    await Promise.all(running.map((entry) => entry.instance.stop().catch(() => {})));
+  }
+
+  results.finishedAt = new Date().toISOString();
+  const markdown = renderMarkdown(results);
+  mkdirSync(outDir, { recursive: true });
+  const base = join(outDir, quick ? `${results.date}-quick` : results.date);
+  writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(`${base}.md`, markdown);
+  process.stdout.write(`\n${markdown}\n`);
+  log(`results written to ${base}.json and ${base}.md`);
+  if (!quick && only.length === 0 && !flag("--no-readme")) updateReadme(markdown, `${results.date}.json`);
+  return exitCode;
+}
+
+async function smokeRun(running) {
+  let failures = 0;
+  await limited(running, 3, async (entry) => {
+    try {
+      const problems = await runSmoke(entry);
+      if (problems.length) {
+        failures++;
+        log(`SMOKE FAIL ${entry.contender.id}: ${problems.join("; ")}`);
+      } else {
+        log(`smoke ok ${entry.contender.id}`);
+      }
+    } catch (error) {
+      failures++;
+      log(`SMOKE FAIL ${entry.contender.id}: ${String(error?.message ?? error).split("\n")[0]}`);
+    }
+  });
+  const line = `smoke: ${running.length - failures} passed, ${failures} failed`;
+  process.stdout.write(`${line}\n`);
+  return failures > 0 ? 1 : 0;
+}
+
+async function fullRun(running, paths, results) {
+  const scenarios = results.scenarios;
+  const gatewayEntry = running.find((entry) => entry.contender.group === "gateway");
+  const memory = { idle: {}, after64: {} };
+  for (const entry of running) memory.idle[entry.contender.id] = ownRssKiB(entry.instance);
+  if (gatewayEntry) memory.gatewayRoles = { idle: gatewayRss(gatewayEntry.instance.gateway) };
+
+  scenarios.latency = await runLatency(running, { ...plan.latency, log });
+  scenarios.throughput16 = await runThroughput(running, { sessions: 16, ...plan.throughput, log });
+  scenarios.throughput64 = await runThroughput(running, { sessions: 64, ...plan.throughput, log });
+  for (const entry of running) memory.after64[entry.contender.id] = ownRssKiB(entry.instance);
+  if (gatewayEntry) memory.gatewayRoles.after64 = gatewayRss(gatewayEntry.instance.gateway);
+  scenarios.memory = memory;
+  scenarios.blobs = await runBlobs(running, { ...plan.blobs, log });
+
+  await Promise.all(running.map((entry) => entry.instance.stop().catch(() => {})));
+  running.length = 0;
+
+  const gatewayBuilt = results.contenders.some((c) => c.group === "gateway" && c.status === "ok");
+  if (!flag("--no-memory") && gatewayBuilt) {
+    try {
+      scenarios.gatewayMemory = await runGatewayMemory(paths, { sessions: plan.idleSessions, log });
+    } catch (error) {
+      scenarios.gatewayMemoryError = String(error?.message ?? error).split("\n")[0];
+      log(`gateway memory scenario failed: ${scenarios.gatewayMemoryError}`);
+    }
+  }
+  if (!flag("--no-startup")) {
+    const startup = {};
+    if (gatewayBuilt) {
+      try {
+        startup.gateway = await runGatewayStartup(paths, { count: startupServers, delayMs: startupDelayMs, repeats: plan.startupRepeats, log });
+      } catch (error) {
+        startup.gatewayError = String(error?.message ?? error).split("\n")[0].slice(0, 300);
+        log(`gateway start-up scenario failed: ${startup.gatewayError}`);
+      }
+    }
+    if (results.contenders.some((c) => c.id === "mcp-hub" && c.status === "ok")) {
+      try {
+        startup.mcpHub = await runMcpHubStartup(paths, { count: startupServers, delayMs: startupDelayMs, log });
+      } catch (error) {
+        startup.mcpHubError = String(error?.message ?? error).split("\n")[0].slice(0, 300);
+        log(`mcp-hub start-up scenario failed: ${startup.mcpHubError}`);
+      }
+    }
+    scenarios.startup = startup;
+  }
+}
+
+const START = "<!-- bench:latest:start -->";
+const END = "<!-- bench:latest:end -->";
+
+/** Replaces the latest table in bench/README.md (full runs of every contender only). */
+function updateReadme(markdown, jsonName) {
+  const file = join(root, "bench", "README.md");
+  let text;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return;
+  }
+  const start = text.indexOf(START);
+  const end = text.indexOf(END);
+  if (start < 0 || end < start) return;
+  const block = `${START}\n\nFrom \`bench/results/${jsonName}\`:\n\n${markdown}\n${END}`;
+  writeFileSync(file, text.slice(0, start) + block + text.slice(end + END.length));
+  log("bench/README.md latest table updated");
+}
+
+main()
+  .then((code) => {
+    killEverything();
+    process.exit(code ?? 0);
+  })
+  .catch((error) => {
+    process.stderr.write(`bench: ${error?.stack ?? error}\n`);
+    killEverything();
+    process.exit(2);
+  });
