@@ -25,12 +25,13 @@ test("joins partial lines, skips blank and non-JSON lines, tolerates CRLF", asyn
   output.write('"result":{}}\n\n   \n');
   output.write("this is a log line, not JSON\n");
   output.write('{"jsonrpc":"2.0","method":"a"}\r\n{"jsonrpc":"2.0","me');
-  output.write('thod":"b"}\n42\n');
+  output.write('thod":"b"}\n42\n[{"jsonrpc":"2.0","method":"c"}]\n');
   await tick();
   t.deepEqual(messages, [
     { jsonrpc: "2.0", id: 1, result: {} },
     { jsonrpc: "2.0", method: "a" },
     { jsonrpc: "2.0", method: "b" },
+    { jsonrpc: "2.0", method: "c" },
   ]);
   t.is(errors.length, 2);
   t.regex(errors[0], /non-JSON line of 28 bytes/);

@@ -109,6 +109,12 @@ export function createStdioMessageTransport(options: StdioTransportOptions): Mes
       transport.onerror?.(new Error(`skipped a non-JSON line of ${end - begin} bytes on stdout`));
       return;
     }
+    // A JSON-RPC batch (allowed by MCP 2025-03-26 only) is delivered message by message.
+    if (Array.isArray(message)) for (const item of message) dispatch(item);
+    else dispatch(message);
+  }
+
+  function dispatch(message: unknown): void {
     if (message === null || typeof message !== "object" || Array.isArray(message)) {
       transport.onerror?.(new Error("skipped a stdout line that is not a JSON-RPC message object"));
       return;
