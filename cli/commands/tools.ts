@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import type { JsonObject } from "@bufbuild/protobuf";
+import { toJson, type JsonObject } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { CallToolResponseSchema, ListToolsResponseSchema, McpService } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
 import { CliFailure } from "../dial.js";
 import type { CliIo } from "../io.js";
@@ -85,7 +86,8 @@ export async function callTool(client: McpClient, args: CallToolArgs, io: CliIo)
         }
         case "log": {
           const { level, logger, data } = event.value;
-          io.stderr.write(`log [${level}]${logger ? ` ${logger}:` : ""} ${typeof data === "string" ? data : JSON.stringify(data)}\n`);
+          const value = data ? toJson(ValueSchema, data) : null;
+          io.stderr.write(`log [${level}]${logger ? ` ${logger}:` : ""} ${typeof value === "string" ? value : JSON.stringify(value)}\n`);
           break;
         }
         case "result":
