@@ -38,6 +38,7 @@ import { gatewayVersion } from "../../shared/version.js";
 import type { McpWiring, McpWiringContext } from "../daemon.js";
 import { GatewayError } from "../errors.js";
 import { createMcpEngine, type McpEngine } from "../mcp/engine.js";
+import { createTeamAccessPolicy } from "../policy/access-policy.js";
 import type { ExposedResource, ExposedResourceTemplate } from "../mcp/registry.js";
 import type { SessionFrame } from "../mcp/session.js";
 import { UpstreamRpcError, type JsonObject } from "../upstream/types.js";
@@ -262,10 +263,17 @@ export function mcpServiceRoutes(engine: McpEngine, options: McpServiceOptions =
 
 /**
  * The daemon's `mcpRoutes` extension (daemon.ts `DaemonExtensions`): builds the engine over
- * the running supervisor and hands back its routes, session count and shutdown.
+ * the running supervisor, with the current team's access policy, and hands back its
+ * routes, session count and shutdown. A team switch replaces the policy through
+ * `engine.registry.setPolicy`.
  */
 export function createMcpWiring(context: McpWiringContext): McpWiring {
-  const engine = createMcpEngine({ supervisor: context.supervision.supervisor, logger: context.logger, version: gatewayVersion });
+  const engine = createMcpEngine({
+    supervisor: context.supervision.supervisor,
+    logger: context.logger,
+    version: gatewayVersion,
+    policy: createTeamAccessPolicy(context.team),
+  });
   context.signal.addEventListener("abort", () => engine.close(), { once: true });
   return {
     routes: mcpServiceRoutes(engine, { logger: context.logger }),

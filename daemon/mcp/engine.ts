@@ -181,7 +181,20 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       for (const kind of kinds) session.notify(`notifications/${kind}/list_changed`);
     }
   };
+  let reportedCollisions = new Set<string>();
+  /** Collisions are logged once each, when they appear (they are also listed by `ListServers`). */
+  const logCollisions = (): void => {
+    const current = new Set<string>();
+    for (const collision of registry.collisions()) {
+      const key = JSON.stringify(collision);
+      current.add(key);
+      if (!reportedCollisions.has(key)) logger.warn({ ...collision }, "exposed name collision resolved");
+    }
+    reportedCollisions = current;
+  };
+  logCollisions();
   const stopFollowingRegistry = registry.onChange((kinds) => {
+    logCollisions();
     for (const kind of kinds) pendingKinds.add(kind);
     debounceTimer ??= clock.setTimeout(flushListChanged, debounceMs);
   });
