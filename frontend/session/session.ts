@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import type { Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { McpService, OpenSessionRequest, OpenSessionResponse } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
 import type { ServerMessage } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
 import { SessionTransport } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
@@ -279,10 +279,7 @@ export class Session {
     } else {
       setTimeout(() => this.abort.abort(), this.deps.limits.closeGraceMs).unref();
     }
-    const error =
-      cause === "daemon"
-        ? new HttpError(503, "gateway daemon unavailable: the session was ended, initialize a new one")
-        : sessionNotFound();
+    const error = cause === "daemon" ? new HttpError(503, `${reason}; the session ended, initialize a new one`) : sessionNotFound();
     for (const exchange of this.exchanges.values()) {
       exchange.complete = true;
       if (exchange.resolve) this.decide(exchange, { kind: "failed", error });
@@ -327,8 +324,16 @@ export class Session {
       for await (const response of responses) this.onFrame(response);
       this.end("the gateway daemon closed the session", "daemon");
     } catch (error) {
-      if (!this.ended) this.log.warn({ err: String(error) }, "session stream to the daemon failed");
-      this.end("the session stream to the gateway daemon failed", "daemon");
+      if (this.ended) return;
+      const code = ConnectError.from(error).code;
+      this.log.warn({ err: String(error) }, "session stream to the daemon failed");
+      const reason =
+        code === Code.Unavailable
+          ? "gateway daemon unavailable"
+          : code === Code.Unimplemented
+            ? "gateway daemon unavailable: it does not serve mcp sessions"
+            : `gateway daemon error: ${Code[code].toLowerCase()}`;
+      this.end(reason, "daemon");
     }
   }
 

@@ -57,6 +57,7 @@ export interface SseSinkOptions {
 export class SseSink {
   private timer: NodeJS.Timeout | undefined;
   private finished = false;
+  private batch: Buffer[] = [];
 
   constructor(
     private readonly res: ServerResponse,
@@ -87,21 +88,40 @@ export class SseSink {
     }
   }
 
-  /** Writes one frame; drops the connection when the client stopped reading. */
+  /**
+   * Queues one frame; the frames of one tick leave in one socket write (a response followed at once by the end of
+   * its stream leaves as one packet). Drops the connection when the client stopped reading.
+   */
   write(frame: Buffer): void {
     if (!this.open) return;
-    this.res.write(frame);
-    if (this.res.writableLength > this.options.maxBufferedBytes) this.res.destroy();
+    this.batch.push(frame);
+    if (this.batch.length === 1) process.nextTick(() => this.flush());
   }
 
-  /** Ends the stream normally (every answer sent, or the session ended). */
+  /** Ends the stream normally (every answer sent, or the session ended), with any queued frames. */
   end(last?: Buffer): void {
     if (this.finished) return;
     this.finished = true;
     this.stopTimer();
     if (this.res.destroyed) return;
-    if (last) this.res.end(last);
+    if (last) this.batch.push(last);
+    const rest = this.takeBatch();
+    if (rest) this.res.end(rest);
     else this.res.end();
+  }
+
+  private flush(): void {
+    const frames = this.takeBatch();
+    if (!frames || this.finished || this.res.destroyed) return;
+    this.res.write(frames);
+    if (this.res.writableLength > this.options.maxBufferedBytes) this.res.destroy();
+  }
+
+  private takeBatch(): Buffer | undefined {
+    if (this.batch.length === 0) return undefined;
+    const frames = this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch);
+    this.batch = [];
+    return frames;
   }
 
   private stopTimer(): void {
