@@ -364,3 +364,48 @@ test("a restarted server keeps serving sessions; subscriptions and log level are
   );
   t.deepEqual((update.message as Json).params, { uri: "mem://alpha/readme" });
 });
+
+test("fuzzing: thousands of malformed messages get well-formed answers and the session keeps working", async (t) => {
+  const { engine } = await setup(t);
+  const session = await initialized(engine);
+  let seed = 42;
+  const random = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const methods = ["tools/call", "tools/list", "resources/read", "prompts/get", "completion/complete", "logging/setLevel", "initialize", "ping", "x", "", "resources/subscribe"];
+  const values = (): unknown => pick([null, true, 1, -1.5, "s", "", [], [1], {}, { name: 1 }, { uri: 5 }, { name: "nope" }, { level: "x" }, { cursor: 3 }]);
+  const messages: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const kind = random();
+    if (kind < 0.15) {
+      messages.push(String.fromCharCode(...Array.from({ length: 1 + Math.floor(random() * 20) }, () => Math.floor(random() * 128))));
+    } else if (kind < 0.25) {
+      messages.push(JSON.stringify(values()));
+    } else {
+      const message: Json = {};
+      if (random() < 0.9) message.jsonrpc = random() < 0.9 ? "2.0" : values();
+      if (random() < 0.8) message.id = random() < 0.7 ? i + 1000 : values();
+      if (random() < 0.9) message.method = random() < 0.8 ? pick(methods) : values();
+      if (random() < 0.7) message.params = values();
+      if (random() < 0.1) message.result = values();
+      messages.push(JSON.stringify(random() < 0.1 ? [message, message] : message));
+    }
+  }
+  let exchange = 1000;
+  for (const body of messages) {
+    const id = exchange++;
+    session.send(id, body);
+    const frames = await session.exchange(id);
+    t.true(frames.at(-1)!.exchangeComplete);
+    for (const frame of frames) {
+      if (frame.message === undefined) continue;
+      const answer = frame.message as Json;
+      t.is(answer.jsonrpc, "2.0");
+      if (answer.error) t.true([-32700, -32600, -32601, -32602, -32603, -32002].includes(answer.error.code), JSON.stringify(answer));
+    }
+  }
+  const ping = await session.request(1, "after", "ping");
+  t.deepEqual(ping.result, {});
+});
