@@ -327,12 +327,10 @@ export class Session {
       if (this.ended) return;
       const code = ConnectError.from(error).code;
       this.log.warn({ err: String(error) }, "session stream to the daemon failed");
+      // A refused or reset socket surfaces as Unavailable or Internal depending on when it breaks: both mean the
+      // daemon is not there for this session.
       const reason =
-        code === Code.Unavailable
-          ? "gateway daemon unavailable"
-          : code === Code.Unimplemented
-            ? "gateway daemon unavailable: it does not serve mcp sessions"
-            : `gateway daemon error: ${Code[code].toLowerCase()}`;
+        code === Code.Unimplemented ? "gateway daemon unavailable: it does not serve mcp sessions" : "gateway daemon unavailable";
       this.end(reason, "daemon");
     }
   }
