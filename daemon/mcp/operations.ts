@@ -57,7 +57,10 @@ export function createMcpOperations({ registry, router, waitMs }: McpOperationsO
     async callTool(params, caller, signal) {
       const name = String(params.name);
       const tool = await resolveWaiting(() => registry.resolveTool(name));
-      return router.forward(tool.server, "tools/call", { ...params, name: tool.upstreamName }, caller, signal);
+      // The gateway does not advertise `tasks` (experimental in 2025-11-25): a task request
+      // is served as a normal call, so the server never creates a task nobody can poll.
+      const { task: _task, ...forwarded } = params;
+      return router.forward(tool.server, "tools/call", { ...forwarded, name: tool.upstreamName }, caller, signal);
     },
     listPrompts: (server) => settledThen(() => registry.prompts(server)),
     async getPrompt(params, caller, signal) {
