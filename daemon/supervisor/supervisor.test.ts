@@ -375,3 +375,28 @@ test("a command that cannot be spawned at all ends FAILED with a clear reason, a
   await t.throwsAsync(supervisor.acquire("bad"), { message: /^server "bad" is failed: could not start/ });
   t.is((await supervisor.enable("bad")).state, "failed");
 });
+
+test("disable while backing off cancels the restart; restart while starting replaces the process", async (t) => {
+  const clock = createManualClock();
+  const { supervisor, spawned } = supervisorForTest(t, {
+    servers: [nodeFixture("broken", "crash-on-start.mjs"), nodeFixture("silent", "silent.mjs", { startupTimeoutMs: 86_400_000 })],
+    clock,
+    random: () => 0.5,
+  });
+  await supervisor.start();
+  await waitForState(t, supervisor, "broken", "backoff");
+  const disabled = await supervisor.disable("broken");
+  t.is(disabled.state, "stopped");
+  t.is(disabled.nextStartAt, undefined);
+  clock.advance(3_600_000);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.is(supervisor.get("broken").state, "stopped", "the cancelled back-off never fires");
+  const first = supervisor.get("silent");
+  t.is(first.state, "starting");
+  const restarted = await supervisor.restart("silent");
+  t.is(restarted.state, "starting");
+  t.not(restarted.pid, first.pid);
+  t.false(isPidRunning(first.pid!));
+  await supervisor.shutdown();
+  await assertNoLeftovers(t, spawned);
+});
