@@ -59,7 +59,10 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   const home = resolveHome(env);
   const paths = statePaths(home);
   ensurePrivateDir(home);
-  const logger = createLogger({ name: "daemon", logsDir: paths.logsDir, stderr });
+  // `dsctl start` (detached) sets DEPLOYSTACK_DETACHED: stdout and stderr then go to its
+  // start log, so neither the human log echo nor the banner is wanted there.
+  const detached = env.DEPLOYSTACK_DETACHED === "1";
+  const logger = createLogger({ name: "daemon", logsDir: paths.logsDir, stderr: detached ? undefined : stderr });
 
   let daemon: Daemon | undefined;
   let exitCode = 0;
@@ -117,7 +120,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
       return 1;
     }
     if (signals > 0 || exitCode !== 0) await daemon.stop("stopping requested during start-up");
-    else printBannerWhenReady(daemon, stdout);
+    else if (!detached) printBannerWhenReady(daemon, stdout);
     await Promise.race([daemon.stopped, fatal.then(() => daemon?.stopped)]);
     return exitCode;
   } finally {
