@@ -133,7 +133,7 @@ test("headless login with PKCE and state, then userinfo, teams and configuration
   for (const token of fake.issuedTokens()) t.false(disk.includes(Buffer.from(token)), "token on disk");
   t.true((await vault.list()).includes("cloud.session"));
 
-  await client.logout();
+  t.deepEqual(await client.logout(), { teamIds: ["team-alpha-0001", "team-beta-0002"] });
   t.deepEqual(await vault.list(), ["device"], "logout wipes the session and downloads, keeps the device id");
   t.like(await client.status(), { loggedIn: false, expired: false });
   await t.throwsAsync(client.listTeams(), { instanceOf: GatewayError, message: "not logged in to DeployStack — run `dsctl login`" });

@@ -117,8 +117,11 @@ export interface CloudConfigurations {
 /** The client. */
 export interface CloudClient {
   beginLogin(options?: LoginOptions): Promise<LoginAttempt>;
-  /** Forgets the session and everything downloaded with it (`cloud.*` vault records). */
-  logout(): Promise<void>;
+  /**
+   * Forgets the session and everything downloaded with it (`cloud.*` vault records).
+   * Returns the ids of the teams that were stored, so the caller can clear their tool caches.
+   */
+  logout(): Promise<{ readonly teamIds: string[] }>;
   status(): Promise<SessionStatus>;
   /** `GET /api/oauth2/userinfo`. */
   whoAmI(): Promise<CloudUser>;
@@ -326,9 +329,14 @@ export function createCloudClient(options: CloudClientOptions): CloudClient {
     },
 
     async logout() {
+      const teams = await vault.read(TEAMS_RECORD).catch(() => undefined);
+      const teamIds = Array.isArray(teams?.teams)
+        ? (teams.teams as unknown[]).flatMap((team) => (team && typeof (team as CloudTeam).id === "string" ? [(team as CloudTeam).id] : []))
+        : [];
       session = null;
       expired = false;
       await vault.wipe(CLOUD_RECORD_PREFIX);
+      return { teamIds };
     },
 
     async status() {

@@ -217,3 +217,12 @@ test("wipe removes records by prefix; list and bad names", async (t) => {
   t.deepEqual(a, vault.deriveKey("cache"));
   t.notDeepEqual(a, vault.deriveKey("other"));
 });
+
+test("the real OS keychain binding loads; an unusable Secret Service falls back to the key file", async (t) => {
+  const home = tempHome(t);
+  const keychain = createOsKeychain({ platform: "linux", env: { DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent-dsgw-bus" } });
+  t.truthy(keychain);
+  const vault = await createVault({ home, env: noEnv, keychain, keychainTimeoutMs: 10_000 });
+  t.is(vault.keySource, "file");
+  t.true(existsSync(keyFilePath(home)));
+});
