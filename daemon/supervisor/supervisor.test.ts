@@ -21,7 +21,7 @@ test("servers start in parallel; a failing one holds up no other; calls go throu
     servers: [
       serverConfig("everything", process.execPath, [serverEverythingPath, "stdio"]),
       nodeFixture("normal", "normal-server.mjs"),
-      serverConfig("python", "python3", [fixturePath("python_server.py")]),
+      serverConfig("python", "python3", [fixturePath("python-server.py")]),
       nodeFixture("broken", "crash-on-start.mjs"),
       serverConfig("missing", "/nonexistent/dsgw-missing-binary", []),
     ],

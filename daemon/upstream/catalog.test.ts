@@ -19,7 +19,7 @@ async function connectTo(t: import("ava").ExecutionContext, name: string, comman
 }
 
 test("python server over stdio: handshake, paginated tools, list_changed refresh seen by the engine too", async (t) => {
-  const { connection } = await connectTo(t, "py", "python3", [fixturePath("python_server.py")], { PAGE_SIZE: "2" });
+  const { connection } = await connectTo(t, "py", "python3", [fixturePath("python-server.py")], { PAGE_SIZE: "2" });
   t.is(connection.identity.serverInfo.name, "fixture-python");
   const catalogs: ServerCatalog[] = [];
   const engineSaw: string[] = [];
