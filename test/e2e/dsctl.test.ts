@@ -207,3 +207,35 @@ test.serial("dsctl start with a bad team file: exit 1, the daemon's file:line:co
   t.true(run.stderr.includes(`${config}:5:9: teams[0].servers[0].comand: unknown field (did you mean "command"?)`), run.stderr);
   t.false(run.stderr.includes(CANARY));
 });
+
+test.serial("dsctl start --foreground stays attached and Ctrl-C stops the daemon and its servers", async (t) => {
+  const home = tempHome(t);
+  const pids = new Set<number>();
+  cleanUp(t, home, pids);
+  const config = writeTeamFile(home, [normalServer("alpha")]);
+  const child = spawn(process.execPath, [cliMain, "start", "--foreground", "--config", config, "--port", "0"], {
+    env: { ...process.env, DEPLOYSTACK_HOME: home },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  t.teardown(() => {
+    child.kill("SIGKILL");
+  });
+
+  t.true(
+    await waitUntil(async () => (await serverStates(home).catch(() => new Map<string, ServerJson>())).get("alpha")?.state === "SERVER_STATE_RUNNING", 90_000),
+    output,
+  );
+  const status = await json<{ pid: number }>(home, "status");
+  pids.add(status.pid);
+  const before = livingDescendants(status.pid);
+  for (const pid of before) pids.add(pid);
+
+  child.kill("SIGINT");
+  t.is(await exited, 0, output);
+  t.true(await waitUntil(() => [status.pid, ...before].every((pid) => !isAlive(pid)), 60_000), "nothing is left running");
+  t.is((await dsctl(home, "status")).code, 1);
+});
