@@ -273,11 +273,21 @@ test("a refused refresh ends the session once, clearly, without further network 
   t.is((await client.listTeams()).length, 2);
 });
 
+test("a backend under a path prefix works end to end", async (t) => {
+  const { fake, client } = await setup(t, { pathPrefix: "/deploystack" });
+  t.regex(fake.url, /\/deploystack$/);
+  const { attempt } = await login(client);
+  t.true(attempt.authorizationUrl.startsWith(`${fake.url}/api/oauth2/auth?`));
+  t.is((await client.listTeams()).length, 2);
+  t.is(fake.stats.requests["GET /api/teams/me"], 1);
+});
+
 test("the API URL must be https except on loopback", async (t) => {
   const { vault } = await setup(t);
   t.throws(() => createCloudClient({ vault, baseUrl: "http://cloud.example.com" }), { message: /must use https/ });
   t.throws(() => createCloudClient({ vault, baseUrl: "not a url" }), { message: /is not a valid URL/ });
   t.notThrows(() => createCloudClient({ vault, baseUrl: "https://cloud-api.deploystack.io/" }));
+  t.notThrows(() => createCloudClient({ vault, baseUrl: "https://example.com/deploystack/" }));
 });
 
 test("an unreachable API is reported as unavailable, naming the endpoint", async (t) => {

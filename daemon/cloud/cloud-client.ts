@@ -287,7 +287,7 @@ export function createCloudClient(options: CloudClientOptions): CloudClient {
         timeoutMs,
         signal: loginOptions.signal,
       });
-      const authorizationUrl = new URL(CLOUD_PATHS.authorize, baseUrl);
+      const authorizationUrl = new URL(baseUrl + CLOUD_PATHS.authorize);
       const query = {
         response_type: "code",
         client_id: OAUTH_CLIENT_ID,
@@ -410,7 +410,8 @@ function normalizeBaseUrl(text: string): string {
   if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHost(url.hostname))) {
     throw new GatewayError("invalid_argument", `the DeployStack URL "${url.origin}" must use https (plain http only on loopback)`);
   }
-  return url.origin;
+  // Keep a path prefix (a self-hosted backend under /deploystack); drop query, fragment and trailing slash.
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
 function isLoopbackHost(host: string): boolean {

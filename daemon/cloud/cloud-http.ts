@@ -42,7 +42,7 @@ export interface ApiResponse {
   readonly body: unknown;
 }
 
-/** `GET` an API path with a bearer token. Never throws for HTTP statuses, only for transport failures. */
+/** `GET` an API path (appended to `baseUrl`, which may carry a path prefix) with a bearer token. Never throws for HTTP statuses, only for transport failures. */
 export async function getJson(http: CloudHttp, baseUrl: string, pathAndQuery: string, accessToken: string): Promise<ApiResponse> {
   const response = await send(http, baseUrl, pathAndQuery, {
     method: "GET",
@@ -103,7 +103,7 @@ export async function requestTokens(
 }
 
 async function send(http: CloudHttp, baseUrl: string, pathAndQuery: string, init: RequestInit): Promise<Response> {
-  const url = new URL(pathAndQuery, baseUrl);
+  const url = new URL(baseUrl + pathAndQuery);
   const where = `${url.origin}${url.pathname}`;
   try {
     return await http.fetch(url, { ...init, redirect: "error", signal: AbortSignal.timeout(http.timeoutMs) });
