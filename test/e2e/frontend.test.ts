@@ -39,10 +39,16 @@ function raw(port: number, method: string, path: string, headers: Record<string,
 
 let daemon: DaemonProcess;
 let url: URL;
-test.before(async (t) => {
-  daemon = await startDaemon(t as never, { servers: [normalServer("alpha")] });
+// One daemon for the whole file: the helper registers its cleanups with `teardown`, which hooks do not have.
+const cleanups: Array<() => unknown> = [];
+test.before(async () => {
+  const hookContext = { teardown: (fn: () => unknown) => cleanups.unshift(fn) };
+  daemon = await startDaemon(hookContext as never, { servers: [normalServer("alpha")] });
   await waitForRunning(daemon, ["alpha"]);
   url = await mcpUrl(daemon);
+});
+test.after.always(async () => {
+  for (const cleanup of cleanups) await cleanup();
 });
 
 test("Streamable HTTP: the SDK client lists and calls tools; DELETE ends the session (404 after), a new one works", async (t) => {
@@ -85,7 +91,8 @@ test("legacy HTTP+SSE: the SDK's SSEClientTransport lists and calls tools", asyn
 test("a foreign Host or Origin is refused with 403 on every route of the real process", async (t) => {
   const port = Number(url.port);
   for (const path of ["/mcp", "/sse", "/message?sessionId=x", "/healthz"]) {
-    for (const headers of [{ host: "evil.com" }, { host: `localhost.evil.com:${port}` }, { host: `localhost:${port}`, origin: "http://evil.com" }]) {
+    const foreign: Array<Record<string, string>> = [{ host: "evil.com" }, { host: `localhost.evil.com:${port}` }, { host: `localhost:${port}`, origin: "http://evil.com" }];
+    for (const headers of foreign) {
       const method = path.startsWith("/message") || path === "/mcp" ? "POST" : "GET";
       const result = await raw(port, method, path, { ...headers, "content-type": "application/json", accept: "application/json, text/event-stream" }, method === "POST" ? "{}" : undefined);
       t.is(result.status, 403, `${method} ${path} ${JSON.stringify(headers)}`);
