@@ -19,6 +19,9 @@ import net from "node:net";
 
 const h2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
+/** How long a new connection may stay silent before its protocol is known. */
+const firstBytesTimeoutMs = 10_000;
+
 /** A request handler that works for both `http` and `http2` compat requests (connect-node's `NodeHandlerFn` shape). */
 export type DualHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -51,6 +54,9 @@ export function createDualProtocolServer(handler: DualHandler): DualProtocolServ
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
+    // A connection that never sends its first bytes is dropped instead of held forever.
+    const onSilent = (): void => void socket.destroy();
+    socket.setTimeout(firstBytesTimeoutMs, onSilent);
     let received = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       received = Buffer.concat([received, chunk]);
@@ -58,6 +64,8 @@ export function createDualProtocolServer(handler: DualHandler): DualProtocolServ
       const isH2SoFar = received.subarray(0, compared).equals(h2Preface.subarray(0, compared));
       if (isH2SoFar && received.length < h2Preface.length) return;
       socket.off("data", onData);
+      socket.setTimeout(0);
+      socket.off("timeout", onSilent);
       socket.pause();
       socket.unshift(received);
       if (isH2SoFar) {
