@@ -7,7 +7,8 @@ import { pathToFileURL } from "node:url";
  * so that one file works wherever it is installed and whoever runs it:
  * - `${NAME}` is replaced by a variable (the daemon's environment plus `DEPLOYSTACK_HOME`),
  *   which keeps tokens out of the file (`API_TOKEN: ${BRIGHTDATA_TOKEN}`) and lets the demo
- *   keep its data in the state folder; `$${` writes a literal `${`.
+ *   keep its data in the state folder; `$${` writes a literal `${`. Substitution also works in
+ *   `args`, but a secret belongs in `env` only: argv is visible to every local user.
  * - `package:<specifier>` (a whole `command` or `args` entry) becomes the absolute path of
  *   a file inside an installed npm package, found by Node's resolution from the team
  *   file's folder and then from the gateway's own installation. The demo uses it to run
