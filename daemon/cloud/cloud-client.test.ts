@@ -8,6 +8,7 @@ import {
   type FakeDeployStack,
   type FakeDeployStackOptions,
 } from "../../test/fixtures/fake-deploystack/fake-deploystack.js";
+import type { Logger } from "../../shared/logger.js";
 import { GatewayError } from "../errors.js";
 import { createVault, type Vault } from "../vault/vault.js";
 import { createCloudClient, SESSION_EXPIRED_MESSAGE, type CloudClient, type CloudClientOptions } from "./cloud-client.js";
@@ -24,6 +25,21 @@ interface Setup {
   readonly client: CloudClient;
   readonly clock: { now: number };
   readonly makeClient: (extra?: Partial<CloudClientOptions>) => CloudClient;
+  /** Every log line of the clients, serialised. */
+  readonly logLines: string[];
+}
+
+function recordingLogger(lines: string[]): Logger {
+  const record = (level: string) => (a: object | string, b?: string) => void lines.push(`${level} ${JSON.stringify(a)} ${b ?? ""}`);
+  const logger: Logger = { debug: record("debug"), info: record("info"), warn: record("warn"), error: record("error"), child: () => logger };
+  return logger;
+}
+
+/** Asserts that no secret of the fake (canary, any token) appears in `text`. */
+function assertNoSecrets(t: ExecutionContext, fake: FakeDeployStack, text: string | Buffer, where: string): void {
+  const haystack = Buffer.isBuffer(text) ? text : Buffer.from(text);
+  t.false(haystack.includes(Buffer.from(fake.canary)), `canary env value in ${where}`);
+  for (const token of fake.issuedTokens()) t.false(haystack.includes(Buffer.from(token)), `a token in ${where}`);
 }
 
 async function setup(t: ExecutionContext, fakeOptions: FakeDeployStackOptions = {}, clientOptions: Partial<CloudClientOptions> = {}): Promise<Setup> {
@@ -33,16 +49,18 @@ async function setup(t: ExecutionContext, fakeOptions: FakeDeployStackOptions = 
   const fake = await startFakeDeployStack({ now: () => clock.now, ...fakeOptions });
   t.teardown(() => fake.close());
   const vault = await createVault({ home, env: {} });
+  const logLines: string[] = [];
   const makeClient = (extra: Partial<CloudClientOptions> = {}): CloudClient =>
     createCloudClient({
       vault,
       baseUrl: fake.url,
       now: () => clock.now,
       readMachineId: async () => "0123456789abcdef0123456789abcdef",
+      logger: recordingLogger(logLines),
       ...clientOptions,
       ...extra,
     });
-  return { home, fake, vault, client: makeClient(), clock, makeClient };
+  return { home, fake, vault, client: makeClient(), clock, makeClient, logLines };
 }
 
 async function login(client: CloudClient) {
@@ -62,7 +80,7 @@ function allBytes(dir: string): Buffer {
 }
 
 test("headless login with PKCE and state, then userinfo, teams and configurations (incl. invalid)", async (t) => {
-  const { home, fake, vault, client, makeClient } = await setup(t);
+  const { home, fake, vault, client, makeClient, logLines } = await setup(t);
   const attempt = await client.beginLogin({ callbackPort: 0, timeoutMs: 60_000 });
   const url = new URL(attempt.authorizationUrl);
   t.is(url.origin + url.pathname, `${fake.url}/api/oauth2/auth`);
@@ -127,10 +145,10 @@ test("headless login with PKCE and state, then userinfo, teams and configuration
   t.is((await restarted.listTeams()).length, 2);
   t.is(fake.stats.codeExchanges, 1, "no second login");
 
-  // Nothing secret is on disk in the clear: not the canary, not a token.
-  const disk = allBytes(home);
-  t.false(disk.includes(Buffer.from(fake.canary)), "canary env value on disk");
-  for (const token of fake.issuedTokens()) t.false(disk.includes(Buffer.from(token)), "token on disk");
+  // Nothing secret is on disk in the clear or in the logs: not the canary, not a token.
+  assertNoSecrets(t, fake, allBytes(home), "files under DEPLOYSTACK_HOME");
+  t.true(logLines.length > 0);
+  assertNoSecrets(t, fake, logLines.join("\n"), "logs");
   t.true((await vault.list()).includes("cloud.session"));
 
   t.deepEqual(await client.logout(), { teamIds: ["team-alpha-0001", "team-beta-0002"] });
@@ -197,7 +215,7 @@ test("a denied authorization, a timeout and a busy port end the login with clear
 });
 
 test("tokens are refreshed before expiry (injected clock), rotated, stored first, and refreshed once for concurrent calls", async (t) => {
-  const { fake, vault, client, clock } = await setup(t, { accessTokenTtlSeconds: 3600 });
+  const { home, fake, vault, client, clock, logLines } = await setup(t, { accessTokenTtlSeconds: 3600 });
   await login(client);
   const firstSession = (await vault.read("cloud.session"))!;
   const firstRefresh = (firstSession.tokens as { refreshToken: string }).refreshToken;
@@ -230,6 +248,9 @@ test("tokens are refreshed before expiry (injected clock), rotated, stored first
   t.is(configurations.servers.length, 3);
   t.is(fake.stats.refreshes, 2, "one refresh for three concurrent calls");
   t.is(fake.stats.refusedRefreshes, 1, "only the deliberate replay was refused");
+  t.true(logLines.some((line) => line.includes("DeployStack session refreshed")));
+  assertNoSecrets(t, fake, logLines.join("\n"), "logs");
+  assertNoSecrets(t, fake, allBytes(home), "files under DEPLOYSTACK_HOME");
 });
 
 test("a token the server stops accepting is refreshed once and the call retried", async (t) => {
@@ -241,7 +262,7 @@ test("a token the server stops accepting is refreshed once and the call retried"
 });
 
 test("a refused refresh ends the session once, clearly, without further network calls", async (t) => {
-  const { fake, vault, client, clock } = await setup(t, { accessTokenTtlSeconds: 600 });
+  const { fake, vault, client, clock, logLines } = await setup(t, { accessTokenTtlSeconds: 600 });
   await login(client);
   await client.fetchConfigurations();
   let expiredEvents = 0;
@@ -263,6 +284,8 @@ test("a refused refresh ends the session once, clearly, without further network 
   await t.throwsAsync(client.fetchConfigurations(), { message: SESSION_EXPIRED_MESSAGE });
   t.is(fake.stats.tokenRequests.length, requests, "no further refresh attempts");
   t.is(expiredEvents, 1, "told once");
+  t.is(logLines.filter((line) => line.includes("session has expired")).length, 1, "logged once");
+  for (const result of results) assertNoSecrets(t, fake, String((result as PromiseRejectedResult).reason), "errors");
   t.like(await client.status(), { loggedIn: false, expired: true });
   t.false((await vault.list()).includes("cloud.session"), "dead tokens are removed");
   t.is((await client.storedConfigurations())?.servers.length, 3, "the last configurations stay usable offline");
