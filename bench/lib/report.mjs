@@ -30,14 +30,14 @@ function table(header, rows) {
   return lines.join("\n");
 }
 
-const kib2mib = (kib) => (kib === undefined ? Number.NaN : kib / 1024);
+const kib2mib = (kib) => (kib === undefined || kib === null ? Number.NaN : kib / 1024);
 
 /** Builds the markdown report from the results object. */
 export function renderMarkdown(results) {
   const { contenders, scenarios } = results;
   const shown = contenders.filter((c) => c.status === "ok");
   const out = [];
-  out.push(`Run ${results.date} (${results.mode}), ${results.machine.cpuModel} × ${results.machine.cpus}, ${results.machine.memGiB} GiB, Node ${results.machine.node}, load ${results.machine.loadBefore.join(" / ")} before the run. Ratios: ×direct = to direct stdio, ×peer = to the best peer (${"supergateway, mcp-proxy, mcp-hub"}) in the same run.`);
+  out.push(`Run ${results.date} (${results.mode}), ${results.machine.cpuModel} × ${results.machine.cpus}, ${results.machine.memGiB} GiB, Node ${results.machine.node}, load average ${results.machine.loadBefore.join(" / ")} before the run${results.machine.loadAfter ? ` and ${results.machine.loadAfter.join(" / ")} after it` : ""} (1 / 5 / 15 min). Ratios: ×direct = to direct stdio, ×peer = to the best peer (${"supergateway, mcp-proxy, mcp-hub"}) in the same run.`);
   const skipped = contenders.filter((c) => c.status !== "ok");
   if (skipped.length) out.push(`Not run: ${skipped.map((c) => `${c.id} (${c.reason})`).join("; ")}.`);
 
@@ -99,7 +99,7 @@ export function renderMarkdown(results) {
   if (blobs) {
     const sizes = Object.keys(Object.values(blobs)[0]?.bySize ?? {}).map(Number);
     const header = ["contender"];
-    for (const n of sizes) header.push(`${n / 1048576} MiB ms`, "×direct", "×peer");
+    for (const n of sizes) header.push(`${Math.round(n / 1048576)} MiB ms`, "×direct", "×peer");
     header.push("echo during largest: p50 / max ms", "errors / wrong");
     const rows = shown.filter((c) => blobs[c.id]).map((c) => {
       const r = blobs[c.id];

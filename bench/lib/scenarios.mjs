@@ -64,7 +64,8 @@ function cpuDelta(before, after) {
 
 /** Sum of VmRSS (KiB) over a contender's own processes (not the upstreams, which are the same for everyone). */
 export function ownRssKiB(instance) {
-  return instance.processes().own.reduce((total, pid) => total + rssKiB(pid), 0);
+  const { own } = instance.processes();
+  return own.length === 0 ? null : own.reduce((total, pid) => total + rssKiB(pid), 0);
 }
 
 /**
