@@ -18,6 +18,8 @@ export interface AppDeps {
   readonly sessions: SessionRegistry;
   /** The port actually listened on, for the Host check; defaults to `settings.port`. */
   readonly port?: () => number;
+  /** Whether the daemon answers now (see `DaemonClient.reachable`); checked before a legacy SSE stream opens. */
+  readonly daemonReachable?: () => Promise<boolean>;
   /** The client bearer token when `clientAuth` is `token`. */
   readonly clientToken?: string;
   readonly logger?: Logger;
@@ -42,7 +44,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(createClientAuth({ token: deps.settings.clientAuth === "token" ? deps.clientToken : undefined }));
   app.use(createHealth({ sessionCount: () => deps.sessions.size }));
   app.use(createStreamableHttp({ sessions: deps.sessions, maxBodyBytes: deps.settings.maxBodyBytes }));
-  app.use(createLegacySse({ sessions: deps.sessions, maxBodyBytes: deps.settings.maxBodyBytes }));
+  app.use(createLegacySse({ sessions: deps.sessions, maxBodyBytes: deps.settings.maxBodyBytes, daemonReachable: deps.daemonReachable }));
   app.use(createNotFound());
   return app;
 }

@@ -7,6 +7,11 @@ import type { McpClient } from "./session/session.js";
 /** A McpService client over the daemon's unix socket, and the way to close its connection. */
 export interface DaemonClient {
   readonly client: McpClient;
+  /**
+   * Whether the daemon's socket answers now (opens or verifies the HTTP/2 connection). Used before a legacy SSE
+   * session announces its endpoint: that transport has no answer in which to report a missing daemon later.
+   */
+  reachable(): Promise<boolean>;
   /** Closes the HTTP/2 connection (shutdown, tests). */
   close(): void;
 }
@@ -26,6 +31,7 @@ export function createDaemonClient(socketPath: string): DaemonClient {
   const transport = createConnectTransport({ httpVersion: "2", baseUrl, sessionManager });
   return {
     client: createClient(McpService, transport),
+    reachable: async () => (await sessionManager.connect()) !== "error",
     close: () => sessionManager.abort(),
   };
 }

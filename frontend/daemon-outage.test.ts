@@ -17,6 +17,8 @@ test("daemon unreachable → 503 JSON-RPC error; once it is back new sessions wo
     t.is(body.jsonrpc, "2.0");
     t.regex(body.error.message, /gateway daemon unavailable/);
   }
+  const sse = await send(fe.port, { path: "/sse", headers: { host: `localhost:${fe.port}`, accept: "text/event-stream" } });
+  t.is(sse.status, 503, "a legacy stream is not opened while the daemon is away");
   t.is(fe.sessions.size, 0);
   const health = await send(fe.port, { path: "/healthz", headers: { host: `localhost:${fe.port}` } });
   t.deepEqual(JSON.parse(health.body), { status: "ok", sessions: 0 });

@@ -49,7 +49,7 @@ function main(): void {
   });
   const server = createServer({ keepAliveTimeout: 30_000 });
   const port = (): number => (server.address() as AddressInfo | null)?.port ?? settings.port;
-  const app = createApp({ settings, sessions, port, clientToken, logger });
+  const app = createApp({ settings, sessions, port, clientToken, logger, daemonReachable: daemon.reachable });
   server.on("request", app.callback());
   server.on("clientError", handleClientError);
   const sweep = setInterval(() => sessions.sweep(), Math.max(1000, Math.min(60_000, settings.sessionIdleTimeoutMs / 4)));

@@ -37,6 +37,14 @@ test("GET /sse announces the endpoint; POST /message is 202 and every answer arr
   const bad = await send(fe.port, { method: "POST", path, headers, body: "{oops" });
   t.is(bad.status, 400);
   t.is(JSON.parse(bad.body).error.code, -32700);
+  const legacyId = path.split("=")[1];
+  const crossed = await send(fe.port, {
+    method: "POST",
+    path: "/mcp",
+    headers: { ...headers, accept: "application/json", "mcp-session-id": legacyId },
+    body: '{"jsonrpc":"2.0","id":4,"method":"ping"}',
+  });
+  t.is(crossed.status, 404, "a legacy session id is not a Streamable HTTP session");
   stream.close();
   await waitFor(() => fe.sessions.size === 0);
   const gone = await send(fe.port, { method: "POST", path, headers, body: '{"jsonrpc":"2.0","id":3,"method":"ping"}' });

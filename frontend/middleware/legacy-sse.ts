@@ -14,6 +14,8 @@ export interface LegacySseOptions {
   readonly ssePath?: string;
   /** The message path (`/message`), announced in the `endpoint` event. */
   readonly messagePath?: string;
+  /** Whether the daemon answers; without it a stream would open and close at once (503 instead). */
+  readonly daemonReachable?: () => Promise<boolean>;
 }
 
 /**
@@ -28,6 +30,7 @@ export function createLegacySse(options: LegacySseOptions) {
   return async function legacySse(ctx: Context, next: Next): Promise<void> {
     if (ctx.path === ssePath) {
       if (ctx.method !== "GET") throw new HttpError(405, "method not allowed", { headers: { Allow: "GET" } });
+      if (options.daemonReachable && !(await options.daemonReachable())) throw new HttpError(503, "gateway daemon unavailable");
       const session = options.sessions.create("sse");
       ctx.respond = false;
       session.attachLegacy(ctx.res, `${messagePath}?sessionId=${session.id}`);

@@ -136,7 +136,8 @@ function requireSessionHeader(ctx: Context): string {
 function lookup(sessions: SessionRegistry, id: string | string[]): Session {
   if (typeof id !== "string") throw sessionNotFound();
   const session = sessions.get(id);
-  if (!session) throw sessionNotFound();
+  // A legacy SSE session's id is not a Streamable HTTP session: its answers belong to its own stream.
+  if (!session || session.kind !== "streamable-http") throw sessionNotFound();
   session.touch();
   return session;
 }

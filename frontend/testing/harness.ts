@@ -51,7 +51,7 @@ export async function startTestFrontend(options: TestFrontendOptions): Promise<T
   });
   const server = createServer();
   const port = (): number => (server.address() as AddressInfo).port;
-  const app = createApp({ settings, sessions, port, clientToken: options.clientToken, logger: options.logger });
+  const app = createApp({ settings, sessions, port, clientToken: options.clientToken, logger: options.logger, daemonReachable: daemon.reachable });
   server.on("request", app.callback());
   server.on("clientError", handleClientError);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
