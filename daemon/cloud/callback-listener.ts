@@ -50,8 +50,10 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
     for (const server of servers) {
+      // Let the answer to the browser go out, then drop whatever is still open.
       server.close();
-      server.closeAllConnections();
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 1_000).unref();
     }
     if ("code" in outcome) settle!.resolve(outcome.code);
     else settle!.reject(outcome.error);

@@ -43,10 +43,23 @@ export async function createFileExclusive(path: string, data: Uint8Array | strin
     await syncDirectory(dirname(path));
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code === "EPERM" || code === "ENOTSUP" || code === "ENOSYS") return createWithoutLink(path, data, options.mode ?? 0o600);
     throw error;
   } finally {
     await unlink(temp).catch(() => {});
+  }
+}
+
+/** For file systems without hard links: an exclusive create (a crash mid-write can leave a short file). */
+async function createWithoutLink(path: string, data: Uint8Array | string, mode: number): Promise<boolean> {
+  try {
+    await writeAndSync(path, data, mode);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
   }
 }
 
