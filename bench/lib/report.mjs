@@ -5,10 +5,10 @@
  */
 
 const fmt = (value, digits = 0) =>
-  value === undefined || value === null || Number.isNaN(value) ? "—" : Number(value).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  value === undefined || value === null || typeof value !== "number" || Number.isNaN(value) ? "—" : Number(value).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 const ratio = (value, base) =>
-  value === undefined || base === undefined || Number.isNaN(value) || Number.isNaN(base) || !base ? "—" : `${(value / base).toFixed(2)}×`;
+  value === undefined || base === undefined || value === null || base === null || Number.isNaN(value) || Number.isNaN(base) || !base ? "—" : `${(value / base).toFixed(2)}×`;
 
 /** The best peer value of a figure (lower is better unless `higher`). */
 export function bestPeer(results, contenders, pick, { higher = false, eligible = () => true } = {}) {
@@ -18,7 +18,7 @@ export function bestPeer(results, contenders, pick, { higher = false, eligible =
     const result = results?.[contender.id];
     if (!result || !eligible(result)) continue;
     const value = pick(result);
-    if (value === undefined || Number.isNaN(value)) continue;
+    if (value === undefined || value === null || Number.isNaN(value)) continue;
     if (best === undefined || (higher ? value > best.value : value < best.value)) best = { id: contender.id, value };
   }
   return best;
@@ -68,7 +68,7 @@ export function renderMarkdown(results) {
     out.push(`### Throughput, ${sessions} concurrent sessions in closed loops`);
     out.push(
       table(
-        ["contender", "calls/s", "×direct", "×peer", "p50 µs", "p99 µs", "errors", "WRONG", "CPU µs/call own", "×peer", "upstream", "client"],
+        ["contender", "calls/s", "×direct", "×peer", "p50 µs", "p99 µs", "errors", "WRONG", "CPU µs/call own", "×peer", "upstream", "own + upstream", "client"],
         shown.filter((c) => tp[c.id]).map((c) => {
           const r = tp[c.id];
           return [
@@ -83,6 +83,7 @@ export function renderMarkdown(results) {
             fmt(r.cpuPerCallMicros.own),
             ratio(r.cpuPerCallMicros.own, peerCpu?.value),
             fmt(r.cpuPerCallMicros.upstream),
+            fmt(r.cpuPerCallMicros.ownAndUpstream),
             fmt(r.cpuPerCallMicros.client),
           ];
         }),

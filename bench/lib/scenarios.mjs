@@ -141,7 +141,7 @@ export async function runThroughput(running, { sessions, rounds, durationMs, tim
   const totals = new Map(
     running.map((entry) => [
       entry.contender.id,
-      { calls: 0, elapsedMs: 0, ms: [], errors: 0, wrong: 0, cpuOwn: 0, cpuUpstream: 0, cpuClient: 0, lastError: undefined },
+      { calls: 0, elapsedMs: 0, ms: [], errors: 0, wrong: 0, cpuOwn: 0, cpuUpstream: 0, cpuClient: 0, hasOwn: false, lastError: undefined },
     ]),
   );
   for (let round = 0; round < rounds; round++) {
@@ -187,6 +187,7 @@ export async function runThroughput(running, { sessions, rounds, durationMs, tim
       total.calls += calls;
       total.elapsedMs += elapsedMs;
       total.cpuOwn += cpu.own;
+      if (cpuBefore.own.size > 0) total.hasOwn = true;
       total.cpuUpstream += cpu.upstream;
       total.cpuClient += client.user + client.system;
       await Promise.all(opened.sessions.map((session) => session.close().catch(() => {})));
@@ -206,8 +207,9 @@ export async function runThroughput(running, { sessions, rounds, durationMs, tim
       errors: total.errors,
       wrong: total.wrong,
       cpuPerCallMicros: {
-        own: perCall(total.cpuOwn),
+        own: total.hasOwn ? perCall(total.cpuOwn) : null,
         upstream: perCall(total.cpuUpstream),
+        ownAndUpstream: perCall(total.cpuOwn + total.cpuUpstream),
         client: perCall(total.cpuClient),
       },
       ...(total.lastError ? { lastError: total.lastError } : {}),
