@@ -307,3 +307,20 @@ test("a client disconnecting mid-stream harms nothing: the session keeps working
   t.is(ok.status, 200);
   t.deepEqual(JSON.parse(ok.body), { jsonrpc: "2.0", id: 2, result: {} });
 });
+
+test("an older client's slow POST gets its SSE headers (and keep-alives) after one keep-alive interval, then the answer", async (t) => {
+  const { daemon, fe } = await setup(t, { keepAliveMs: 30 });
+  const sid = await initializeSession(fe.port, "2025-06-18");
+  const res = await open(fe.port, {
+    method: "POST",
+    headers: mcpHeaders(fe.port, { "mcp-session-id": sid, "mcp-protocol-version": "2025-06-18" }),
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "slow" }),
+  });
+  t.is(res.statusCode, 200, "headers came before the answer");
+  const stream = new SseReader(res);
+  t.is((await stream.next())?.comment, "keepalive");
+  await waitFor(() => daemon.control.held === 1);
+  daemon.control.release();
+  const rest = (await stream.rest()).filter((e) => e.comment === undefined);
+  t.deepEqual(rest.map((e) => JSON.parse(e.data)), [{ jsonrpc: "2.0", id: 1, result: { slow: true } }]);
+});

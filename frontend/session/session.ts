@@ -55,7 +55,12 @@ export interface PostOptions {
   readonly batch: boolean;
   /** The client's protocol revision (the header, or the version requested by initialize): decides priming. */
   readonly clientVersion: string;
-  /** Open the SSE stream at once (with a priming event) instead of at the first message. */
+  /**
+   * The POST holds requests of an established session: its SSE stream opens at once when the client takes a
+   * priming event (so it can resume even before the first message), else at the first message or after one
+   * keep-alive interval without one (so a long call neither leaves the client without headers nor costs a
+   * separate header write on the fast path).
+   */
   readonly openNow: boolean;
 }
 
@@ -73,6 +78,7 @@ interface Exchange {
   seq: number;
   responses: string[];
   complete: boolean;
+  openTimer?: NodeJS.Timeout;
 }
 
 /** What a session needs from its registry. */
@@ -179,7 +185,17 @@ export class Session {
       exchange.resolve = resolve;
     });
     this.exchanges.set(id, exchange);
-    if (options.openNow && options.mode === "sse") this.decide(exchange, { kind: "stream", exchangeId: id });
+    if (options.openNow && options.mode === "sse") {
+      if (primes) {
+        this.decide(exchange, { kind: "stream", exchangeId: id });
+      } else if (this.deps.limits.keepAliveMs > 0) {
+        const timer = setTimeout(() => {
+          if (exchange.state === "undecided" && !this.ended) this.decide(exchange, { kind: "stream", exchangeId: id });
+        }, this.deps.limits.keepAliveMs);
+        timer.unref();
+        exchange.openTimer = timer;
+      }
+    }
     const queued = await this.queue.push({ frame: { case: "message", value: { exchangeId: BigInt(id), json: body } } });
     if (!queued) this.decide(exchange, { kind: "failed", error: sessionNotFound() });
     return outcome;
@@ -314,6 +330,7 @@ export class Session {
     const resolve = exchange.resolve;
     if (!resolve) return;
     exchange.resolve = undefined;
+    if (exchange.openTimer) clearTimeout(exchange.openTimer);
     if (outcome.kind === "stream") exchange.state = "handoff";
     else this.exchanges.delete(exchange.id);
     resolve(outcome);
