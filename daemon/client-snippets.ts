@@ -31,14 +31,21 @@ export const CLIENT_SERVER_NAME = "deploystack";
 
 /** The snippets for VS Code, Cursor and Claude Code. */
 export function clientSnippets(options: ClientSnippetOptions): ClientSnippet[] {
-  const authValue = options.clientTokenPath ? `Bearer <contents of ${options.clientTokenPath}>` : undefined;
-  const headers = authValue ? { headers: { Authorization: authValue } } : {};
-  const claudeHeader = options.clientTokenPath ? ` --header "Authorization: Bearer $(cat ${options.clientTokenPath})"` : "";
+  const tokenPath = options.clientTokenPath;
+  const headers = tokenPath ? { headers: { Authorization: `Bearer <contents of ${tokenPath}>` } } : {};
+  const claudeHeader = tokenPath ? ` --header "Authorization: Bearer $(cat ${tokenPath})"` : "";
+  // VS Code prompts for the token once and keeps it in its secret storage (examples/clients/vscode-mcp-token.json).
+  const vscode = tokenPath
+    ? {
+        inputs: [{ type: "promptString", id: "deploystack-token", description: `DeployStack Gateway client token (cat ${tokenPath})`, password: true }],
+        servers: { [CLIENT_SERVER_NAME]: { type: "http", url: options.mcpUrl, headers: { Authorization: "Bearer ${input:deploystack-token}" } } },
+      }
+    : { servers: { [CLIENT_SERVER_NAME]: { type: "http", url: options.mcpUrl } } };
   return [
     {
       client: "VS Code",
       where: ".vscode/mcp.json",
-      text: JSON.stringify({ servers: { [CLIENT_SERVER_NAME]: { type: "http", url: options.mcpUrl, ...headers } } }),
+      text: JSON.stringify(vscode),
     },
     {
       client: "Cursor",

@@ -29,9 +29,9 @@ test("with client tokens the snippets carry the header, naming the file instead 
   const tokenPath = "/home/me/.deploystack/client.token";
   const [vscode, cursor, claude] = clientSnippets({ ...defaults, clientTokenPath: tokenPath });
   const header = `Bearer <contents of ${tokenPath}>`;
-  t.deepEqual(JSON.parse(vscode.text), {
-    servers: { deploystack: { type: "http", url: defaults.mcpUrl, headers: { Authorization: header } } },
-  });
+  const example = JSON.parse(readFileSync(join(repoRoot, "examples/clients/vscode-mcp-token.json"), "utf8"));
+  example.inputs[0].description = `DeployStack Gateway client token (cat ${tokenPath})`;
+  t.deepEqual(JSON.parse(vscode.text), example, "the same as examples/clients/vscode-mcp-token.json");
   t.deepEqual(JSON.parse(cursor.text), { mcpServers: { deploystack: { url: defaults.mcpUrl, headers: { Authorization: header } } } });
   t.is(claude.text, `claude mcp add --transport http deploystack ${defaults.mcpUrl} --header "Authorization: Bearer $(cat ${tokenPath})"`);
 
