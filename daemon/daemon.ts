@@ -1,4 +1,3 @@
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ensurePrivateDir, resolveHome, statePaths, type StatePaths } from "../shared/paths.js";
 import type { Logger } from "../shared/logger.js";
@@ -14,6 +13,7 @@ import { ensureControlToken } from "./control-token.js";
 import { GatewayError } from "./errors.js";
 import { createEventHub, type EventHub } from "./events.js";
 import { createFrontendRunner, type FrontendRunner } from "./frontend-runner.js";
+import { acquirePidFile, releasePidFile } from "./pid-file.js";
 import { startSupervision, type SupervisionHandle } from "./supervision.js";
 
 /**
@@ -119,15 +119,16 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
 
   ensurePrivateDir(home);
   ensurePrivateDir(paths.runDir);
-  // Before anything touches processes: refuse when another daemon owns this state folder.
+  // Before anything touches processes: refuse when another daemon owns this state folder
+  // (answering on the socket, or still starting and holding the pid file).
   await prepareSocketPath(paths.controlSocket);
+  acquirePidFile(paths.pidFile, paths.controlSocket);
 
   const events = createEventHub((error) => logger.error({ err: error }, "event listener failed"));
   let supervision: SupervisionHandle | undefined;
   let mcp: McpWiring | undefined;
   let control: ControlServer | undefined;
   let frontend: FrontendRunner | undefined;
-  let pidFileWritten = false;
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
@@ -152,7 +153,7 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
       if (mcp?.close) await step("mcp engine", () => mcp?.close?.());
       if (supervision) await step("servers", () => supervision?.shutdown());
       if (control) await step("control api", () => control?.close());
-      if (pidFileWritten) await step("pid file", () => removePidFile(paths.pidFile));
+      await step("pid file", () => releasePidFile(paths.pidFile));
       logger.info("daemon stopped");
       resolveStopped();
     })();
@@ -214,9 +215,6 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
       }),
     });
 
-    writeFileSync(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
-    pidFileWritten = true;
-
     const tracked = supervision;
     frontend = createFrontendRunner({
       home,
@@ -256,14 +254,5 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
   } catch (error) {
     await stop("start-up failed");
     throw error;
-  }
-}
-
-/** Removes the pid file if it is still ours (a newer daemon may have replaced it). */
-function removePidFile(pidFile: string): void {
-  try {
-    if (readFileSync(pidFile, "utf8").trim() === String(process.pid)) rmSync(pidFile, { force: true });
-  } catch {
-    // already gone
   }
 }

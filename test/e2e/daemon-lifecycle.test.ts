@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -51,6 +52,25 @@ test("a second daemon on the same state folder is refused and the first keeps ru
   t.true(second.stderr().includes(`a gateway daemon is already running at ${first.paths.controlSocket}`), second.stderr());
   t.true(isAlive(pids.get("alpha") ?? 0), "the first daemon's server was not touched");
   t.is((await first.clients.servers.getServer({ name: "alpha" })).server?.pid, pids.get("alpha"));
+});
+
+test("the pid file is the start-up lock: a live owner refuses the start, a dead one is replaced", async (t) => {
+  const home = tempHome(t);
+  const paths = { runDir: join(home, "run"), pidFile: join(home, "run", "gateway.pid") };
+  mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
+  // A process that looks like a daemon still starting (no socket yet).
+  const starting = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", "dist/daemon/main.js"], { stdio: "ignore" });
+  t.teardown(() => void starting.kill("SIGKILL"));
+  writeFileSync(paths.pidFile, `${starting.pid}\n`);
+  const refused = await startDaemon(t, { servers: [normalServer("alpha")], home, noWait: true });
+  t.is((await refused.exited).code, 1);
+  t.true(refused.stderr().includes(`(pid ${starting.pid})`), refused.stderr());
+  t.is(readFileSync(paths.pidFile, "utf8").trim(), String(starting.pid), "the owner's pid file is left alone");
+
+  starting.kill("SIGKILL");
+  await waitUntil(() => !isAlive(starting.pid ?? 0));
+  const daemon = await startDaemon(t, { servers: [normalServer("alpha")], home });
+  t.is(readFileSync(paths.pidFile, "utf8").trim(), String(daemon.pid));
 });
 
 test("Shutdown answers, then the daemon stops every process it started and exits 0", async (t) => {
