@@ -5,12 +5,12 @@
  * only on wrong results or failed calls, never on timing). See bench/README.md for how to read the output.
  *
  * Options: --only id,id (contender ids, see README) --no-startup --no-memory --startup-servers N
- * --startup-delay-ms N --out DIR --no-readme
+ * --startup-delay-ms N --out DIR --no-readme --cpu-prof DIR (the gateway's daemon and frontend write CPU profiles)
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchPaths, createContenders } from "./lib/contenders.mjs";
 import { gatewayRss, runGatewayMemory, runGatewayStartup, runMcpHubStartup } from "./lib/gateway-scenarios.mjs";
@@ -108,7 +108,10 @@ async function main() {
   const paths = benchPaths(root);
   const all = createContenders(paths).filter((c) => only.length === 0 || only.includes(c.id));
   const sharedInstances = new Map();
+  const cpuProfDir = option("--cpu-prof", undefined);
+  if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
   const ctx = {
+    cpuProfDir: cpuProfDir === undefined ? undefined : resolvePath(cpuProfDir),
     shared: async (key, factory) => {
       if (!sharedInstances.has(key)) sharedInstances.set(key, factory());
       const instance = await sharedInstances.get(key);

@@ -9,6 +9,8 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import {
   commandLine,
   freePort,
@@ -34,6 +36,7 @@ export function benchPaths(root) {
     upstream: join(root, "bench", "upstream-server.mjs"),
     sdkServer: join(root, "bench", "sdk-server.mjs"),
     forceLoopback: join(root, "bench", "force-loopback.cjs"),
+    cpuProfPreload: join(root, "bench", "cpu-prof-preload.cjs"),
     supergateway: join(root, "node_modules", "supergateway", "dist", "index.js"),
     mcpProxy: join(root, "node_modules", "mcp-proxy", "dist", "bin", "mcp-proxy.mjs"),
     mcpHub: join(root, "node_modules", "mcp-hub", "dist", "cli.js"),
@@ -228,7 +231,9 @@ export function createContenders(paths) {
     shared: "gateway",
     unavailable: gatewayUnavailable,
     async start(ctx) {
-      const instance = await ctx.shared("gateway", () => startGateway(paths, [{ name: "bench", args: [paths.upstream] }]));
+      const instance = await ctx.shared("gateway", () =>
+        startGateway(paths, [{ name: "bench", args: [paths.upstream] }], { cpuProfDir: ctx.cpuProfDir }),
+      );
       const open =
         path === "mcp"
           ? () => openStreamableHttpSession(`${instance.baseUrl}/mcp`)
@@ -278,6 +283,30 @@ export function writeGatewayConfig(home, port, servers) {
   return file;
 }
 
+/**
+ * Profiles the gateway's frontend from outside (bench/lib/profile-attach.mjs); returns the function that stops the
+ * profiler and writes `<dir>/frontend-main-<pid>.cpuprofile`. A failure only costs the profile.
+ */
+async function profileFrontend(instance, dir) {
+  const frontendPid = instance.roles().frontend[0];
+  if (frontendPid === undefined) return async () => {};
+  const helper = spawn(
+    process.execPath,
+    ["--experimental-websocket", fileURLToPath(new URL("./profile-attach.mjs", import.meta.url)), String(frontendPid), join(dir, `frontend-main-${frontendPid}.cpuprofile`)],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const started = await new Promise((resolve) => {
+    helper.stdout.once("data", () => resolve(true));
+    helper.once("exit", () => resolve(false));
+  });
+  return async () => {
+    if (!started) return;
+    const exited = new Promise((resolve) => helper.once("exit", resolve));
+    helper.stdin.end();
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10000))]);
+  };
+}
+
 /** Names the gateway's processes from their command lines. */
 export function gatewayRoles(rootPid) {
   const roles = { daemon: [], frontend: [], watchdog: [], upstream: [], other: [] };
@@ -295,8 +324,10 @@ export function gatewayRoles(rootPid) {
 /**
  * Starts the gateway daemon (which starts its frontend) with a fresh or given DEPLOYSTACK_HOME. `viaCli` starts it
  * as a user does (`dsctl start --foreground`); otherwise the daemon program directly (one process less in the tree).
+ * `cpuProfDir` CPU-profiles daemon and frontend (bench/cpu-prof-preload.cjs through NODE_OPTIONS, which the daemon
+ * passes to its frontend but not to MCP servers, whose environment is minimal): profiles are written when they exit.
  */
-export async function startGateway(paths, servers, { home, viaCli = false, port, keepHome = false, readyTimeoutMs = 60000 } = {}) {
+export async function startGateway(paths, servers, { home, viaCli = false, port, keepHome = false, readyTimeoutMs = 60000, cpuProfDir } = {}) {
   const stateHome = home ?? mkdtempSync(join(tmpdir(), "dsgw-bench-"));
   const listenPort = port ?? (await freePort());
   const config = writeGatewayConfig(stateHome, listenPort, servers);
@@ -304,7 +335,13 @@ export async function startGateway(paths, servers, { home, viaCli = false, port,
     ? [paths.cliMain, "start", "--foreground", "--config", config, "--port", String(listenPort)]
     : [paths.daemonMain, "--config", config, "--port", String(listenPort)];
   const startedAt = performance.now();
-  const child = spawnTracked(process.execPath, args, { env: nodeEnv({ DEPLOYSTACK_HOME: stateHome }) });
+  const profiling = cpuProfDir
+    ? {
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${paths.cpuProfPreload}`.trim(),
+        BENCH_CPU_PROF_DIR: cpuProfDir,
+      }
+    : {};
+  const child = spawnTracked(process.execPath, args, { env: nodeEnv({ DEPLOYSTACK_HOME: stateHome, ...profiling }) });
   const baseUrl = `http://127.0.0.1:${listenPort}`;
   let users = 0;
   const instance = {
@@ -330,6 +367,14 @@ export async function startGateway(paths, servers, { home, viaCli = false, port,
   };
   if (readyTimeoutMs > 0) {
     await waitFor(() => httpAnswers(`${baseUrl}/healthz`), { timeoutMs: readyTimeoutMs, what: "gateway /healthz", child });
+  }
+  if (cpuProfDir && readyTimeoutMs > 0) {
+    const stopProfiling = await profileFrontend(instance, cpuProfDir);
+    const stop = instance.stop;
+    instance.stop = async () => {
+      await stopProfiling();
+      await stop();
+    };
   }
   return instance;
 }

@@ -193,7 +193,7 @@ export function checkTargets(results) {
   const t64 = scenarios.throughput64?.["gateway-mcp"];
   if (t64) {
     const peer = bestPeer(scenarios.throughput64, ok, (r) => r.callsPerSec, { higher: true, eligible: clean });
-    targets.push({ target: "throughput at 64 sessions ≥ the best peer's, zero errors and wrong results", measured: `${fmt(t64.callsPerSec)} vs ${fmt(peer?.value)} calls/s (${peer?.id ?? "—"}), ${t64.errors} errors, ${t64.wrong} wrong`, met: peer ? t64.callsPerSec >= peer.value && clean(t64) : clean(t64) });
+    targets.push({ target: "throughput at 64 sessions ≥ the best peer's, zero errors and wrong results", measured: `${fmt(t64.callsPerSec)} vs ${fmt(peer?.value)} calls/s (${peer?.id ?? "—"}), ${t64.errors} errors, ${t64.wrong} wrong`, met: peer ? t64.callsPerSec >= peer.value && clean(t64) : undefined });
   }
   const st = scenarios.startup?.gateway;
   if (st) {
