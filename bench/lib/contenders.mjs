@@ -266,6 +266,7 @@ export function writeGatewayConfig(home, port, servers) {
     "gateway:",
     `  port: ${port}`,
     "  clientAuth: none",
+    "  maxSessions: 4096 # the default cap (256) is below the 1,000-idle-session scenario",
     "defaultTeam: bench",
     "teams:",
     "  - id: bench",
