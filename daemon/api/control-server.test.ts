@@ -33,7 +33,7 @@ async function startServer(
   t: ExecutionContext,
   home: string,
   tcp?: { token: string; allowedOrigins: string[] },
-): Promise<ControlServer & { supervisor: ReturnType<typeof createFakeSupervisor> }> {
+): Promise<ControlServer & { supervisor: ReturnType<typeof createFakeSupervisor>; stopping: AbortController }> {
   const { routes, supervisor } = routesFor(home);
   const controller = new AbortController();
   const server = await startControlServer({
@@ -47,7 +47,7 @@ async function startServer(
     controller.abort();
     await server.close(100);
   });
-  return Object.assign(server, { supervisor });
+  return Object.assign(server, { supervisor, stopping: controller });
 }
 
 test("in memory: servers are listed, fetched, disabled, enabled and restarted", async (t) => {
@@ -216,6 +216,31 @@ test("unix socket: folder 0700, socket 0600, a second server is refused, a stale
   writeFileSync(join(fileHome, "run", "gateway.sock"), "not a socket");
   const notSocket = await t.throwsAsync(startServer(t, fileHome));
   t.regex(notSocket?.message ?? "", /is not a socket/);
+});
+
+test("unix socket: open streams end cleanly when the daemon stops", async (t) => {
+  const home = tempHome(t);
+  const server = await startServer(t, home);
+  const clients = createControlClients({ socketPath: server.socketPath });
+  t.teardown(() => clients.close());
+  let events = 0;
+  let lines = 0;
+  const watching = (async () => {
+    for await (const _ of clients.gateway.watchEvents({})) events++;
+    return "ended";
+  })();
+  const following = (async () => {
+    for await (const _ of clients.servers.streamServerLogs({ name: "alpha", follow: true })) lines++;
+    return "ended";
+  })();
+  // Make sure both streams are established (an event and a log line arrive) before stopping.
+  while (events === 0 || lines === 0) {
+    await server.supervisor.restart("beta");
+    server.supervisor.emitLog("alpha", "tick");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  server.stopping.abort();
+  t.deepEqual(await Promise.all([watching, following]), ["ended", "ended"]);
 });
 
 test("unix socket: closing removes the socket file", async (t) => {
