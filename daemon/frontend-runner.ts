@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { ClientAuthMode } from "./config/types.js";
+import { FRONTEND_CONFIG_ENV, parseListeningLine, type FrontendProcessConfig } from "../shared/frontend-contract.js";
 import { buildChildEnv, spawnChild, type ChildHandle } from "./supervisor/child-process.js";
 import type { Logger } from "../shared/logger.js";
 
@@ -10,23 +10,12 @@ import type { Logger } from "../shared/logger.js";
  * It runs in its own process so that a crash or a slow request in the HTTP layer never takes
  * the daemon (and the servers it holds) down; the daemon restarts it with back-off.
  *
- * Contract with `frontend/main.ts`: environment `DEPLOYSTACK_HOME` and
- * `DEPLOYSTACK_FRONTEND_CONFIG` (JSON `FrontendConfig`); when ready it prints exactly one
- * stdout line `{"event":"listening","port":N}`; it exits on SIGTERM. No secret travels in
- * its environment or argv: it reads `client.token` from the state folder itself.
+ * The process contract with `frontend/main.ts` is in shared/frontend-contract.ts; it exits on
+ * SIGTERM.
  */
 
-/** What the frontend is told, as JSON in `DEPLOYSTACK_FRONTEND_CONFIG`. */
-export interface FrontendConfig {
-  readonly host: string;
-  /** 0 picks a free port (tests); the real one comes back in the listening line. */
-  readonly port: number;
-  readonly controlSocket: string;
-  readonly allowedOrigins: readonly string[];
-  readonly clientAuth: ClientAuthMode;
-  readonly sessionIdleTimeoutMs: number;
-  readonly maxSessions: number;
-}
+/** What the frontend is told (the shared process contract). */
+export type FrontendConfig = FrontendProcessConfig;
 
 /** The frontend's state as GetStatus reports it. */
 export interface FrontendStatus {
@@ -117,7 +106,7 @@ export function createFrontendRunner(options: FrontendRunnerOptions): FrontendRu
       args: [entry],
       env: buildChildEnv({
         DEPLOYSTACK_HOME: options.home,
-        DEPLOYSTACK_FRONTEND_CONFIG: JSON.stringify(options.config),
+        [FRONTEND_CONFIG_ENV]: JSON.stringify(options.config),
       }),
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -183,19 +172,6 @@ export function createFrontendRunner(options: FrontendRunnerOptions): FrontendRu
       if (current) await current.stop({ stdinGraceMs: 0, termGraceMs: 3000, killGraceMs: 2000 });
     },
   };
-}
-
-/** The port of a `{"event":"listening","port":N}` line, or undefined for any other line. */
-export function parseListeningLine(line: string): number | undefined {
-  try {
-    const value = JSON.parse(line) as { event?: unknown; port?: unknown };
-    if (value.event === "listening" && typeof value.port === "number" && Number.isInteger(value.port) && value.port > 0) {
-      return value.port;
-    }
-  } catch {
-    // not JSON: ordinary output
-  }
-  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
+import { FRONTEND_CONFIG_ENV, formatListeningLine } from "../shared/frontend-contract.js";
 import type { Logger } from "../shared/logger.js";
 import { statePaths } from "../shared/paths.js";
 import { createApp } from "./app.js";
@@ -23,7 +24,7 @@ function main(): void {
   const shutdown = new AbortController();
   let settings;
   try {
-    settings = parseFrontendConfig(process.env.DEPLOYSTACK_FRONTEND_CONFIG);
+    settings = parseFrontendConfig(process.env[FRONTEND_CONFIG_ENV]);
   } catch (error) {
     process.stderr.write(`frontend: ${(error as Error).message}\n`);
     process.exit(1);
@@ -59,7 +60,7 @@ function main(): void {
     process.exit(1);
   });
   server.listen({ host: settings.host, port: settings.port }, () => {
-    process.stdout.write(`${JSON.stringify({ event: "listening", port: port() })}\n`);
+    process.stdout.write(formatListeningLine(port()));
     logger.info({ host: settings.host, port: port(), controlSocket }, "frontend listening");
   });
 

@@ -1,24 +1,10 @@
-/** How clients authenticate to the frontend: nobody (loopback is enough), or a bearer token from a 0600 file. */
-export type ClientAuthMode = "none" | "token";
+import { FRONTEND_CONFIG_ENV, type FrontendProcessConfig } from "../shared/frontend-contract.js";
 
 /**
- * The frontend's configuration. The first block is the process contract with the daemon
- * (`DEPLOYSTACK_FRONTEND_CONFIG`); the rest are tunables with defaults, settable there too.
+ * The frontend's configuration: the process contract with the daemon (shared/frontend-contract.ts)
+ * plus tunables with defaults, settable in the same JSON.
  */
-export interface FrontendSettings {
-  /** Listen address; loopback only (127.0.0.1, ::1 or localhost), anything else is refused. */
-  readonly host: string;
-  /** Listen port; 0 picks a free one (tests). */
-  readonly port: number;
-  /** The daemon's control socket (McpService lives there). */
-  readonly controlSocket: string;
-  /** Browser origins allowed besides the gateway's own loopback origin. */
-  readonly allowedOrigins: readonly string[];
-  readonly clientAuth: ClientAuthMode;
-  /** A session with no traffic for this long ends (default 30 min). */
-  readonly sessionIdleTimeoutMs: number;
-  /** Concurrent sessions (default 256); past it new sessions get 503. */
-  readonly maxSessions: number;
+export interface FrontendSettings extends FrontendProcessConfig {
   /** Largest accepted POST body (default 4 MiB); larger → 413. */
   readonly maxBodyBytes: number;
   /** Interval of SSE `: keepalive` comments (default 15 s; 0 disables). */
@@ -52,14 +38,14 @@ const LOOPBACK_BIND = new Set(["127.0.0.1", "::1", "localhost"]);
  * non-loopback `host` is refused, not ignored).
  */
 export function parseFrontendConfig(text: string | undefined): FrontendSettings {
-  if (!text) throw new Error("DEPLOYSTACK_FRONTEND_CONFIG is not set");
+  if (!text) throw new Error(`${FRONTEND_CONFIG_ENV} is not set`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new Error("DEPLOYSTACK_FRONTEND_CONFIG is not valid JSON");
+    throw new Error(`${FRONTEND_CONFIG_ENV} is not valid JSON`);
   }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("DEPLOYSTACK_FRONTEND_CONFIG must be a JSON object");
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error(`${FRONTEND_CONFIG_ENV} must be a JSON object`);
   return resolveSettings(raw as Partial<Record<keyof FrontendSettings, unknown>>);
 }
 

@@ -2,7 +2,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
 import { silentLogger } from "../../shared/logger.js";
-import { createFrontendRunner, parseListeningLine, type FrontendConfig, type FrontendStatus } from "../../daemon/frontend-runner.js";
+import { createFrontendRunner, type FrontendConfig, type FrontendStatus } from "../../daemon/frontend-runner.js";
+import { parseListeningLine } from "../../shared/frontend-contract.js";
 import { isAlive, tempHome, waitUntil } from "./helpers/daemon-process.js";
 
 // The frontend runner with small real stand-in programs: the process contract (environment,
