@@ -11,7 +11,7 @@
  * Needs the build output: gen/ is compiled to dist/gen/ by `npm run build`.
  */
 import { fork } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http2";
 import { connect as netConnect } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -52,6 +52,23 @@ if (process.argv[2] === "--serve") {
   process.on("disconnect", () => process.exit(0));
 } else {
   await main();
+}
+
+/** Replaces the hop table in bench/README.md (full runs only). */
+function updateReadme(table) {
+  const file = join(root, "bench", "README.md");
+  const start = "<!-- bench:hop:start -->";
+  const end = "<!-- bench:hop:end -->";
+  let text;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return;
+  }
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) return;
+  writeFileSync(file, `${text.slice(0, from)}${start}\n\n${table}\n${text.slice(to)}`);
 }
 
 /** An async iterable fed by `push`, for the client side of the bidi stream. */
@@ -171,7 +188,10 @@ async function main() {
     writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
     const lines = ["| round trip | p50 µs | p90 µs | p99 µs |", "|---|---:|---:|---:|"];
     for (const c of Object.values(results.cases)) lines.push(`| ${c.label} | ${c.p50.toFixed(0)} | ${c.p90.toFixed(0)} | ${c.p99.toFixed(0)} |`);
-    process.stdout.write(`${lines.join("\n")}\n\nwritten to ${file}\n`);
+    const table = `Run ${results.date}, ${results.machine.cpuModel} × ${results.machine.cpus}, Node ${results.machine.node}, load average ${results.machine.load.join(" / ")}; a ${results.messageBytes}-byte JSON-RPC message, ${results.calls} round trips each after warm-up (\`bench/results/hop-${results.date}.json\`):\n\n${lines.join("\n")}\n`;
+    writeFileSync(join(outDir, `hop-${results.date}.md`), table);
+    if (!quick) updateReadme(table);
+    process.stdout.write(`${table}\nwritten to ${file}\n`);
   } finally {
     kill();
     rmSync(dir, { recursive: true, force: true });
