@@ -4,22 +4,26 @@ import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
   ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
   type ClientCapabilities,
 } from "@modelcontextprotocol/sdk/types.js";
 import { silentLogger } from "../../shared/logger.js";
 import { createMcpEngine, type McpEngine } from "./engine.js";
-import { canTake, type Caller } from "./upstream-router.js";
+import { canTake, chooseCall, type Caller, type InFlightCall } from "./upstream-router.js";
 import { createMemorySupervisor } from "./testing/memory-supervisor.js";
 import { SessionClientTransport } from "./testing/session-harness.js";
 import { createProbe, createTestServer } from "./testing/test-server.js";
 
 type Json = Record<string, any>;
 
-async function setup(t: ExecutionContext) {
-  const supervisor = createMemorySupervisor([
-    { name: "alpha", create: () => createTestServer("alpha", createProbe()) },
-    { name: "beta", create: () => createTestServer("beta", createProbe()) },
-  ]);
+async function setup(t: ExecutionContext, options: { withoutHandlerFactory?: boolean } = {}) {
+  const supervisor = createMemorySupervisor(
+    [
+      { name: "alpha", create: () => createTestServer("alpha", createProbe()) },
+      { name: "beta", create: () => createTestServer("beta", createProbe()) },
+    ],
+    options,
+  );
   await supervisor.start();
   const engine = createMcpEngine({ supervisor, logger: silentLogger, version: "1.0.0" });
   t.teardown(async () => {
@@ -150,4 +154,98 @@ test("capability checks: url elicitation needs elicitation.url, sampling with to
   t.false(canTake(caller({ sampling: {} }), "sampling/createMessage", { tools: [] }));
   t.true(canTake(caller({ sampling: { tools: {} } }), "sampling/createMessage", { tools: [] }));
   t.false(canTake({ capabilities: { sampling: {} } }, "sampling/createMessage", {}), "typed RPC callers take nothing");
+});
+
+test("concurrent calls of the same sampling tool from three sessions: each request goes to the session whose call caused it", async (t) => {
+  const { engine } = await setup(t);
+  const a = await connectClient(t, engine, "A", { sampling: {} });
+  const b = await connectClient(t, engine, "B", { sampling: {} });
+  const c = await connectClient(t, engine, "C", { sampling: {} });
+  const [fromA, fromB, fromC] = await Promise.all([
+    a.client.callTool({ name: "alpha-ask-llm-together", arguments: { question: "qa", together: 3 } }),
+    b.client.callTool({ name: "alpha-ask-llm-together", arguments: { question: "qb", together: 3 } }),
+    c.client.callTool({ name: "alpha-ask-llm-together", arguments: { question: "qc", together: 3 } }),
+  ]);
+  t.is(text(fromA), "sampled:A says qa");
+  t.is(text(fromB), "sampled:B says qb");
+  t.is(text(fromC), "sampled:C says qc");
+  t.deepEqual([a.seen.sampling, b.seen.sampling, c.seen.sampling], [["qa"], ["qb"], ["qc"]]);
+});
+
+test("a long-running call on the same server does not take the sampling request of a later call", async (t) => {
+  const { engine } = await setup(t);
+  const busy = await connectClient(t, engine, "busy", { sampling: {} });
+  const asker = await connectClient(t, engine, "asker", { sampling: {} });
+  const slow = busy.client.callTool({ name: "alpha-slow", arguments: { ms: 1_500 } });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const result = await asker.client.callTool({ name: "alpha-ask-llm", arguments: { question: "mine" } });
+  t.is(text(result), "sampled:asker says mine");
+  t.deepEqual(busy.seen.sampling, []);
+  t.is(text(await slow), "alpha:slow:");
+});
+
+test("sampling from two different servers at once goes to each server's own caller", async (t) => {
+  const { engine } = await setup(t);
+  const a = await connectClient(t, engine, "A", { sampling: {} });
+  const b = await connectClient(t, engine, "B", { sampling: {} });
+  const [fromA, fromB] = await Promise.all([
+    a.client.callTool({ name: "alpha-ask-llm", arguments: { question: "to alpha" } }),
+    b.client.callTool({ name: "beta-ask-llm", arguments: { question: "to beta" } }),
+  ]);
+  t.is(text(fromA), "sampled:A says to alpha");
+  t.is(text(fromB), "sampled:B says to beta");
+  t.deepEqual([a.seen.sampling, b.seen.sampling], [["to alpha"], ["to beta"]]);
+});
+
+test("chooseCall: capability first, then fewest asked, then the most recent call's target, oldest first", (t) => {
+  const able: Caller = { capabilities: { sampling: {} }, clientRequest: async () => ({}) };
+  const unable: Caller = { capabilities: {}, clientRequest: async () => ({}) };
+  const call = (seq: number, target: string, asked = 0, caller = able): InFlightCall => ({ caller, seq, target, asked });
+  const sampling = "sampling/createMessage";
+  t.is(chooseCall([], sampling, {}), undefined);
+  t.is(chooseCall([call(1, "tools/call x", 0, unable)], sampling, {}), undefined, "only callers that declared the capability");
+  const same = [call(1, "tools/call ask"), call(2, "tools/call ask")];
+  t.is(chooseCall(same, sampling, {})?.seq, 1, "the same tool's calls ask in the order they were sent");
+  same[0]!.asked = 1;
+  t.is(chooseCall(same, sampling, {})?.seq, 2, "a call already asked yields to one not asked yet");
+  const mixed = [call(1, "tools/call long-running"), call(2, "tools/call ask")];
+  t.is(chooseCall(mixed, sampling, {})?.seq, 2, "a call of another tool running for a while is not the likely cause");
+  t.is(chooseCall([call(1, "tools/call ask", 0, unable), call(2, "tools/call ask")], sampling, {})?.seq, 2);
+});
+
+test("handlers are on a connection from its start: a log sent while a restarted server initializes reaches sessions", async (t) => {
+  let announce = false;
+  const supervisor = createMemorySupervisor([
+    {
+      name: "alpha",
+      create: () => {
+        const server = createTestServer("alpha", createProbe());
+        server.server.oninitialized = () => {
+          if (announce) void server.sendLoggingMessage({ level: "notice", data: "hello from a fresh start" });
+        };
+        return server;
+      },
+    },
+  ]);
+  await supervisor.start();
+  const engine = createMcpEngine({ supervisor, logger: silentLogger, version: "1.0.0" });
+  t.teardown(async () => {
+    engine.close();
+    await supervisor.shutdown();
+  });
+  const logs: unknown[] = [];
+  const { client } = await connectClient(t, engine, "listener", {});
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => void logs.push(notification.params.data));
+  announce = true;
+  await supervisor.restart("alpha");
+  const deadline = Date.now() + 20_000;
+  while (logs.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.deepEqual(logs, ["hello from a fresh start"]);
+});
+
+test("without a handler factory the engine still hooks running servers itself", async (t) => {
+  const { engine } = await setup(t, { withoutHandlerFactory: true });
+  const a = await connectClient(t, engine, "A", { sampling: {} });
+  const result = await a.client.callTool({ name: "alpha-ask-llm", arguments: { question: "hooked?" } });
+  t.is(text(result), "sampled:A says hooked?");
 });

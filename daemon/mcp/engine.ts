@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../../shared/logger.js";
-import type { ServerSnapshot, ServerState, Supervisor } from "../supervisor/types.js";
+import type { ServerSnapshot, ServerState } from "../supervisor/types.js";
 import type { JsonObject, UpstreamConnection } from "../upstream/types.js";
 import type { AccessPolicy } from "./access-policy.js";
 import { systemClock, type Clock, type ClockTimer } from "./clock.js";
@@ -16,14 +16,18 @@ import { createMcpOperations } from "./operations.js";
 import { createRegistry, type CatalogKind, type ExposedPrompt, type ExposedResource, type ExposedResourceTemplate, type ExposedTool, type Registry } from "./registry.js";
 import { createResourceSubscriptions } from "./resource-subscriptions.js";
 import { ClientSession, type McpSession, type SessionFrame, type SessionHost } from "./session.js";
-import { createUpstreamRouter, type Caller } from "./upstream-router.js";
+import { createUpstreamRouter, type Caller, type RoutableSupervisor } from "./upstream-router.js";
 
 /** The serverInfo name the gateway answers `initialize` with. */
 export const GATEWAY_SERVER_NAME = "deploystack-gateway";
 
 /** Options of `createMcpEngine`. */
 export interface McpEngineOptions {
-  readonly supervisor: Supervisor;
+  /**
+   * The supervisor. When it can install handlers itself (`ManagedSupervisor.setUpstreamHandlers`),
+   * the engine's are installed on every connection before `initialize`.
+   */
+  readonly supervisor: RoutableSupervisor;
   /** The access policy; allow-all by default. */
   readonly policy?: AccessPolicy;
   readonly logger: Logger;

@@ -6,14 +6,20 @@
  * - Progress tokens are replaced by gateway-unique ones (MCP 2025-11-25 "Base Protocol ›
  *   Utilities › Progress": tokens MUST be unique across active requests) and mapped back
  *   to the caller's original token.
- * - Server-to-client requests (`sampling/createMessage`, `elicitation/create`) go to the
- *   most recent call in flight on that server whose client declared the capability;
- *   `roots/list` falls back to the most recently active session with roots, else an empty list.
+ * - Server-to-client requests (`sampling/createMessage`, `elicitation/create`, `roots/list`)
+ *   go only to a call in flight on that server whose client declared the capability (see
+ *   `chooseCall` for how one is chosen when several could be the cause); `roots/list`
+ *   outside any call falls back to the most recently active session with roots, else an
+ *   empty list.
+ * - The handlers are installed through the supervisor's handler factory when it has one
+ *   (`setUpstreamHandlers`), so they are on every connection before its `initialize`: nothing
+ *   a server sends during start-up or right after a restart is answered by the defaults.
  */
 import { GatewayError } from "../errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Supervisor } from "../supervisor/types.js";
-import { UpstreamRpcError, type JsonObject, type UpstreamConnection } from "../upstream/types.js";
+import { defaultUpstreamHandlers } from "../upstream/connection.js";
+import { UpstreamRpcError, type JsonObject, type UpstreamConnection, type UpstreamHandlers } from "../upstream/types.js";
 import { JsonRpcErrorCode } from "./json-rpc.js";
 
 /** The client capabilities a caller declared in `initialize` (empty for typed RPCs). */
@@ -49,9 +55,20 @@ export interface UpstreamRouterHooks {
   onConnection(connection: UpstreamConnection): void;
 }
 
+/**
+ * A supervisor that installs handlers on every connection it makes, before `initialize`
+ * (`ManagedSupervisor` in daemon/supervisor/supervisor.ts, and the engine tests' in-memory one).
+ */
+export interface UpstreamHandlerInstaller {
+  setUpstreamHandlers(factory: (serverName: string) => UpstreamHandlers): void;
+}
+
+/** A supervisor, possibly able to install the engine's handlers itself. */
+export type RoutableSupervisor = Supervisor & Partial<UpstreamHandlerInstaller>;
+
 /** Options of `createUpstreamRouter`. */
 export interface UpstreamRouterOptions {
-  readonly supervisor: Supervisor;
+  readonly supervisor: RoutableSupervisor;
   readonly logger: Logger;
   readonly hooks: UpstreamRouterHooks;
   /** How long a call waits for a starting, idle or backing-off server. */
@@ -74,9 +91,57 @@ export interface UpstreamRouter {
   close(): void;
 }
 
-interface InFlight {
+/** One call in flight on a server, as server-to-client request routing sees it. */
+export interface InFlightCall {
   readonly caller: Caller;
+  /** Increasing in the order the calls were written to the server. */
   readonly seq: number;
+  /** What the call targets: its method and tool or prompt name or URI. */
+  readonly target: string;
+  /** How many server-to-client requests were routed to this call so far. */
+  asked: number;
+}
+
+/**
+ * Chooses the call a server-to-client request belongs to, among the calls in flight on the
+ * server that sent it, or undefined when no caller can take it.
+ *
+ * Over stdio nothing in the request links it to the call that caused it: the SDK's
+ * `relatedRequestId` only tells a transport which stream to use and is never written into
+ * the message, and `_meta` carries no originating id (only `io.modelcontextprotocol/related-task`
+ * for tasks, which the gateway does not advertise). So the choice is an inference from what a
+ * server does with requests it reads in order:
+ * 1. only calls whose client declared the capability (MCP 2025-11-25 "Client Features");
+ * 2. the calls asked the fewest times so far: concurrent calls each get one request before any
+ *    gets a second (two sessions running the same sampling tool get one request each);
+ * 3. the target of the most recent of those (a call that has been running for a while without
+ *    asking is less likely the cause than one just sent: a long-running tool next to a
+ *    sampling one does not get its request);
+ * 4. among calls of that target, the oldest: a server handles the same tool's calls in the
+ *    order it read them, so their requests come out in that order.
+ * When calls of different tools that each ask run at once on one server, the order of their
+ * requests is the server's business and the choice can be wrong; no client is ever asked
+ * without a call in flight on that server.
+ */
+export function chooseCall(calls: Iterable<InFlightCall>, method: string, params: JsonObject | undefined): InFlightCall | undefined {
+  const able: InFlightCall[] = [];
+  let fewest = Infinity;
+  for (const call of calls) {
+    if (!canTake(call.caller, method, params)) continue;
+    able.push(call);
+    if (call.asked < fewest) fewest = call.asked;
+  }
+  let latest: InFlightCall | undefined;
+  for (const call of able) if (call.asked === fewest && (latest === undefined || call.seq > latest.seq)) latest = call;
+  if (latest === undefined) return undefined;
+  let chosen = latest;
+  for (const call of able) if (call.asked === fewest && call.target === latest.target && call.seq < chosen.seq) chosen = call;
+  return chosen;
+}
+
+function targetOf(method: string, params: JsonObject | undefined): string {
+  const name = params?.name ?? params?.uri;
+  return typeof name === "string" ? `${method} ${name}` : method;
 }
 
 /** Whether `caller` can take the server-to-client request `method` with `params` (MCP 2025-11-25 "Client Features"). */
@@ -105,29 +170,28 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
   const { supervisor, logger, hooks, acquireTimeoutMs } = options;
   const hooked = new WeakSet<UpstreamConnection>();
   const live = new Map<string, UpstreamConnection>();
-  const inflight = new Map<string, Set<InFlight>>();
+  const inflight = new Map<string, Set<InFlightCall>>();
   const progress = new Map<string, Caller>();
+  const handlerCache = new Map<string, UpstreamHandlers>();
   let seq = 0;
   let tokenCounter = 0;
   const closing = new AbortController();
 
   function pick(server: string, method: string, params: JsonObject | undefined): Caller | undefined {
-    let best: InFlight | undefined;
-    for (const entry of inflight.get(server) ?? []) {
-      if (canTake(entry.caller, method, params) && (best === undefined || entry.seq > best.seq)) best = entry;
-    }
-    return best?.caller;
+    const chosen = chooseCall(inflight.get(server) ?? [], method, params);
+    if (chosen) chosen.asked++;
+    return chosen?.caller;
   }
 
-  function hook(connection: UpstreamConnection): void {
-    if (hooked.has(connection)) return;
-    hooked.add(connection);
-    const server = connection.serverName;
-    live.set(server, connection);
-    connection.closed.addEventListener("abort", () => {
-      if (live.get(server) === connection) live.delete(server);
-    }, { once: true });
-    connection.setHandlers({
+  /** The handlers of one server's connections (the same object for all of them). */
+  function handlersFor(server: string): UpstreamHandlers {
+    let handlers = handlerCache.get(server);
+    if (!handlers) handlerCache.set(server, (handlers = createHandlers(server)));
+    return handlers;
+  }
+
+  function createHandlers(server: string): UpstreamHandlers {
+    return {
       onNotification(method, params) {
         if (method === "notifications/progress") {
           const token = params?.progressToken;
@@ -164,7 +228,22 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
         }
         throw new UpstreamRpcError(JsonRpcErrorCode.methodNotFound, `method not found: "${method}"`);
       },
-    });
+    };
+  }
+
+  const installer = typeof supervisor.setUpstreamHandlers === "function" ? supervisor : undefined;
+  installer?.setUpstreamHandlers?.(handlersFor);
+
+  /** Tracks a live connection (for broadcasts) and re-applies session state on it, once per connection. */
+  function hook(connection: UpstreamConnection): void {
+    if (hooked.has(connection) || closing.signal.aborted) return;
+    hooked.add(connection);
+    const server = connection.serverName;
+    live.set(server, connection);
+    connection.closed.addEventListener("abort", () => {
+      if (live.get(server) === connection) live.delete(server);
+    }, { once: true });
+    if (!installer) connection.setHandlers(handlersFor(server));
     hooks.onConnection(connection);
   }
 
@@ -197,7 +276,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
         onProgress: (p) => caller.onProgress?.({ ...p, progressToken: original }),
       });
     }
-    const entry: InFlight = { caller, seq: ++seq };
+    const entry: InFlightCall = { caller, seq: ++seq, target: targetOf(method, params), asked: 0 };
     let set = inflight.get(server);
     if (!set) inflight.set(server, (set = new Set()));
     set.add(entry);
@@ -218,6 +297,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     close() {
       closing.abort();
       live.clear();
+      installer?.setUpstreamHandlers?.(() => defaultUpstreamHandlers);
     },
   };
 }

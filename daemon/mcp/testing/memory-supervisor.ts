@@ -18,7 +18,8 @@ import type {
   Supervisor,
   SupervisorEventMap,
 } from "../../supervisor/types.js";
-import { createUpstreamConnection, type ManagedUpstreamConnection } from "../../upstream/connection.js";
+import { createUpstreamConnection, defaultUpstreamHandlers, type ManagedUpstreamConnection } from "../../upstream/connection.js";
+import type { UpstreamHandlers } from "../../upstream/types.js";
 import { watchCatalog } from "../../upstream/catalog.js";
 import type { MessageTransport } from "../../upstream/message-transport.js";
 
@@ -53,11 +54,23 @@ export interface MemorySupervisor extends Supervisor {
   connection(name: string): ManagedUpstreamConnection | undefined;
   /** Waits until a server's catalog was (re)discovered `count` times in total. */
   catalogCount(name: string): number;
+  /** As `ManagedSupervisor`: handlers installed on every new connection before `initialize`, and on the live ones. */
+  setUpstreamHandlers(factory: (serverName: string) => UpstreamHandlers): void;
+}
+
+/** Options of `createMemorySupervisor`. */
+export interface MemorySupervisorOptions {
+  /**
+   * Without `setUpstreamHandlers`, as a plain `Supervisor` (the engine then hooks each
+   * connection itself once it is running). Default false.
+   */
+  readonly withoutHandlerFactory?: boolean;
 }
 
 /** Creates and starts nothing yet; call `start()`. */
-export function createMemorySupervisor(specs: readonly MemoryServerSpec[]): MemorySupervisor {
+export function createMemorySupervisor(specs: readonly MemoryServerSpec[], options: MemorySupervisorOptions = {}): MemorySupervisor {
   const events = new EventEmitter();
+  let handlersFor = (_serverName: string): UpstreamHandlers => defaultUpstreamHandlers;
   const slots = new Map<string, Slot>();
   const catalogCounts = new Map<string, number>();
   for (const spec of [...specs].sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -101,6 +114,7 @@ export function createMemorySupervisor(specs: readonly MemoryServerSpec[]): Memo
     const connection = await createUpstreamConnection({
       serverName: s.spec.name,
       transport: clientSide as unknown as MessageTransport,
+      handlers: handlersFor(s.spec.name),
     });
     s.server = server;
     s.connection = connection;
@@ -206,6 +220,14 @@ export function createMemorySupervisor(specs: readonly MemoryServerSpec[]): Memo
     server: (name) => slots.get(name)?.server,
     connection: (name) => slots.get(name)?.connection,
     catalogCount: (name) => catalogCounts.get(name) ?? 0,
+    setUpstreamHandlers(factory) {
+      handlersFor = factory;
+      for (const s of slots.values()) s.connection?.setHandlers(factory(s.spec.name));
+    },
   };
+  if (options.withoutHandlerFactory) {
+    const plain: Partial<MemorySupervisor> = supervisor;
+    delete plain.setUpstreamHandlers;
+  }
   return supervisor;
 }

@@ -103,6 +103,26 @@ export function createTestServer(label: string, probe: ServerProbe): McpServer {
     const content = result.content as { type: string; text?: string };
     return { content: [{ type: "text", text: `sampled:${content.text ?? ""}` }] };
   });
+  // Holds its calls until `together` of them have arrived, then releases them in the order
+  // they arrived: the requests of concurrent calls reach the gateway in the order the calls
+  // were read, as with a real server handling the same tool twice.
+  const held: Array<() => void> = [];
+  server.registerTool(
+    "ask-llm-together",
+    { description: "samples once `together` calls wait", inputSchema: { question: z.string(), together: z.number() } },
+    async ({ question, together }, extra) => {
+      await new Promise<void>((release) => {
+        held.push(release);
+        if (held.length >= together) for (const next of held.splice(0)) next();
+      });
+      const result = await extra.sendRequest(
+        { method: "sampling/createMessage", params: { messages: [{ role: "user", content: { type: "text", text: question } }], maxTokens: 10 } },
+        CreateMessageResultSchema,
+      );
+      const content = result.content as { type: string; text?: string };
+      return { content: [{ type: "text", text: `sampled:${content.text ?? ""}` }] };
+    },
+  );
   server.registerTool("ask-user", { description: "elicits" }, async (extra) => {
     const result = await extra.sendRequest(
       {
