@@ -170,6 +170,13 @@ async function main() {
   try {
     if (smoke) {
       exitCode = await smokeRun(running);
+      // Peers that do not start here are skipped (the harness checks itself with what works); the gateway, when it
+      // is built, must start: that is a regression of the product, not of the environment.
+      const brokenGateway = started.filter((entry) => entry.contender.group === "gateway" && entry.status === "failed");
+      if (brokenGateway.length > 0 || running.length === 0) {
+        log(`SMOKE FAIL: ${running.length === 0 ? "no contender started" : `${brokenGateway.map((e) => e.contender.id).join(", ")} failed to start`}`);
+        exitCode = 1;
+      }
       return exitCode;
     }
     await fullRun(running, paths, results);
