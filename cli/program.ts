@@ -1,15 +1,20 @@
 import type { Readable, Writable } from "node:stream";
 import { Command, InvalidArgumentError } from "commander";
 import { createClient, type Transport } from "@connectrpc/connect";
+import { AuthService } from "../gen/deploystack/gateway/v1/auth_service_pb.js";
 import { GatewayService } from "../gen/deploystack/gateway/v1/gateway_service_pb.js";
 import { McpService } from "../gen/deploystack/gateway/v1/mcp_service_pb.js";
 import { ServerService } from "../gen/deploystack/gateway/v1/server_service_pb.js";
+import { TeamService } from "../gen/deploystack/gateway/v1/team_service_pb.js";
 import type { StatePaths } from "../shared/paths.js";
 import { gatewayVersion } from "../shared/version.js";
+import { login, logout, whoAmI, type BrowserOpener } from "./commands/auth.js";
 import { showStatus, stopDaemon } from "./commands/daemon.js";
+import { explainPolicy } from "./commands/policy.js";
 import { disableServer, enableServer, getServer, listServers, restartServer, serverLogs } from "./commands/servers.js";
 import { startDaemon, type StartDeps } from "./commands/start.js";
 import { runStdioBridge } from "./commands/stdio.js";
+import { listTeams, switchTeam, syncTeams } from "./commands/teams.js";
 import { callTool, listTools } from "./commands/tools.js";
 import { dialDaemon, runVerb } from "./dial.js";
 import type { CliIo } from "./io.js";
@@ -35,12 +40,19 @@ export interface ProgramContext {
   readonly throwOnUsageError?: boolean;
   /** Overrides for `dsctl start` (tests). */
   readonly start?: Partial<Omit<StartDeps, "paths">>;
+  /** How `dsctl login` opens a browser (tests); default the platform's opener. */
+  readonly openBrowser?: BrowserOpener;
 }
 
 function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65_535) throw new InvalidArgumentError("expected a port number (0-65535)");
   return port;
+}
+
+function parseSeconds(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) === 0) throw new InvalidArgumentError("expected a whole number of seconds (1 or more)");
+  return Number(value);
 }
 
 function parseCount(value: string): number {
@@ -144,6 +156,70 @@ export function createProgram(context: ProgramContext): Command {
     .option("--json", "print each stream message as proto JSON")
     .action((name: string, options: { args: string; json?: boolean }) =>
       withDaemon((t) => callTool(createClient(McpService, t), { name, ...options, signal: context.interrupt() }, io)),
+    );
+
+  program
+    .command("login")
+    .description("sign in to DeployStack; the gateway then runs your team's servers from the cloud")
+    .option("--url <url>", "the DeployStack API (default: the daemon's, https://cloud-api.deploystack.io)")
+    .option("--no-browser", "only print the URL to open")
+    .option("--timeout <seconds>", "give up after this many seconds (default 300)", parseSeconds)
+    .option("--json", "print each stream message as proto JSON")
+    .action((options: { url?: string; browser?: boolean; timeout?: number; json?: boolean }) =>
+      withDaemon((t) =>
+        login(
+          createClient(AuthService, t),
+          {
+            url: options.url,
+            browser: options.browser,
+            timeoutMs: options.timeout !== undefined ? options.timeout * 1000 : undefined,
+            json: options.json,
+            signal: context.interrupt(),
+            openBrowser: context.openBrowser,
+          },
+          io,
+        ),
+      ),
+    );
+  program
+    .command("logout")
+    .description("sign out of DeployStack: tokens, downloaded configs and caches are removed; the team file applies again")
+    .option("--json", "print the response as proto JSON")
+    .action((options: { json?: boolean }) => withDaemon((t) => logout(createClient(AuthService, t), options, io)));
+  program
+    .command("whoami")
+    .description("show who is signed in to DeployStack (exit 1 when nobody is)")
+    .option("--json", "print the response as proto JSON")
+    .action((options: { json?: boolean }) => withDaemon((t) => whoAmI(createClient(AuthService, t), options, io)));
+
+  const teams = program.command("teams").description("your teams: list, switch, sync");
+  teams
+    .command("list")
+    .description("list your teams (* marks the current one)")
+    .option("--json", "print the response as proto JSON")
+    .action((options: { json?: boolean }) => withDaemon((t) => listTeams(createClient(TeamService, t), options, io)));
+  teams
+    .command("switch")
+    .description("make another team current: its servers and policy apply, MCP sessions stay connected")
+    .argument("<team>", "the team's id or name (not its position in the list)")
+    .option("--json", "print the response as proto JSON")
+    .action((team: string, options: { json?: boolean }) =>
+      withDaemon((t) => switchTeam(createClient(TeamService, t), { team, json: options.json }, io)),
+    );
+  teams
+    .command("sync")
+    .description("re-read the team file or re-download from DeployStack; only changed servers restart")
+    .option("--json", "print the response as proto JSON")
+    .action((options: { json?: boolean }) => withDaemon((t) => syncTeams(createClient(TeamService, t), options, io)));
+
+  const policy = program.command("policy").description("the current team's access policy");
+  policy
+    .command("explain")
+    .description("say which rule allows or denies a tool")
+    .argument("<tool>", "the exposed tool name (<server>-<tool>)")
+    .option("--json", "print the response as proto JSON")
+    .action((tool: string, options: { json?: boolean }) =>
+      withDaemon((t) => explainPolicy(createClient(TeamService, t), { tool, json: options.json }, io)),
     );
 
   program

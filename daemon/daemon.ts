@@ -5,7 +5,9 @@ import { gatewayVersion } from "../shared/version.js";
 import { startControlServer, type ControlServer } from "./api/control-server.js";
 import type { GatewayStatusView } from "./api/gateway-service.js";
 import { parseControlListen, type ListenAddress } from "./api/listen-address.js";
+import { authServiceRoutes } from "./api/auth-service.js";
 import { controlRoutes } from "./api/routes.js";
+import { teamServiceRoutes } from "./api/team-service.js";
 import { prepareSocketPath } from "./api/socket-path.js";
 import { embeddedTeamFilePath, loadTeamFile } from "./config/load-team-file.js";
 import type { TeamConfig, TeamsFile } from "./config/types.js";
@@ -15,6 +17,9 @@ import { createEventHub, type EventHub } from "./events.js";
 import { createFrontendRunner, type FrontendRunner } from "./frontend-runner.js";
 import { acquirePidFile, releasePidFile } from "./pid-file.js";
 import { startSupervision, type SupervisionHandle } from "./supervision.js";
+import { openControlPlane } from "./control-plane/open-control-plane.js";
+import type { ControlPlane } from "./control-plane/control-plane.js";
+import type { Registry } from "./mcp/registry.js";
 
 /**
  * The daemon's composition root: the one place that knows every part and wires them, with
@@ -37,6 +42,16 @@ export interface DaemonOptions {
   readonly logger: Logger;
   /** The frontend entry point; default `dist/frontend/main.js` of this installation. */
   readonly frontendEntry?: string;
+  /** `--cloud-url URL`: the DeployStack API for new logins; default `https://cloud-api.deploystack.io`. */
+  readonly cloudUrl?: string;
+  /** `--oauth-callback-port N`: the login's loopback callback port; default 8976; 0 picks a free one. */
+  readonly oauthCallbackPort?: number;
+  /** `--sync-interval`: the cloud source's periodic sync; default 5 min; 0 turns it off. */
+  readonly syncIntervalMs?: number;
+  /** `--server-wait`: how long MCP calls and lists wait for a server that is starting; default 5 s. */
+  readonly serverWaitMs?: number;
+  /** Environment for the vault key (`DEPLOYSTACK_MASTER_KEY`, `DEPLOYSTACK_KEYCHAIN`); default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** A running daemon. */
@@ -71,7 +86,10 @@ export interface McpWiringContext {
   readonly events: EventHub;
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  /** The team current at start-up (its policy is replaced by the control plane when it changes). */
   readonly team: TeamConfig;
+  /** How long calls and lists wait for a starting server; the engine's default when absent. */
+  readonly acquireTimeoutMs?: number;
 }
 
 /** What the MCP engine gives back. */
@@ -79,6 +97,8 @@ export interface McpWiring {
   readonly routes: (router: ConnectRouter) => void;
   readonly sessionCount?: () => number;
   readonly close?: () => Promise<void> | void;
+  /** The exposed catalog: the control plane seeds it from the tool cache and swaps its policy. */
+  readonly registry?: Registry;
 }
 
 /** Loads the team file the daemon will run: `--config FILE` or the embedded default. */
@@ -88,13 +108,6 @@ export async function loadDaemonConfig(configPath: string | undefined, home: str
     displayPath: configPath ?? path,
     variables: { ...process.env, DEPLOYSTACK_HOME: home },
   });
-}
-
-/** The team a file's daemon runs: its default team. */
-function currentTeamOf(teamsFile: TeamsFile): TeamConfig {
-  const team = teamsFile.teams.find((candidate) => candidate.id === teamsFile.defaultTeamId) ?? teamsFile.teams[0];
-  if (!team) throw new GatewayError("invalid_argument", `team file "${teamsFile.path}" defines no team`);
-  return team;
 }
 
 /**
@@ -113,7 +126,7 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
   let controlListen: ListenAddress | undefined;
   if (options.controlListen !== undefined) controlListen = parseControlListen(options.controlListen);
   const teamsFile = await loadDaemonConfig(options.configPath, home);
-  const team = currentTeamOf(teamsFile);
+  if (teamsFile.teams.length === 0) throw new GatewayError("invalid_argument", `team file "${teamsFile.path}" defines no team`);
   const settings = teamsFile.gateway;
   const frontendPort = options.port ?? settings.port;
 
@@ -127,6 +140,7 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
   const events = createEventHub((error) => logger.error({ err: error }, "event listener failed"));
   let supervision: SupervisionHandle | undefined;
   let mcp: McpWiring | undefined;
+  let controlPlane: ControlPlane | undefined;
   let control: ControlServer | undefined;
   let frontend: FrontendRunner | undefined;
   let stopping: Promise<void> | undefined;
@@ -149,6 +163,7 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
     stopping ??= (async () => {
       logger.info({ reason }, "daemon stopping");
       controller.abort();
+      controlPlane?.close();
       if (frontend) await step("frontend", () => frontend?.stop());
       if (mcp?.close) await step("mcp engine", () => mcp?.close?.());
       if (supervision) await step("servers", () => supervision?.shutdown());
@@ -161,6 +176,21 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
   };
 
   try {
+    // The config source decides which servers start: the cloud when logged in, else the file.
+    controlPlane = await openControlPlane({
+      home,
+      paths,
+      env: options.env ?? process.env,
+      logger: logger.child({ component: "control-plane" }),
+      events,
+      initialFile: teamsFile,
+      loadFile: () => loadDaemonConfig(options.configPath, home),
+      cloudUrl: options.cloudUrl,
+      callbackPort: options.oauthCallbackPort,
+      syncIntervalMs: options.syncIntervalMs,
+    });
+    const plane = controlPlane;
+    const team = plane.currentTeam();
     supervision = await startSupervision({ paths, servers: team.servers, logger, signal });
     const { supervisor } = supervision;
     supervisor.on("state", (snapshot, previous) =>
@@ -175,8 +205,17 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
       }),
     );
 
-    mcp = extensions.mcpRoutes?.({ supervision, events, logger: logger.child({ component: "mcp" }), signal, team });
+    mcp = extensions.mcpRoutes?.({
+      supervision,
+      events,
+      logger: logger.child({ component: "mcp" }),
+      signal,
+      team,
+      acquireTimeoutMs: options.serverWaitMs,
+    });
     const mcpWiring = mcp;
+    // Before any server starts: the policy in force and the cached tool lists.
+    await plane.attach({ supervisor, registry: mcpWiring?.registry });
 
     const status = (): GatewayStatusView => {
       const frontendStatus = frontend?.status();
@@ -185,9 +224,9 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
         version: gatewayVersion,
         pid: process.pid,
         startedAt,
-        team,
-        configSource: "file",
-        configPath: teamsFile.path,
+        team: plane.currentTeam(),
+        configSource: plane.source(),
+        configPath: plane.location(),
         controlSocket: paths.controlSocket,
         controlAddress: control?.tcpAddress,
         mcpUrl: port !== undefined ? `http://localhost:${port}/mcp` : undefined,
@@ -210,8 +249,10 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
       },
       routes: controlRoutes({
         gateway: { status, events, requestShutdown: () => void stop("shutdown requested through the control api") },
-        servers: { supervisor },
+        servers: { supervisor, nameCollisions: mcpWiring?.registry ? () => mcpWiring.registry?.collisions() ?? [] : undefined },
         mcp: mcpWiring?.routes,
+        teams: teamServiceRoutes({ controlPlane: plane }),
+        auth: authServiceRoutes({ controlPlane: plane }),
       }),
     });
 
@@ -237,7 +278,11 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
 
     await supervision.startServers();
     frontend.start();
-    logger.info({ team: team.id, servers: team.servers.length, socket: paths.controlSocket }, "daemon started");
+    plane.startBackground();
+    logger.info(
+      { source: plane.source(), team: plane.currentTeam().id, servers: plane.currentTeam().servers.length, socket: paths.controlSocket },
+      "daemon started",
+    );
 
     return {
       paths,

@@ -15,6 +15,11 @@ export interface RunDaemonOptions {
   readonly configPath?: string;
   readonly port?: number;
   readonly controlListen?: string;
+  /** The control-plane options of `DaemonOptions` (`--cloud-url`, `--oauth-callback-port`, `--sync-interval`, `--server-wait`). */
+  readonly cloudUrl?: string;
+  readonly oauthCallbackPort?: number;
+  readonly syncIntervalMs?: number;
+  readonly serverWaitMs?: number;
   readonly env?: NodeJS.ProcessEnv;
   readonly stdout?: NodeJS.WritableStream;
   readonly stderr?: NodeJS.WritableStream;
@@ -104,6 +109,11 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
           configPath: options.configPath,
           port: options.port,
           controlListen: options.controlListen,
+          cloudUrl: options.cloudUrl,
+          oauthCallbackPort: options.oauthCallbackPort,
+          syncIntervalMs: options.syncIntervalMs,
+          serverWaitMs: options.serverWaitMs,
+          env,
           logger,
         },
         options.extensions,

@@ -11,7 +11,18 @@ import {
   type Server,
 } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import { ServerCountsSchema, EventSchema, type Event, type ServerCounts } from "../../gen/deploystack/gateway/v1/gateway_pb.js";
-import { ServerChangeKind, TeamSchema, type Team } from "../../gen/deploystack/gateway/v1/team_pb.js";
+import {
+  PolicyDecisionSchema,
+  ServerChangeKind,
+  ServerChangeSchema,
+  TeamSchema,
+  type PolicyDecision,
+  type ServerChange as ProtoServerChange,
+  type Team,
+} from "../../gen/deploystack/gateway/v1/team_pb.js";
+import { UserSchema, type User } from "../../gen/deploystack/gateway/v1/auth_pb.js";
+import type { CloudUser } from "../cloud/cloud-contract.js";
+import type { PolicyDecision as DomainPolicyDecision } from "../policy/access-policy.js";
 import type { TeamConfig } from "../config/types.js";
 import type { GatewayEvent, ServerChange } from "../events.js";
 import type { LogEntry, LogSource as DomainLogSource, ServerSnapshot, ServerState as DomainServerState } from "../supervisor/types.js";
@@ -121,6 +132,31 @@ const changeKindToProto: Readonly<Record<ServerChange["kind"], ServerChangeKind>
   invalid: ServerChangeKind.INVALID,
 };
 
+/** One server's sync outcome as the control API's `ServerChange`. */
+export function serverChangeToProto(change: ServerChange): ProtoServerChange {
+  return create(ServerChangeSchema, {
+    serverName: change.serverName,
+    kind: changeKindToProto[change.kind],
+    reason: change.reason ?? "",
+  });
+}
+
+/** A policy decision (daemon/policy) as the control API's `PolicyDecision`. */
+export function policyDecisionToProto(tool: string, decision: DomainPolicyDecision): PolicyDecision {
+  return create(PolicyDecisionSchema, {
+    tool,
+    allowed: decision.allowed,
+    rule: decision.rule,
+    role: decision.role,
+    explanation: decision.explanation,
+  });
+}
+
+/** A DeployStack user as the control API's `User` (`id` is the OpenID `sub`). */
+export function userToProto(user: CloudUser): User {
+  return create(UserSchema, { id: user.sub, email: user.email, name: user.name ?? user.preferredUsername ?? "" });
+}
+
 /** A domain event as the control API's `Event`. */
 export function eventToProto(event: GatewayEvent): Event {
   const time = timestampFromMs(event.time);
@@ -146,11 +182,7 @@ export function eventToProto(event: GatewayEvent): Event {
         kind: {
           case: "configSynced",
           value: {
-            changes: event.changes.map((change) => ({
-              serverName: change.serverName,
-              kind: changeKindToProto[change.kind],
-              reason: change.reason ?? "",
-            })),
+            changes: event.changes.map(serverChangeToProto),
           },
         },
       });

@@ -273,11 +273,13 @@ export function createMcpWiring(context: McpWiringContext): McpWiring {
     logger: context.logger,
     version: gatewayVersion,
     policy: createTeamAccessPolicy(context.team),
+    ...(context.acquireTimeoutMs !== undefined ? { acquireTimeoutMs: context.acquireTimeoutMs } : {}),
   });
   context.signal.addEventListener("abort", () => engine.close(), { once: true });
   return {
     routes: mcpServiceRoutes(engine, { logger: context.logger }),
     sessionCount: () => engine.sessionCount(),
     close: () => engine.close(),
+    registry: engine.registry,
   };
 }

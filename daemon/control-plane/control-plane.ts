@@ -1,0 +1,389 @@
+import { silentLogger, type Logger } from "../../shared/logger.js";
+import type { CloudClient, SessionStatus } from "../cloud/cloud-client.js";
+import type { CloudUser } from "../cloud/cloud-contract.js";
+import { loadCloudTeams, type CloudTeamsSnapshot } from "../cloud/cloud-teams.js";
+import type { ServerConfig, TeamConfig, TeamsFile } from "../config/types.js";
+import { GatewayError } from "../errors.js";
+import type { EventHub, ServerChange } from "../events.js";
+import { createTeamAccessPolicy, type PolicyDecision, type TeamAccessPolicy } from "../policy/access-policy.js";
+import type { ServerCatalog, Supervisor } from "../supervisor/types.js";
+import type { CacheSeeding, SeedTarget } from "./cache-seeding.js";
+import { findTeam } from "./find-team.js";
+import { diffServers, type InvalidServer } from "./server-diff.js";
+import type { TeamChoiceStore } from "./team-choice.js";
+
+/**
+ * The control plane of the running daemon: which config source is in force (the team file,
+ * or the DeployStack cloud once logged in), which team is current, and everything that
+ * changes them — switching team, syncing, logging in and out, the periodic background sync.
+ * Every change goes through one path (`applyTeam`): the policy is swapped, the registry is
+ * seeded from the tool cache, and the supervisor gets the new server list, which it applies
+ * as a diff (unchanged servers keep running, changed ones restart with the new config,
+ * removed ones stop). MCP client sessions stay connected throughout: the engine tells them
+ * the lists changed. Changes are serialised, so a sync never interleaves with a switch.
+ *
+ * With the file source every team has its own servers. With the cloud source the
+ * configurations endpoint is not team-scoped, so every team has the same servers and a
+ * switch changes the role, and with it the policy's effect (docs/control-plane.md).
+ */
+
+/** Which source the daemon's teams come from. */
+export type ConfigSourceKind = "file" | "deploystack";
+
+/** What the control plane drives once the daemon's parts exist. */
+export interface ControlPlaneTargets {
+  readonly supervisor: Pick<Supervisor, "replaceServers" | "config" | "on" | "off">;
+  /** The MCP engine's registry, when the engine is wired. */
+  readonly registry?: SeedTarget & { setPolicy(policy: TeamAccessPolicy): void };
+}
+
+/** Inputs of `createControlPlane`. */
+export interface ControlPlaneOptions {
+  readonly logger?: Logger;
+  readonly events: EventHub;
+  /** The team file loaded at start-up (it also carries the gateway settings). */
+  readonly initialFile: TeamsFile;
+  /** Re-reads the team file; rejects with `invalid_argument` naming file, line and field. */
+  readonly loadFile: () => Promise<TeamsFile>;
+  readonly choices: TeamChoiceStore;
+  /** Absent when the vault could not be opened: the file source only. */
+  readonly cloud?: CloudClient;
+  /** Absent without a vault (the cache fingerprint is keyed by it). */
+  readonly cache?: CacheSeeding;
+  /** The periodic sync of the cloud source; 0 turns it off. Default 5 min. */
+  readonly syncIntervalMs?: number;
+  /** The loopback login callback's port; default the cloud client's (8976); 0 picks a free one. */
+  readonly callbackPort?: number;
+  /** Tells the engine's management tools apart for the policy (when the engine names them). */
+  readonly isManagementTool?: (exposedToolName: string) => boolean;
+}
+
+/** A login in progress, for `AuthService.Login`. */
+export interface ControlPlaneLogin {
+  readonly authorizationUrl: string;
+  /** Resolves once signed in and switched to the cloud source. */
+  readonly done: Promise<{ readonly user: CloudUser; readonly team: TeamConfig }>;
+  cancel(): void;
+}
+
+/** Who is signed in, for `AuthService.WhoAmI`. */
+export type WhoAmI =
+  | { readonly loggedIn: false; readonly expired: boolean }
+  | { readonly loggedIn: true; readonly user?: CloudUser; readonly url: string; readonly expiresAt: number };
+
+/** The control plane. */
+export interface ControlPlane {
+  source(): ConfigSourceKind;
+  /** The team file's path, or the cloud API's URL. */
+  location(): string;
+  teams(): readonly TeamConfig[];
+  currentTeam(): TeamConfig;
+  /** Servers the source lists but that are not started, with their reasons (cloud `invalid`). */
+  invalidServers(): readonly InvalidServer[];
+  /** Connects the supervisor and the registry: sets the policy and seeds the cache. Call before the servers start. */
+  attach(targets: ControlPlaneTargets): Promise<void>;
+  /** Starts the background work: the cloud source's online refresh and periodic sync. */
+  startBackground(): void;
+  switchTeam(reference: string): Promise<TeamConfig>;
+  sync(): Promise<ServerChange[]>;
+  explain(exposedToolName: string): PolicyDecision & { readonly tool: string };
+  beginLogin(options: { url?: string; timeoutMs?: number; signal?: AbortSignal }): Promise<ControlPlaneLogin>;
+  logout(): Promise<void>;
+  whoAmI(): Promise<WhoAmI>;
+  close(): void;
+}
+
+interface SourceState {
+  readonly kind: ConfigSourceKind;
+  readonly teams: readonly TeamConfig[];
+  readonly defaultTeamId: string | undefined;
+  readonly invalid: readonly InvalidServer[];
+  readonly location: string;
+}
+
+const DEFAULT_SYNC_INTERVAL_MS = 5 * 60_000;
+
+function fileState(file: TeamsFile): SourceState {
+  return { kind: "file", teams: file.teams, defaultTeamId: file.defaultTeamId, invalid: [], location: file.path };
+}
+
+function cloudState(snapshot: CloudTeamsSnapshot, baseUrl: string): SourceState {
+  return {
+    kind: "deploystack",
+    teams: snapshot.teams,
+    defaultTeamId: snapshot.defaultTeamId,
+    invalid: snapshot.invalid.map((server) => ({ name: server.name, reason: server.reason })),
+    location: baseUrl,
+  };
+}
+
+/** The remembered team when it still exists, else the source's default team, else its first. */
+function pickTeam(state: SourceState, chosenId: string | undefined): TeamConfig | undefined {
+  return (
+    state.teams.find((team) => team.id === chosenId) ??
+    state.teams.find((team) => team.id === state.defaultTeamId) ??
+    state.teams[0]
+  );
+}
+
+/**
+ * Creates the control plane and decides the start-up source: the cloud when a session is in
+ * the vault and configurations were downloaded before (from the vault at once, offline —
+ * the online refresh follows in the background), else the team file.
+ */
+export async function createControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const logger = options.logger ?? silentLogger;
+  const { events, choices, cloud, cache } = options;
+  const syncIntervalMs = options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
+  let lastFile = options.initialFile;
+  let state: SourceState = fileState(lastFile);
+  let targets: ControlPlaneTargets | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  let lastBackgroundError: string | undefined;
+  const unsubscribers: (() => void)[] = [];
+
+  if (cloud) {
+    try {
+      const status = await cloud.status();
+      if (status.loggedIn) {
+        const snapshot = await loadCloudTeams(cloud, { online: false, logger });
+        if (snapshot && snapshot.teams.length > 0) state = cloudState(snapshot, status.baseUrl);
+        else logger.info("logged in to DeployStack, but no configurations were downloaded yet; fetching them in the background");
+      }
+    } catch (error) {
+      logger.error({ reason: (error as Error).message }, "cannot read the DeployStack session from the vault; using the team file");
+    }
+  }
+
+  let initialTeam = pickTeam(state, await choices.read(state.kind));
+  if (!initialTeam) {
+    state = fileState(lastFile);
+    initialTeam = pickTeam(state, await choices.read("file"));
+  }
+  if (!initialTeam) throw new GatewayError("invalid_argument", `team file "${lastFile.path}" defines no team`);
+  let team: TeamConfig = initialTeam;
+  let policy = createTeamAccessPolicy(team, { isManagementTool: options.isManagementTool });
+
+  /** One change at a time: switch, sync, login and logout never interleave. */
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = queue.then(work, work);
+    queue = run.catch(() => {});
+    return run;
+  };
+
+  /** The single path every change takes. */
+  const applyTeam = async (next: TeamConfig): Promise<void> => {
+    team = next;
+    policy = createTeamAccessPolicy(next, { isManagementTool: options.isManagementTool });
+    if (!targets) return;
+    targets.registry?.setPolicy(policy);
+    if (cache && targets.registry) await cache.seed(next, targets.registry);
+    await targets.supervisor.replaceServers(next.servers);
+  };
+
+  const remember = async (next: TeamConfig): Promise<void> => {
+    try {
+      await choices.write(state.kind, next.id);
+    } catch (error) {
+      logger.warn({ reason: (error as Error).message }, "cannot remember the current team; the default applies after a restart");
+    }
+  };
+
+  /** Replaces the source's teams, keeping the current team when it still exists. */
+  const applyState = async (next: SourceState, announce: boolean): Promise<{ changes: ServerChange[]; switched: boolean }> => {
+    const previousTeam = team;
+    const previousKind = state.kind;
+    const chosen = next.kind === previousKind ? team.id : await choices.read(next.kind);
+    const nextTeam = pickTeam(next, chosen);
+    if (!nextTeam) throw new GatewayError("failed_precondition", `the ${next.kind === "file" ? "team file" : "DeployStack account"} has no team`);
+    const changes = diffServers(previousTeam.servers, nextTeam.servers, next.invalid);
+    state = next;
+    await applyTeam(nextTeam);
+    const switched = previousTeam.id !== nextTeam.id || previousKind !== next.kind;
+    if (switched) {
+      if (next.kind === previousKind) logger.warn({ previous: previousTeam.id, team: nextTeam.id }, "the current team is gone from the config; switched to the default team");
+      logger.info({ source: next.kind, team: nextTeam.id }, "current team changed");
+      events.publish({ kind: "team_switched", time: Date.now(), team: nextTeam });
+    }
+    if (announce) events.publish({ kind: "config_synced", time: Date.now(), changes });
+    return { changes, switched };
+  };
+
+  const loadCloudState = async (): Promise<SourceState> => {
+    if (!cloud) throw new GatewayError("failed_precondition", "the DeployStack source is unavailable: the vault could not be opened (see the daemon log)");
+    const status = await cloud.status();
+    if (!status.loggedIn) throw new GatewayError("failed_precondition", "not logged in to DeployStack — run `dsctl login`");
+    const snapshot = await loadCloudTeams(cloud, { online: true, logger });
+    if (!snapshot) throw new GatewayError("unavailable", "the DeployStack API cannot be reached and no configurations were downloaded yet");
+    if (snapshot.origin === "vault") {
+      throw new GatewayError("unavailable", "the DeployStack API cannot be reached; the configurations downloaded before stay in use");
+    }
+    return cloudState(snapshot, status.baseUrl);
+  };
+
+  const sync = (): Promise<ServerChange[]> =>
+    exclusive(async () => {
+      if (state.kind === "file") {
+        const file = await options.loadFile();
+        lastFile = file;
+        const { changes } = await applyState(fileState(file), true);
+        logger.info({ changes: changes.filter((change) => change.kind !== "unchanged").length }, "team file synced");
+        return changes;
+      }
+      const { changes } = await applyState(await loadCloudState(), true);
+      logger.info({ changes: changes.filter((change) => change.kind !== "unchanged").length }, "DeployStack configurations synced");
+      return changes;
+    });
+
+  /** Background sync: errors are logged once per distinct message, never thrown. */
+  const backgroundSync = async (): Promise<void> => {
+    if (closed || (state.kind !== "deploystack" && !(await loggedInWithoutData()))) return;
+    try {
+      if (state.kind === "deploystack") await sync();
+      else await exclusive(async () => void (await applyState(await loadCloudState(), true)));
+      lastBackgroundError = undefined;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (message !== lastBackgroundError) logger.warn({ reason: message }, "background sync with DeployStack failed; the running config is kept");
+      lastBackgroundError = message;
+    }
+  };
+
+  /** Logged in but started on the file (nothing downloaded yet): the first refresh switches. */
+  const loggedInWithoutData = async (): Promise<boolean> => {
+    if (!cloud) return false;
+    try {
+      return (await cloud.status()).loggedIn;
+    } catch {
+      return false;
+    }
+  };
+
+  const whoAmI = async (): Promise<WhoAmI> => {
+    if (!cloud) return { loggedIn: false, expired: false };
+    const status: SessionStatus = await cloud.status();
+    if (!status.loggedIn) return { loggedIn: false, expired: status.expired };
+    return { loggedIn: true, user: status.user ?? (await cloud.whoAmI()), url: status.baseUrl, expiresAt: status.expiresAt };
+  };
+
+  return {
+    source: () => state.kind,
+    location: () => state.location,
+    teams: () => state.teams,
+    currentTeam: () => team,
+    invalidServers: () => state.invalid,
+
+    async attach(next) {
+      targets = next;
+      next.registry?.setPolicy(policy);
+      if (cache && next.registry) await cache.seed(team, next.registry);
+      const onCatalog = (serverName: string, catalog: ServerCatalog): void => {
+        if (!cache) return;
+        // Only a server of the current team, running the config the team has for it.
+        const owner = team;
+        const configured = owner.servers.find((server) => server.name === serverName);
+        let running: ServerConfig;
+        try {
+          running = next.supervisor.config(serverName);
+        } catch {
+          return;
+        }
+        if (!configured || diffServers([configured], [running])[0]?.kind !== "unchanged") return;
+        void cache.save(owner, configured, catalog);
+      };
+      next.supervisor.on("catalog", onCatalog);
+      unsubscribers.push(() => next.supervisor.off("catalog", onCatalog));
+      if (cloud) {
+        unsubscribers.push(
+          cloud.onSessionExpired(() => {
+            logger.warn("the DeployStack session has expired; the servers downloaded before keep running until `dsctl login`");
+          }),
+        );
+      }
+    },
+
+    startBackground() {
+      if (closed) return;
+      void backgroundSync();
+      if (syncIntervalMs > 0) {
+        timer = setInterval(() => void backgroundSync(), syncIntervalMs);
+        timer.unref();
+      }
+    },
+
+    switchTeam: (reference) =>
+      exclusive(async () => {
+        const next = findTeam(state.teams, reference);
+        if (next.id !== team.id) {
+          await applyTeam(next);
+          logger.info({ team: next.id, source: state.kind }, "switched team");
+          events.publish({ kind: "team_switched", time: Date.now(), team: next });
+        }
+        await remember(next);
+        return next;
+      }),
+
+    sync,
+
+    explain(exposedToolName) {
+      const name = exposedToolName.trim();
+      if (name === "") throw new GatewayError("invalid_argument", "a tool name is required");
+      return { tool: name, ...policy.decide(name) };
+    },
+
+    async beginLogin(loginOptions) {
+      if (!cloud) {
+        throw new GatewayError("failed_precondition", "login needs the vault to keep the session, and the vault could not be opened (see the daemon log)");
+      }
+      const previousTeams = ((await cloud.storedTeams().catch(() => undefined)) ?? []).map((stored) => stored.id);
+      const attempt = await cloud.beginLogin({
+        baseUrl: loginOptions.url,
+        timeoutMs: loginOptions.timeoutMs,
+        signal: loginOptions.signal,
+        ...(options.callbackPort !== undefined ? { callbackPort: options.callbackPort } : {}),
+      });
+      const done = attempt.done.then(async (result) => {
+        if (result.accountChanged) await cache?.clear(previousTeams);
+        const next = await loadCloudState();
+        const current = await exclusive(async () => {
+          await applyState(next, false);
+          return team;
+        });
+        lastBackgroundError = undefined;
+        return { user: result.user, team: current };
+      });
+      done.catch(() => {});
+      return { authorizationUrl: attempt.authorizationUrl, done, cancel: () => attempt.cancel() };
+    },
+
+    logout: () =>
+      exclusive(async () => {
+        if (!cloud) return;
+        const { teamIds } = await cloud.logout();
+        const cloudTeamIds = new Set([...teamIds, ...(state.kind === "deploystack" ? state.teams.map((known) => known.id) : [])]);
+        if (state.kind === "deploystack") {
+          let file = lastFile;
+          try {
+            file = await options.loadFile();
+            lastFile = file;
+          } catch (error) {
+            logger.warn({ reason: (error as Error).message }, "the team file cannot be read; using the one loaded before");
+          }
+          await applyState(fileState(file), false);
+        }
+        // After the switch: the cloud servers are stopped, so nothing saves into these caches again.
+        await cache?.clear([...cloudTeamIds]);
+        logger.info("logged out of DeployStack");
+      }),
+
+    whoAmI,
+
+    close() {
+      closed = true;
+      if (timer) clearInterval(timer);
+      for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
+    },
+  };
+}
