@@ -11,6 +11,7 @@ import type { JsonObject, UpstreamConnection } from "../upstream/types.js";
 import type { AccessPolicy } from "./access-policy.js";
 import { systemClock, type Clock, type ClockTimer } from "./clock.js";
 import { admitsLogLevel, mostVerboseLevel, type LogLevel } from "./log-levels.js";
+import { runManagementAction } from "./management-tools.js";
 import { createMethodTable } from "./methods.js";
 import { createMcpOperations } from "./operations.js";
 import { createRegistry, type CatalogKind, type ExposedPrompt, type ExposedResource, type ExposedResourceTemplate, type ExposedTool, type Registry } from "./registry.js";
@@ -38,6 +39,8 @@ export interface McpEngineOptions {
   readonly acquireTimeoutMs?: number;
   /** The window in which registry changes are folded into one list_changed (default 50 ms). */
   readonly listChangedDebounceMs?: number;
+  /** Expose one management tool per configured server (the team policy's `managementTools`); default false. */
+  readonly managementTools?: boolean;
 }
 
 /** Options of `openSession`. */
@@ -91,6 +94,17 @@ export interface McpEngine {
   getPrompt(name: string, args: Readonly<Record<string, string>>, options?: TypedCallOptions): Promise<JsonObject>;
   /** The exposed catalog (the control plane seeds it and swaps its policy). */
   readonly registry: Registry;
+  /**
+   * Turns the management tools (`<server>-manage`, see management-tools.ts) on or off, e.g.
+   * from the team policy's `managementTools` on start-up and on a team switch; sessions are
+   * told the tool list changed.
+   */
+  setManagementTools(enabled: boolean): void;
+  /**
+   * Whether an exposed name is currently a management tool, exactly; a fit for the team
+   * policy's `isManagementTool` option (bound, may be passed as is).
+   */
+  isManagementTool(exposedName: string): boolean;
   /** Open client sessions. */
   sessionCount(): number;
   /** Ends every session (with an `ended` frame) and stops following the supervisor. */
@@ -120,7 +134,12 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
   let activity = 0;
   let forwardedLevel: LogLevel | undefined;
 
-  const registry = createRegistry({ supervisor, clock, ...(options.policy ? { policy: options.policy } : {}) });
+  const registry = createRegistry({
+    supervisor,
+    clock,
+    managementTools: options.managementTools ?? false,
+    ...(options.policy ? { policy: options.policy } : {}),
+  });
 
   function applyLevel(connection: UpstreamConnection, level: LogLevel): void {
     if (!connection.identity.capabilities.logging) return;
@@ -157,7 +176,12 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     },
   });
   const subscriptions = createResourceSubscriptions({ registry, router, logger });
-  const operations = createMcpOperations({ registry, router, waitMs: acquireTimeoutMs });
+  const operations = createMcpOperations({
+    registry,
+    router,
+    waitMs: acquireTimeoutMs,
+    manage: (server, args) => runManagementAction(supervisor, server, args),
+  });
 
   /** Servers get the most verbose level any session asked for, so that every session can be served by filtering. */
   function setLogLevel(sessionId: string, level: LogLevel): void {
@@ -282,6 +306,8 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     getPrompt: (name, args, callOptions = {}) =>
       operations.getPrompt({ name, arguments: { ...args } }, { capabilities: {} }, typedSignal(callOptions.signal)),
     registry,
+    setManagementTools: (enabled) => registry.setManagementTools(enabled),
+    isManagementTool: (exposedName) => registry.isManagementTool(exposedName),
     sessionCount: () => sessions.size,
     close(reason = "the gateway is shutting down") {
       for (const session of [...sessions.values()]) session.end(reason);

@@ -98,8 +98,10 @@ function compareCandidates(a: NamingCandidate, b: NamingCandidate): number {
  * every other one gets the wanted name plus `_` and a hash of its server and upstream
  * name (re-salted in the unlikely case that is taken too). The result does not depend on
  * the order of `candidates`. Duplicate items (same server and upstream name) are named once.
+ * `reserved` names (exposed name → owning server: the gateway's own management tools) are
+ * never given to an item: an item that wants one is renamed like any other loser.
  */
-export function assignExposedNames(candidates: readonly NamingCandidate[]): NameAssignment {
+export function assignExposedNames(candidates: readonly NamingCandidate[], reserved?: ReadonlyMap<string, string>): NameAssignment {
   const sorted = [...candidates].sort(compareCandidates);
   const byExposedName = new Map<string, NameTarget>();
   const byItem = new Map<string, string>();
@@ -110,7 +112,8 @@ export function assignExposedNames(candidates: readonly NamingCandidate[]): Name
     const key = itemKey(candidate.server, candidate.upstreamName);
     if (byItem.has(key)) continue;
     const wanted = wantedExposedName(candidate.prefix, candidate.upstreamName);
-    const holder = byExposedName.get(wanted);
+    const reservedBy = reserved?.get(wanted);
+    const holder = reservedBy === undefined ? byExposedName.get(wanted) : { server: reservedBy };
     if (holder === undefined) {
       byExposedName.set(wanted, { server: candidate.server, upstreamName: candidate.upstreamName });
       byItem.set(key, wanted);
@@ -122,7 +125,7 @@ export function assignExposedNames(candidates: readonly NamingCandidate[]): Name
   for (const { candidate, wanted, keptServer } of losers) {
     const key = itemKey(candidate.server, candidate.upstreamName);
     let assigned = suffixed(wanted, key);
-    for (let attempt = 1; byExposedName.has(assigned); attempt++) assigned = suffixed(wanted, `${key}\u0000${attempt}`);
+    for (let attempt = 1; byExposedName.has(assigned) || reserved?.has(assigned) === true; attempt++) assigned = suffixed(wanted, `${key}\u0000${attempt}`);
     byExposedName.set(assigned, { server: candidate.server, upstreamName: candidate.upstreamName });
     byItem.set(key, assigned);
     collisions.push({

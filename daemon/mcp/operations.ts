@@ -32,10 +32,12 @@ export interface McpOperationsOptions {
   readonly router: UpstreamRouter;
   /** How long lists and name resolution wait for servers that are still starting. */
   readonly waitMs: number;
+  /** Runs a management tool's action on its server (see management-tools.ts). */
+  readonly manage: (server: string, args: unknown) => Promise<JsonObject>;
 }
 
 /** Creates the operations over a registry and a router. */
-export function createMcpOperations({ registry, router, waitMs }: McpOperationsOptions): McpOperations {
+export function createMcpOperations({ registry, router, waitMs, manage }: McpOperationsOptions): McpOperations {
   /** Resolves, and when the name is unknown while servers are still starting, waits for them once and retries. */
   async function resolveWaiting<T>(resolve: () => T): Promise<T> {
     try {
@@ -57,6 +59,7 @@ export function createMcpOperations({ registry, router, waitMs }: McpOperationsO
     async callTool(params, caller, signal) {
       const name = String(params.name);
       const tool = await resolveWaiting(() => registry.resolveTool(name));
+      if (tool.management) return manage(tool.server, params.arguments);
       // The gateway does not advertise `tasks` (experimental in 2025-11-25): a task request
       // is served as a normal call, so the server never creates a task nobody can poll.
       const { task: _task, ...forwarded } = params;

@@ -16,14 +16,18 @@ import type { JsonObject } from "../upstream/types.js";
 import { allowAllPolicy, type AccessPolicy } from "./access-policy.js";
 import { systemClock, type Clock } from "./clock.js";
 import { assignExposedNames, itemKey, type NameCollision, type NamingCandidate } from "./exposed-names.js";
+import { managementToolDefinition, managementToolName } from "./management-tools.js";
 
 /** A tool as clients see it. */
 export interface ExposedTool {
   readonly exposedName: string;
   readonly server: string;
+  /** The tool's name on its server; empty for a management tool, which has no upstream. */
   readonly upstreamName: string;
-  /** The upstream definition, untouched except `name`. */
+  /** The upstream definition, untouched except `name` (the gateway's own for a management tool). */
   readonly definition: JsonObject;
+  /** The gateway's own tool managing `server` (see management-tools.ts), never forwarded. */
+  readonly management?: true;
 }
 
 /** A prompt as clients see it. */
@@ -81,6 +85,10 @@ export interface Registry {
   seed(serverName: string, catalog: ServerCatalog): void;
   /** Replaces the access policy (the team policy plugs in here). */
   setPolicy(policy: AccessPolicy): void;
+  /** Turns the per-server management tools on or off (the team policy's `managementTools`). */
+  setManagementTools(enabled: boolean): void;
+  /** Whether `exposedName` is currently a management tool (exact, unlike the name-shape predicate). */
+  isManagementTool(exposedName: string): boolean;
   /** Enabled servers still starting without any known catalog. */
   pendingServers(): string[];
   /** Resolves when no server is pending or after `timeoutMs`, whichever comes first. */
@@ -96,6 +104,8 @@ export interface RegistryOptions {
   readonly supervisor: Supervisor;
   readonly policy?: AccessPolicy;
   readonly clock?: Clock;
+  /** Expose one management tool per configured server; default false. */
+  readonly managementTools?: boolean;
 }
 
 interface Snapshot {
@@ -141,6 +151,7 @@ export function createRegistry(options: RegistryOptions): Registry {
   const { supervisor } = options;
   const clock = options.clock ?? systemClock;
   let policy = options.policy ?? allowAllPolicy;
+  let managementTools = options.managementTools ?? false;
   const seeds = new Map<string, ServerCatalog>();
   const live = new Map<string, ServerCatalog>();
   const listeners = new Set<(kinds: ReadonlySet<CatalogKind>) => void>();
@@ -188,9 +199,15 @@ export function createRegistry(options: RegistryOptions): Registry {
         });
       }
     }
-    const toolNames = assignExposedNames(toolCandidates);
+    // Management tools keep their names: a server tool that wants one is renamed (and reported).
+    const reserved = new Map<string, string>();
+    if (managementTools) for (const server of servers) reserved.set(managementToolName(server.name), server.name);
+    const toolNames = assignExposedNames(toolCandidates, reserved);
     const promptNames = assignExposedNames(promptCandidates);
     const tools = new Map<string, ExposedTool>();
+    for (const [exposedName, server] of reserved) {
+      tools.set(exposedName, { exposedName, server, upstreamName: "", definition: managementToolDefinition(server, exposedName), management: true });
+    }
     for (const [exposedName, target] of toolNames.byExposedName) {
       const upstream = toolDefs.get(itemKey(target.server, target.upstreamName)) as JsonObject;
       tools.set(exposedName, { exposedName, ...target, definition: { ...upstream, name: exposedName } });
@@ -214,7 +231,12 @@ export function createRegistry(options: RegistryOptions): Registry {
 
   function visibleTools(snap: Omit<Snapshot, "signatures">, server?: string): ExposedTool[] {
     return [...snap.tools.values()]
-      .filter((t) => snap.available.has(t.server) && (server === undefined || t.server === server) && policy.decide(t.exposedName).allowed)
+      .filter(
+        (t) =>
+          (t.management === true || snap.available.has(t.server)) &&
+          (server === undefined || t.server === server) &&
+          policy.decide(t.exposedName).allowed,
+      )
       .sort((a, b) => (a.exposedName < b.exposedName ? -1 : a.exposedName > b.exposedName ? 1 : 0));
   }
   function visiblePrompts(snap: Omit<Snapshot, "signatures">, server?: string): ExposedPrompt[] {
@@ -309,7 +331,8 @@ export function createRegistry(options: RegistryOptions): Registry {
       if (!decision.allowed) {
         throw new GatewayError("permission_denied", `tool "${exposedName}" is not allowed by the team policy (${decision.rule})`);
       }
-      availableServer(tool.server);
+      // A management tool works on a disabled or failed server: enabling it is the point.
+      if (!tool.management) availableServer(tool.server);
       return tool;
     },
     resolvePrompt(exposedName) {
@@ -340,6 +363,12 @@ export function createRegistry(options: RegistryOptions): Registry {
       policy = next;
       refresh();
     },
+    setManagementTools(enabled) {
+      if (enabled === managementTools) return;
+      managementTools = enabled;
+      refresh();
+    },
+    isManagementTool: (exposedName) => current.tools.get(exposedName)?.management === true,
     pendingServers,
     settled(timeoutMs) {
       if (pendingServers().length === 0) return Promise.resolve();
