@@ -1,5 +1,5 @@
 import { silentLogger, type Logger } from "../../shared/logger.js";
-import type { CloudClient, SessionStatus } from "../cloud/cloud-client.js";
+import { SESSION_EXPIRED_MESSAGE, type CloudClient, type SessionStatus } from "../cloud/cloud-client.js";
 import type { CloudUser } from "../cloud/cloud-contract.js";
 import { loadCloudTeams, type CloudTeamsSnapshot } from "../cloud/cloud-teams.js";
 import type { ServerConfig, TeamConfig, TeamsFile } from "../config/types.js";
@@ -214,7 +214,9 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   const loadCloudState = async (): Promise<SourceState> => {
     if (!cloud) throw new GatewayError("failed_precondition", "the DeployStack source is unavailable: the vault could not be opened (see the daemon log)");
     const status = await cloud.status();
-    if (!status.loggedIn) throw new GatewayError("failed_precondition", "not logged in to DeployStack — run `dsctl login`");
+    if (!status.loggedIn) {
+      throw new GatewayError("failed_precondition", status.expired ? SESSION_EXPIRED_MESSAGE : "not logged in to DeployStack — run `dsctl login`");
+    }
     const snapshot = await loadCloudTeams(cloud, { online: true, logger });
     if (!snapshot) throw new GatewayError("unavailable", "the DeployStack API cannot be reached and no configurations were downloaded yet");
     if (snapshot.origin === "vault") {
@@ -295,13 +297,6 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       };
       next.supervisor.on("catalog", onCatalog);
       unsubscribers.push(() => next.supervisor.off("catalog", onCatalog));
-      if (cloud) {
-        unsubscribers.push(
-          cloud.onSessionExpired(() => {
-            logger.warn("the DeployStack session has expired; the servers downloaded before keep running until `dsctl login`");
-          }),
-        );
-      }
     },
 
     startBackground() {
