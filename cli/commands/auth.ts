@@ -51,7 +51,7 @@ export function openInBrowser(url: string, platform: NodeJS.Platform = process.p
   }
   return new Promise((resolve) => {
     try {
-      const child = spawn(command, args, { stdio: "ignore", detached: true });
+      const child = spawn(command, args, { stdio: "ignore", detached: true, env });
       child.once("error", () => resolve(false));
       child.once("spawn", () => {
         child.unref();
