@@ -71,6 +71,7 @@ function recordingTargets() {
         replaced.push(next.map((s) => s.name));
         configs = new Map(next.map((s) => [s.name, s]));
       },
+      catalog: () => undefined,
       config(name) {
         const config = configs.get(name);
         if (!config) throw new GatewayError("not_found", `server "${name}" not found`);

@@ -9,7 +9,7 @@ import { createTeamAccessPolicy, type PolicyDecision, type TeamAccessPolicy } fr
 import type { ServerCatalog, Supervisor } from "../supervisor/types.js";
 import type { CacheSeeding, SeedTarget } from "./cache-seeding.js";
 import { findTeam } from "./find-team.js";
-import { diffServers, type InvalidServer } from "./server-diff.js";
+import { diffServers, processChanged, type InvalidServer } from "./server-diff.js";
 import type { TeamChoiceStore } from "./team-choice.js";
 
 /**
@@ -32,7 +32,7 @@ export type ConfigSourceKind = "file" | "deploystack";
 
 /** What the control plane drives once the daemon's parts exist. */
 export interface ControlPlaneTargets {
-  readonly supervisor: Pick<Supervisor, "replaceServers" | "config" | "on" | "off">;
+  readonly supervisor: Pick<Supervisor, "replaceServers" | "config" | "catalog" | "on" | "off">;
   /** The MCP engine's registry, when the engine is wired. */
   readonly registry?: SeedTarget & { setPolicy(policy: TeamAccessPolicy): void };
 }
@@ -181,6 +181,27 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     targets.registry?.setPolicy(policy);
     if (cache && targets.registry) await cache.seed(next, targets.registry);
     await targets.supervisor.replaceServers(next.servers);
+    // Servers that kept running (a cloud team switch keeps them all) list nothing new, so
+    // their live catalogs are saved for the new team now, for its next instant start-up.
+    for (const server of next.servers) {
+      const live = targets.supervisor.catalog(server.name);
+      if (live) saveCatalog(server.name, live);
+    }
+  };
+
+  /** Saves a discovered catalog, only for a server of the current team running the config the team has for it. */
+  const saveCatalog = (serverName: string, catalog: ServerCatalog): void => {
+    if (!cache || !targets) return;
+    const owner = team;
+    const configured = owner.servers.find((server) => server.name === serverName);
+    let running: ServerConfig;
+    try {
+      running = targets.supervisor.config(serverName);
+    } catch {
+      return;
+    }
+    if (!configured || processChanged(configured, running)) return;
+    void cache.save(owner, configured, catalog);
   };
 
   const remember = async (next: TeamConfig): Promise<void> => {
@@ -281,20 +302,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       targets = next;
       next.registry?.setPolicy(policy);
       if (cache && next.registry) await cache.seed(team, next.registry);
-      const onCatalog = (serverName: string, catalog: ServerCatalog): void => {
-        if (!cache) return;
-        // Only a server of the current team, running the config the team has for it.
-        const owner = team;
-        const configured = owner.servers.find((server) => server.name === serverName);
-        let running: ServerConfig;
-        try {
-          running = next.supervisor.config(serverName);
-        } catch {
-          return;
-        }
-        if (!configured || diffServers([configured], [running])[0]?.kind !== "unchanged") return;
-        void cache.save(owner, configured, catalog);
-      };
+      const onCatalog = (serverName: string, catalog: ServerCatalog): void => saveCatalog(serverName, catalog);
       next.supervisor.on("catalog", onCatalog);
       unsubscribers.push(() => next.supervisor.off("catalog", onCatalog));
     },
