@@ -62,8 +62,9 @@ export function createMcpOperations({ registry, router, waitMs, manage }: McpOpe
       if (tool.management) return manage(tool.server, params.arguments);
       // The gateway does not advertise `tasks` (experimental in 2025-11-25): a task request
       // is served as a normal call, so the server never creates a task nobody can poll.
-      const { task: _task, ...forwarded } = params;
-      return router.forward(tool.server, "tools/call", { ...forwarded, name: tool.upstreamName }, caller, signal);
+      // One copy of the params: `task: undefined` is left out when the request is written.
+      const forwarded = params.task === undefined ? { ...params, name: tool.upstreamName } : { ...params, name: tool.upstreamName, task: undefined };
+      return router.forward(tool.server, "tools/call", forwarded, caller, signal);
     },
     listPrompts: (server) => settledThen(() => registry.prompts(server)),
     async getPrompt(params, caller, signal) {

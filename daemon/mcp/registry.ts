@@ -116,7 +116,22 @@ interface Snapshot {
   readonly collisions: NameCollision[];
   readonly available: ReadonlyMap<string, ServerSnapshot>;
   readonly unavailable: ReadonlyMap<string, ServerSnapshot>;
+  /** The lists clients see, computed once per snapshot (lists are served often; the policy is applied here). */
+  readonly visible: VisibleLists;
   readonly signatures: Record<CatalogKind, string>;
+}
+
+interface VisibleLists {
+  readonly tools: readonly ExposedTool[];
+  readonly prompts: readonly ExposedPrompt[];
+  readonly resources: readonly ExposedResource[];
+  readonly templates: readonly ExposedResourceTemplate[];
+}
+
+type SnapshotParts = Omit<Snapshot, "signatures" | "visible">;
+
+function ofServer<T extends { readonly server: string }>(items: readonly T[], server: string | undefined): T[] {
+  return server === undefined ? items.slice() : items.filter((item) => item.server === server);
 }
 
 /** Tools that only work as MCP tasks (experimental in 2025-11-25) are not exposed until tasks are supported. */
@@ -226,37 +241,38 @@ export function createRegistry(options: RegistryOptions): Registry {
       available,
       unavailable,
     };
-    return { ...partial, signatures: signaturesOf(partial) };
+    const visible: VisibleLists = {
+      tools: visibleTools(partial),
+      prompts: visiblePrompts(partial),
+      resources: visibleResources(partial),
+      templates: visibleTemplates(partial),
+    };
+    return { ...partial, visible, signatures: signaturesOf(visible) };
   }
 
-  function visibleTools(snap: Omit<Snapshot, "signatures">, server?: string): ExposedTool[] {
+  function visibleTools(snap: SnapshotParts): ExposedTool[] {
     return [...snap.tools.values()]
-      .filter(
-        (t) =>
-          (t.management === true || snap.available.has(t.server)) &&
-          (server === undefined || t.server === server) &&
-          policy.decide(t.exposedName).allowed,
-      )
+      .filter((t) => (t.management === true || snap.available.has(t.server)) && policy.decide(t.exposedName).allowed)
       .sort((a, b) => (a.exposedName < b.exposedName ? -1 : a.exposedName > b.exposedName ? 1 : 0));
   }
-  function visiblePrompts(snap: Omit<Snapshot, "signatures">, server?: string): ExposedPrompt[] {
+  function visiblePrompts(snap: SnapshotParts): ExposedPrompt[] {
     return [...snap.prompts.values()]
-      .filter((p) => snap.available.has(p.server) && (server === undefined || p.server === server))
+      .filter((p) => snap.available.has(p.server))
       .sort((a, b) => (a.exposedName < b.exposedName ? -1 : a.exposedName > b.exposedName ? 1 : 0));
   }
-  function visibleResources(snap: Omit<Snapshot, "signatures">, server?: string): ExposedResource[] {
-    return [...snap.resources.values()].filter((r) => snap.available.has(r.server) && (server === undefined || r.server === server));
+  function visibleResources(snap: SnapshotParts): ExposedResource[] {
+    return [...snap.resources.values()].filter((r) => snap.available.has(r.server));
   }
-  function visibleTemplates(snap: Omit<Snapshot, "signatures">, server?: string): ExposedResourceTemplate[] {
+  function visibleTemplates(snap: SnapshotParts): ExposedResourceTemplate[] {
     return snap.templates
       .map((t) => t.entry)
-      .filter((t) => snap.available.has(t.server) && (server === undefined || t.server === server));
+      .filter((t) => snap.available.has(t.server));
   }
-  function signaturesOf(snap: Omit<Snapshot, "signatures">): Record<CatalogKind, string> {
+  function signaturesOf(visible: VisibleLists): Record<CatalogKind, string> {
     return {
-      tools: JSON.stringify(visibleTools(snap).map((t) => t.definition)),
-      prompts: JSON.stringify(visiblePrompts(snap).map((p) => p.definition)),
-      resources: JSON.stringify([visibleResources(snap).map((r) => r.definition), visibleTemplates(snap).map((t) => t.definition)]),
+      tools: JSON.stringify(visible.tools.map((t) => t.definition)),
+      prompts: JSON.stringify(visible.prompts.map((p) => p.definition)),
+      resources: JSON.stringify([visible.resources.map((r) => r.definition), visible.templates.map((t) => t.definition)]),
     };
   }
 
@@ -320,10 +336,10 @@ export function createRegistry(options: RegistryOptions): Registry {
   }
 
   return {
-    tools: (server) => visibleTools(current, server),
-    prompts: (server) => visiblePrompts(current, server),
-    resources: (server) => visibleResources(current, server),
-    resourceTemplates: (server) => visibleTemplates(current, server),
+    tools: (server) => ofServer(current.visible.tools, server),
+    prompts: (server) => ofServer(current.visible.prompts, server),
+    resources: (server) => ofServer(current.visible.resources, server),
+    resourceTemplates: (server) => ofServer(current.visible.templates, server),
     resolveTool(exposedName) {
       const tool = current.tools.get(exposedName);
       if (!tool) throw new GatewayError("not_found", `unknown tool "${exposedName}"`);

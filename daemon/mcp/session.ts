@@ -216,12 +216,9 @@ export class ClientSession implements McpSession {
     };
   }
 
-  private callerFor(exchangeId: bigint): Caller {
-    return {
-      capabilities: this.clientCaps,
-      clientRequest: (method, params, signal) => this.requestClient(method, params, exchangeId, signal),
-      onProgress: (params) => this.related(exchangeId, notification("notifications/progress", params)),
-    };
+  /** Sends a `notifications/progress` related to a request of `exchangeId`. */
+  progress(exchangeId: bigint, params: JsonObject): void {
+    this.related(exchangeId, notification("notifications/progress", params));
   }
 
   private dispatch(envelope: ClientEnvelope, exchangeId: bigint, finish: (response: JsonObject | undefined) => void): void {
@@ -282,7 +279,7 @@ export class ClientSession implements McpSession {
     };
     let answer: Promise<JsonObject>;
     try {
-      answer = this.host.handle(this, method, params, this.callerFor(exchangeId), call.abort.signal);
+      answer = this.host.handle(this, method, params, new RequestCaller(this, exchangeId), call.abort.signal);
     } catch (error) {
       answer = Promise.reject(error);
     }
@@ -360,6 +357,30 @@ export class ClientSession implements McpSession {
     if (this.closed) return;
     const target = exchangeId !== 0n && this.owed.has(exchangeId) ? exchangeId : 0n;
     this.emit({ kind: "message", exchangeId: target, json: JSON.stringify(message), exchangeComplete: false });
+  }
+}
+
+/**
+ * The caller of one client request: server-to-client requests and progress go on the
+ * request's exchange. One small object per request (methods on the prototype, no closures):
+ * it is allocated on the hot path.
+ */
+class RequestCaller implements Caller {
+  constructor(
+    private readonly session: ClientSession,
+    private readonly exchangeId: bigint,
+  ) {}
+
+  get capabilities(): CallerCapabilities {
+    return this.session.capabilities;
+  }
+
+  clientRequest(method: string, params: JsonObject | undefined, signal: AbortSignal): Promise<JsonObject> {
+    return this.session.requestClient(method, params, this.exchangeId, signal);
+  }
+
+  onProgress(params: JsonObject): void {
+    this.session.progress(this.exchangeId, params);
   }
 }
 
