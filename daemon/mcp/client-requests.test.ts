@@ -249,3 +249,13 @@ test("without a handler factory the engine still hooks running servers itself", 
   const result = await a.client.callTool({ name: "alpha-ask-llm", arguments: { question: "hooked?" } });
   t.is(text(result), "sampled:A says hooked?");
 });
+
+test("closing an engine leaves a newer engine's upstream handlers in place", async (t) => {
+  const { engine: older, supervisor } = await setup(t);
+  const newer = createMcpEngine({ supervisor, logger: silentLogger, version: "1.0.0" });
+  t.teardown(() => newer.close());
+  older.close();
+  const a = await connectClient(t, newer, "A", { sampling: {} });
+  const result = await a.client.callTool({ name: "alpha-ask-llm", arguments: { question: "still routed?" } });
+  t.is(text(result), "sampled:A says still routed?");
+});

@@ -190,9 +190,14 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     return handlers;
   }
 
+  /**
+   * Once the router is closed its handlers act as the supervisor's defaults. They are not
+   * uninstalled: a newer engine may already have installed its own, which must stay.
+   */
   function createHandlers(server: string): UpstreamHandlers {
     return {
       onNotification(method, params) {
+        if (closing.signal.aborted) return defaultUpstreamHandlers.onNotification(method, params);
         if (method === "notifications/progress") {
           const token = params?.progressToken;
           const caller = progress.get(String(token));
@@ -210,6 +215,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
         // list_changed: the supervisor refreshes the catalog and the registry follows its events.
       },
       async onRequest(method, params, signal) {
+        if (closing.signal.aborted) return defaultUpstreamHandlers.onRequest(method, params, signal);
         if (method === "ping") return {};
         if (method === "sampling/createMessage" || method === "elicitation/create") {
           const caller = pick(server, method, params);
@@ -297,7 +303,6 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     close() {
       closing.abort();
       live.clear();
-      installer?.setUpstreamHandlers?.(() => defaultUpstreamHandlers);
     },
   };
 }
