@@ -107,3 +107,37 @@ test("real servers: progress reaches only the calling session; sampling answered
   t.regex(JSON.stringify(sampled), /answer from b/);
   t.notRegex(JSON.stringify(sampled), /answer from a/);
 });
+
+test("real servers: concurrent sampling calls on one server-everything are each answered by their own session", async (t) => {
+  const { connect } = await setup(t);
+  const sessions = await Promise.all(["a", "b", "c"].map((name) => connect(name, true)));
+  const results = await Promise.all(
+    sessions.map(({ client }, index) =>
+      client.callTool({ name: "everything-trigger-sampling-request", arguments: { prompt: `prompt ${index}`, maxTokens: 5 } }),
+    ),
+  );
+  results.forEach((result, index) => t.regex(JSON.stringify(result), new RegExp(`answer from ${["a", "b", "c"][index]}`), `session ${index}`));
+  for (const { transport } of sessions) {
+    t.is(transport.frames.filter((f) => f.kind === "message" && f.json.includes("sampling/createMessage")).length, 1, "one request per session");
+  }
+});
+
+test("real servers: management tools disable and enable a supervised process", async (t) => {
+  const { supervisor, engine, connect } = await setup(t);
+  engine.setManagementTools(true);
+  const { client } = await connect("admin");
+  const pidBefore = supervisor.get("memory").pid;
+  const disabled = (await client.callTool({ name: "memory-manage", arguments: { action: "disable" } })) as Json;
+  t.like(disabled.structuredContent, { server: "memory", state: "stopped", enabled: false });
+  t.is(supervisor.get("memory").pid, undefined);
+  const names = (await client.listTools()).tools.map((tool) => tool.name);
+  t.false(names.includes("memory-read_graph"));
+  t.true(names.includes("memory-manage"));
+  const enabled = (await client.callTool({ name: "memory-manage", arguments: { action: "enable" } })) as Json;
+  t.is(enabled.structuredContent.enabled, true);
+  const graph = await client.callTool({ name: "memory-read_graph", arguments: {} });
+  t.falsy(graph.isError);
+  const status = (await client.callTool({ name: "memory-manage", arguments: { action: "status" } })) as Json;
+  t.like(status.structuredContent, { server: "memory", state: "running", enabled: true });
+  t.not(status.structuredContent.pid, pidBefore, "a new process");
+});
