@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
@@ -187,8 +187,18 @@ test("the tool cache: saved on discovery, seeded on start and switch only when t
   const first = await setup(t, teams);
   first.discover("a", catalog("a_tool"));
   first.discover("b", catalog("b_tool"));
-  t.true(await waitFor(() => existsSync(join(first.cacheDir, "teams/red/tools.json"))));
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  const cacheFile = join(first.cacheDir, "teams/red/tools.json");
+  t.true(
+    await waitFor(() => {
+      try {
+        const saved = JSON.parse(readFileSync(cacheFile, "utf8")) as { servers: Record<string, unknown> };
+        return "a" in saved.servers && "b" in saved.servers;
+      } catch {
+        return false;
+      }
+    }),
+    "both discoveries were saved",
+  );
   const second = await setup(t, teams, { home: first.home });
   t.deepEqual([...second.seeds.keys()].sort(), ["a", "b"]);
   t.deepEqual(second.seeds.get("a")?.tools, catalog("a_tool").tools);
@@ -250,7 +260,7 @@ test("without a vault there is no login, and the file source still works", async
   t.deepEqual(await plane.whoAmI(), { loggedIn: false, expired: false });
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) return false;
