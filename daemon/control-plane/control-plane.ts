@@ -34,7 +34,13 @@ export type ConfigSourceKind = "file" | "deploystack";
 export interface ControlPlaneTargets {
   readonly supervisor: Pick<Supervisor, "replaceServers" | "config" | "catalog" | "on" | "off">;
   /** The MCP engine's registry, when the engine is wired. */
-  readonly registry?: SeedTarget & { setPolicy(policy: TeamAccessPolicy): void };
+  readonly registry?: SeedTarget & {
+    setPolicy(policy: TeamAccessPolicy): void;
+    /** The team policy's `managementTools` switch (`<server>-manage` tools). */
+    setManagementTools?(enabled: boolean): void;
+    /** Tells management tools apart exactly, for the policy's admin-only rule. */
+    isManagementTool?(exposedName: string): boolean;
+  };
 }
 
 /** Inputs of `createControlPlane`. */
@@ -163,7 +169,16 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   }
   if (!initialTeam) throw new GatewayError("invalid_argument", `team file "${lastFile.path}" defines no team`);
   let team: TeamConfig = initialTeam;
-  let policy = createTeamAccessPolicy(team, { isManagementTool: options.isManagementTool });
+  /** The policy of a team, with management tools told apart by the engine once it is attached. */
+  const policyOf = (of: TeamConfig): TeamAccessPolicy =>
+    createTeamAccessPolicy(of, { isManagementTool: options.isManagementTool ?? targets?.registry?.isManagementTool });
+  let policy = policyOf(team);
+
+  /** Puts the current team's policy (and management-tools switch) in force in the engine. */
+  const enforcePolicy = (): void => {
+    targets?.registry?.setManagementTools?.(team.policy.managementTools);
+    targets?.registry?.setPolicy(policy);
+  };
 
   /** One change at a time: switch, sync, login and logout never interleave. */
   let queue: Promise<unknown> = Promise.resolve();
@@ -176,9 +191,9 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   /** The single path every change takes. */
   const applyTeam = async (next: TeamConfig): Promise<void> => {
     team = next;
-    policy = createTeamAccessPolicy(next, { isManagementTool: options.isManagementTool });
+    policy = policyOf(next);
     if (!targets) return;
-    targets.registry?.setPolicy(policy);
+    enforcePolicy();
     if (cache && targets.registry) await cache.seed(next, targets.registry);
     await targets.supervisor.replaceServers(next.servers);
     // Servers that kept running (a cloud team switch keeps them all) list nothing new, so
@@ -300,7 +315,8 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
 
     async attach(next) {
       targets = next;
-      next.registry?.setPolicy(policy);
+      policy = policyOf(team);
+      enforcePolicy();
       if (cache && next.registry) await cache.seed(team, next.registry);
       const onCatalog = (serverName: string, catalog: ServerCatalog): void => saveCatalog(serverName, catalog);
       next.supervisor.on("catalog", onCatalog);

@@ -29,6 +29,7 @@ const policy = {
   allow: ["*"],
   deny: ["alpha-crash"],
   roles: { team_user: { deny: ["alpha-env_get", "beta-*"] } },
+  managementTools: true,
 };
 
 function teams(blueServers: readonly Record<string, unknown>[]): FileTeam[] {
@@ -95,6 +96,10 @@ test.serial("team_admin: a denied tool is absent from lists and refused by name,
   t.true(names.includes("alpha-env_get"));
   t.true(names.includes("beta-echo"));
   t.false(names.includes("alpha-crash"));
+  t.true(names.includes("alpha-manage") && names.includes("beta-manage"), "management tools for team_admin");
+  const managed = await session.client.callTool({ name: "beta-manage", arguments: { action: "status" } });
+  t.falsy(managed.isError);
+  t.like(managed.structuredContent, { server: "beta", action: "status", state: "running", enabled: true });
   const mcpError = await t.throwsAsync(session.client.callTool({ name: "alpha-crash", arguments: {} }));
   t.regex(mcpError?.message ?? "", /tool "alpha-crash" is not allowed by the team policy \(deny rule `alpha-crash` of team "red"\)/);
 
@@ -166,6 +171,11 @@ test.serial("team_user: role rules deny in lists and calls; explain names the ro
     role: "team_user",
     explanation: 'denied by deny rule `alpha-env_get` of team "blue" for role team_user',
   });
+  t.false((await toolNames()).some((name) => name.endsWith("-manage")), "no management tools for team_user");
+  const manageError = await t.throwsAsync(session.client.callTool({ name: "gamma-manage", arguments: { action: "disable" } }));
+  t.regex(manageError?.message ?? "", /management tools are for team_admin only in team "blue"/);
+  const manageExplained = await gateway.daemon.clients.teams.explainPolicy({ tool: "gamma-manage" });
+  t.like(manageExplained.decision, { allowed: false, role: "team_user" });
   const allowed = await session.client.callTool({ name: "gamma-echo", arguments: { text: "hi" } });
   t.deepEqual(allowed.content, [{ type: "text", text: "hi" }]);
 });
