@@ -6,6 +6,7 @@ import { startControlServer, type ControlServer } from "./api/control-server.js"
 import type { GatewayStatusView } from "./api/gateway-service.js";
 import { parseControlListen, type ListenAddress } from "./api/listen-address.js";
 import { authServiceRoutes } from "./api/auth-service.js";
+import { createMcpWiring } from "./api/mcp-service.js";
 import { controlRoutes } from "./api/routes.js";
 import { teamServiceRoutes } from "./api/team-service.js";
 import { prepareSocketPath } from "./api/socket-path.js";
@@ -74,12 +75,6 @@ export interface Daemon {
   frontendBuilt(): boolean;
 }
 
-/** Optional parts wired in by their owners (the MCP engine). */
-export interface DaemonExtensions {
-  /** Builds `McpService`'s routes over the supervisor; see daemon/api/mcp-service.ts. */
-  readonly mcpRoutes?: (context: McpWiringContext) => McpWiring;
-}
-
 /** What the MCP engine gets from the composition root. */
 export interface McpWiringContext {
   readonly supervision: SupervisionHandle;
@@ -115,7 +110,7 @@ export async function loadDaemonConfig(configPath: string | undefined, home: str
  * starts the watchdog, the supervisor, the control API, the servers and the frontend.
  * Rejects (with everything it started stopped again) when any of that fails.
  */
-export async function createDaemon(options: DaemonOptions, extensions: DaemonExtensions = {}): Promise<Daemon> {
+export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   const { logger } = options;
   const home = options.home ?? resolveHome();
   const paths = statePaths(home);
@@ -205,7 +200,7 @@ export async function createDaemon(options: DaemonOptions, extensions: DaemonExt
       }),
     );
 
-    mcp = extensions.mcpRoutes?.({
+    mcp = createMcpWiring({
       supervision,
       events,
       logger: logger.child({ component: "mcp" }),

@@ -3,7 +3,6 @@ import { parseArgs } from "node:util";
 import { gatewayVersion } from "../shared/version.js";
 import { parseDuration } from "./config/duration.js";
 import { runDaemon } from "./run-daemon.js";
-import { mcpExtensions } from "./mcp-wiring.js";
 
 /**
  * The daemon's entry point: `node dist/daemon/main.js [--config FILE] [--port N]
@@ -84,6 +83,5 @@ const code = await runDaemon({
   oauthCallbackPort: values["oauth-callback-port"] !== undefined ? parsePort(values["oauth-callback-port"]) : undefined,
   syncIntervalMs: parseDurationFlag("sync-interval", values["sync-interval"]),
   serverWaitMs: parseDurationFlag("server-wait", values["server-wait"]),
-  extensions: mcpExtensions,
 });
 process.exit(code);

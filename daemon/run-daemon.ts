@@ -1,7 +1,7 @@
 import { createLogger } from "../shared/create-logger.js";
 import { ensurePrivateDir, resolveHome, statePaths } from "../shared/paths.js";
 import { formatBanner } from "./client-snippets.js";
-import { createDaemon, type Daemon, type DaemonExtensions } from "./daemon.js";
+import { createDaemon, type Daemon } from "./daemon.js";
 import { GatewayError } from "./errors.js";
 
 /**
@@ -23,7 +23,6 @@ export interface RunDaemonOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly stdout?: NodeJS.WritableStream;
   readonly stderr?: NodeJS.WritableStream;
-  readonly extensions?: DaemonExtensions;
 }
 
 /** How long the banner waits for the frontend to report its port before printing anyway. */
@@ -116,7 +115,6 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
           env,
           logger,
         },
-        options.extensions,
       );
     } catch (error) {
       // Expected start-up failures (bad config, another daemon running) are one clear message.

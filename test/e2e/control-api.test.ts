@@ -146,27 +146,3 @@ test("WatchEvents streams the state changes of a restart", async (t) => {
   t.is(states[states.length - 1], ServerState.RUNNING);
   t.true(sawPrevious);
 });
-
-test("services not implemented yet answer Unimplemented, never a fake answer", async (t) => {
-  const daemon = await startDaemon(t, { servers: [normalServer("alpha")] });
-  const { teams, auth } = daemon.clients;
-  const calls: Array<[string, Promise<unknown>]> = [
-    ["ListTeams", teams.listTeams({})],
-    ["GetCurrentTeam", teams.getCurrentTeam({})],
-    ["SwitchTeam", teams.switchTeam({})],
-    ["SyncConfig", teams.syncConfig({})],
-    ["WhoAmI", auth.whoAmI({})],
-    ["Logout", auth.logout({})],
-    [
-      "Login",
-      (async () => {
-        for await (const _ of auth.login({})) return;
-      })(),
-    ],
-  ];
-  for (const [name, call] of calls) {
-    const error = ConnectError.from(await t.throwsAsync(call));
-    t.is(error.code, Code.Unimplemented, name);
-    t.regex(error.rawMessage, new RegExp(`${name} is not implemented yet`), name);
-  }
-});
