@@ -15,12 +15,12 @@ import type { ServerCatalog } from "../supervisor/types.js";
 
 /** Where seeds go: the MCP engine's registry (`engine.registry`). */
 export interface SeedTarget {
-  seed(serverName: string, catalog: ServerCatalog): void;
+  replaceSeeds(catalogs: ReadonlyMap<string, ServerCatalog>): void;
 }
 
 /** The cache glue the control plane uses. */
 export interface CacheSeeding {
-  /** Seeds `target` with every server of `team` whose cached fingerprint matches; returns the names seeded. */
+  /** Replaces `target`'s seeds with every server of `team` whose cached fingerprint matches; returns the names seeded. */
   seed(team: TeamConfig, target: SeedTarget): Promise<string[]>;
   /** Saves a freshly discovered catalog of `server` (running with `config`) under `team`. */
   save(team: TeamConfig, server: ServerConfig, catalog: ServerCatalog): Promise<void>;
@@ -42,20 +42,22 @@ export function createCacheSeeding(options: CacheSeedingOptions): CacheSeeding {
   const logger = options.logger ?? silentLogger;
   return {
     async seed(team, target) {
-      const seeded: string[] = [];
+      const seeds = new Map<string, ServerCatalog>();
       try {
         const cached = await cache.load(team.id);
         for (const server of team.servers) {
           const entry = cached.get(server.name);
           if (!entry || entry.configHash !== configHash(server)) continue;
-          target.seed(server.name, entry.catalog);
-          seeded.push(server.name);
+          seeds.set(server.name, entry.catalog);
         }
         const names = new Set(team.servers.map((server) => server.name));
         if ([...cached.keys()].some((name) => !names.has(name))) await cache.retain(team.id, [...names]);
       } catch (error) {
         logger.warn({ team: team.id, reason: (error as Error).message }, "cannot read the tool cache; servers will be discovered live");
       }
+      // Always replaced, even with nothing: seeds of the previous team must not answer for this one.
+      target.replaceSeeds(seeds);
+      const seeded = [...seeds.keys()];
       if (seeded.length > 0) logger.info({ team: team.id, servers: seeded }, "tool lists served from the cache until the servers are ready");
       return seeded;
     },

@@ -63,7 +63,7 @@ function recordingTargets() {
   const emitter = new EventEmitter();
   const replaced: string[][] = [];
   let configs = new Map<string, ServerConfig>();
-  const seeds = new Map<string, ServerCatalog>();
+  let seeds = new Map<string, ServerCatalog>();
   const policies: TeamAccessPolicy[] = [];
   const targets: ControlPlaneTargets = {
     supervisor: {
@@ -87,14 +87,15 @@ function recordingTargets() {
       },
     } as ControlPlaneTargets["supervisor"],
     registry: {
-      seed: (name, value) => void seeds.set(name, value),
+      replaceSeeds: (value) => void (seeds = new Map(value)),
       setPolicy: (value) => void policies.push(value),
     },
   };
   return {
     targets,
     replaced,
-    seeds,
+    /** The registry's seeds right now (replaced as a whole on every seeding). */
+    seeds: () => seeds,
     policies,
     start: (servers: readonly ServerConfig[]) => (configs = new Map(servers.map((s) => [s.name, s]))),
     discover: (name: string, value: ServerCatalog) => emitter.emit("catalog", name, value),
@@ -200,11 +201,10 @@ test("the tool cache: saved on discovery, seeded on start and switch only when t
     "both discoveries were saved",
   );
   const second = await setup(t, teams, { home: first.home });
-  t.deepEqual([...second.seeds.keys()].sort(), ["a", "b"]);
-  t.deepEqual(second.seeds.get("a")?.tools, catalog("a_tool").tools);
-  second.seeds.clear();
+  t.deepEqual([...second.seeds().keys()].sort(), ["a", "b"]);
+  t.deepEqual(second.seeds().get("a")?.tools, catalog("a_tool").tools);
   await second.plane.switchTeam("blue");
-  t.deepEqual([...second.seeds.keys()], [], "blue's `a` runs other args: the red cache entry is not used");
+  t.deepEqual([...second.seeds().keys()], [], "blue's `a` runs other args: neither red's seed nor red's cache entry answers for it");
 });
 
 test("cloud: login switches to the cloud source; a different account wipes the previous one's caches; logout returns to the file", async (t) => {

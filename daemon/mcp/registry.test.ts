@@ -80,16 +80,23 @@ test("seeded catalogs: task-only tools are hidden, a disabled server's items res
   ]);
   const registry = createRegistry({ supervisor });
   t.teardown(() => registry.close());
-  registry.seed("cold", {
-    tools: [
-      { name: "normal", inputSchema: { type: "object" } },
-      { name: "tasky", inputSchema: { type: "object" }, execution: { taskSupport: "required" } },
-      { name: "maybe-task", inputSchema: { type: "object" }, execution: { taskSupport: "optional" } },
-    ],
-    prompts: [],
-    resources: [],
-    resourceTemplates: [],
-  });
+  registry.replaceSeeds(
+    new Map([
+      [
+        "cold",
+        {
+          tools: [
+            { name: "normal", inputSchema: { type: "object" } },
+            { name: "tasky", inputSchema: { type: "object" }, execution: { taskSupport: "required" } },
+            { name: "maybe-task", inputSchema: { type: "object" }, execution: { taskSupport: "optional" } },
+          ],
+          prompts: [],
+          resources: [],
+          resourceTemplates: [],
+        },
+      ],
+    ]),
+  );
   t.false(registry.tools().some((tool) => tool.server === "cold"), "disabled server hidden from lists");
   const error = t.throws(() => registry.resolveTool("cold-normal"), { instanceOf: GatewayError });
   t.is(error?.kind, "unavailable");

@@ -81,8 +81,12 @@ export interface Registry {
   resolveCompletion(ref: CompletionRef): CompletionTarget;
   /** Exposed-name collisions of tools and prompts, for `ListServers` and logs. */
   collisions(): NameCollision[];
-  /** Fills a server's catalog before it is discovered live (the start-up cache); a live catalog always wins. */
-  seed(serverName: string, catalog: ServerCatalog): void;
+  /**
+   * Replaces every seeded catalog (the start-up cache of the current team) with `catalogs`: a seed
+   * answers for a server only until it is discovered live, and seeds of another team must never
+   * answer for a same-named server of this one.
+   */
+  replaceSeeds(catalogs: ReadonlyMap<string, ServerCatalog>): void;
   /** Replaces the access policy (the team policy plugs in here). */
   setPolicy(policy: AccessPolicy): void;
   /** Turns the per-server management tools on or off (the team policy's `managementTools`). */
@@ -167,13 +171,14 @@ export function createRegistry(options: RegistryOptions): Registry {
   const clock = options.clock ?? systemClock;
   let policy = options.policy ?? allowAllPolicy;
   let managementTools = options.managementTools ?? false;
-  const seeds = new Map<string, ServerCatalog>();
-  const live = new Map<string, ServerCatalog>();
+  let seeds: ReadonlyMap<string, ServerCatalog> = new Map();
   const listeners = new Set<(kinds: ReadonlySet<CatalogKind>) => void>();
   const settleWaiters = new Set<() => void>();
 
   function catalogOf(name: string): ServerCatalog | undefined {
-    return live.get(name) ?? supervisor.catalog(name) ?? seeds.get(name);
+    // The supervisor's catalog is the live one (it is cleared when a server's command, args or
+    // env change); a seed answers only until the first discovery.
+    return supervisor.catalog(name) ?? seeds.get(name);
   }
 
   function build(): Snapshot {
@@ -298,16 +303,9 @@ export function createRegistry(options: RegistryOptions): Registry {
       .map((s) => s.name);
   }
 
-  const onCatalog = (serverName: string, catalog: ServerCatalog): void => {
-    live.set(serverName, catalog);
-    refresh();
-  };
+  const onCatalog = (): void => refresh();
   const onState = (): void => refresh();
-  const onServers = (): void => {
-    const names = new Set(supervisor.list().map((s) => s.name));
-    for (const name of [...live.keys()]) if (!names.has(name)) live.delete(name);
-    refresh();
-  };
+  const onServers = (): void => refresh();
   supervisor.on("catalog", onCatalog);
   supervisor.on("state", onState);
   supervisor.on("servers", onServers);
@@ -371,8 +369,8 @@ export function createRegistry(options: RegistryOptions): Registry {
       return { server: resolveResource(ref.uri), ref: { type: "ref/resource", uri: ref.uri } };
     },
     collisions: () => [...current.collisions],
-    seed(serverName, catalog) {
-      seeds.set(serverName, catalog);
+    replaceSeeds(catalogs) {
+      seeds = new Map(catalogs);
       refresh();
     },
     setPolicy(next) {
