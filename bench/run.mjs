@@ -106,7 +106,7 @@ async function limited(items, limit, task) {
 async function main() {
   installCleanupHooks();
   const paths = benchPaths(root);
-  const all = createContenders(paths).filter((c) => only.length === 0 || only.includes(c.id));
+  const all = createContenders(paths).filter((c) => (only.length === 0 ? !c.optional : only.includes(c.id)));
   const sharedInstances = new Map();
   const cpuProfDir = option("--cpu-prof", undefined);
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });

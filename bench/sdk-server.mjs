@@ -2,7 +2,7 @@
 /**
  * The "no proxy" reference: the MCP SDK serving the benchmark tools itself, over its own Streamable HTTP server
  * transport (`--transport http`, at /mcp, stateful sessions) or its SSE server transport (`--transport sse`, GET /sse
- * + POST /messages). The tools run in-process with the same code as the stdio upstream, so what this contender adds
+ * + POST /messages); `--json-response` answers POSTs with application/json instead of an SSE stream. The tools run in-process with the same code as the stdio upstream, so what this contender adds
  * over direct stdio is the SDK's HTTP transport alone. Listens on 127.0.0.1, port 0 unless `--port N`; prints
  * `{"port":N}` on stdout once listening.
  */
@@ -21,6 +21,7 @@ function argValue(name, fallback) {
 
 const transportKind = argValue("--transport", "http");
 const port = Number(argValue("--port", "0"));
+const jsonResponse = process.argv.includes("--json-response");
 
 /** One SDK Server per session: an SDK Server is bound to exactly one transport. */
 function createBenchServer() {
@@ -62,6 +63,7 @@ async function handleStreamableHttp(req, res) {
     if (req.method !== "POST") return reply(res, 400, "missing session");
     transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      enableJsonResponse: jsonResponse,
       onsessioninitialized: (id) => httpSessions.set(id, transport),
     });
     transport.onclose = () => {

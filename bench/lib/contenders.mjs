@@ -107,7 +107,7 @@ async function startHttpChild({ command, args, env, url, readyUrl, opener, ready
   };
 }
 
-/** Builds the contender list. */
+/** Builds the contender list; `optional` ones run only when named with `--only`. */
 export function createContenders(paths) {
   const node = process.execPath;
   const upstreamCommand = [node, paths.upstream];
@@ -142,13 +142,18 @@ export function createContenders(paths) {
     },
   };
 
-  const sdk = (kind) => ({
-    id: `sdk-${kind === "http" ? "mcp" : "sse"}`,
-    label: kind === "http" ? "MCP SDK, Streamable HTTP, no proxy" : "MCP SDK, SSE, no proxy",
+  const sdk = (kind, jsonResponse = false) => ({
+    id: `sdk-${kind === "http" ? "mcp" : "sse"}${jsonResponse ? "-json" : ""}`,
+    label:
+      kind === "http"
+        ? `MCP SDK, Streamable HTTP${jsonResponse ? " (JSON responses)" : ""}, no proxy`
+        : "MCP SDK, SSE, no proxy",
     group: "reference",
+    optional: jsonResponse,
     unavailable: () => null,
     async start() {
-      const child = spawnTracked(node, [paths.sdkServer, "--transport", kind], { env: nodeEnv(), keepStdout: true });
+      const args = [paths.sdkServer, "--transport", kind, ...(jsonResponse ? ["--json-response"] : [])];
+      const child = spawnTracked(node, args, { env: nodeEnv(), keepStdout: true });
       const { port } = await readJsonLine(child);
       const url = kind === "http" ? `http://127.0.0.1:${port}/mcp` : `http://127.0.0.1:${port}/sse`;
       const open = () => (kind === "http" ? openStreamableHttpSession(url) : openSseSession(url));
@@ -248,6 +253,7 @@ export function createContenders(paths) {
   return [
     direct,
     sdk("http"),
+    sdk("http", true),
     sdk("sse"),
     supergateway("sse"),
     supergateway("mcp"),
