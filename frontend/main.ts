@@ -49,7 +49,9 @@ function main(): void {
     },
   });
   const server = createServer({ keepAliveTimeout: 30_000 });
-  const port = (): number => (server.address() as AddressInfo | null)?.port ?? settings.port;
+  // Cached once listening: the Host guard asks on every request and `server.address()` is a getsockname(2) call.
+  let listeningPort: number | undefined;
+  const port = (): number => listeningPort ?? (server.address() as AddressInfo | null)?.port ?? settings.port;
   const app = createApp({ settings, sessions, port, clientToken, logger, daemonReachable: daemon.reachable });
   server.on("request", app.callback());
   server.on("clientError", handleClientError);
@@ -60,6 +62,7 @@ function main(): void {
     process.exit(1);
   });
   server.listen({ host: settings.host, port: settings.port }, () => {
+    listeningPort = (server.address() as AddressInfo | null)?.port;
     process.stdout.write(formatListeningLine(port()));
     logger.info({ host: settings.host, port: port(), controlSocket }, "frontend listening");
   });

@@ -36,6 +36,12 @@ export interface SessionLimits {
   readonly queueHighWaterMark: number;
 }
 
+/**
+ * How long a priming event (2025-11-25 "Resumability and Redelivery") may wait for the POST's first message so both
+ * leave together; short enough that a long call still gets its headers and event id at once for practical purposes.
+ */
+export const PRIMING_HOLD_MS = 20;
+
 /** How a POST is to be answered, decided by what the daemon sends for its exchange. */
 export type ExchangeOutcome =
   /** Nothing was owed: 202 Accepted, no body. */
@@ -56,9 +62,9 @@ export interface PostOptions {
   /** The client's protocol revision (the header, or the version requested by initialize): decides priming. */
   readonly clientVersion: string;
   /**
-   * The POST holds requests of an established session: its SSE stream opens at once when the client takes a
-   * priming event (so it can resume even before the first message), else at the first message or after one
-   * keep-alive interval without one (so a long call neither leaves the client without headers nor costs a
+   * The POST holds requests of an established session: its SSE stream opens at the first message, or without one
+   * after `PRIMING_HOLD_MS` when the client takes a priming event (so it can resume even before the first message),
+   * else after one keep-alive interval (so a long call neither leaves the client without headers nor costs a
    * separate header write on the fast path).
    */
   readonly openNow: boolean;
@@ -186,12 +192,13 @@ export class Session {
     });
     this.exchanges.set(id, exchange);
     if (options.openNow && options.mode === "sse") {
-      if (primes) {
-        this.decide(exchange, { kind: "stream", exchangeId: id });
-      } else if (this.deps.limits.keepAliveMs > 0) {
+      // The priming event waits a moment for the first message so that headers, priming event and a quick answer
+      // leave in one socket write (each loopback write costs the client a wake-up): same bytes, same order.
+      const holdMs = primes ? PRIMING_HOLD_MS : this.deps.limits.keepAliveMs;
+      if (holdMs > 0) {
         const timer = setTimeout(() => {
           if (exchange.state === "undecided" && !this.ended) this.decide(exchange, { kind: "stream", exchangeId: id });
-        }, this.deps.limits.keepAliveMs);
+        }, holdMs);
         timer.unref();
         exchange.openTimer = timer;
       }
