@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ExecutionContext } from "ava";
 import { statePaths, type StatePaths } from "../../../shared/paths.js";
-import { readProcStat } from "../../../daemon/supervisor/proc-info.js";
 import { createControlClients, type ControlClients } from "./control-clients.js";
+import { isPidRunning, tempHome } from "../../../daemon/supervisor/test-support.js";
 
 /**
  * Runs the real daemon (`node dist/daemon/main.js`, built by `npm test` before ava) in a
@@ -90,24 +89,8 @@ export interface StartDaemonOptions {
   readonly noWait?: boolean;
 }
 
-/** A temporary state folder removed at the end of the test. */
-export function tempHome(t: ExecutionContext): string {
-  const home = mkdtempSync(join(tmpdir(), "dsgw-"));
-  t.teardown(() => rmSync(home, { recursive: true, force: true }));
-  return home;
-}
-
-/** Whether `pid` is a live process (zombies count as gone). */
-export function isAlive(pid: number): boolean {
-  const stat = readProcStat(pid);
-  if (stat) return stat.state !== "Z" && stat.state !== "X";
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+// A temporary state folder removed at the end of the test; whether a pid is live (zombies count as gone).
+export { tempHome, isPidRunning as isAlive };
 
 /** Polls until `condition` holds or `timeoutMs` passed; generous by default (the machine is shared). */
 export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<boolean> {
