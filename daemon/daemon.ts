@@ -271,8 +271,10 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       },
     });
 
-    await supervision.startServers();
+    // The frontend first: it depends on no server, and with a warm tool cache the registry can
+    // answer tools/list before any server has been spawned, let alone initialized.
     frontend.start();
+    await supervision.startServers();
     plane.startBackground();
     logger.info(
       { source: plane.source(), team: plane.currentTeam().id, servers: plane.currentTeam().servers.length, socket: paths.controlSocket },
