@@ -10,7 +10,7 @@ import { createDaemonClient } from "./daemon-client.js";
 import { handleClientError } from "./http/client-error.js";
 import { systemClock } from "./session/clock.js";
 import { SessionRegistry } from "./session/session-registry.js";
-import { parseFrontendConfig } from "./settings.js";
+import { parseFrontendConfig, sessionLimitsOf } from "./settings.js";
 
 /**
  * The frontend process, supervised by the daemon (`node dist/frontend/main.js`, env `DEPLOYSTACK_HOME` and
@@ -39,14 +39,7 @@ function main(): void {
     logger,
     maxSessions: settings.maxSessions,
     idleTimeoutMs: settings.sessionIdleTimeoutMs,
-    limits: {
-      keepAliveMs: settings.keepAliveMs,
-      replayMaxEvents: settings.replayMaxEvents,
-      replayMaxBytes: settings.replayMaxBytes,
-      maxBufferedBytes: 16 * 1024 * 1024,
-      closeGraceMs: 1000,
-      queueHighWaterMark: 64,
-    },
+    limits: sessionLimitsOf(settings),
   });
   const server = createServer({ keepAliveTimeout: 30_000 });
   // Cached once listening: the Host guard asks on every request and `server.address()` is a getsockname(2) call.

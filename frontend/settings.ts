@@ -1,4 +1,5 @@
 import { FRONTEND_CONFIG_ENV, type FrontendProcessConfig } from "../shared/frontend-contract.js";
+import type { SessionLimits } from "./session/session.js";
 
 /**
  * The frontend's configuration: the process contract with the daemon (shared/frontend-contract.ts)
@@ -76,4 +77,20 @@ function integer(field: string, value: unknown, min: number, max: number): void 
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     throw new Error(`config field "${field}" must be an integer from ${min} to ${max}`);
   }
+}
+
+/**
+ * The per-session limits the frontend runs with, derived from its settings in one place so
+ * that the process and the test harness cannot drift apart; tests may only shorten the
+ * close grace (how long the daemon gets to finish a half-closed stream) to run faster.
+ */
+export function sessionLimitsOf(settings: FrontendSettings, overrides: { readonly closeGraceMs?: number } = {}): SessionLimits {
+  return {
+    keepAliveMs: settings.keepAliveMs,
+    replayMaxEvents: settings.replayMaxEvents,
+    replayMaxBytes: settings.replayMaxBytes,
+    maxBufferedBytes: 16 * 1024 * 1024,
+    closeGraceMs: overrides.closeGraceMs ?? 1000,
+    queueHighWaterMark: 64,
+  };
 }

@@ -8,7 +8,7 @@ import { handleClientError } from "../http/client-error.js";
 import type { Clock } from "../session/clock.js";
 import type { RandomBytes } from "../session/session-id.js";
 import { SessionRegistry } from "../session/session-registry.js";
-import { type FrontendSettings, resolveSettings } from "../settings.js";
+import { type FrontendSettings, resolveSettings, sessionLimitsOf } from "../settings.js";
 
 /** A frontend app on 127.0.0.1:0 wired to a daemon socket, for tests. */
 export interface TestFrontend {
@@ -40,14 +40,7 @@ export async function startTestFrontend(options: TestFrontendOptions): Promise<T
     logger: options.logger ?? silentLogger,
     maxSessions: settings.maxSessions,
     idleTimeoutMs: settings.sessionIdleTimeoutMs,
-    limits: {
-      keepAliveMs: settings.keepAliveMs,
-      replayMaxEvents: settings.replayMaxEvents,
-      replayMaxBytes: settings.replayMaxBytes,
-      maxBufferedBytes: 16 * 1024 * 1024,
-      closeGraceMs: 200,
-      queueHighWaterMark: 64,
-    },
+    limits: sessionLimitsOf(settings, { closeGraceMs: 200 }),
   });
   const server = createServer();
   const port = (): number => (server.address() as AddressInfo).port;
