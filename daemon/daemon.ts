@@ -7,6 +7,7 @@ import type { GatewayStatusView } from "./api/gateway-service.js";
 import { parseControlListen, type ListenAddress } from "./api/listen-address.js";
 import { authServiceRoutes } from "./api/auth-service.js";
 import { createMcpWiring } from "./api/mcp-service.js";
+import type { FastPath } from "./api/open-session-fast-path.js";
 import { controlRoutes } from "./api/routes.js";
 import { teamServiceRoutes } from "./api/team-service.js";
 import { prepareSocketPath } from "./api/socket-path.js";
@@ -21,6 +22,7 @@ import { startSupervision, type SupervisionHandle } from "./supervision.js";
 import { openControlPlane } from "./control-plane/open-control-plane.js";
 import type { ControlPlane } from "./control-plane/control-plane.js";
 import type { Registry } from "./mcp/registry.js";
+import { hopTiming } from "../shared/hop-timing.js";
 
 /**
  * The daemon's composition root: the one place that knows every part and wires them, with
@@ -90,6 +92,8 @@ export interface McpWiringContext {
 /** What the MCP engine gives back. */
 export interface McpWiring {
   readonly routes: (router: ConnectRouter) => void;
+  /** Served on the unix socket before connect-node (the hot path's OpenSession). */
+  readonly socketFastPaths?: readonly FastPath[];
   readonly sessionCount?: () => number;
   readonly close?: () => Promise<void> | void;
   /** The exposed catalog: the control plane seeds it from the tool cache and swaps its policy. */
@@ -237,6 +241,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       socketPath: paths.controlSocket,
       logger: logger.child({ component: "control-api" }),
       shutdownSignal: signal,
+      socketFastPaths: mcpWiring?.socketFastPaths,
       tcp: controlListen && {
         ...controlListen,
         token: ensureControlToken(paths.controlToken),
@@ -264,6 +269,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         clientAuth: settings.clientAuth,
         sessionIdleTimeoutMs: settings.sessionIdleTimeoutMs,
         maxSessions: settings.maxSessions,
+        hopTimingDir: hopTiming.dir,
       },
       onProcess: (event, pid) => tracked.trackProcessGroup(event, pid),
       onChange: () => {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import { HOP_TIMING_ENV, startHopTiming } from "../shared/hop-timing.js";
 import { gatewayVersion } from "../shared/version.js";
 import { parseDuration } from "./config/duration.js";
 import { runDaemon } from "./run-daemon.js";
@@ -23,6 +24,7 @@ const usage = `usage: node dist/daemon/main.js [--config FILE] [--port N] [--con
   --sync-interval DURATION       periodic sync with DeployStack when logged in (default 5m; 0 turns it off)
   --server-wait DURATION         how long MCP calls wait for a server that is still starting (default 5s)
   DEPLOYSTACK_HOME               the state folder (default ~/.deploystack)
+  DEPLOYSTACK_HOP_TIMING_DIR     write per-hop timings of the hot path there (benchmarks; off by default)
 `;
 
 function fail(message: string): never {
@@ -75,6 +77,7 @@ function parseDurationFlag(flag: string, value: string | undefined): number | un
   return ms;
 }
 
+startHopTiming(process.env[HOP_TIMING_ENV] || undefined, "daemon");
 const code = await runDaemon({
   configPath: values.config,
   port: values.port !== undefined ? parsePort(values.port) : undefined,

@@ -1,12 +1,41 @@
+import { type ClientHttp2Session, type ClientHttp2Stream, connect as http2Connect, constants } from "node:http2";
 import { connect as netConnect } from "node:net";
-import { createClient } from "@connectrpc/connect";
-import { Http2SessionManager, createConnectTransport } from "@connectrpc/connect-node";
 import { McpService } from "../gen/deploystack/gateway/v1/mcp_service_pb.js";
-import type { McpClient } from "./session/session.js";
+import {
+  decodeOpenSessionResponse,
+  encodeOpenSessionRequest,
+  type OpenSessionRequestFrame,
+  type OpenSessionResponseFrame,
+} from "../shared/open-session-wire/codec.js";
+import { EnvelopeReader, FLAG_COMPRESSED, FLAG_END_STREAM, parseEndStream, type ConnectWireCode } from "../shared/open-session-wire/envelope.js";
 
-/** A McpService client over the daemon's unix socket, and the way to close its connection. */
+/** Why a session's stream to the daemon ended badly: a Connect error code and its message. */
+export interface ChannelError {
+  readonly code: ConnectWireCode;
+  readonly message: string;
+}
+
+/** What a channel reports; `onEnd` is called exactly once, after the last frame. */
+export interface ChannelHandlers {
+  onFrame(frame: OpenSessionResponseFrame): void;
+  /** The stream ended: cleanly (the daemon finished it) or with an error (refused, cut, daemon gone). */
+  onEnd(error: ChannelError | undefined): void;
+}
+
+/** One `McpService.OpenSession` call: frames out, frames in through the handlers. */
+export interface DaemonChannel {
+  /** Sends a frame; resolves false when the stream is gone, and waits while the daemon is not reading (back-pressure). */
+  send(frame: OpenSessionRequestFrame): Promise<boolean>;
+  /** Half-closes: the daemon ends the session and then the stream. */
+  closeSend(): void;
+  /** Cancels the call at once (RST_STREAM CANCEL). */
+  cancel(): void;
+}
+
+/** The frontend's connection to the daemon's control socket. */
 export interface DaemonClient {
-  readonly client: McpClient;
+  /** Opens a session's stream. Never throws: a daemon that is not there shows as `onEnd` with `unavailable`. */
+  open(handlers: ChannelHandlers): DaemonChannel;
   /**
    * Whether the daemon's socket answers now (opens or verifies the HTTP/2 connection). Used before a legacy SSE
    * session announces its endpoint: that transport has no answer in which to report a missing daemon later.
@@ -16,22 +45,158 @@ export interface DaemonClient {
   close(): void;
 }
 
+const PATH = `/${McpService.typeName}/OpenSession`;
+const REQUEST_HEADERS = {
+  [constants.HTTP2_HEADER_METHOD]: "POST",
+  [constants.HTTP2_HEADER_PATH]: PATH,
+  "content-type": "application/connect+proto",
+  "connect-protocol-version": "1",
+};
+/** Largest daemon envelope accepted: a tool result can be big, but not unbounded. */
+const MAX_FRAME_BYTES = 512 * 1024 * 1024;
+const SENT = Promise.resolve(true);
+const NOT_SENT = Promise.resolve(false);
+
+/** The Connect protocol's mapping of an HTTP status without a Connect error body to a code. */
+function codeOfHttpStatus(status: number): ConnectWireCode {
+  switch (status) {
+    case 400:
+      return "internal";
+    case 401:
+      return "unauthenticated";
+    case 403:
+      return "permission_denied";
+    case 404:
+      return "unimplemented";
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return "unavailable";
+    default:
+      return "unknown";
+  }
+}
+
 /**
- * Dials the daemon's control socket with the Connect protocol over HTTP/2: one connection multiplexes every
- * session's long-lived `OpenSession` stream (DESIGN.md "Performance shape"). The connection is opened lazily and
- * re-opened by the session manager after an error, so when the daemon restarts new sessions simply work again.
+ * Dials the daemon's control socket and speaks `OpenSession` in the Connect protocol's binary streaming form on
+ * node's HTTP/2 directly (shared/open-session-wire: the same bytes connect-es sends, without its per-message
+ * machinery, which profiling showed to be most of the frontend's CPU per MCP message). One connection multiplexes
+ * every session's stream (DESIGN.md "Performance shape"); it is opened lazily and again after it breaks, so when
+ * the daemon restarts new sessions simply work again.
  */
 export function createDaemonClient(socketPath: string): DaemonClient {
-  const baseUrl = "http://localhost";
-  const sessionManager = new Http2SessionManager(
-    baseUrl,
-    { pingIntervalMs: 30_000, pingTimeoutMs: 10_000, idleConnectionTimeoutMs: 5 * 60_000 },
-    { createConnection: () => netConnect(socketPath) },
-  );
-  const transport = createConnectTransport({ httpVersion: "2", baseUrl, sessionManager });
+  let connection: ClientHttp2Session | undefined;
+
+  const connect = (): ClientHttp2Session => {
+    if (connection && !connection.closed && !connection.destroyed) return connection;
+    const opened = http2Connect("http://localhost", { createConnection: () => netConnect(socketPath) });
+    const forget = (): void => {
+      if (connection === opened) connection = undefined;
+    };
+    opened.on("error", forget);
+    opened.on("close", forget);
+    // A daemon going away sends GOAWAY: streams already open finish, new ones need a new connection.
+    opened.on("goaway", forget);
+    connection = opened;
+    return opened;
+  };
+
   return {
-    client: createClient(McpService, transport),
-    reachable: async () => (await sessionManager.connect()) !== "error",
-    close: () => sessionManager.abort(),
+    open(handlers) {
+      let stream: ClientHttp2Stream;
+      try {
+        stream = connect().request(REQUEST_HEADERS, { endStream: false });
+      } catch (error) {
+        queueMicrotask(() => handlers.onEnd({ code: "unavailable", message: `gateway daemon unavailable: ${(error as Error).message}` }));
+        return { send: () => NOT_SENT, closeSend: () => undefined, cancel: () => undefined };
+      }
+      return openChannel(stream, handlers);
+    },
+    reachable() {
+      const session = connect();
+      if (!session.connecting) return Promise.resolve(!session.destroyed && !session.closed);
+      return new Promise((resolve) => {
+        const done = (ok: boolean) => (): void => {
+          session.off("connect", onConnect);
+          session.off("close", onClose);
+          resolve(ok);
+        };
+        const onConnect = done(true);
+        const onClose = done(false);
+        session.once("connect", onConnect);
+        session.once("close", onClose);
+      });
+    },
+    close() {
+      connection?.destroy();
+      connection = undefined;
+    },
+  };
+}
+
+function openChannel(stream: ClientHttp2Stream, handlers: ChannelHandlers): DaemonChannel {
+  const reader = new EnvelopeReader(MAX_FRAME_BYTES);
+  let ended = false;
+  let failure: ChannelError | undefined;
+  let endOfStream: { error: ChannelError | undefined } | undefined;
+
+  const end = (error: ChannelError | undefined): void => {
+    if (ended) return;
+    ended = true;
+    handlers.onEnd(error);
+  };
+
+  stream.on("response", (headers) => {
+    const status = Number(headers[constants.HTTP2_HEADER_STATUS]);
+    if (status !== 200) failure = { code: codeOfHttpStatus(status), message: `the daemon answered HTTP ${status}` };
+    else if (headers["content-type"] !== "application/connect+proto") {
+      failure = { code: "internal", message: `the daemon answered with content type ${String(headers["content-type"])}` };
+    }
+  });
+  stream.on("data", (chunk: Buffer) => {
+    if (failure || endOfStream) return;
+    try {
+      reader.push(chunk, (flags, payload) => {
+        if (endOfStream) return;
+        if (flags & FLAG_END_STREAM) {
+          endOfStream = { error: parseEndStream(payload) };
+          return;
+        }
+        if (flags & FLAG_COMPRESSED) throw new Error("the daemon sent a compressed message");
+        handlers.onFrame(decodeOpenSessionResponse(payload));
+      });
+    } catch (error) {
+      failure = { code: "internal", message: `malformed OpenSession stream from the daemon: ${(error as Error).message}` };
+      stream.close(constants.NGHTTP2_CANCEL);
+    }
+  });
+  stream.on("close", () => {
+    if (failure) end(failure);
+    else if (endOfStream) end(endOfStream.error);
+    else end({ code: "unavailable", message: "gateway daemon unavailable: the stream closed without an end" });
+  });
+  stream.on("error", () => undefined);
+
+  return {
+    send(frame) {
+      if (ended || stream.destroyed || stream.writableEnded) return NOT_SENT;
+      if (stream.write(encodeOpenSessionRequest(frame, true))) return SENT;
+      return new Promise((resolve) => {
+        const settle = (): void => {
+          stream.off("drain", settle);
+          stream.off("close", settle);
+          resolve(!stream.destroyed);
+        };
+        stream.on("drain", settle);
+        stream.on("close", settle);
+      });
+    },
+    closeSend() {
+      if (!stream.destroyed && !stream.writableEnded) stream.end();
+    },
+    cancel() {
+      if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
+    },
   };
 }

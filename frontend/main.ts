@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { FRONTEND_CONFIG_ENV, formatListeningLine } from "../shared/frontend-contract.js";
+import { startHopTiming } from "../shared/hop-timing.js";
 import type { Logger } from "../shared/logger.js";
 import { statePaths } from "../shared/paths.js";
 import { createApp } from "./app.js";
@@ -29,12 +30,13 @@ function main(): void {
     process.stderr.write(`frontend: ${(error as Error).message}\n`);
     process.exit(1);
   }
+  startHopTiming(settings.hopTimingDir, "frontend");
   const paths = statePaths();
   const controlSocket = settings.controlSocket || paths.controlSocket;
   const clientToken = settings.clientAuth === "token" ? loadOrCreateClientToken(paths.clientToken) : undefined;
   const daemon = createDaemonClient(controlSocket);
   const sessions = new SessionRegistry({
-    client: daemon.client,
+    daemon,
     clock: systemClock,
     logger,
     maxSessions: settings.maxSessions,

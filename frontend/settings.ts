@@ -28,6 +28,7 @@ export const DEFAULT_SETTINGS: FrontendSettings = {
   maxBodyBytes: 4 * 1024 * 1024,
   keepAliveMs: 15_000,
   replayMaxEvents: 512,
+  hopTimingDir: "",
   replayMaxBytes: 2 * 1024 * 1024,
 };
 
@@ -70,6 +71,7 @@ export function resolveSettings(raw: Partial<Record<keyof FrontendSettings, unkn
   integer("keepAliveMs", s.keepAliveMs, 0, 2 ** 31 - 1);
   integer("replayMaxEvents", s.replayMaxEvents, 0, 1_000_000);
   integer("replayMaxBytes", s.replayMaxBytes, 0, 1024 * 1024 * 1024);
+  if (typeof s.hopTimingDir !== "string") throw new Error('config field "hopTimingDir" must be a string');
   return s;
 }
 
@@ -91,6 +93,5 @@ export function sessionLimitsOf(settings: FrontendSettings, overrides: { readonl
     replayMaxBytes: settings.replayMaxBytes,
     maxBufferedBytes: 16 * 1024 * 1024,
     closeGraceMs: overrides.closeGraceMs ?? 1000,
-    queueHighWaterMark: 64,
   };
 }

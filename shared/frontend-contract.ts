@@ -28,6 +28,8 @@ export interface FrontendProcessConfig {
   readonly sessionIdleTimeoutMs: number;
   /** Concurrent sessions; past it new sessions get 503. */
   readonly maxSessions: number;
+  /** Where to write hop timings (shared/hop-timing.ts); empty or absent: timing off. */
+  readonly hopTimingDir?: string;
 }
 
 /** The line the frontend prints once it listens. */

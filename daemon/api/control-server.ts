@@ -9,6 +9,7 @@ import { createDualProtocolServer, type DualHandler, type DualProtocolServer } f
 import { createErrorInterceptor } from "./errors.js";
 import { formatListenAddress, type ListenAddress } from "./listen-address.js";
 import { withLoopbackGuard } from "./loopback-guard.js";
+import type { FastPath } from "./open-session-fast-path.js";
 import { prepareSocketPath } from "./socket-path.js";
 
 /**
@@ -18,6 +19,11 @@ import { prepareSocketPath } from "./socket-path.js";
  */
 export interface ControlServerOptions {
   readonly routes: (router: ConnectRouter) => void;
+  /**
+   * Handlers that may take a request on the unix socket before connect-node (open-session-fast-path.ts). Not on
+   * TCP: there every request passes the bearer check, which is a connect interceptor.
+   */
+  readonly socketFastPaths?: readonly FastPath[];
   /** `statePaths().controlSocket`; its folder is made 0700 and the socket 0600. */
   readonly socketPath: string;
   /** The optional loopback TCP listener for dashboards. */
@@ -57,7 +63,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     }) as DualHandler;
 
   await prepareSocketPath(options.socketPath);
-  const unix = createDualProtocolServer(handlerWith([errorInterceptor]));
+  const unix = createDualProtocolServer(withFastPaths(handlerWith([errorInterceptor]), options.socketFastPaths ?? []));
   await listen(unix, () => unix.server.listen(options.socketPath), `control socket ${options.socketPath}`);
   chmodSync(options.socketPath, 0o600);
   logger.info({ socket: options.socketPath }, "control api listening on unix socket");
@@ -96,6 +102,15 @@ export async function startControlServer(options: ControlServerOptions): Promise
       return closing;
     },
   };
+}
+
+/** `handler`, after giving each fast path the chance to take the request. */
+function withFastPaths(handler: DualHandler, fastPaths: readonly FastPath[]): DualHandler {
+  if (fastPaths.length === 0) return handler;
+  return ((req: Parameters<FastPath>[0], res: Parameters<FastPath>[1]) => {
+    for (const fastPath of fastPaths) if (fastPath(req, res)) return;
+    (handler as (req: unknown, res: unknown) => void)(req, res);
+  }) as DualHandler;
 }
 
 function listen(server: DualProtocolServer, start: () => void, what: string): Promise<void> {

@@ -33,6 +33,7 @@ import {
   type OpenSessionRequest,
   type OpenSessionResponse,
 } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
+import { hopTiming } from "../../shared/hop-timing.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { gatewayVersion } from "../../shared/version.js";
 import type { McpWiring, McpWiringContext } from "../daemon.js";
@@ -43,6 +44,7 @@ import type { ExposedResource, ExposedResourceTemplate } from "../mcp/registry.j
 import type { SessionFrame } from "../mcp/session.js";
 import { UpstreamRpcError, type JsonObject } from "../upstream/types.js";
 import { createAsyncQueue } from "./async-queue.js";
+import { createOpenSessionFastPath } from "./open-session-fast-path.js";
 import { toConnectError } from "./errors.js";
 
 /** Options of the adapter. */
@@ -124,10 +126,19 @@ export function registerMcpService(router: ConnectRouter, engine: McpEngine, opt
     }
     const start = first.value.frame.value;
     const queue = createAsyncQueue<OpenSessionResponse>(maxQueuedFrames, context.signal);
+    // Only with hop timing on: when each exchange's message was read, until its final answer is queued.
+    const receivedAt = hopTiming.enabled ? new Map<bigint, number>() : undefined;
     const session = engine.openSession({
       transportSessionId: start.sessionId,
       transport: transportNames[start.transport] ?? "unspecified",
       onFrame(frame) {
+        if (receivedAt && frame.kind === "message" && frame.exchangeComplete) {
+          const at = receivedAt.get(frame.exchangeId);
+          if (at !== undefined) {
+            receivedAt.delete(frame.exchangeId);
+            hopTiming.record("daemon.session", at);
+          }
+        }
         if (!queue.push(frameToProto(frame))) {
           queue.end(new ConnectError("the session's client fell behind; reconnect", Code.ResourceExhausted));
           queueMicrotask(() => session.close());
@@ -144,6 +155,7 @@ export function registerMcpService(router: ConnectRouter, engine: McpEngine, opt
           if (next.done) break;
           const frame = next.value.frame;
           if (frame.case === "message") {
+            receivedAt?.set(frame.value.exchangeId, hopTiming.now());
             session.receive(frame.value.exchangeId, frame.value.json);
           } else {
             queue.end(new ConnectError("SessionStart may only be the first OpenSession message", Code.InvalidArgument));
@@ -278,6 +290,7 @@ export function createMcpWiring(context: McpWiringContext): McpWiring {
   context.signal.addEventListener("abort", () => engine.close(), { once: true });
   return {
     routes: mcpServiceRoutes(engine, { logger: context.logger }),
+    socketFastPaths: [createOpenSessionFastPath(engine, { logger: context.logger })],
     sessionCount: () => engine.sessionCount(),
     close: () => engine.close(),
     registry: engine.registry,

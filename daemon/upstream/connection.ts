@@ -1,4 +1,5 @@
 import { GatewayError } from "../errors.js";
+import { hopTiming } from "../../shared/hop-timing.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { gatewayVersion } from "../../shared/version.js";
 import type { JsonRpcMessage, MessageTransport } from "./message-transport.js";
@@ -219,10 +220,12 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     const signal = requestOptions?.signal;
     if (signal?.aborted) return Promise.reject(cancelledError(quoted, method));
     const id = nextId++;
+    const sentAt = hopTiming.enabled ? hopTiming.now() : 0;
     return new Promise<JsonObject>((resolve, reject) => {
       let onAbort: (() => void) | undefined;
       const settle = {
         resolve(result: JsonObject) {
+          if (sentAt !== 0) hopTiming.record("daemon.upstream", sentAt);
           if (onAbort) signal!.removeEventListener("abort", onAbort);
           resolve(result);
         },

@@ -1,4 +1,5 @@
 import type { Context, Next } from "koa";
+import { hopTiming } from "../../shared/hop-timing.js";
 import { parseAccept, isJsonContentType } from "../http/accept.js";
 import { HttpError, sessionNotFound } from "../http/http-error.js";
 import { readBody } from "../http/read-body.js";
@@ -49,6 +50,7 @@ export function createStreamableHttp(options: StreamableHttpOptions) {
 }
 
 async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise<void> {
+  const startedAt = hopTiming.enabled ? hopTiming.now() : 0;
   if (!isJsonContentType(ctx.req.headers["content-type"])) {
     throw new HttpError(415, "unsupported media type: content-type must be application/json");
   }
@@ -77,6 +79,7 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise
   const outcome = await session.post(body, {
     mode: accept.eventStream || !accept.json ? "sse" : "json",
     batch: shape.batch,
+    acceptsJson: accept.json,
     clientVersion,
     // A new session stays unanswered until the daemon speaks, so an unreachable daemon can still get a 503.
     openNow: !created && shape.owesAnswers,
@@ -89,16 +92,24 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise
       ctx.body = null;
       ctx.status = 202;
       return;
-    case "json":
-      ctx.set("Mcp-Session-Id", session.id);
-      ctx.type = "application/json";
-      ctx.body = outcome.body;
-      return;
+    case "json": {
+      // Written here rather than through koa's body handling: the hot path's answer, one write with its headers.
+      const body = typeof outcome.body === "string" ? Buffer.from(outcome.body) : outcome.body;
+      ctx.respond = false;
+      ctx.res.writeHead(200, {
+        "Content-Type": "application/json",
+        "Content-Length": body.length,
+        "Mcp-Session-Id": session.id,
+      });
+      ctx.res.end(body);
+      break;
+    }
     case "stream":
       ctx.respond = false;
       session.attachExchange(outcome.exchangeId, ctx.res, { "Mcp-Session-Id": session.id });
-      return;
+      break;
   }
+  if (startedAt !== 0) hopTiming.record("frontend.post", startedAt);
 }
 
 function handleGet(ctx: Context, sessions: SessionRegistry): void {

@@ -2,12 +2,13 @@ import type { Logger } from "../../shared/logger.js";
 import { HttpError } from "../http/http-error.js";
 import type { Clock } from "./clock.js";
 import { type RandomBytes, createSessionId } from "./session-id.js";
-import { type EndCause, type McpClient, Session, type SessionKind, type SessionLimits } from "./session.js";
+import type { DaemonClient } from "../daemon-client.js";
+import { type EndCause, Session, type SessionKind, type SessionLimits } from "./session.js";
 
 /** Everything the registry needs; the clock and the random source are injectable for tests. */
 export interface SessionRegistryOptions {
-  /** The generated McpService client (over the daemon's unix socket, or an in-memory router in tests). */
-  readonly client: McpClient;
+  /** Opens each session's OpenSession stream over the daemon's unix socket. */
+  readonly daemon: Pick<DaemonClient, "open">;
   readonly clock: Clock;
   readonly randomBytes?: RandomBytes;
   readonly logger: Logger;
@@ -45,7 +46,7 @@ export class SessionRegistry {
     let id = createSessionId(this.options.randomBytes);
     while (this.sessions.has(id)) id = createSessionId(this.options.randomBytes);
     const session = new Session(id, kind, {
-      client: this.options.client,
+      daemon: this.options.daemon,
       clock: this.options.clock,
       logger: this.options.logger,
       limits: this.options.limits,

@@ -1,24 +1,18 @@
 import type { ServerResponse } from "node:http";
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import type { McpService, OpenSessionRequest, OpenSessionResponse } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
-import type { ServerMessage } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
 import { SessionTransport } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { OpenSessionRequestSchema } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
+import { hopTiming } from "../../shared/hop-timing.js";
+import type { OpenSessionResponseFrame } from "../../shared/open-session-wire/codec.js";
+import type { ChannelError, DaemonChannel, DaemonClient } from "../daemon-client.js";
 import type { Logger } from "../../shared/logger.js";
 import { HttpError, sessionNotFound } from "../http/http-error.js";
 import { isResponseMessage } from "../mcp/inspect-body.js";
 import { PRIMING_MIN_VERSION } from "../mcp/protocol-versions.js";
 import type { Clock } from "./clock.js";
-import { MessageQueue } from "./message-queue.js";
 import { ReplayBuffer } from "./replay-buffer.js";
 import { SseSink, formatEventId, formatSseEvent } from "./sse.js";
 
 /** The MCP transport a client session arrived on. */
 export type SessionKind = "streamable-http" | "sse";
-
-/** The generated McpService client the sessions open their streams with. */
-export type McpClient = Client<typeof McpService>;
 
 /** Tunables of every session; the defaults live in `settings.ts`. */
 export interface SessionLimits {
@@ -32,8 +26,6 @@ export interface SessionLimits {
   readonly maxBufferedBytes: number;
   /** How long the daemon gets to finish a half-closed stream before it is cancelled. */
   readonly closeGraceMs: number;
-  /** Requests queued towards the daemon before POSTs wait (back-pressure). */
-  readonly queueHighWaterMark: number;
 }
 
 /**
@@ -46,8 +38,8 @@ export const PRIMING_HOLD_MS = 20;
 export type ExchangeOutcome =
   /** Nothing was owed: 202 Accepted, no body. */
   | { readonly kind: "accepted" }
-  /** JSON mode: the collected response (or batch of responses). */
-  | { readonly kind: "json"; readonly body: string }
+  /** One JSON body: the collected response (or batch of responses). */
+  | { readonly kind: "json"; readonly body: string | Buffer }
   /** SSE mode: the caller hands the response to `attachExchange`. */
   | { readonly kind: "stream"; readonly exchangeId: number }
   /** The session ended before an answer: 404, or 503 when the daemon failed. */
@@ -59,6 +51,11 @@ export interface PostOptions {
   readonly mode: "sse" | "json";
   /** The POST was a JSON array (JSON mode answers with an array). */
   readonly batch: boolean;
+  /**
+   * The client accepts application/json too. An SSE-mode POST holding one request whose only message is its
+   * response is then answered with that response as JSON: the same message, without a stream for the client to parse.
+   */
+  readonly acceptsJson: boolean;
   /** The client's protocol revision (the header, or the version requested by initialize): decides priming. */
   readonly clientVersion: string;
   /**
@@ -76,6 +73,7 @@ interface Exchange {
   readonly id: number;
   readonly mode: "sse" | "json";
   readonly batch: boolean;
+  readonly acceptsJson: boolean;
   readonly priming: Buffer | undefined;
   state: ExchangeState;
   resolve: ((outcome: ExchangeOutcome) => void) | undefined;
@@ -83,13 +81,16 @@ interface Exchange {
   pending: Buffer[];
   seq: number;
   responses: string[];
+  /** When the exchange's message went to the daemon (hop timing only; 0 when off). */
+  sentAt: number;
   complete: boolean;
   openTimer?: NodeJS.Timeout;
 }
 
 /** What a session needs from its registry. */
 export interface SessionDeps {
-  readonly client: McpClient;
+  /** Opens the session's OpenSession stream to the daemon. */
+  readonly daemon: Pick<DaemonClient, "open">;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly limits: SessionLimits;
@@ -99,8 +100,6 @@ export interface SessionDeps {
 
 /** Why a session ended; decides what a still-waiting POST gets (503 when the daemon failed, else 404). */
 export type EndCause = "client" | "idle" | "daemon" | "shutdown";
-
-type RequestInit = MessageInitShape<typeof OpenSessionRequestSchema>;
 
 /**
  * One MCP client session on the HTTP side: one `McpService.OpenSession` stream to the daemon, the exchanges (POSTs)
@@ -113,8 +112,7 @@ export class Session {
   /** Last time the client or the daemon did something in this session (idle expiry). */
   lastActivity: number;
   private ended = false;
-  private readonly queue: MessageQueue<RequestInit>;
-  private readonly abort = new AbortController();
+  private readonly channel: DaemonChannel;
   private readonly exchanges = new Map<number, Exchange>();
   private readonly replay: ReplayBuffer;
   private nextExchangeId = 1;
@@ -132,18 +130,12 @@ export class Session {
     this.lastActivity = deps.clock.now();
     this.replay = new ReplayBuffer(kind === "sse" ? 0 : deps.limits.replayMaxEvents, deps.limits.replayMaxBytes);
     this.log = deps.logger.child({ session: id.slice(0, 8) });
-    this.queue = new MessageQueue<RequestInit>(deps.limits.queueHighWaterMark);
-    void this.queue.push({
-      frame: {
-        case: "start",
-        value: {
-          sessionId: id,
-          transport: kind === "sse" ? SessionTransport.SSE : SessionTransport.STREAMABLE_HTTP,
-        },
-      },
+    this.channel = deps.daemon.open({ onFrame: (frame) => this.onFrame(frame), onEnd: (error) => this.onChannelEnd(error) });
+    void this.channel.send({
+      kind: "start",
+      sessionId: id,
+      transport: kind === "sse" ? SessionTransport.SSE : SessionTransport.STREAMABLE_HTTP,
     });
-    const responses = deps.client.openSession(this.queue, { signal: this.abort.signal });
-    void this.pump(responses);
   }
 
   /** False once the session ended: the registry no longer hands it out. */
@@ -178,6 +170,7 @@ export class Session {
       id,
       mode: options.mode,
       batch: options.batch,
+      acceptsJson: options.acceptsJson,
       priming: primes ? Buffer.from(`id: ${formatEventId(id, 0)}\ndata: \n\n`) : undefined,
       state: "undecided",
       resolve: undefined,
@@ -186,6 +179,7 @@ export class Session {
       seq: 0,
       responses: [],
       complete: false,
+      sentAt: 0,
     };
     const outcome = new Promise<ExchangeOutcome>((resolve) => {
       exchange.resolve = resolve;
@@ -197,14 +191,16 @@ export class Session {
       const holdMs = primes ? PRIMING_HOLD_MS : this.deps.limits.keepAliveMs;
       if (holdMs > 0) {
         const timer = setTimeout(() => {
+          exchange.sentAt = 0; // the stream opens without an answer: no daemon round trip to time
           if (exchange.state === "undecided" && !this.ended) this.decide(exchange, { kind: "stream", exchangeId: id });
         }, holdMs);
         timer.unref();
         exchange.openTimer = timer;
       }
     }
-    const queued = await this.queue.push({ frame: { case: "message", value: { exchangeId: BigInt(id), json: body } } });
-    if (!queued) this.decide(exchange, { kind: "failed", error: sessionNotFound() });
+    if (hopTiming.enabled) exchange.sentAt = hopTiming.now();
+    const sent = await this.channel.send({ kind: "message", exchangeId: BigInt(id), json: body });
+    if (!sent) this.decide(exchange, { kind: "failed", error: sessionNotFound() });
     return outcome;
   }
 
@@ -213,7 +209,7 @@ export class Session {
     if (this.ended) return false;
     this.touch();
     const id = this.nextExchangeId++;
-    return this.queue.push({ frame: { case: "message", value: { exchangeId: BigInt(id), json: body } } });
+    return this.channel.send({ kind: "message", exchangeId: BigInt(id), json: body });
   }
 
   /** Takes over the HTTP response of a POST whose outcome was `stream`, replaying what arrived meanwhile. */
@@ -296,11 +292,11 @@ export class Session {
     if (this.ended) return;
     this.ended = true;
     this.log.debug({ reason, cause }, "session ended");
-    this.queue.close();
+    this.channel.closeSend();
     if (cause === "daemon") {
-      this.abort.abort();
+      this.channel.cancel();
     } else {
-      setTimeout(() => this.abort.abort(), this.deps.limits.closeGraceMs).unref();
+      setTimeout(() => this.channel.cancel(), this.deps.limits.closeGraceMs).unref();
     }
     const error = cause === "daemon" ? new HttpError(503, `${reason}; the session ended, initialize a new one`) : sessionNotFound();
     for (const exchange of this.exchanges.values()) {
@@ -338,45 +334,43 @@ export class Session {
     if (!resolve) return;
     exchange.resolve = undefined;
     if (exchange.openTimer) clearTimeout(exchange.openTimer);
+    if (exchange.sentAt !== 0 && outcome.kind !== "failed") hopTiming.record("frontend.daemon", exchange.sentAt);
     if (outcome.kind === "stream") exchange.state = "handoff";
     else this.exchanges.delete(exchange.id);
     resolve(outcome);
   }
 
-  private async pump(responses: AsyncIterable<OpenSessionResponse>): Promise<void> {
-    try {
-      for await (const response of responses) this.onFrame(response);
+  private onChannelEnd(error: ChannelError | undefined): void {
+    if (this.ended) return;
+    if (!error) {
       this.end("the gateway daemon closed the session", "daemon");
-    } catch (error) {
-      if (this.ended) return;
-      const code = ConnectError.from(error).code;
-      this.log.warn({ err: String(error) }, "session stream to the daemon failed");
-      // A refused or reset socket surfaces as Unavailable or Internal depending on when it breaks: both mean the
-      // daemon is not there for this session.
-      const reason =
-        code === Code.Unimplemented ? "gateway daemon unavailable: it does not serve mcp sessions" : "gateway daemon unavailable";
-      this.end(reason, "daemon");
+      return;
     }
+    this.log.warn({ code: error.code, err: error.message }, "session stream to the daemon failed");
+    // A refused or reset socket surfaces as unavailable or internal depending on when it breaks: both mean the
+    // daemon is not there for this session.
+    const reason =
+      error.code === "unimplemented" ? "gateway daemon unavailable: it does not serve mcp sessions" : "gateway daemon unavailable";
+    this.end(reason, "daemon");
   }
 
-  private onFrame(response: OpenSessionResponse): void {
-    const frame = response.frame;
-    switch (frame.case) {
+  private onFrame(frame: OpenSessionResponseFrame): void {
+    switch (frame.kind) {
       case "message":
-        this.onServerMessage(frame.value);
+        this.onServerMessage(frame);
         return;
       case "initialized":
-        this.protocolVersion = frame.value.protocolVersion;
+        this.protocolVersion = frame.protocolVersion;
         return;
       case "ended":
-        this.end(`the gateway daemon ended the session: ${frame.value.reason}`, "daemon");
+        this.end(`the gateway daemon ended the session: ${frame.reason}`, "daemon");
         return;
       default:
         return;
     }
   }
 
-  private onServerMessage(message: ServerMessage): void {
+  private onServerMessage(message: { readonly exchangeId: bigint; readonly json: Uint8Array; readonly exchangeComplete: boolean }): void {
     if (this.ended) return;
     this.touch();
     const id = Number(message.exchangeId);
@@ -386,11 +380,23 @@ export class Session {
       return;
     }
     const exchange = id === 0 ? undefined : this.exchanges.get(id);
+    if (exchange && message.exchangeComplete && json.length > 0 && this.answersAlone(exchange)) {
+      // The exchange's first message is also its last: the response. (The daemon ends an exchange only with what it owed.)
+      exchange.complete = true;
+      this.decide(exchange, { kind: "json", body: Buffer.from(json.buffer, json.byteOffset, json.byteLength) });
+      return;
+    }
     if (json.length > 0) {
       if (exchange && !exchange.complete) this.deliverToExchange(exchange, json);
       else this.deliverStandalone(json);
     }
     if (message.exchangeComplete && exchange) this.completeExchange(exchange);
+  }
+
+  /** True when the exchange's answer may still be one JSON body: nothing was sent or decided for it yet. */
+  private answersAlone(exchange: Exchange): boolean {
+    if (exchange.state !== "undecided" || exchange.complete || exchange.batch) return false;
+    return exchange.mode === "json" ? exchange.responses.length === 0 : exchange.acceptsJson && exchange.seq === 0;
   }
 
   private deliverToExchange(exchange: Exchange, json: Uint8Array): void {

@@ -34,7 +34,7 @@ export async function startTestFrontend(options: TestFrontendOptions): Promise<T
   const settings = resolveSettings({ port: 0, controlSocket: options.socketPath, ...options.settings });
   const daemon = createDaemonClient(options.socketPath);
   const sessions = new SessionRegistry({
-    client: daemon.client,
+    daemon,
     clock: options.clock ?? { now: () => Date.now() },
     randomBytes: options.randomBytes,
     logger: options.logger ?? silentLogger,

@@ -1,0 +1,103 @@
+import test from "ava";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { OpenSessionRequestSchema, OpenSessionResponseSchema } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
+import { SessionTransport } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
+import {
+  decodeOpenSessionRequest,
+  decodeOpenSessionResponse,
+  encodeOpenSessionRequest,
+  encodeOpenSessionResponse,
+  WireFormatError,
+  type OpenSessionRequestFrame,
+  type OpenSessionResponseFrame,
+} from "./codec.js";
+import { EnvelopeReader, encodeEndStream, encodeEnvelope, parseEndStream, FLAG_END_STREAM } from "./envelope.js";
+
+const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+const big = utf8(`{"jsonrpc":"2.0","id":1,"result":{"text":"${"é".repeat(70_000)}"}}`);
+
+const requests: { frame: OpenSessionRequestFrame; init: Parameters<typeof create<typeof OpenSessionRequestSchema>>[1] }[] = [
+  { frame: { kind: "start", sessionId: "abc-123", transport: SessionTransport.STREAMABLE_HTTP }, init: { frame: { case: "start", value: { sessionId: "abc-123", transport: SessionTransport.STREAMABLE_HTTP } } } },
+  { frame: { kind: "start", sessionId: "", transport: 0 }, init: { frame: { case: "start", value: {} } } },
+  { frame: { kind: "message", exchangeId: 0n, json: utf8('{"jsonrpc":"2.0","method":"x"}') }, init: { frame: { case: "message", value: { exchangeId: 0n, json: utf8('{"jsonrpc":"2.0","method":"x"}') } } } },
+  { frame: { kind: "message", exchangeId: 300n, json: big }, init: { frame: { case: "message", value: { exchangeId: 300n, json: big } } } },
+  { frame: { kind: "message", exchangeId: 2n ** 64n - 1n, json: new Uint8Array(0) }, init: { frame: { case: "message", value: { exchangeId: 2n ** 64n - 1n } } } },
+  { frame: { kind: "empty" }, init: {} },
+];
+
+const responses: { frame: OpenSessionResponseFrame; init: Parameters<typeof create<typeof OpenSessionResponseSchema>>[1] }[] = [
+  { frame: { kind: "message", exchangeId: 7n, json: utf8('{"id":7}'), exchangeComplete: true }, init: { frame: { case: "message", value: { exchangeId: 7n, json: utf8('{"id":7}'), exchangeComplete: true } } } },
+  { frame: { kind: "message", exchangeId: 0n, json: big, exchangeComplete: false }, init: { frame: { case: "message", value: { json: big } } } },
+  { frame: { kind: "message", exchangeId: 9n, json: new Uint8Array(0), exchangeComplete: true }, init: { frame: { case: "message", value: { exchangeId: 9n, exchangeComplete: true } } } },
+  { frame: { kind: "initialized", protocolVersion: "2025-11-25" }, init: { frame: { case: "initialized", value: { protocolVersion: "2025-11-25" } } } },
+  { frame: { kind: "ended", reason: "the team was switched — bye" }, init: { frame: { case: "ended", value: { reason: "the team was switched — bye" } } } },
+  { frame: { kind: "ended", reason: "" }, init: { frame: { case: "ended", value: {} } } },
+];
+
+test("OpenSessionRequest: the written-out codec and protobuf-es produce and read the same bytes", (t) => {
+  for (const { frame, init } of requests) {
+    const reference = toBinary(OpenSessionRequestSchema, create(OpenSessionRequestSchema, init));
+    t.deepEqual(new Uint8Array(encodeOpenSessionRequest(frame)), reference, frame.kind);
+    t.deepEqual(decodeOpenSessionRequest(reference), frame);
+    const back = fromBinary(OpenSessionRequestSchema, encodeOpenSessionRequest(frame));
+    t.deepEqual(toBinary(OpenSessionRequestSchema, back), reference);
+  }
+});
+
+test("OpenSessionResponse: the written-out codec and protobuf-es produce and read the same bytes", (t) => {
+  for (const { frame, init } of responses) {
+    const reference = toBinary(OpenSessionResponseSchema, create(OpenSessionResponseSchema, init));
+    t.deepEqual(new Uint8Array(encodeOpenSessionResponse(frame)), reference, frame.kind);
+    t.deepEqual(decodeOpenSessionResponse(reference), frame);
+  }
+});
+
+test("whole envelopes and string payloads encode to the same bytes as envelope(bytes)", (t) => {
+  const json = `{"text":"${"ü".repeat(300)}"}`;
+  const response = { kind: "message", exchangeId: 3n, json, exchangeComplete: true } as const;
+  t.deepEqual(encodeOpenSessionResponse(response, true), encodeEnvelope(0, encodeOpenSessionResponse({ ...response, json: utf8(json) })));
+  const request = { kind: "message", exchangeId: 4n, json: utf8(json) } as const;
+  t.deepEqual(encodeOpenSessionRequest(request, true), encodeEnvelope(0, encodeOpenSessionRequest(request)));
+  t.deepEqual(encodeOpenSessionResponse({ kind: "ended", reason: "x" }, true), encodeEnvelope(0, encodeOpenSessionResponse({ kind: "ended", reason: "x" })));
+});
+
+test("decoding skips unknown fields of every wire type and rejects truncated or malformed input", (t) => {
+  const known = encodeOpenSessionResponse({ kind: "initialized", protocolVersion: "v" });
+  // field 9 varint, field 10 fixed64, field 11 length-delimited, field 12 fixed32, then the known field
+  const unknown = Buffer.from([0x48, 0x96, 0x01, 0x51, 1, 2, 3, 4, 5, 6, 7, 8, 0x5a, 0x02, 0x61, 0x62, 0x65, 1, 2, 3, 4]);
+  t.deepEqual(decodeOpenSessionResponse(Buffer.concat([unknown, known])), { kind: "initialized", protocolVersion: "v" });
+  const message = encodeOpenSessionRequest({ kind: "message", exchangeId: 5n, json: utf8("{}") });
+  t.throws(() => decodeOpenSessionRequest(message.subarray(0, message.length - 1)), { instanceOf: WireFormatError });
+  t.throws(() => decodeOpenSessionRequest(Buffer.from([0x0a, 0x03, 0x0a, 0x01, 0xff])), { instanceOf: WireFormatError }, "invalid UTF-8 in a string");
+  t.throws(() => decodeOpenSessionRequest(Buffer.from([0x0b])), { instanceOf: WireFormatError }, "group wire type");
+  t.throws(() => decodeOpenSessionRequest(Buffer.from(Array(11).fill(0xff))), { instanceOf: WireFormatError });
+});
+
+test("envelopes are split correctly however the chunks fall, and oversized ones are refused", (t) => {
+  const payloads = [Buffer.from("a"), Buffer.alloc(0), Buffer.alloc(70_000, 7), Buffer.from("end")];
+  const wire = Buffer.concat([...payloads.slice(0, 3).map((p) => encodeEnvelope(0, p)), encodeEnvelope(FLAG_END_STREAM, payloads[3]!)]);
+  for (const step of [1, 3, 5, 4096, wire.length]) {
+    const reader = new EnvelopeReader(1 << 20);
+    const seen: [number, string][] = [];
+    for (let i = 0; i < wire.length; i += step) {
+      reader.push(wire.subarray(i, i + step), (flags, payload) => seen.push([flags, payload.toString("hex")]));
+    }
+    t.deepEqual(seen, [...payloads.slice(0, 3).map((p) => [0, p.toString("hex")]), [FLAG_END_STREAM, payloads[3]!.toString("hex")]] as [number, string][]);
+    t.false(reader.partial);
+  }
+  const small = new EnvelopeReader(10);
+  t.throws(() => small.push(encodeEnvelope(0, Buffer.alloc(11)), () => undefined), { message: /exceeds the limit of 10/ });
+  const cut = new EnvelopeReader(100);
+  cut.push(encodeEnvelope(0, Buffer.from("abc")).subarray(0, 6), () => t.fail());
+  t.true(cut.partial);
+});
+
+test("the end-of-stream message carries the error as connect-es reads it, and nothing on success", (t) => {
+  const ok = encodeEndStream();
+  t.is(ok[0], FLAG_END_STREAM);
+  t.is(parseEndStream(ok.subarray(5)), undefined);
+  const failed = encodeEndStream({ code: "invalid_argument", message: "the first OpenSession message must be a SessionStart" });
+  t.deepEqual(JSON.parse(failed.subarray(5).toString()), { error: { code: "invalid_argument", message: "the first OpenSession message must be a SessionStart" } });
+  t.deepEqual(parseEndStream(failed.subarray(5)), { code: "invalid_argument", message: "the first OpenSession message must be a SessionStart" });
+  t.deepEqual(parseEndStream(Buffer.from("nope")), { code: "internal", message: "the end-of-stream message is not JSON" });
+});

@@ -1,0 +1,365 @@
+/**
+ * Binary protobuf encoding of `OpenSessionRequest` and `OpenSessionResponse` (proto/deploystack/gateway/v1/
+ * mcp_service.proto and mcp.proto), written out for the hot path: the frames are flat (a oneof of small messages
+ * holding a uint64, a bytes and a bool), so a direct encoder is a few writes where the reflective one walks
+ * descriptors. Decoding follows the protobuf rules: unknown fields are skipped, a repeated scalar keeps its last
+ * value, a oneof keeps the last case (a submessage repeated on the wire, which no encoder emits for these, is
+ * replaced rather than merged). The tests check every frame against protobuf-es in both directions, so the two
+ * stay interchangeable.
+ */
+
+/** `OpenSessionRequest`, as the fast paths see it. `transport` is the `SessionTransport` enum's number. */
+export type OpenSessionRequestFrame<Json = Uint8Array> =
+  | { readonly kind: "start"; readonly sessionId: string; readonly transport: number }
+  | { readonly kind: "message"; readonly exchangeId: bigint; readonly json: Json }
+  | { readonly kind: "empty" };
+
+/** `OpenSessionResponse`, as the fast paths see it (decoded JSON is bytes; to encode, a string will do). */
+export type OpenSessionResponseFrame<Json = Uint8Array> =
+  | { readonly kind: "message"; readonly exchangeId: bigint; readonly json: Json; readonly exchangeComplete: boolean }
+  | { readonly kind: "initialized"; readonly protocolVersion: string }
+  | { readonly kind: "ended"; readonly reason: string }
+  | { readonly kind: "empty" };
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_LENGTH = 2;
+const WIRE_FIXED32 = 5;
+
+const textEncoder = new TextEncoder();
+
+// ---- encoding ---------------------------------------------------------------------------------------------------
+
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    size++;
+  }
+  return size;
+}
+
+function bigVarintSize(value: bigint): number {
+  let size = 1;
+  while (value >= 0x80n) {
+    value >>= 7n;
+    size++;
+  }
+  return size;
+}
+
+/**
+ * Writes one message into a buffer of its exact size; with `envelope`, the 5-byte Connect envelope header (flags 0,
+ * the length) goes in front, so a frame leaves as one buffer and its payload is copied once.
+ */
+class Writer {
+  readonly bytes: Buffer;
+  offset = 0;
+
+  constructor(size: number, envelope: boolean) {
+    this.bytes = Buffer.allocUnsafe(envelope ? size + 5 : size);
+    if (envelope) {
+      this.bytes[0] = 0;
+      this.bytes.writeUInt32BE(size, 1);
+      this.offset = 5;
+    }
+  }
+
+  varint(value: number): void {
+    while (value >= 0x80) {
+      this.bytes[this.offset++] = (value & 0x7f) | 0x80;
+      value = Math.floor(value / 128);
+    }
+    this.bytes[this.offset++] = value;
+  }
+
+  bigVarint(value: bigint): void {
+    while (value >= 0x80n) {
+      this.bytes[this.offset++] = Number(value & 0x7fn) | 0x80;
+      value >>= 7n;
+    }
+    this.bytes[this.offset++] = Number(value);
+  }
+
+  raw(data: Uint8Array): void {
+    this.bytes.set(data, this.offset);
+    this.offset += data.length;
+  }
+
+  /** UTF-8 of `text`, whose encoded length the caller measured. */
+  text(text: string, byteLength: number): void {
+    this.offset += this.bytes.write(text, this.offset, byteLength, "utf8");
+  }
+}
+
+/** A length-delimited field's size on the wire (tag of one byte: field numbers here are all below 16). */
+const lengthField = (length: number): number => 1 + varintSize(length) + length;
+
+/** JSON as bytes, or as a string with its UTF-8 length (the daemon's frames hold strings: encoded straight in). */
+type JsonPayload = Uint8Array | string;
+
+const payloadLength = (json: JsonPayload): number => (typeof json === "string" ? Buffer.byteLength(json, "utf8") : json.length);
+
+function messageSize(exchangeId: bigint, jsonLength: number, exchangeComplete: boolean | undefined): number {
+  return (exchangeId !== 0n ? 1 + bigVarintSize(exchangeId) : 0) + (jsonLength > 0 ? lengthField(jsonLength) : 0) + (exchangeComplete ? 2 : 0);
+}
+
+function writeMessage(writer: Writer, exchangeId: bigint, json: JsonPayload, jsonLength: number, exchangeComplete: boolean | undefined): void {
+  if (exchangeId !== 0n) {
+    writer.varint((1 << 3) | WIRE_VARINT);
+    writer.bigVarint(exchangeId);
+  }
+  if (jsonLength > 0) {
+    writer.varint((2 << 3) | WIRE_LENGTH);
+    writer.varint(jsonLength);
+    if (typeof json === "string") writer.text(json, jsonLength);
+    else writer.raw(json);
+  }
+  if (exchangeComplete) {
+    writer.varint((3 << 3) | WIRE_VARINT);
+    writer.varint(1);
+  }
+}
+
+/** Encodes a oneof case holding one string field (field 1) — SessionInitialized, SessionEnded. */
+function encodeStringCase(field: number, text: string, envelope: boolean): Buffer {
+  const bytes = textEncoder.encode(text);
+  const inner = bytes.length > 0 ? lengthField(bytes.length) : 0;
+  const writer = new Writer(lengthField(inner), envelope);
+  writer.varint((field << 3) | WIRE_LENGTH);
+  writer.varint(inner);
+  if (bytes.length > 0) {
+    writer.varint((1 << 3) | WIRE_LENGTH);
+    writer.varint(bytes.length);
+    writer.raw(bytes);
+  }
+  return writer.bytes;
+}
+
+/** `OpenSessionRequest` to bytes; with `envelope`, as a whole Connect envelope. */
+export function encodeOpenSessionRequest(frame: OpenSessionRequestFrame<JsonPayload>, envelope = false): Buffer {
+  switch (frame.kind) {
+    case "empty":
+      return new Writer(0, envelope).bytes;
+    case "start": {
+      const id = textEncoder.encode(frame.sessionId);
+      const inner = (id.length > 0 ? lengthField(id.length) : 0) + (frame.transport !== 0 ? 1 + varintSize(frame.transport) : 0);
+      const writer = new Writer(lengthField(inner), envelope);
+      writer.varint((1 << 3) | WIRE_LENGTH);
+      writer.varint(inner);
+      if (id.length > 0) {
+        writer.varint((1 << 3) | WIRE_LENGTH);
+        writer.varint(id.length);
+        writer.raw(id);
+      }
+      if (frame.transport !== 0) {
+        writer.varint((2 << 3) | WIRE_VARINT);
+        writer.varint(frame.transport);
+      }
+      return writer.bytes;
+    }
+    case "message": {
+      const jsonLength = payloadLength(frame.json);
+      const inner = messageSize(frame.exchangeId, jsonLength, undefined);
+      const writer = new Writer(lengthField(inner), envelope);
+      writer.varint((2 << 3) | WIRE_LENGTH);
+      writer.varint(inner);
+      writeMessage(writer, frame.exchangeId, frame.json, jsonLength, undefined);
+      return writer.bytes;
+    }
+  }
+}
+
+/** `OpenSessionResponse` to bytes; with `envelope`, as a whole Connect envelope. */
+export function encodeOpenSessionResponse(frame: OpenSessionResponseFrame<JsonPayload>, envelope = false): Buffer {
+  switch (frame.kind) {
+    case "empty":
+      return new Writer(0, envelope).bytes;
+    case "message": {
+      const jsonLength = payloadLength(frame.json);
+      const inner = messageSize(frame.exchangeId, jsonLength, frame.exchangeComplete);
+      const writer = new Writer(lengthField(inner), envelope);
+      writer.varint((1 << 3) | WIRE_LENGTH);
+      writer.varint(inner);
+      writeMessage(writer, frame.exchangeId, frame.json, jsonLength, frame.exchangeComplete);
+      return writer.bytes;
+    }
+    case "initialized":
+      return encodeStringCase(2, frame.protocolVersion, envelope);
+    case "ended":
+      return encodeStringCase(3, frame.reason, envelope);
+  }
+}
+
+// ---- decoding ---------------------------------------------------------------------------------------------------
+
+/** Thrown for bytes that are not a valid encoding; the fast paths answer `invalid_argument` / `internal`. */
+export class WireFormatError extends Error {}
+
+class Reader {
+  offset: number;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    start = 0,
+    readonly end = bytes.length,
+  ) {
+    this.offset = start;
+  }
+
+  get done(): boolean {
+    return this.offset >= this.end;
+  }
+
+  /** A varint as a number (exact below 2^53; larger values only matter for uint64, read with `bigVarint`). */
+  varint(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.offset >= this.end) throw new WireFormatError("truncated varint");
+      const byte = this.bytes[this.offset++]!;
+      result += (byte & 0x7f) * scale;
+      if (byte < 0x80) return result;
+      scale *= 128;
+    }
+    throw new WireFormatError("varint longer than 10 bytes");
+  }
+
+  bigVarint(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.offset >= this.end) throw new WireFormatError("truncated varint");
+      const byte = this.bytes[this.offset++]!;
+      result |= BigInt(byte & 0x7f) << shift;
+      if (byte < 0x80) return BigInt.asUintN(64, result);
+      shift += 7n;
+    }
+    throw new WireFormatError("varint longer than 10 bytes");
+  }
+
+  /** The bounds of a length-delimited field's contents; advances past them. */
+  lengthDelimited(): [number, number] {
+    const length = this.varint();
+    const start = this.offset;
+    if (start + length > this.end) throw new WireFormatError("truncated length-delimited field");
+    this.offset = start + length;
+    return [start, start + length];
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case WIRE_VARINT:
+        this.varint();
+        return;
+      case WIRE_FIXED64:
+        this.advance(8);
+        return;
+      case WIRE_LENGTH:
+        this.lengthDelimited();
+        return;
+      case WIRE_FIXED32:
+        this.advance(4);
+        return;
+      default:
+        throw new WireFormatError(`unsupported wire type ${wireType}`);
+    }
+  }
+
+  private advance(count: number): void {
+    if (this.offset + count > this.end) throw new WireFormatError("truncated fixed-width field");
+    this.offset += count;
+  }
+}
+
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+function readString(reader: Reader): string {
+  const [start, end] = reader.lengthDelimited();
+  try {
+    return textDecoder.decode(reader.bytes.subarray(start, end));
+  } catch {
+    throw new WireFormatError("a string field is not valid UTF-8");
+  }
+}
+
+/** Reads the one-string-field messages (SessionInitialized, SessionEnded). */
+function readStringMessage(bytes: Uint8Array, start: number, end: number): string {
+  const reader = new Reader(bytes, start, end);
+  let text = "";
+  while (!reader.done) {
+    const tag = reader.varint();
+    if (tag === ((1 << 3) | WIRE_LENGTH)) text = readString(reader);
+    else reader.skip(tag & 7);
+  }
+  return text;
+}
+
+/** Reads ClientMessage / ServerMessage (field 3 exists only in the latter; a ClientMessage never has it). */
+function readMessage(bytes: Uint8Array, start: number, end: number): { exchangeId: bigint; json: Uint8Array; exchangeComplete: boolean } {
+  const reader = new Reader(bytes, start, end);
+  let exchangeId = 0n;
+  let json: Uint8Array = new Uint8Array(0);
+  let exchangeComplete = false;
+  while (!reader.done) {
+    const tag = reader.varint();
+    if (tag === ((1 << 3) | WIRE_VARINT)) exchangeId = reader.bigVarint();
+    else if (tag === ((2 << 3) | WIRE_LENGTH)) {
+      const [s, e] = reader.lengthDelimited();
+      json = bytes.subarray(s, e);
+    } else if (tag === ((3 << 3) | WIRE_VARINT)) exchangeComplete = reader.varint() !== 0;
+    else reader.skip(tag & 7);
+  }
+  return { exchangeId, json, exchangeComplete };
+}
+
+function readStart(bytes: Uint8Array, start: number, end: number): { sessionId: string; transport: number } {
+  const reader = new Reader(bytes, start, end);
+  let sessionId = "";
+  let transport = 0;
+  while (!reader.done) {
+    const tag = reader.varint();
+    if (tag === ((1 << 3) | WIRE_LENGTH)) sessionId = readString(reader);
+    else if (tag === ((2 << 3) | WIRE_VARINT)) transport = reader.varint();
+    else reader.skip(tag & 7);
+  }
+  return { sessionId, transport };
+}
+
+/** Bytes to `OpenSessionRequest`. */
+export function decodeOpenSessionRequest(bytes: Uint8Array): OpenSessionRequestFrame {
+  const reader = new Reader(bytes);
+  let frame: OpenSessionRequestFrame = { kind: "empty" };
+  while (!reader.done) {
+    const tag = reader.varint();
+    if (tag === ((1 << 3) | WIRE_LENGTH)) {
+      const [s, e] = reader.lengthDelimited();
+      frame = { kind: "start", ...readStart(bytes, s, e) };
+    } else if (tag === ((2 << 3) | WIRE_LENGTH)) {
+      const [s, e] = reader.lengthDelimited();
+      const { exchangeId, json } = readMessage(bytes, s, e);
+      frame = { kind: "message", exchangeId, json };
+    } else reader.skip(tag & 7);
+  }
+  return frame;
+}
+
+/** Bytes to `OpenSessionResponse`. */
+export function decodeOpenSessionResponse(bytes: Uint8Array): OpenSessionResponseFrame {
+  const reader = new Reader(bytes);
+  let frame: OpenSessionResponseFrame = { kind: "empty" };
+  while (!reader.done) {
+    const tag = reader.varint();
+    if (tag === ((1 << 3) | WIRE_LENGTH)) {
+      const [s, e] = reader.lengthDelimited();
+      frame = { kind: "message", ...readMessage(bytes, s, e) };
+    } else if (tag === ((2 << 3) | WIRE_LENGTH)) {
+      const [s, e] = reader.lengthDelimited();
+      frame = { kind: "initialized", protocolVersion: readStringMessage(bytes, s, e) };
+    } else if (tag === ((3 << 3) | WIRE_LENGTH)) {
+      const [s, e] = reader.lengthDelimited();
+      frame = { kind: "ended", reason: readStringMessage(bytes, s, e) };
+    } else reader.skip(tag & 7);
+  }
+  return frame;
+}
