@@ -37,6 +37,7 @@ export function benchPaths(root) {
     sdkServer: join(root, "bench", "sdk-server.mjs"),
     forceLoopback: join(root, "bench", "force-loopback.cjs"),
     cpuProfPreload: join(root, "bench", "cpu-prof-preload.cjs"),
+    designFloor: join(root, "bench", "design-floor.mjs"),
     supergateway: join(root, "node_modules", "supergateway", "dist", "index.js"),
     mcpProxy: join(root, "node_modules", "mcp-proxy", "dist", "bin", "mcp-proxy.mjs"),
     mcpHub: join(root, "node_modules", "mcp-hub", "dist", "cli.js"),
@@ -222,6 +223,25 @@ export function createContenders(paths) {
     },
   };
 
+  /** bench/design-floor.mjs: what a process layout costs at the least (see its header); group `design`. */
+  const designFloor = (layout, wire = "lean") => ({
+    id: `floor-${layout}${wire === "lean" ? "" : `-${wire}`}`,
+    label:
+      layout === "one-process"
+        ? "design floor: one process, HTTP + stdio"
+        : `design floor: HTTP process + OpenSession hop${wire === "lean" ? "" : " (connect-es)"} + stdio process`,
+    group: "design",
+    optional: wire !== "lean",
+    unavailable: () => (layout === "two-process" && !existsSync(paths.frontendMain) ? "dist/ is not built" : null),
+    async start() {
+      const child = spawnTracked(node, [paths.designFloor, "--layout", layout, "--wire", wire], { env: nodeEnv(), keepStdout: true });
+      const { port } = await readJsonLine(child);
+      const open = () => openStreamableHttpSession(`http://127.0.0.1:${port}/mcp`);
+      const toolNames = await probeToolNames(open, 30000, child);
+      return { open, toolNames, processes: () => classifyTree(child.pid), stop: () => stopTracked(child), child };
+    },
+  });
+
   const gatewayUnavailable = () => {
     for (const file of [paths.daemonMain, paths.frontendMain]) {
       if (!existsSync(file)) return `${file.slice(paths.root.length + 1)} is not built`;
@@ -263,6 +283,9 @@ export function createContenders(paths) {
     gateway("mcp"),
     gateway("sse"),
     gateway("control"),
+    designFloor("two-process"),
+    designFloor("two-process", "connect-es"),
+    designFloor("one-process"),
   ];
 }
 

@@ -59,33 +59,72 @@ export function parseEndStream(payload: Uint8Array): { readonly code: ConnectWir
 }
 
 /**
- * Splits a byte stream into envelopes, however the chunks fall. Refuses an envelope larger than `maxBytes` (a
- * peer cannot make us buffer without bound) by throwing; the caller ends the stream with `resource_exhausted`.
+ * Splits a byte stream into envelopes, however the chunks fall. Chunks are kept as they came and joined once per
+ * envelope, so a 10 MiB result arriving in 64 KiB pieces is copied once, not once per piece. Refuses an envelope
+ * larger than `maxBytes` (a peer cannot make us buffer without bound) by throwing; the caller ends the stream with
+ * `resource_exhausted`.
  */
 export class EnvelopeReader {
-  private buffered: Buffer | undefined;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  /** Flags and total size (header included) of the envelope being collected, once its header is in. */
+  private current: { flags: number; total: number } | undefined;
 
   constructor(private readonly maxBytes: number) {}
 
   /** Feeds a chunk; calls `onEnvelope` for every envelope it completes, in order. */
   push(chunk: Buffer, onEnvelope: (flags: number, payload: Buffer) => void): void {
-    const data = this.buffered ? Buffer.concat([this.buffered, chunk]) : chunk;
-    this.buffered = undefined;
-    let offset = 0;
-    while (data.length - offset >= 5) {
-      const length = data.readUInt32BE(offset + 1);
-      if (length > this.maxBytes) throw new Error(`an envelope of ${length} bytes exceeds the limit of ${this.maxBytes}`);
-      if (data.length - offset - 5 < length) break;
-      const flags = data[offset]!;
-      const payload = data.subarray(offset + 5, offset + 5 + length);
-      offset += 5 + length;
-      onEnvelope(flags, payload);
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    for (;;) {
+      if (this.current === undefined) {
+        if (this.size < 5) return;
+        const header = this.peek(5);
+        const length = header.readUInt32BE(1);
+        if (length > this.maxBytes) throw new Error(`an envelope of ${length} bytes exceeds the limit of ${this.maxBytes}`);
+        this.current = { flags: header[0]!, total: 5 + length };
+      }
+      if (this.size < this.current.total) return;
+      const { flags, total } = this.current;
+      this.current = undefined;
+      onEnvelope(flags, this.take(total).subarray(5));
     }
-    if (offset < data.length) this.buffered = offset === 0 ? data : Buffer.from(data.subarray(offset));
   }
 
   /** True when a partial envelope is waiting for more bytes (a stream that ends now was cut). */
   get partial(): boolean {
-    return this.buffered !== undefined;
+    return this.size > 0;
+  }
+
+  /** The first `count` buffered bytes, without consuming them. */
+  private peek(count: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= count) return first;
+    return Buffer.concat(this.chunks, Math.min(this.size, 64)).subarray(0, count);
+  }
+
+  /** Removes and returns the first `count` buffered bytes (a view when they sit in one chunk). */
+  private take(count: number): Buffer {
+    const first = this.chunks[0]!;
+    let taken: Buffer;
+    if (first.length >= count) {
+      taken = first.subarray(0, count);
+      if (first.length === count) this.chunks.shift();
+      else this.chunks[0] = first.subarray(count);
+    } else {
+      taken = Buffer.allocUnsafe(count);
+      let offset = 0;
+      while (offset < count) {
+        const chunk = this.chunks[0]!;
+        const used = Math.min(chunk.length, count - offset);
+        chunk.copy(taken, offset, 0, used);
+        offset += used;
+        if (used === chunk.length) this.chunks.shift();
+        else this.chunks[0] = chunk.subarray(used);
+      }
+    }
+    this.size -= count;
+    return taken;
   }
 }
