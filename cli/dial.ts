@@ -2,7 +2,7 @@ import net from "node:net";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { statePaths } from "../shared/paths.js";
-import type { CliIo } from "./io.js";
+export { CliFailure, runVerb } from "./run-verb.js";
 
 /**
  * The one place dsctl reaches the daemon: a Connect transport over HTTP/2 on the control
@@ -51,17 +51,6 @@ export function isDaemonUnreachable(error: unknown): boolean {
   return false;
 }
 
-/** A failure the CLI itself detected (bad arguments, a timeout), with its exit code. */
-export class CliFailure extends Error {
-  override readonly name = "CliFailure";
-  constructor(
-    message: string,
-    readonly exitCode: number = 1,
-  ) {
-    super(message);
-  }
-}
-
 /** The one-line (or, for a multi-problem config error, one-line-per-problem) reason for a failure. */
 export function describeFailure(error: unknown, socketPath: string): string {
   if (isDaemonUnreachable(error)) return unreachableMessage(socketPath);
@@ -76,18 +65,4 @@ export function describeFailure(error: unknown, socketPath: string): string {
 
 function isEacces(error: ConnectError): boolean {
   return (error.cause as { code?: unknown } | undefined)?.code === "EACCES";
-}
-
-/**
- * Runs a verb and turns any failure into its line on stderr and exit code 1 (or the
- * `CliFailure`'s code). Set `DSCTL_DEBUG=1` to also see the stack.
- */
-export async function runVerb(io: CliIo, socketPath: string, verb: () => Promise<number>): Promise<number> {
-  try {
-    return await verb();
-  } catch (error) {
-    io.stderr.write(`${describeFailure(error, socketPath)}\n`);
-    if (process.env.DSCTL_DEBUG === "1" && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
-    return error instanceof CliFailure ? error.exitCode : 1;
-  }
 }

@@ -1,23 +1,16 @@
 import type { Readable, Writable } from "node:stream";
 import { Command, InvalidArgumentError } from "commander";
-import { createClient, type Transport } from "@connectrpc/connect";
-import { AuthService } from "../gen/deploystack/gateway/v1/auth_service_pb.js";
-import { GatewayService } from "../gen/deploystack/gateway/v1/gateway_service_pb.js";
-import { McpService } from "../gen/deploystack/gateway/v1/mcp_service_pb.js";
-import { ServerService } from "../gen/deploystack/gateway/v1/server_service_pb.js";
-import { TeamService } from "../gen/deploystack/gateway/v1/team_service_pb.js";
+import type { Transport } from "@connectrpc/connect";
 import type { StatePaths } from "../shared/paths.js";
 import { gatewayVersion } from "../shared/version.js";
-import { login, logout, whoAmI, type BrowserOpener } from "./commands/auth.js";
-import { showStatus, stopDaemon } from "./commands/daemon.js";
-import { explainPolicy } from "./commands/policy.js";
-import { disableServer, enableServer, getServer, listServers, restartServer, serverLogs } from "./commands/servers.js";
-import { startDaemon, type StartDeps } from "./commands/start.js";
-import { runStdioBridge } from "./commands/stdio.js";
-import { listTeams, switchTeam, syncTeams } from "./commands/teams.js";
-import { callTool, listTools } from "./commands/tools.js";
-import { dialDaemon, runVerb } from "./dial.js";
+import type { BrowserOpener } from "./commands/auth.js";
+import type { StartDeps } from "./commands/start.js";
 import type { CliIo } from "./io.js";
+import { runVerb } from "./run-verb.js";
+
+/** The verbs that talk to the daemon, loaded when one runs (with them the Connect and protobuf runtimes). */
+type Verbs = typeof import("./verbs.js");
+const loadVerbs = (): Promise<Verbs> => import("./verbs.js");
 
 /**
  * The dsctl command tree (commander): parses argv and hands each verb its client,
@@ -66,10 +59,11 @@ export function createProgram(context: ProgramContext): Command {
   const socket = paths.controlSocket;
 
   /** Runs a verb with a fresh connection, closing it afterwards. */
-  const withDaemon = async (verb: (transport: Transport) => Promise<number>): Promise<void> => {
-    const connection = dialDaemon(socket);
+  const withDaemon = async (verb: (v: Verbs, transport: Transport) => Promise<number>): Promise<void> => {
+    const v = await loadVerbs();
+    const connection = v.dialDaemon(socket);
     try {
-      context.setExitCode(await runVerb(io, socket, () => verb(connection.transport)));
+      context.setExitCode(await runVerb(io, socket, () => verb(v, connection.transport)));
     } finally {
       connection.close();
     }
@@ -91,6 +85,7 @@ export function createProgram(context: ProgramContext): Command {
     .option("--control-listen <host:port>", "also serve the control API on loopback TCP (bearer token required)")
     .option("--json", "print GetStatus as proto JSON once it answers")
     .action(async (options: { foreground?: boolean; config?: string; port?: number; controlListen?: string; json?: boolean }) => {
+      const { startDaemon } = await import("./commands/start.js");
       context.setExitCode(await runVerb(io, socket, () => startDaemon(options, io, { ...context.start, paths })));
     });
 
@@ -98,25 +93,25 @@ export function createProgram(context: ProgramContext): Command {
     .command("stop")
     .description("stop the gateway daemon and every server it runs")
     .option("--json", "print the response as proto JSON")
-    .action((options: { json?: boolean }) => withDaemon((t) => stopDaemon(createClient(GatewayService, t), options, io)));
+    .action((options: { json?: boolean }) => withDaemon((v, t) => v.stopDaemon(v.createClient(v.GatewayService, t), options, io)));
 
   program
     .command("status")
     .description("show the daemon's version, team, endpoints and server counts")
     .option("--json", "print the response as proto JSON")
-    .action((options: { json?: boolean }) => withDaemon((t) => showStatus(createClient(GatewayService, t), options, io)));
+    .action((options: { json?: boolean }) => withDaemon((v, t) => v.showStatus(v.createClient(v.GatewayService, t), options, io)));
 
   const servers = program.command("servers").description("the team's MCP servers");
   servers
     .command("list")
     .description("list servers with their state")
     .option("--json", "print the response as proto JSON")
-    .action((options: { json?: boolean }) => withDaemon((t) => listServers(createClient(ServerService, t), options, io)));
+    .action((options: { json?: boolean }) => withDaemon((v, t) => v.listServers(v.createClient(v.ServerService, t), options, io)));
   const named = [
-    ["get", "show one server", getServer],
-    ["enable", "enable a server and start it", enableServer],
-    ["disable", "disable a server and stop it", disableServer],
-    ["restart", "restart a server (clears FAILED)", restartServer],
+    ["get", "show one server", "getServer"],
+    ["enable", "enable a server and start it", "enableServer"],
+    ["disable", "disable a server and stop it", "disableServer"],
+    ["restart", "restart a server (clears FAILED)", "restartServer"],
   ] as const;
   for (const [verb, description, run] of named) {
     servers
@@ -125,7 +120,7 @@ export function createProgram(context: ProgramContext): Command {
       .argument("<name>", "the server's name")
       .option("--json", "print the response as proto JSON")
       .action((name: string, options: { json?: boolean }) =>
-        withDaemon((t) => run(createClient(ServerService, t), { name, json: options.json }, io)),
+        withDaemon((v, t) => v[run](v.createClient(v.ServerService, t), { name, json: options.json }, io)),
       );
   }
   servers
@@ -136,8 +131,8 @@ export function createProgram(context: ProgramContext): Command {
     .option("-n, --tail <n>", "how many recent lines first (default: all kept)", parseCount)
     .option("--json", "print each line as proto JSON")
     .action((name: string, options: { follow?: boolean; tail?: number; json?: boolean }) =>
-      withDaemon((t) =>
-        serverLogs(createClient(ServerService, t), { name, ...options, signal: options.follow ? context.interrupt() : undefined }, io),
+      withDaemon((v, t) =>
+        v.serverLogs(v.createClient(v.ServerService, t), { name, ...options, signal: options.follow ? context.interrupt() : undefined }, io),
       ),
     );
 
@@ -147,7 +142,7 @@ export function createProgram(context: ProgramContext): Command {
     .description("list the tools you may use")
     .option("--server <name>", "only this server's tools")
     .option("--json", "print the response as proto JSON")
-    .action((options: { server?: string; json?: boolean }) => withDaemon((t) => listTools(createClient(McpService, t), options, io)));
+    .action((options: { server?: string; json?: boolean }) => withDaemon((v, t) => v.listTools(v.createClient(v.McpService, t), options, io)));
   tools
     .command("call")
     .description("call a tool and print its result as JSON (exit 1 when the result is an error)")
@@ -155,7 +150,7 @@ export function createProgram(context: ProgramContext): Command {
     .option("--args <json>", "the arguments, a JSON object", "{}")
     .option("--json", "print each stream message as proto JSON")
     .action((name: string, options: { args: string; json?: boolean }) =>
-      withDaemon((t) => callTool(createClient(McpService, t), { name, ...options, signal: context.interrupt() }, io)),
+      withDaemon((v, t) => v.callTool(v.createClient(v.McpService, t), { name, ...options, signal: context.interrupt() }, io)),
     );
 
   program
@@ -166,9 +161,9 @@ export function createProgram(context: ProgramContext): Command {
     .option("--timeout <seconds>", "give up after this many seconds (default 300)", parseSeconds)
     .option("--json", "print each stream message as proto JSON")
     .action((options: { url?: string; browser?: boolean; timeout?: number; json?: boolean }) =>
-      withDaemon((t) =>
-        login(
-          createClient(AuthService, t),
+      withDaemon((v, t) =>
+        v.login(
+          v.createClient(v.AuthService, t),
           {
             url: options.url,
             browser: options.browser,
@@ -185,32 +180,32 @@ export function createProgram(context: ProgramContext): Command {
     .command("logout")
     .description("sign out of DeployStack: tokens, downloaded configs and caches are removed; the team file applies again")
     .option("--json", "print the response as proto JSON")
-    .action((options: { json?: boolean }) => withDaemon((t) => logout(createClient(AuthService, t), options, io)));
+    .action((options: { json?: boolean }) => withDaemon((v, t) => v.logout(v.createClient(v.AuthService, t), options, io)));
   program
     .command("whoami")
     .description("show who is signed in to DeployStack (exit 1 when nobody is)")
     .option("--json", "print the response as proto JSON")
-    .action((options: { json?: boolean }) => withDaemon((t) => whoAmI(createClient(AuthService, t), options, io)));
+    .action((options: { json?: boolean }) => withDaemon((v, t) => v.whoAmI(v.createClient(v.AuthService, t), options, io)));
 
   const teams = program.command("teams").description("your teams: list, switch, sync");
   teams
     .command("list")
     .description("list your teams (* marks the current one)")
     .option("--json", "print the response as proto JSON")
-    .action((options: { json?: boolean }) => withDaemon((t) => listTeams(createClient(TeamService, t), options, io)));
+    .action((options: { json?: boolean }) => withDaemon((v, t) => v.listTeams(v.createClient(v.TeamService, t), options, io)));
   teams
     .command("switch")
     .description("make another team current: its servers and policy apply, MCP sessions stay connected")
     .argument("<team>", "the team's id or name (not its position in the list)")
     .option("--json", "print the response as proto JSON")
     .action((team: string, options: { json?: boolean }) =>
-      withDaemon((t) => switchTeam(createClient(TeamService, t), { team, json: options.json }, io)),
+      withDaemon((v, t) => v.switchTeam(v.createClient(v.TeamService, t), { team, json: options.json }, io)),
     );
   teams
     .command("sync")
     .description("re-read the team file or re-download from DeployStack; only changed servers restart")
     .option("--json", "print the response as proto JSON")
-    .action((options: { json?: boolean }) => withDaemon((t) => syncTeams(createClient(TeamService, t), options, io)));
+    .action((options: { json?: boolean }) => withDaemon((v, t) => v.syncTeams(v.createClient(v.TeamService, t), options, io)));
 
   const policy = program.command("policy").description("the current team's access policy");
   policy
@@ -219,15 +214,15 @@ export function createProgram(context: ProgramContext): Command {
     .argument("<tool>", "the exposed tool name (<server>-<tool>)")
     .option("--json", "print the response as proto JSON")
     .action((tool: string, options: { json?: boolean }) =>
-      withDaemon((t) => explainPolicy(createClient(TeamService, t), { tool, json: options.json }, io)),
+      withDaemon((v, t) => v.explainPolicy(v.createClient(v.TeamService, t), { tool, json: options.json }, io)),
     );
 
   program
     .command("stdio")
     .description("serve MCP on stdin/stdout, bridged to the gateway (for clients that launch stdio servers)")
     .action(() =>
-      withDaemon((t) =>
-        runStdioBridge(createClient(McpService, t), { stdin: context.stdin, stdout: context.stdout, stderr: io.stderr }, { signal: context.interrupt() }),
+      withDaemon((v, t) =>
+        v.runStdioBridge(v.createClient(v.McpService, t), { stdin: context.stdin, stdout: context.stdout, stderr: io.stderr }, { signal: context.interrupt() }),
       ),
     );
 

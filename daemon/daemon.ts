@@ -100,6 +100,27 @@ export interface McpWiring {
   readonly registry?: Registry;
 }
 
+/** The longest the servers wait for the frontend to listen before they are spawned anyway. */
+const FRONTEND_HEAD_START_MS = 2000;
+
+/** Resolves once the frontend listens, is not built (nothing to wait for), or `timeoutMs` has passed. */
+function frontendSettled(frontend: FrontendRunner, listeners: Set<() => void>, timeoutMs: number): Promise<void> {
+  const settled = (): boolean => frontend.status().running || !frontend.status().built;
+  if (settled()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      listeners.delete(check);
+      resolve();
+    };
+    const check = (): void => {
+      if (settled()) done();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    listeners.add(check);
+  });
+}
+
 /** Loads the team file the daemon will run: `--config FILE` or the embedded default. */
 export async function loadDaemonConfig(configPath: string | undefined, home: string): Promise<TeamsFile> {
   const path = configPath ?? embeddedTeamFilePath();
@@ -277,9 +298,11 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       },
     });
 
-    // The frontend first: it depends on no server, and with a warm tool cache the registry can
-    // answer tools/list before any server has been spawned, let alone initialized.
+    // The frontend first, and the servers once it listens: it depends on no server, and with a warm
+    // tool cache the registry answers tools/list before any server has been spawned, let alone
+    // initialized. Twenty servers booting at once would otherwise take the CPU from its start-up.
     frontend.start();
+    await frontendSettled(frontend, frontendListeners, FRONTEND_HEAD_START_MS);
     await supervision.startServers();
     plane.startBackground();
     logger.info(

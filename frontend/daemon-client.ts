@@ -1,7 +1,7 @@
 import { type ClientHttp2Session, type ClientHttp2Stream, connect as http2Connect, constants } from "node:http2";
 import { connect as netConnect } from "node:net";
-import { McpService } from "../gen/deploystack/gateway/v1/mcp_service_pb.js";
 import {
+  OPEN_SESSION_PATH,
   decodeOpenSessionResponse,
   encodeOpenSessionRequest,
   type OpenSessionRequestFrame,
@@ -45,10 +45,9 @@ export interface DaemonClient {
   close(): void;
 }
 
-const PATH = `/${McpService.typeName}/OpenSession`;
 const REQUEST_HEADERS = {
   [constants.HTTP2_HEADER_METHOD]: "POST",
-  [constants.HTTP2_HEADER_PATH]: PATH,
+  [constants.HTTP2_HEADER_PATH]: OPEN_SESSION_PATH,
   "content-type": "application/connect+proto",
   "connect-protocol-version": "1",
 };

@@ -1,14 +1,12 @@
 import { spawn } from "node:child_process";
-import { closeSync, fchmodSync, fstatSync, openSync, readFileSync, renameSync, statSync } from "node:fs";
+import { closeSync, existsSync, fchmodSync, fstatSync, openSync, readFileSync, renameSync, statSync } from "node:fs";
 import { constants } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { GatewayService, GetStatusResponseSchema, type GetStatusResponse } from "../../gen/deploystack/gateway/v1/gateway_service_pb.js";
+import type { GetStatusResponse } from "../../gen/deploystack/gateway/v1/gateway_service_pb.js";
 import { ensurePrivateDir, type StatePaths } from "../../shared/paths.js";
-import { CliFailure, dialDaemon, isDaemonUnreachable } from "../dial.js";
 import type { CliIo } from "../io.js";
-import { formatFields, printJson } from "../output.js";
+import { CliFailure } from "../run-verb.js";
 import type { JsonFlag } from "./servers.js";
 
 /**
@@ -63,8 +61,17 @@ export function daemonArguments(args: StartArgs, cwd: string): string[] {
   return argv;
 }
 
-/** `GetStatus` of the daemon at `socketPath`, or `undefined` when nothing answers there. */
+/**
+ * `GetStatus` of the daemon at `socketPath`, or `undefined` when nothing answers there. No socket file means no
+ * daemon: then the Connect client is not even loaded (the common case of a start; see run-verb.ts).
+ */
 export async function probeDaemon(socketPath: string, timeoutMs = 2_000): Promise<GetStatusResponse | undefined> {
+  if (!existsSync(socketPath)) return undefined;
+  const [{ createClient }, { GatewayService }, { dialDaemon, isDaemonUnreachable }] = await Promise.all([
+    import("@connectrpc/connect"),
+    import("../../gen/deploystack/gateway/v1/gateway_service_pb.js"),
+    import("../dial.js"),
+  ]);
   const connection = dialDaemon(socketPath);
   try {
     return await createClient(GatewayService, connection.transport).getStatus({}, { timeoutMs });
@@ -178,6 +185,10 @@ async function runDetached(argv: string[], env: NodeJS.ProcessEnv, args: StartAr
     status = (await probeDaemon(paths.controlSocket).catch(() => undefined)) ?? status;
   }
 
+  const [{ formatFields, printJson }, { GetStatusResponseSchema }] = await Promise.all([
+    import("../output.js"),
+    import("../../gen/deploystack/gateway/v1/gateway_service_pb.js"),
+  ]);
   if (args.json) {
     printJson(io, GetStatusResponseSchema, status);
     return 0;

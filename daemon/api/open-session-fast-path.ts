@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from "node:http2";
-import { McpService } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
 import { hopTiming } from "../../shared/hop-timing.js";
 import type { Logger } from "../../shared/logger.js";
 import {
+  OPEN_SESSION_PATH,
   decodeOpenSessionRequest,
   encodeOpenSessionResponse,
   type OpenSessionResponseFrame,
@@ -35,8 +35,6 @@ export interface OpenSessionFastPathOptions {
   readonly maxQueuedBytes?: number;
 }
 
-const PATH = `/${McpService.typeName}/OpenSession`;
-
 const transportNames = ["unspecified", "streamable-http", "sse", "stdio"];
 
 class StreamFailure extends Error {
@@ -53,7 +51,7 @@ export function createOpenSessionFastPath(engine: McpEngine, options: OpenSessio
   const maxMessageBytes = options.maxMessageBytes ?? 256 * 1024 * 1024;
   const maxQueuedBytes = options.maxQueuedBytes ?? 512 * 1024 * 1024;
   return (req) => {
-    if (req.httpVersionMajor !== 2 || req.method !== "POST" || req.url !== PATH) return false;
+    if (req.httpVersionMajor !== 2 || req.method !== "POST" || req.url !== OPEN_SESSION_PATH) return false;
     const headers = req.headers;
     if (headers["content-type"] !== "application/connect+proto") return false;
     const encoding = headers["connect-content-encoding"];

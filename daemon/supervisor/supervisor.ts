@@ -529,13 +529,15 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
   const supervisor: ManagedSupervisor = {
     async start() {
       started = true;
-      await Promise.all(
-        [...entries.values()].map((entry) =>
-          serial(entry, () => {
-            if (entry.enabled && entry.state === "stopped") launch(entry);
-          }),
-        ),
-      );
+      // One spawn per event-loop turn: spawning is synchronous (fork and exec, tens of milliseconds each on a busy
+      // machine), and a team of twenty would otherwise hold the loop — and every MCP request waiting on it — for a
+      // second. Each server still starts at once; requests get answered in between.
+      for (const entry of entries.values()) {
+        await serial(entry, () => {
+          if (entry.enabled && entry.state === "stopped") launch(entry);
+        });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     },
 
     list() {

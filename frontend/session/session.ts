@@ -1,7 +1,6 @@
 import type { ServerResponse } from "node:http";
-import { SessionTransport } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
 import { hopTiming } from "../../shared/hop-timing.js";
-import type { OpenSessionResponseFrame } from "../../shared/open-session-wire/codec.js";
+import { SESSION_TRANSPORT, type OpenSessionResponseFrame } from "../../shared/open-session-wire/codec.js";
 import type { ChannelError, DaemonChannel, DaemonClient } from "../daemon-client.js";
 import type { Logger } from "../../shared/logger.js";
 import { HttpError, sessionNotFound } from "../http/http-error.js";
@@ -134,7 +133,7 @@ export class Session {
     void this.channel.send({
       kind: "start",
       sessionId: id,
-      transport: kind === "sse" ? SessionTransport.SSE : SessionTransport.STREAMABLE_HTTP,
+      transport: kind === "sse" ? SESSION_TRANSPORT.sse : SESSION_TRANSPORT.streamableHttp,
     });
   }
 

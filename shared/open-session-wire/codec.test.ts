@@ -1,8 +1,10 @@
 import test from "ava";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { OpenSessionRequestSchema, OpenSessionResponseSchema } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
+import { McpService, OpenSessionRequestSchema, OpenSessionResponseSchema } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
 import { SessionTransport } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
 import {
+  OPEN_SESSION_PATH,
+  SESSION_TRANSPORT,
   decodeOpenSessionRequest,
   decodeOpenSessionResponse,
   encodeOpenSessionRequest,
@@ -33,6 +35,16 @@ const responses: { frame: OpenSessionResponseFrame; init: Parameters<typeof crea
   { frame: { kind: "ended", reason: "the team was switched — bye" }, init: { frame: { case: "ended", value: { reason: "the team was switched — bye" } } } },
   { frame: { kind: "ended", reason: "" }, init: { frame: { case: "ended", value: {} } } },
 ];
+
+test("the path and the transport numbers are the generated service's and enum's", (t) => {
+  t.is(OPEN_SESSION_PATH, `/${McpService.typeName}/${McpService.method.openSession.name}`);
+  t.deepEqual(SESSION_TRANSPORT, {
+    unspecified: SessionTransport.UNSPECIFIED,
+    streamableHttp: SessionTransport.STREAMABLE_HTTP,
+    sse: SessionTransport.SSE,
+    stdio: SessionTransport.STDIO,
+  });
+});
 
 test("OpenSessionRequest: the written-out codec and protobuf-es produce and read the same bytes", (t) => {
   for (const { frame, init } of requests) {

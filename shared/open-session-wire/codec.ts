@@ -21,6 +21,15 @@ export type OpenSessionResponseFrame<Json = Uint8Array> =
   | { readonly kind: "ended"; readonly reason: string }
   | { readonly kind: "empty" };
 
+/** The HTTP path of `McpService.OpenSession` (the tests check it against the generated service). */
+export const OPEN_SESSION_PATH = "/deploystack.gateway.v1.McpService/OpenSession";
+
+/**
+ * The `SessionTransport` enum's numbers, so that the frontend needs none of the generated code (loading
+ * protobuf-es costs its start-up about a tenth of a second); the tests check them against the generated enum.
+ */
+export const SESSION_TRANSPORT = { unspecified: 0, streamableHttp: 1, sse: 2, stdio: 3 } as const;
+
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LENGTH = 2;
