@@ -73,7 +73,7 @@ export interface ManagedSupervisor extends Supervisor {
 const EXIT_GRACE_MS = 1000;
 
 /** How long after an exit the last stderr lines may take to arrive (real time; a grandchild may hold stderr open). */
-const STDERR_DRAIN_MS = 500;
+const OUTPUT_DRAIN_MS = 500;
 
 /** Lines of a run's stderr kept for the failure reason. */
 const REASON_LINES = 10;
@@ -317,10 +317,12 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     );
     const stderr = child.process.stderr;
     stderr?.on("data", (chunk: Buffer) => splitter.push(chunk));
-    const stderrDone = new Promise<void>((resolve) => {
-      if (!stderr) resolve();
-      else stderr.once("close", () => resolve());
-    });
+    const closed = (stream: NodeJS.ReadableStream | null | undefined): Promise<void> =>
+      new Promise<void>((resolve) => {
+        if (!stream) resolve();
+        else stream.once("close", () => resolve());
+      });
+    const outputDone = Promise.all([closed(stderr), closed(child.process.stdout)]).then(() => undefined);
     const run: Run = {
       child,
       startController: new AbortController(),
@@ -330,9 +332,10 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       flushStderr: () => splitter.flush(),
     };
     entry.run = run;
-    // The exit can be reported before the last stderr lines were read: wait (briefly) for them, they are the reason.
+    // The exit can be reported before the last output was read: wait (briefly) for it. The last stderr lines are
+    // the reason; the last stdout lines may be answers (a tool that replies, then exits) owed to waiting clients.
     child.exited.then(async (exit) => {
-      await boundedWait(stderrDone, STDERR_DRAIN_MS);
+      await boundedWait(outputDone, OUTPUT_DRAIN_MS);
       onExit(entry, run, exit);
     });
     if (child.pid === undefined) {

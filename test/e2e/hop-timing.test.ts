@@ -1,0 +1,54 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import test from "ava";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { HopTimingReport } from "../../shared/hop-timing.js";
+import { normalServer, startDaemon, tempHome, waitForRunning, waitUntil } from "./helpers/daemon-process.js";
+
+// DEPLOYSTACK_HOP_TIMING_DIR turns the hot path's in-process timers on (bench/ reads them for the per-hop breakdown):
+// the daemon and the frontend it starts each write their spans' percentiles there; without it nothing is written.
+
+function reports(dir: string): HopTimingReport[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).map((file) => JSON.parse(readFileSync(join(dir, file), "utf8")) as HopTimingReport);
+}
+
+test("with DEPLOYSTACK_HOP_TIMING_DIR, daemon and frontend report every hop of the calls that went through them", async (t) => {
+  const calls = 20;
+  const home = tempHome(t);
+  const dir = join(home, "hop-timing");
+  const timed = await startDaemon(t, { home, servers: [normalServer("alpha")], env: { DEPLOYSTACK_HOP_TIMING_DIR: dir } });
+  await waitForRunning(timed, ["alpha"]);
+  let url = "";
+  t.true(await waitUntil(async () => ((url = (await timed.clients.gateway.getStatus({})).mcpUrl), url !== ""), 60_000));
+  const client = new Client({ name: "e2e", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  for (let i = 0; i < calls; i++) await client.callTool({ name: "alpha-echo", arguments: { text: `hop ${i}` } });
+  await client.close();
+
+  // Figures are written once a second while new spans arrive.
+  const complete = (): boolean => {
+    const byRole = new Map(reports(dir).map((report) => [report.role, report]));
+    return (byRole.get("daemon")?.spans["daemon.upstream"]?.count ?? 0) >= calls && (byRole.get("frontend")?.spans["frontend.post"]?.count ?? 0) >= calls;
+  };
+  t.true(await waitUntil(async () => complete(), 30_000), JSON.stringify(reports(dir)));
+  const byRole = new Map(reports(dir).map((report) => [report.role, report]));
+  const daemonSpans = byRole.get("daemon")!.spans;
+  const frontendSpans = byRole.get("frontend")!.spans;
+  t.true(daemonSpans["daemon.session"]!.count >= calls);
+  t.true(frontendSpans["frontend.daemon"]!.count >= calls);
+  for (const span of [...Object.values(daemonSpans), ...Object.values(frontendSpans)]) {
+    t.true(span!.p50 >= 0 && span!.p50 <= span!.p90 && span!.p90 <= span!.p99, JSON.stringify(span));
+  }
+  // Every POST's daemon round trip lies inside the POST's own span, so its percentiles cannot exceed the POST's.
+  t.true(frontendSpans["frontend.daemon"]!.p50 <= frontendSpans["frontend.post"]!.p50);
+  t.not(byRole.get("frontend")!.pid, byRole.get("daemon")!.pid);
+});
+
+test("without DEPLOYSTACK_HOP_TIMING_DIR nothing is timed or written", async (t) => {
+  const daemon = await startDaemon(t, { servers: [normalServer("alpha")] });
+  await waitForRunning(daemon, ["alpha"]);
+  const entries = readdirSync(daemon.home);
+  t.false(entries.some((entry) => entry.includes("hop")), entries.join(", "));
+});
