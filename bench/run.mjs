@@ -13,7 +13,7 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchPaths, createContenders } from "./lib/contenders.mjs";
-import { gatewayRss, runGatewayMemory, runGatewayStartup, runMcpHubStartup } from "./lib/gateway-scenarios.mjs";
+import { gatewayRss, runGatewayHops, runGatewayMemory, runGatewayStartup, runMcpHubStartup } from "./lib/gateway-scenarios.mjs";
 import { installCleanupHooks, killEverything } from "./lib/proc.mjs";
 import { renderMarkdown } from "./lib/report.mjs";
 import { ownRssKiB, runBlobs, runLatency, runSmoke, runThroughput } from "./lib/scenarios.mjs";
@@ -52,7 +52,7 @@ const plan = quick
       idleSessions: 1000,
     };
 const startupServers = Number(option("--startup-servers", "20"));
-const startupDelayMs = Number(option("--startup-delay-ms", "2000"));
+const startupDelayMs = Number(option("--startup-delay-ms", "5000"));
 const outDir = option("--out", join(root, "bench", "results"));
 const only = option("--only", "")
   .split(",")
@@ -237,6 +237,14 @@ async function fullRun(running, paths, results) {
   running.length = 0;
 
   const gatewayBuilt = results.contenders.some((c) => c.group === "gateway" && c.status === "ok");
+  if (gatewayBuilt) {
+    try {
+      scenarios.gatewayHops = await runGatewayHops(paths, { warmup: plan.latency.warmup, calls: plan.latency.callsPerRound * plan.latency.rounds, log });
+    } catch (error) {
+      scenarios.gatewayHopsError = String(error?.message ?? error).split("\n")[0];
+      log(`gateway hop scenario failed: ${scenarios.gatewayHopsError}`);
+    }
+  }
   if (!flag("--no-memory") && gatewayBuilt) {
     try {
       scenarios.gatewayMemory = await runGatewayMemory(paths, { sessions: plan.idleSessions, log });

@@ -357,7 +357,7 @@ export function gatewayRoles(rootPid) {
  * `cpuProfDir` CPU-profiles daemon and frontend (bench/cpu-prof-preload.cjs through NODE_OPTIONS, which the daemon
  * passes to its frontend but not to MCP servers, whose environment is minimal): profiles are written when they exit.
  */
-export async function startGateway(paths, servers, { home, viaCli = false, port, keepHome = false, readyTimeoutMs = 60000, cpuProfDir } = {}) {
+export async function startGateway(paths, servers, { home, viaCli = false, port, keepHome = false, readyTimeoutMs = 60000, cpuProfDir, env = {} } = {}) {
   const stateHome = home ?? mkdtempSync(join(tmpdir(), "dsgw-bench-"));
   const listenPort = port ?? (await freePort());
   const config = writeGatewayConfig(stateHome, listenPort, servers);
@@ -371,7 +371,7 @@ export async function startGateway(paths, servers, { home, viaCli = false, port,
         BENCH_CPU_PROF_DIR: cpuProfDir,
       }
     : {};
-  const child = spawnTracked(process.execPath, args, { env: nodeEnv({ DEPLOYSTACK_HOME: stateHome, ...profiling }) });
+  const child = spawnTracked(process.execPath, args, { env: nodeEnv({ DEPLOYSTACK_HOME: stateHome, ...profiling, ...env }) });
   const baseUrl = `http://127.0.0.1:${listenPort}`;
   let users = 0;
   const instance = {

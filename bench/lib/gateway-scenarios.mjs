@@ -2,7 +2,7 @@
  * Scenarios that only make sense for a multi-server gateway: start-up with many slow servers (empty and warm tool
  * cache, and mcp-hub for comparison) and memory per idle session.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { prepareMcpHub, startGateway } from "./contenders.mjs";
@@ -156,5 +156,45 @@ export async function runGatewayMemory(paths, { sessions, log }) {
       await Promise.all(opened.slice(i, i + 50).map((session) => session.close().catch(() => {})));
     }
     await instance.stop();
+  }
+}
+
+/**
+ * The gateway's own overhead by hop, from its in-process timers (shared/hop-timing.ts, on with
+ * DEPLOYSTACK_HOP_TIMING_DIR): one Streamable HTTP session, echo calls at concurrency 1. Each process reports the
+ * percentiles of its spans; nested spans are subtracted median from median, so the parts add up only roughly.
+ */
+export async function runGatewayHops(paths, { warmup, calls, log }) {
+  const dir = mkdtempSync(join(tmpdir(), "dsgw-bench-hops-"));
+  const instance = await startGateway(paths, [{ name: "bench", args: [paths.upstream] }], { env: { DEPLOYSTACK_HOP_TIMING_DIR: dir } });
+  try {
+    const session = await openStreamableHttpSession(`${instance.baseUrl}/mcp`);
+    const tool = (await session.listTools()).find((t) => t.name.endsWith("echo")).name;
+    for (let i = 0; i < warmup; i++) await session.call(tool, { text: `warm ${i}` });
+    const ms = [];
+    for (let i = 0; i < calls; i++) {
+      const started = performance.now();
+      await session.call(tool, { text: `hop ${i}` });
+      ms.push(performance.now() - started);
+    }
+    await session.close();
+    await sleep(1500);
+    const spans = {};
+    for (const file of readdirSync(dir)) Object.assign(spans, JSON.parse(readFileSync(join(dir, file), "utf8")).spans);
+    ms.sort((a, b) => a - b);
+    const clientP50 = ms[Math.floor(ms.length / 2)] * 1000;
+    const p50 = (name) => spans[name]?.p50;
+    const parts = {
+      clientAndHttp: clientP50 - p50("frontend.post"),
+      frontend: p50("frontend.post") - p50("frontend.daemon"),
+      controlApi: p50("frontend.daemon") - p50("daemon.session"),
+      daemon: p50("daemon.session") - p50("daemon.upstream"),
+      stdioAndServer: p50("daemon.upstream"),
+    };
+    log?.("gateway hop breakdown measured");
+    return { calls, clientP50, spans, parts };
+  } finally {
+    await instance.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }

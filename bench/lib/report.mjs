@@ -149,6 +149,21 @@ export function renderMarkdown(results) {
     out.push(`Per idle session (daemon + frontend): ${fmt(gm.perSessionKiB, 1)} KiB.`);
   }
 
+  const hops = scenarios.gatewayHops;
+  if (hops) {
+    out.push(`### The gateway's overhead by hop (tools/call echo over /mcp, 1 client, p50 µs, in-process timers)`);
+    const rows = [
+      ["MCP client and its HTTP (round trip − frontend POST)", hops.parts.clientAndHttp],
+      ["frontend: HTTP request and answer (POST − its daemon round trip)", hops.parts.frontend],
+      ["control API hop: OpenSession frames both ways (daemon round trip − daemon session span)", hops.parts.controlApi],
+      ["daemon: session engine, routing, id remapping (session span − upstream span)", hops.parts.daemon],
+      ["stdio and the server (request written → response parsed)", hops.parts.stdioAndServer],
+      ["whole call as the client sees it", hops.clientP50],
+    ];
+    out.push(table(["hop", "p50 µs"], rows.map(([name, v]) => [name, fmt(v)])));
+    out.push("Spans nest (the POST holds the daemon round trip, which holds the daemon's session span, which holds the upstream request); each row is the difference of two medians, so the rows add up to the whole only roughly.");
+  }
+
   const st = scenarios.startup;
   if (st) {
     out.push(`### Start-up: ${st.gateway?.servers ?? st.mcpHub?.servers} servers that each answer initialize after ${(st.gateway?.initDelayMs ?? st.mcpHub?.initDelayMs) / 1000} s`);
