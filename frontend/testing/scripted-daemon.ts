@@ -6,7 +6,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { McpService, type OpenSessionRequest, type OpenSessionResponseSchema } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
-import { MessageQueue } from "../session/message-queue.js";
+import { MessageQueue } from "./message-queue.js";
 
 type Frame = MessageInitShape<typeof OpenSessionResponseSchema>;
 

@@ -1,8 +1,7 @@
 /**
- * The request side of one `OpenSession` stream: an async iterable the Connect client pulls from, fed by HTTP
- * handlers. Back-pressure: `push` resolves at once while fewer than `highWaterMark` messages wait, else when the
- * transport has pulled the queue back below it, so a daemon that stops reading slows the POSTs down instead of
- * growing memory without bound.
+ * A push-fed async iterable with back-pressure, which the scripted daemon (scripted-daemon.ts) returns as its
+ * `OpenSession` response stream: `push` resolves at once while fewer than `highWaterMark` messages wait, else when
+ * the reader has pulled the queue back below it.
  */
 export class MessageQueue<T> implements AsyncIterable<T> {
   private items: T[] = [];
