@@ -25,6 +25,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createPushable } from "./lib/pushable.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -135,30 +136,6 @@ function serveHttp(openSession) {
   server.listen(0, "127.0.0.1", () => process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`));
 }
 
-/** A push-fed async iterable: the request side of a client-streaming call. */
-function pushable() {
-  const items = [];
-  let wake;
-  let done = false;
-  return {
-    push(item) {
-      items.push(item);
-      wake?.();
-    },
-    end() {
-      done = true;
-      wake?.();
-    },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        while (items.length > 0) yield items.shift();
-        if (done) return;
-        await new Promise((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-    },
-  };
-}
 
 async function front() {
   if (layout === "one-process") {
@@ -192,7 +169,7 @@ async function front() {
   const sessionManager = new Http2SessionManager("http://localhost", undefined, { createConnection: () => netConnect(socket) });
   const client = createClient(McpService, createConnectTransport({ httpVersion: "2", baseUrl: "http://localhost", sessionManager }));
   serveHttp(() => {
-    const outgoing = pushable();
+    const outgoing = createPushable();
     const waiting = new Map();
     let nextExchange = 1n;
     outgoing.push({ frame: { case: "start", value: { sessionId: "", transport: 1 } } });
@@ -292,7 +269,7 @@ async function backRole() {
     routes(router) {
       router.service(McpService, {
         async *openSession(requests) {
-          const frames = pushable();
+          const frames = createPushable();
           void (async () => {
             try {
               for await (const request of requests) {

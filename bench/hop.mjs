@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { latencySummaryMicros } from "./lib/stats.mjs";
+import { createPushable } from "./lib/pushable.mjs";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const { McpService } = await import(join(root, "dist", "gen", "deploystack", "gateway", "v1", "mcp_service_pb.js"));
@@ -71,30 +72,6 @@ function updateReadme(table) {
   writeFileSync(file, `${text.slice(0, from)}${start}\n\n${table}\n${text.slice(to)}`);
 }
 
-/** An async iterable fed by `push`, for the client side of the bidi stream. */
-function createPushable() {
-  const queue = [];
-  let wake;
-  let done = false;
-  return {
-    push(value) {
-      queue.push(value);
-      wake?.();
-    },
-    end() {
-      done = true;
-      wake?.();
-    },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        while (queue.length) yield queue.shift();
-        if (done) return;
-        await new Promise((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-    },
-  };
-}
 
 function transportFor(protocol, socketPath) {
   const baseUrl = "http://localhost";

@@ -18,6 +18,7 @@ import { createProbe, createTestServer } from "../mcp/testing/test-server.js";
 import { startControlServer } from "./control-server.js";
 import { mcpServiceRoutes } from "./mcp-service.js";
 import { createOpenSessionFastPath, type FastPath } from "./open-session-fast-path.js";
+import { requestStream } from "../mcp/testing/request-stream.js";
 
 type Json = Record<string, any>;
 
@@ -64,33 +65,6 @@ async function setup(t: ExecutionContext) {
   return { engine, probe, socketPath, counter, transport };
 }
 
-/** A push-driven request stream for a bidi call. */
-function requestStream() {
-  const items: OpenSessionRequest[] = [];
-  let wake: (() => void) | undefined;
-  let done = false;
-  return {
-    push(request: OpenSessionRequest) {
-      items.push(request);
-      wake?.();
-    },
-    end() {
-      done = true;
-      wake?.();
-    },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        if (items.length > 0) {
-          yield items.shift()!;
-          continue;
-        }
-        if (done) return;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-    },
-  };
-}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -102,7 +76,7 @@ const initialize = (exchangeId: number) =>
 
 /** Runs initialize and one tools/call on an open session and ends it; returns the call's result. */
 async function initializeAndCall(client: ReturnType<typeof createClient<typeof McpService>>): Promise<Json> {
-  const requests = requestStream();
+  const requests = requestStream<OpenSessionRequest>();
   const responses = client.openSession(requests)[Symbol.asyncIterator]();
   const next = async (): Promise<OpenSessionResponse> => (await responses.next()).value as OpenSessionResponse;
   requests.push(start);
@@ -143,7 +117,7 @@ test("the first message must be a SessionStart, and only the first: invalid_argu
   const { transport, counter } = await setup(t);
   const client = createClient(McpService, transport("connect"));
   for (const frames of [[initialize(1)], [start, initialize(1), start]]) {
-    const requests = requestStream();
+    const requests = requestStream<OpenSessionRequest>();
     for (const frame of frames) requests.push(frame);
     const error = await t.throwsAsync(async () => {
       for await (const _ of client.openSession(requests)) void _;

@@ -9,6 +9,7 @@ import { mcpServiceRoutes } from "../api/mcp-service.js";
 import { createMcpEngine } from "./engine.js";
 import { createMemorySupervisor } from "./testing/memory-supervisor.js";
 import { createProbe, createTestServer } from "./testing/test-server.js";
+import { requestStream } from "./testing/request-stream.js";
 
 type Json = Record<string, any>;
 
@@ -28,33 +29,6 @@ async function setup(t: ExecutionContext) {
   return { engine, probe, client: createClient(McpService, transport) };
 }
 
-/** A push-driven request stream for a bidi call. */
-function requestStream() {
-  const items: OpenSessionRequest[] = [];
-  let wake: (() => void) | undefined;
-  let done = false;
-  return {
-    push(request: OpenSessionRequest) {
-      items.push(request);
-      wake?.();
-    },
-    end() {
-      done = true;
-      wake?.();
-    },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        if (items.length > 0) {
-          yield items.shift()!;
-          continue;
-        }
-        if (done) return;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-    },
-  };
-}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -67,7 +41,7 @@ function message(exchangeId: number, body: unknown): OpenSessionRequest {
 
 test("OpenSession: start, initialize, call, frames with exchange ids; ending the stream closes the session", async (t) => {
   const { client, engine } = await setup(t);
-  const requests = requestStream();
+  const requests = requestStream<OpenSessionRequest>();
   const responses = client.openSession(requests)[Symbol.asyncIterator]();
   const next = async (): Promise<OpenSessionResponse> => (await responses.next()).value as OpenSessionResponse;
   requests.push(create(OpenSessionRequestSchema, { frame: { case: "start", value: { sessionId: "abc", transport: SessionTransport.STREAMABLE_HTTP } } }));
@@ -96,7 +70,7 @@ test("OpenSession: start, initialize, call, frames with exchange ids; ending the
 
 test("OpenSession: the first message must be a start", async (t) => {
   const { client } = await setup(t);
-  const requests = requestStream();
+  const requests = requestStream<OpenSessionRequest>();
   requests.push(message(1, { jsonrpc: "2.0", id: 1, method: "ping" }));
   const error = await t.throwsAsync(async () => {
     for await (const _ of client.openSession(requests)) void _;
@@ -106,7 +80,7 @@ test("OpenSession: the first message must be a start", async (t) => {
 
 test("OpenSession: a client that goes away cancels its calls upstream", async (t) => {
   const { client, probe, engine } = await setup(t);
-  const requests = requestStream();
+  const requests = requestStream<OpenSessionRequest>();
   const abort = new AbortController();
   const responses = client.openSession(requests, { signal: abort.signal })[Symbol.asyncIterator]();
   requests.push(create(OpenSessionRequestSchema, { frame: { case: "start", value: {} } }));
