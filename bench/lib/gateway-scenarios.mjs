@@ -1,12 +1,13 @@
 /**
  * Scenarios that only make sense for a multi-server gateway: start-up with many slow servers (empty and warm tool
- * cache, and mcp-hub for comparison) and memory per idle session.
+ * cache, and mcp-hub for comparison), memory per idle session (and the MCP SDK's own server's, for scale), and the
+ * overhead by hop.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { prepareMcpHub, startGateway } from "./contenders.mjs";
-import { httpAnswers, rssKiB, spawnTracked, stopTracked, waitFor } from "./proc.mjs";
+import { httpAnswers, readJsonLine, rssKiB, spawnTracked, stopTracked, waitFor } from "./proc.mjs";
 import { openSseSession, openStreamableHttpSession } from "./sessions.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -130,32 +131,67 @@ export function gatewayRss(instance) {
   return { daemon: sum(roles.daemon), frontend: sum(roles.frontend), watchdog: sum(roles.watchdog), other: sum(roles.other) };
 }
 
+/** Opens `count` sessions in batches (as many IDEs would), keeping them open; returns them. */
+async function openIdleSessions(open, count) {
+  const opened = [];
+  const batch = 25;
+  for (let i = 0; i < count; i += batch) {
+    opened.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - i) }, open))));
+  }
+  return opened;
+}
+
+async function closeSessions(opened) {
+  for (let i = 0; i < opened.length; i += 50) {
+    await Promise.all(opened.slice(i, i + 50).map((session) => session.close().catch(() => {})));
+  }
+}
+
 /**
  * Gateway memory: RSS of daemon and frontend idle (one server, after one tools/list), then with `sessions` open idle
- * Streamable HTTP sessions (initialized, GET stream open, as an IDE leaves them), and the cost per session.
+ * Streamable HTTP sessions (initialized, GET stream open, as an IDE leaves them), and the cost per session. The MCP
+ * SDK serving the same tools over its own Streamable HTTP transport, with as many sessions, gives the scale.
  */
 export async function runGatewayMemory(paths, { sessions, log }) {
   const instance = await startGateway(paths, [{ name: "bench", args: [paths.upstream] }]);
   const open = () => openStreamableHttpSession(`${instance.baseUrl}/mcp`);
-  const opened = [];
+  let opened = [];
+  let result;
   try {
     await timeFullToolsList(open, 2, performance.now(), { timeoutMs: 60000, child: instance.child });
     await sleep(1500);
     const idle = gatewayRss(instance);
-    const batch = 25;
-    for (let i = 0; i < sessions; i += batch) {
-      opened.push(...(await Promise.all(Array.from({ length: Math.min(batch, sessions - i) }, open))));
-    }
+    opened = await openIdleSessions(open, sessions);
     await sleep(1500);
     const loaded = gatewayRss(instance);
     log?.(`gateway memory: ${sessions} idle sessions open`);
     const perSessionKiB = (loaded.daemon + loaded.frontend - idle.daemon - idle.frontend) / sessions;
-    return { sessions, idleKiB: idle, withSessionsKiB: loaded, perSessionKiB };
+    result = { sessions, idleKiB: idle, withSessionsKiB: loaded, perSessionKiB };
   } finally {
-    for (let i = 0; i < opened.length; i += 50) {
-      await Promise.all(opened.slice(i, i + 50).map((session) => session.close().catch(() => {})));
-    }
+    await closeSessions(opened);
     await instance.stop();
+  }
+  result.sdkPerSessionKiB = await sdkPerSessionKiB(paths, sessions);
+  log?.("MCP SDK server memory per session measured");
+  return result;
+}
+
+/** KiB per idle Streamable HTTP session of bench/sdk-server.mjs (the SDK's transport, one process, no proxy). */
+async function sdkPerSessionKiB(paths, sessions) {
+  const child = spawnTracked(process.execPath, [paths.sdkServer, "--transport", "http"], { keepStdout: true });
+  let opened = [];
+  try {
+    const { port } = await readJsonLine(child);
+    const open = () => openStreamableHttpSession(`http://127.0.0.1:${port}/mcp`);
+    await (await open()).listTools();
+    await sleep(1500);
+    const idle = rssKiB(child.pid);
+    opened = await openIdleSessions(open, sessions);
+    await sleep(1500);
+    return (rssKiB(child.pid) - idle) / sessions;
+  } finally {
+    await closeSessions(opened);
+    await stopTracked(child);
   }
 }
 
