@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ensurePrivateDir, resolveHome, statePaths, type StatePaths } from "../shared/paths.js";
 import type { Logger } from "../shared/logger.js";
@@ -102,6 +103,15 @@ export interface McpWiring {
 
 /** The longest the servers wait for the frontend to listen before they are spawned anyway. */
 const FRONTEND_HEAD_START_MS = 2000;
+
+/**
+ * With a warm tool cache, how long after the frontend listens the servers wait before they are spawned. IDEs that
+ * were waiting for the port connect at once, and the cache answers their tools/list without any server. Twenty
+ * Node servers booting on two cores made those first round trips take 0.2–0.5 s; given this head start, they took
+ * about 50 ms (bench/README.md). The servers, which take seconds to initialize anyway, start that much later.
+ * Without a cache nothing can be answered before the servers run, so they do not wait.
+ */
+const WARM_CACHE_HEAD_START_MS = 250;
 
 /** Resolves once the frontend listens, is not built (nothing to wait for), or `timeoutMs` has passed. */
 function frontendSettled(frontend: FrontendRunner, listeners: Set<() => void>, timeoutMs: number): Promise<void> {
@@ -303,6 +313,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     // initialized. Twenty servers booting at once would otherwise take the CPU from its start-up.
     frontend.start();
     await frontendSettled(frontend, frontendListeners, FRONTEND_HEAD_START_MS);
+    if (mcpWiring?.registry?.hasSeeds()) await delay(WARM_CACHE_HEAD_START_MS, undefined, { signal }).catch(() => undefined);
     await supervision.startServers();
     plane.startBackground();
     logger.info(

@@ -87,6 +87,8 @@ export interface Registry {
    * answer for a same-named server of this one.
    */
   replaceSeeds(catalogs: ReadonlyMap<string, ServerCatalog>): void;
+  /** Whether any catalog is seeded: lists can be answered before the servers run. */
+  hasSeeds(): boolean;
   /** Replaces the access policy (the team policy plugs in here). */
   setPolicy(policy: AccessPolicy): void;
   /** Turns the per-server management tools on or off (the team policy's `managementTools`). */
@@ -373,6 +375,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       seeds = new Map(catalogs);
       refresh();
     },
+    hasSeeds: () => seeds.size > 0,
     setPolicy(next) {
       policy = next;
       refresh();
