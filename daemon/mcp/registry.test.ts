@@ -80,6 +80,7 @@ test("seeded catalogs: task-only tools are hidden, a disabled server's items res
   ]);
   const registry = createRegistry({ supervisor });
   t.teardown(() => registry.close());
+  t.false(registry.hasSeeds());
   registry.replaceSeeds(
     new Map([
       [
@@ -97,6 +98,7 @@ test("seeded catalogs: task-only tools are hidden, a disabled server's items res
       ],
     ]),
   );
+  t.true(registry.hasSeeds(), "the daemon gives clients a head start before spawning servers when this holds");
   t.false(registry.tools().some((tool) => tool.server === "cold"), "disabled server hidden from lists");
   const error = t.throws(() => registry.resolveTool("cold-normal"), { instanceOf: GatewayError });
   t.is(error?.kind, "unavailable");

@@ -53,11 +53,12 @@ test("a second start serves the cached tool list before the servers are ready; a
   const { servers } = await second.daemon.clients.servers.listServers({});
   second.daemon.track(servers.map((server) => server.pid));
   t.deepEqual(listed, expected, "the full list, from the cache");
+  // With a warm cache the servers are spawned a moment after the frontend listens: not yet, or still starting.
   t.deepEqual(
-    servers.map((server) => [server.name, server.state]),
+    servers.map((server) => [server.name, server.state === ServerState.STOPPED || server.state === ServerState.STARTING]),
     [
-      ["slowa", ServerState.STARTING],
-      ["slowb", ServerState.STARTING],
+      ["slowa", true],
+      ["slowb", true],
     ],
     "…answered while no server had finished starting",
   );
