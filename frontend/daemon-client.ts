@@ -3,6 +3,7 @@ import { connect as netConnect } from "node:net";
 import {
   OPEN_SESSION_PATH,
   decodeOpenSessionResponse,
+  decodeOpenSessionResponsePieces,
   encodeOpenSessionRequest,
   type OpenSessionRequestFrame,
   type OpenSessionResponseFrame,
@@ -17,7 +18,8 @@ export interface ChannelError {
 
 /** What a channel reports; `onEnd` is called exactly once, after the last frame. */
 export interface ChannelHandlers {
-  onFrame(frame: OpenSessionResponseFrame): void;
+  /** A frame; a large message's JSON comes as the pieces it arrived in (`decodeOpenSessionResponsePieces`). */
+  onFrame(frame: OpenSessionResponseFrame<Uint8Array | Buffer[]>): void;
   /** The stream ended: cleanly (the daemon finished it) or with an error (refused, cut, daemon gone). */
   onEnd(error: ChannelError | undefined): void;
 }
@@ -53,6 +55,8 @@ const REQUEST_HEADERS = {
 };
 /** Largest daemon envelope accepted: a tool result can be big, but not unbounded. */
 const MAX_FRAME_BYTES = 512 * 1024 * 1024;
+/** From this size on a frame is decoded from its pieces, so its JSON is never joined (written out as it came). */
+const PIECED_FRAME_BYTES = 64 * 1024;
 const SENT = Promise.resolve(true);
 const NOT_SENT = Promise.resolve(false);
 
@@ -135,7 +139,7 @@ export function createDaemonClient(socketPath: string): DaemonClient {
 }
 
 function openChannel(stream: ClientHttp2Stream, handlers: ChannelHandlers): DaemonChannel {
-  const reader = new EnvelopeReader(MAX_FRAME_BYTES);
+  const reader = new EnvelopeReader(MAX_FRAME_BYTES, PIECED_FRAME_BYTES);
   let ended = false;
   let failure: ChannelError | undefined;
   let endOfStream: { error: ChannelError | undefined } | undefined;
@@ -156,15 +160,27 @@ function openChannel(stream: ClientHttp2Stream, handlers: ChannelHandlers): Daem
   stream.on("data", (chunk: Buffer) => {
     if (failure || endOfStream) return;
     try {
-      reader.push(chunk, (flags, payload) => {
-        if (endOfStream) return;
-        if (flags & FLAG_END_STREAM) {
-          endOfStream = { error: parseEndStream(payload) };
-          return;
-        }
-        if (flags & FLAG_COMPRESSED) throw new Error("the daemon sent a compressed message");
-        handlers.onFrame(decodeOpenSessionResponse(payload));
-      });
+      reader.push(
+        chunk,
+        (flags, payload) => {
+          if (endOfStream) return;
+          if (flags & FLAG_END_STREAM) {
+            endOfStream = { error: parseEndStream(payload) };
+            return;
+          }
+          if (flags & FLAG_COMPRESSED) throw new Error("the daemon sent a compressed message");
+          handlers.onFrame(decodeOpenSessionResponse(payload));
+        },
+        (flags, pieces, length) => {
+          if (endOfStream) return;
+          if (flags & FLAG_END_STREAM) {
+            endOfStream = { error: parseEndStream(Buffer.concat(pieces, length)) };
+            return;
+          }
+          if (flags & FLAG_COMPRESSED) throw new Error("the daemon sent a compressed message");
+          handlers.onFrame(decodeOpenSessionResponsePieces(pieces, length));
+        },
+      );
     } catch (error) {
       failure = { code: "internal", message: `malformed OpenSession stream from the daemon: ${(error as Error).message}` };
       stream.close(constants.NGHTTP2_CANCEL);

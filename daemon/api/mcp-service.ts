@@ -34,6 +34,7 @@ import {
   type OpenSessionResponse,
 } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
 import { hopTiming } from "../../shared/hop-timing.js";
+import { jsonPayloadBytes } from "../../shared/open-session-wire/codec.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { gatewayVersion } from "../../shared/version.js";
 import type { McpWiring, McpWiringContext } from "../daemon.js";
@@ -57,7 +58,6 @@ export interface McpServiceOptions {
   readonly maxQueuedFrames?: number;
 }
 
-const encoder = new TextEncoder();
 
 const transportNames: Record<SessionTransport, string> = {
   [SessionTransport.UNSPECIFIED]: "unspecified",
@@ -74,7 +74,7 @@ function frameToProto(frame: SessionFrame): OpenSessionResponse {
           case: "message",
           value: create(ServerMessageSchema, {
             exchangeId: frame.exchangeId,
-            json: encoder.encode(frame.json),
+            json: jsonPayloadBytes(frame.json),
             exchangeComplete: frame.exchangeComplete,
           }),
         },

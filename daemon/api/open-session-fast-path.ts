@@ -5,7 +5,8 @@ import type { Logger } from "../../shared/logger.js";
 import {
   OPEN_SESSION_PATH,
   decodeOpenSessionRequest,
-  encodeOpenSessionResponse,
+  encodeOpenSessionResponseParts,
+  type JsonPayload,
   type OpenSessionResponseFrame,
 } from "../../shared/open-session-wire/codec.js";
 import { EnvelopeReader, FLAG_COMPRESSED, encodeEndStream, type ConnectWireCode } from "../../shared/open-session-wire/envelope.js";
@@ -85,7 +86,13 @@ function serve(stream: ServerHttp2Stream, engine: McpEngine, logger: Logger, max
         hopTiming.record("daemon.session", at);
       }
     }
-    stream.write(encodeOpenSessionResponse(frame satisfies OpenSessionResponseFrame<string>, true));
+    const parts = encodeOpenSessionResponseParts(frame satisfies OpenSessionResponseFrame<JsonPayload>, true);
+    if (parts.length === 1) stream.write(parts[0]);
+    else {
+      stream.cork();
+      for (const part of parts) stream.write(part);
+      stream.uncork();
+    }
     if (frame.kind === "ended") finish();
     else if (stream.writableLength > maxQueuedBytes) {
       finish(new StreamFailure("resource_exhausted", "the session's client fell behind; reconnect"));

@@ -11,7 +11,7 @@ import { silentLogger } from "../../shared/logger.js";
 import { createMcpEngine, type McpEngine } from "./engine.js";
 import { canTake, chooseCall, type Caller, type InFlightCall } from "./upstream-router.js";
 import { createMemorySupervisor } from "./testing/memory-supervisor.js";
-import { SessionClientTransport } from "./testing/session-harness.js";
+import { jsonText, SessionClientTransport } from "./testing/session-harness.js";
 import { createProbe, createTestServer } from "./testing/test-server.js";
 
 type Json = Record<string, any>;
@@ -83,7 +83,7 @@ test("sampling goes to the calling session only, and its answer back to the serv
   const fromB = await b.client.callTool({ name: "beta-ask-llm", arguments: { question: "how?" } });
   t.is(text(fromB), "sampled:B says how?");
   t.deepEqual(a.seen.sampling, ["why?"]);
-  const requestFrame = a.transport.frames.find((f) => f.kind === "message" && f.json.includes("sampling/createMessage"));
+  const requestFrame = a.transport.frames.find((f) => f.kind === "message" && jsonText(f.json).includes("sampling/createMessage"));
   t.truthy(requestFrame);
   t.not(requestFrame!.kind === "message" && requestFrame!.exchangeId, 0n, "sent on the call's exchange");
 });

@@ -7,7 +7,7 @@ import type { ServerConfig } from "../config/types.js";
 import { createSupervisor } from "../supervisor/supervisor.js";
 import { repoRoot, serverEverythingPath, tempHome } from "../supervisor/test-support.js";
 import { createMcpEngine } from "./engine.js";
-import { SessionClientTransport } from "./testing/session-harness.js";
+import { jsonText, SessionClientTransport } from "./testing/session-harness.js";
 
 type Json = Record<string, any>;
 
@@ -101,7 +101,7 @@ test("real servers: progress reaches only the calling session; sampling answered
   ]);
   t.regex(JSON.stringify(long), /Long running operation completed/);
   t.deepEqual(progress, [1, 2]);
-  const progressFramesOfB = b.transport.frames.filter((f) => f.kind === "message" && f.json.includes("notifications/progress"));
+  const progressFramesOfB = b.transport.frames.filter((f) => f.kind === "message" && jsonText(f.json).includes("notifications/progress"));
   t.is(progressFramesOfB.length, 0);
   const sampled = await b.client.callTool({ name: "everything-trigger-sampling-request", arguments: { prompt: "p", maxTokens: 5 } });
   t.regex(JSON.stringify(sampled), /answer from b/);
@@ -118,7 +118,7 @@ test("real servers: concurrent sampling calls on one server-everything are each 
   );
   results.forEach((result, index) => t.regex(JSON.stringify(result), new RegExp(`answer from ${["a", "b", "c"][index]}`), `session ${index}`));
   for (const { transport } of sessions) {
-    t.is(transport.frames.filter((f) => f.kind === "message" && f.json.includes("sampling/createMessage")).length, 1, "one request per session");
+    t.is(transport.frames.filter((f) => f.kind === "message" && jsonText(f.json).includes("sampling/createMessage")).length, 1, "one request per session");
   }
 });
 

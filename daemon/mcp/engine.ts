@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../../shared/logger.js";
 import type { ServerSnapshot, ServerState } from "../supervisor/types.js";
+import { parsedResult } from "../upstream/raw-json.js";
 import type { JsonObject, UpstreamConnection } from "../upstream/types.js";
 import type { AccessPolicy } from "./access-policy.js";
 import { systemClock, type Clock, type ClockTimer } from "./clock.js";
@@ -295,16 +296,17 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       };
       const params: JsonObject = { name, arguments: args ?? {} };
       if (callOptions.onProgress) params._meta = { progressToken: "progress" };
-      return operations.callTool(params, caller, typedSignal(callOptions.signal));
+      return operations.callTool(params, caller, typedSignal(callOptions.signal)).then(parsedResult);
     },
     async listResources(server) {
       const [resources, resourceTemplates] = await Promise.all([operations.listResources(server), operations.listResourceTemplates(server)]);
       return { resources, resourceTemplates };
     },
-    readResource: (uri, callOptions = {}) => operations.readResource({ uri }, { capabilities: {} }, typedSignal(callOptions.signal)),
+    readResource: (uri, callOptions = {}) =>
+      operations.readResource({ uri }, { capabilities: {} }, typedSignal(callOptions.signal)).then(parsedResult),
     listPrompts: (server) => operations.listPrompts(server),
     getPrompt: (name, args, callOptions = {}) =>
-      operations.getPrompt({ name, arguments: { ...args } }, { capabilities: {} }, typedSignal(callOptions.signal)),
+      operations.getPrompt({ name, arguments: { ...args } }, { capabilities: {} }, typedSignal(callOptions.signal)).then(parsedResult),
     registry,
     setManagementTools: (enabled) => registry.setManagementTools(enabled),
     isManagementTool: (exposedName) => registry.isManagementTool(exposedName),

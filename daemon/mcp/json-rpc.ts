@@ -4,7 +4,7 @@
  * engine parses each client message exactly once here and re-encodes only what it
  * sends, so routing never depends on the transport.
  */
-import type { JsonObject } from "../upstream/types.js";
+import type { JsonObject, UpstreamResult } from "../upstream/types.js";
 
 /** Standard JSON-RPC error codes (JSON-RPC 2.0 §5.1), plus the MCP resource-not-found code. */
 export const JsonRpcErrorCode = {
@@ -113,8 +113,8 @@ export function parseClientMessage(json: string): ParsedClientMessage {
   return { kind: "single", envelope: classifyEnvelope(value) };
 }
 
-/** A success response object. */
-export function resultResponse(id: RequestId, result: JsonObject): JsonObject {
+/** A success response object (a `RawJson` result is spliced in when the session serialises it). */
+export function resultResponse(id: RequestId, result: UpstreamResult): JsonObject {
   return { jsonrpc: "2.0", id, result };
 }
 

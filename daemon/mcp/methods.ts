@@ -5,7 +5,7 @@
  * a cursor, so any cursor a client sends is invalid ("Utilities › Pagination": invalid
  * cursors SHOULD be -32602).
  */
-import type { JsonObject } from "../upstream/types.js";
+import type { JsonObject, UpstreamResult } from "../upstream/types.js";
 import { JsonRpcErrorCode, McpRpcError } from "./json-rpc.js";
 import { isLogLevel, type LogLevel } from "./log-levels.js";
 import type { McpOperations } from "./operations.js";
@@ -21,7 +21,7 @@ export interface MethodContext {
 }
 
 /** A method handler. */
-export type MethodHandler = (context: MethodContext) => Promise<JsonObject>;
+export type MethodHandler = (context: MethodContext) => Promise<UpstreamResult>;
 
 /** What the method table needs from the engine. */
 export interface MethodDeps {

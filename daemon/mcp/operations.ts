@@ -2,10 +2,11 @@
  * The MCP operations of the gateway, shared by client sessions and the typed RPCs so that
  * both run on exactly the same routing: resolve an exposed name or URI through the
  * registry, then forward to the server through the upstream router. Parameters other than
- * the routed name pass through untouched, and so do results.
+ * the routed name pass through untouched, and so do results (as `RawJson` when the caller
+ * forwards them and they are large: see `Caller.forwardsResults`).
  */
 import { GatewayError } from "../errors.js";
-import type { JsonObject } from "../upstream/types.js";
+import type { JsonObject, UpstreamResult } from "../upstream/types.js";
 import type { CompletionRef, ExposedPrompt, ExposedResource, ExposedResourceTemplate, ExposedTool, Registry } from "./registry.js";
 import type { Caller, UpstreamRouter } from "./upstream-router.js";
 
@@ -14,16 +15,16 @@ export interface McpOperations {
   /** Visible tools, after waiting (bounded) for servers that are still starting. */
   listTools(server?: string): Promise<ExposedTool[]>;
   /** `tools/call` with `params.name` an exposed name. */
-  callTool(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<JsonObject>;
+  callTool(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
   listPrompts(server?: string): Promise<ExposedPrompt[]>;
   /** `prompts/get` with `params.name` an exposed name. */
-  getPrompt(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<JsonObject>;
+  getPrompt(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
   listResources(server?: string): Promise<ExposedResource[]>;
   listResourceTemplates(server?: string): Promise<ExposedResourceTemplate[]>;
   /** `resources/read`, routed by URI. */
-  readResource(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<JsonObject>;
+  readResource(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
   /** `completion/complete`, routed by its reference. */
-  complete(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<JsonObject>;
+  complete(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
 }
 
 /** Options of `createMcpOperations`. */

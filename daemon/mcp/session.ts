@@ -19,7 +19,9 @@
  * gathers the responses of the exchange into an array itself.
  */
 import { GatewayError } from "../errors.js";
-import type { JsonObject } from "../upstream/types.js";
+import type { SplicedJson } from "../../shared/open-session-wire/codec.js";
+import { RawJson } from "../upstream/raw-json.js";
+import type { JsonObject, UpstreamResult } from "../upstream/types.js";
 import { UpstreamRpcError } from "../upstream/types.js";
 import {
   errorResponse,
@@ -39,7 +41,7 @@ import type { Caller, CallerCapabilities } from "./upstream-router.js";
 
 /** What a session emits towards its transport (the `OpenSessionResponse` frames). */
 export type SessionFrame =
-  | { readonly kind: "message"; readonly exchangeId: bigint; readonly json: string; readonly exchangeComplete: boolean }
+  | { readonly kind: "message"; readonly exchangeId: bigint; readonly json: string | SplicedJson; readonly exchangeComplete: boolean }
   | { readonly kind: "initialized"; readonly protocolVersion: string }
   | { readonly kind: "ended"; readonly reason: string };
 
@@ -61,7 +63,7 @@ export interface SessionHost {
   /** Whether the engine serves `method` after initialization. */
   hasMethod(method: string): boolean;
   /** Serves one request; throws `McpRpcError`, `UpstreamRpcError` or `GatewayError`. */
-  handle(session: ClientSession, method: string, params: JsonObject | undefined, caller: Caller, signal: AbortSignal): Promise<JsonObject>;
+  handle(session: ClientSession, method: string, params: JsonObject | undefined, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
   /** A notification from the client the engine cares about (`notifications/roots/list_changed`). */
   clientNotification(session: ClientSession, method: string, params: JsonObject | undefined): void;
   /** The session closed: drop its subscriptions and log level. */
@@ -277,7 +279,7 @@ export class ClientSession implements McpSession {
       this.calls.delete(key);
       finish(response);
     };
-    let answer: Promise<JsonObject>;
+    let answer: Promise<UpstreamResult>;
     try {
       answer = this.host.handle(this, method, params, new RequestCaller(this, exchangeId), call.abort.signal);
     } catch (error) {
@@ -335,11 +337,11 @@ export class ClientSession implements McpSession {
   }
 
   private settle(exchangeId: bigint, response: JsonObject | undefined): void {
-    this.settleJson(exchangeId, response === undefined ? undefined : JSON.stringify(response));
+    this.settleJson(exchangeId, response === undefined ? undefined : serializeResponse(response));
   }
 
   /** Sends one owed answer (or records that it will never come) and completes the exchange when nothing is owed any more. */
-  private settleJson(exchangeId: bigint, json: string | undefined): void {
+  private settleJson(exchangeId: bigint, json: string | SplicedJson | undefined): void {
     if (this.closed) return;
     if (exchangeId === 0n) {
       if (json !== undefined) this.emit({ kind: "message", exchangeId, json, exchangeComplete: false });
@@ -361,6 +363,16 @@ export class ClientSession implements McpSession {
 }
 
 /**
+ * A response as JSON. A result the server wrote as `RawJson` is not decoded: its bytes are spliced between the
+ * response's own members, so they reach the client as they left the server.
+ */
+function serializeResponse(response: JsonObject): string | SplicedJson {
+  const result = response.result;
+  if (!(result instanceof RawJson)) return JSON.stringify(response);
+  return { head: `{"jsonrpc":"2.0","id":${JSON.stringify(response.id)},"result":`, body: result.pieces, bodyLength: result.byteLength, tail: "}" };
+}
+
+/**
  * The caller of one client request: server-to-client requests and progress go on the
  * request's exchange. One small object per request (methods on the prototype, no closures):
  * it is allocated on the hot path.
@@ -370,6 +382,11 @@ class RequestCaller implements Caller {
     private readonly session: ClientSession,
     private readonly exchangeId: bigint,
   ) {}
+
+  /** Results go to the client as they are (`serializeResponse`). */
+  get forwardsResults(): boolean {
+    return true;
+  }
 
   get capabilities(): CallerCapabilities {
     return this.session.capabilities;

@@ -19,7 +19,7 @@ import { GatewayError } from "../errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Supervisor } from "../supervisor/types.js";
 import { defaultUpstreamHandlers } from "../upstream/connection.js";
-import { UpstreamRpcError, type JsonObject, type UpstreamConnection, type UpstreamHandlers } from "../upstream/types.js";
+import { UpstreamRpcError, type JsonObject, type UpstreamConnection, type UpstreamHandlers, type UpstreamResult } from "../upstream/types.js";
 import { JsonRpcErrorCode } from "./json-rpc.js";
 
 /** The client capabilities a caller declared in `initialize` (empty for typed RPCs). */
@@ -38,6 +38,8 @@ export interface Caller {
   onProgress?(params: JsonObject): void;
   /** A `notifications/message` params object from the server while the call runs (typed RPCs). */
   onLog?(params: JsonObject): void;
+  /** The caller sends results on to its client untouched, so a large one may come as `RawJson` (`UpstreamConnection.forward`). */
+  readonly forwardsResults?: boolean;
 }
 
 /** A caller that can take no server-to-client request (internal bookkeeping requests). */
@@ -81,7 +83,7 @@ export interface UpstreamRouter {
    * Sends `method` to `server` for `caller`, remapping the progress token; resolves with the
    * result untouched, rejects with `UpstreamRpcError` (forwarded) or `GatewayError`.
    */
-  forward(server: string, method: string, params: JsonObject | undefined, caller: Caller, signal: AbortSignal): Promise<JsonObject>;
+  forward(server: string, method: string, params: JsonObject | undefined, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
   /** Makes sure a running server's connection is hooked, so its notifications reach sessions. */
   attach(server: string): void;
   /** The live hooked connection of a server, if any. */
@@ -266,7 +268,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     params: JsonObject | undefined,
     caller: Caller,
     signal: AbortSignal,
-  ): Promise<JsonObject> {
+  ): Promise<UpstreamResult> {
     const connection = await supervisor.acquire(server, { timeoutMs: acquireTimeoutMs, signal });
     hook(connection);
     if (signal.aborted) throw new GatewayError("cancelled", "request cancelled");
@@ -287,7 +289,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     if (!set) inflight.set(server, (set = new Set()));
     set.add(entry);
     try {
-      return await connection.request(method, upstreamParams, { signal });
+      return await (caller.forwardsResults ? connection.forward(method, upstreamParams, { signal }) : connection.request(method, upstreamParams, { signal }));
     } finally {
       set.delete(entry);
       if (set.size === 0 && inflight.get(server) === set) inflight.delete(server);

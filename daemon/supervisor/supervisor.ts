@@ -72,8 +72,11 @@ export interface ManagedSupervisor extends Supervisor {
 /** How long a process whose stdout closed may take to exit by itself before it is stopped (real time). */
 const EXIT_GRACE_MS = 1000;
 
-/** How long after an exit the last stderr lines may take to arrive (real time; a grandchild may hold stderr open). */
-const OUTPUT_DRAIN_MS = 500;
+/**
+ * How long after an exit the last output may take to arrive (real time: a grandchild may hold the pipes open). Under
+ * load the pipes' end can trail the exit by more than half a second; the wait ends as soon as both pipes close.
+ */
+const OUTPUT_DRAIN_MS = 2000;
 
 /** Lines of a run's stderr kept for the failure reason. */
 const REASON_LINES = 10;
@@ -267,20 +270,21 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       entry.inFlight--;
       if (entry.run?.connection === connection) armIdle(entry);
     };
+    const counted = <T>(pending: Promise<T>): Promise<T> => {
+      entry.inFlight++;
+      if (entry.idleTimer !== undefined) clock.clearTimeout(entry.idleTimer);
+      entry.idleTimer = undefined;
+      pending.then(done, done);
+      return pending;
+    };
     return {
       serverName: connection.serverName,
       get identity() {
         return connection.identity;
       },
       closed: connection.closed,
-      request(method, params, options) {
-        entry.inFlight++;
-        if (entry.idleTimer !== undefined) clock.clearTimeout(entry.idleTimer);
-        entry.idleTimer = undefined;
-        const pending = connection.request(method, params, options);
-        pending.then(done, done);
-        return pending;
-      },
+      request: (method, params, options) => counted(connection.request(method, params, options)),
+      forward: (method, params, options) => counted(connection.forward(method, params, options)),
       notify: (method, params) => connection.notify(method, params),
       setHandlers: (handlers) => connection.setHandlers(handlers),
     };

@@ -1,4 +1,6 @@
 import test from "ava";
+import { createInterface } from "node:readline";
+import { PassThrough } from "node:stream";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
@@ -6,6 +8,8 @@ import * as z from "zod";
 import { GatewayError } from "../errors.js";
 import { createUpstreamConnection, GATEWAY_CLIENT_CAPABILITIES } from "./connection.js";
 import type { MessageTransport } from "./message-transport.js";
+import { RawJson } from "./raw-json.js";
+import { createStdioMessageTransport, RAW_RESULT_MIN_BYTES } from "./stdio-transport.js";
 import { UpstreamRpcError, type JsonObject } from "./types.js";
 
 /** An SDK server on one end of a linked in-memory pair; the other end is our seam. */
@@ -134,4 +138,32 @@ test("an aborted start rejects with unavailable and closes the transport", async
   const error = await t.throwsAsync(connecting, { instanceOf: GatewayError });
   t.is(error?.message, 'server "mute" did not complete initialize');
   t.true(closed);
+});
+
+/** A scripted server on the far end of a stdio transport: answers initialize, then every request with `result`. */
+function scriptedStdioServer(result: JsonObject) {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  createInterface({ input }).on("line", (line) => {
+    const message = JSON.parse(line) as JsonObject;
+    if (message.id === undefined) return;
+    const answer =
+      message.method === "initialize"
+        ? { protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "scripted", version: "1" } }
+        : result;
+    output.write(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: answer }) + "\n");
+  });
+  return createStdioMessageTransport({ input, output });
+}
+
+test("forward hands a large result over as the server's bytes; request parses it", async (t) => {
+  const result = { content: [{ type: "text", text: "é".repeat(RAW_RESULT_MIN_BYTES) }] };
+  const connection = await createUpstreamConnection({ serverName: "scripted", transport: scriptedStdioServer(result) });
+  t.teardown(() => connection.close());
+  const forwarded = await connection.forward("tools/call", { name: "big" });
+  t.true(forwarded instanceof RawJson);
+  t.is(Buffer.concat((forwarded as RawJson).pieces).toString("utf8"), JSON.stringify(result));
+  const parsed = await connection.request("tools/call", { name: "big" });
+  t.false(parsed instanceof RawJson);
+  t.deepEqual(parsed, result);
 });

@@ -10,7 +10,9 @@ import {
   type UpstreamHandlers,
   type UpstreamIdentity,
   type UpstreamRequestOptions,
+  type UpstreamResult,
 } from "./types.js";
+import { RawJson } from "./raw-json.js";
 
 /**
  * A lean JSON-RPC 2.0 peer for one MCP server, acting as the MCP client of that server.
@@ -71,7 +73,9 @@ interface WireError {
 }
 
 interface PendingRequest {
-  resolve(result: JsonObject): void;
+  /** The caller takes `RawJson` (`UpstreamConnection.forward`). */
+  readonly passThrough: boolean;
+  resolve(result: UpstreamResult): void;
   reject(error: Error): void;
 }
 
@@ -144,7 +148,8 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
       request.reject(new UpstreamRpcError(Number(error?.code ?? -32603), String(error?.message ?? "error"), error?.data));
     } else {
       const result = message.result;
-      request.resolve(result !== null && typeof result === "object" ? (result as JsonObject) : {});
+      if (result instanceof RawJson) request.resolve(request.passThrough ? result : result.parse());
+      else request.resolve(result !== null && typeof result === "object" ? (result as JsonObject) : {});
     }
   };
 
@@ -215,21 +220,26 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   };
   transport.onclose = onClose;
 
-  const request = (method: string, params: JsonObject | undefined, requestOptions?: UpstreamRequestOptions): Promise<JsonObject> => {
+  const request = (method: string, params: JsonObject | undefined, requestOptions?: UpstreamRequestOptions): Promise<JsonObject> =>
+    send(method, params, requestOptions, false) as Promise<JsonObject>;
+
+  /** Sends one request; only with `passThrough` may it resolve with `RawJson`. */
+  function send(method: string, params: JsonObject | undefined, requestOptions: UpstreamRequestOptions | undefined, passThrough: boolean): Promise<UpstreamResult> {
     if (closedController.signal.aborted) return Promise.reject(stoppedError());
     const signal = requestOptions?.signal;
     if (signal?.aborted) return Promise.reject(cancelledError(quoted, method));
     const id = nextId++;
     const sentAt = hopTiming.enabled ? hopTiming.now() : 0;
-    return new Promise<JsonObject>((resolve, reject) => {
+    return new Promise<UpstreamResult>((resolve, reject) => {
       let onAbort: (() => void) | undefined;
-      const settle = {
-        resolve(result: JsonObject) {
+      const settle: PendingRequest = {
+        passThrough,
+        resolve(result) {
           if (sentAt !== 0) hopTiming.record("daemon.upstream", sentAt);
           if (onAbort) signal!.removeEventListener("abort", onAbort);
           resolve(result);
         },
-        reject(error: Error) {
+        reject(error) {
           if (onAbort) signal!.removeEventListener("abort", onAbort);
           reject(error);
         },
@@ -250,7 +260,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
         if (pending.delete(id)) settle.reject(stoppedError());
       });
     });
-  };
+  }
 
   const close = async (): Promise<void> => {
     if (!closedController.signal.aborted) {
@@ -269,6 +279,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
       return identity!;
     },
     request,
+    forward: (method, params, requestOptions) => send(method, params, requestOptions, true),
     notify(method, params) {
       sendQuietly(params === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params });
     },

@@ -1,12 +1,17 @@
 import type { Readable, Writable } from "node:stream";
+import { scanJsonObject } from "./json-object-scan.js";
 import type { JsonRpcMessage, MessageTransport } from "./message-transport.js";
+import { sliceOfPieces } from "../../shared/byte-pieces.js";
+import { RawJson } from "./raw-json.js";
 
 /**
  * MCP's stdio transport (spec 2025-11-25, "Transports › stdio"): newline-delimited JSON-RPC
  * messages, one per line, no embedded newlines. Built for the hot path: each incoming line is
  * parsed once with `JSON.parse` and handed over as is (no schema validation); each outgoing
  * message is serialised once. Lines can be huge (a tool returning an image); chunks are kept
- * in a list and joined only when the line ends.
+ * in a list. A response line of `RAW_RESULT_MIN_BYTES` or more is not parsed at all: it is
+ * scanned in place and its `result` delivered as `RawJson`, the bytes the server wrote, which
+ * a caller forwarding the result sends on without decoding or copying them.
  */
 
 /** Options of `createStdioMessageTransport`. */
@@ -20,6 +25,11 @@ export interface StdioTransportOptions {
 }
 
 const NEWLINE = 0x0a;
+/**
+ * From this size on a response line is scanned rather than parsed (measured here: for 1 MiB, a scan costs about
+ * 1 ms where joining, decoding, parsing and later re-encoding cost 15). Below it `JSON.parse` is as cheap.
+ */
+export const RAW_RESULT_MIN_BYTES = 64 * 1024;
 
 /**
  * A `MessageTransport` over a pair of streams. Blank lines are skipped; a line that is not a
@@ -72,10 +82,11 @@ export function createStdioMessageTransport(options: StdioTransportOptions): Mes
       if (discarding) {
         discarding = false;
       } else if (pendingBytes === 0) {
-        deliver(piece);
+        if (piece.length >= RAW_RESULT_MIN_BYTES) deliverPieces([piece], piece.length);
+        else deliver(piece);
       } else {
         pending.push(piece);
-        deliver(Buffer.concat(pending, pendingBytes + piece.length));
+        deliverPieces(pending, pendingBytes + piece.length);
       }
       pending = [];
       pendingBytes = 0;
@@ -94,6 +105,12 @@ export function createStdioMessageTransport(options: StdioTransportOptions): Mes
         pending.push(rest);
       }
     }
+  }
+
+  function deliverPieces(pieces: Buffer[], byteLength: number): void {
+    const message = byteLength >= RAW_RESULT_MIN_BYTES ? responseWithRawResult(pieces) : undefined;
+    if (message) dispatch(message);
+    else deliver(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, byteLength));
   }
 
   function deliver(line: Buffer): void {
@@ -138,6 +155,28 @@ export function createStdioMessageTransport(options: StdioTransportOptions): Mes
   }
 
   return transport;
+}
+
+/**
+ * A large response line as a message whose `result` is `RawJson`, or undefined for anything else (a request, a
+ * notification, an error, a result that is not an object, bytes that are not one valid JSON object): those are
+ * parsed the ordinary way, which also reports what is wrong with them.
+ */
+function responseWithRawResult(pieces: Buffer[]): JsonRpcMessage | undefined {
+  const members = scanJsonObject(pieces);
+  if (!members) return undefined;
+  const message: JsonRpcMessage = {};
+  for (const { key, start, end } of members) {
+    if (key === "method") return undefined;
+    const bytes = sliceOfPieces(pieces, start, end);
+    if (key === "result") {
+      if (bytes[0]![0] !== 0x7b) return undefined;
+      message.result = new RawJson(bytes, end - start);
+    } else {
+      message[key] = JSON.parse(Buffer.concat(bytes, end - start).toString("utf8"));
+    }
+  }
+  return message.result instanceof RawJson ? message : undefined;
 }
 
 function waitForDrain(stream: Writable): Promise<void> {

@@ -3,12 +3,17 @@
  * The supervisor produces these (over a child's stdio in production, or over a linked
  * in-memory pair in tests); the engine routes client traffic through them.
  *
- * JSON values are plain parsed objects: the connection owns the upstream JSON-RPC ids
+ * JSON values are plain parsed objects (or, for a caller that forwards results, `RawJson`): the connection owns the upstream JSON-RPC ids
  * (so sessions can never collide) and hands results back untouched.
  */
 
+import type { RawJson } from "./raw-json.js";
+
 /** Any JSON object. */
 export type JsonObject = { [key: string]: unknown };
+
+/** A result as a forwarding caller gets it: parsed, or (large ones over stdio) the server's own bytes. */
+export type UpstreamResult = JsonObject | RawJson;
 
 /** A JSON-RPC error returned by the upstream server; it is forwarded, not reinterpreted. */
 export class UpstreamRpcError extends Error {
@@ -58,6 +63,11 @@ export interface UpstreamConnection {
   readonly identity: UpstreamIdentity;
   /** Resolves with the `result` object, rejects with `UpstreamRpcError` or a `GatewayError` (unavailable when the process went away). */
   request(method: string, params: JsonObject | undefined, options?: UpstreamRequestOptions): Promise<JsonObject>;
+  /**
+   * `request` for a caller that forwards the result untouched to a client: a large result may then come as `RawJson`
+   * (the bytes the server wrote), which costs nothing to forward.
+   */
+  forward(method: string, params: JsonObject | undefined, options?: UpstreamRequestOptions): Promise<UpstreamResult>;
   notify(method: string, params?: JsonObject): void;
   /** Replaces the handlers for server-initiated traffic; the supervisor's defaults answer `ping` and reject the rest. */
   setHandlers(handlers: UpstreamHandlers): void;

@@ -1,4 +1,5 @@
 import type { Context, Next } from "koa";
+import { piecesLength } from "../../shared/byte-pieces.js";
 import { hopTiming } from "../../shared/hop-timing.js";
 import { parseAccept, isJsonContentType } from "../http/accept.js";
 import { HttpError, sessionNotFound } from "../http/http-error.js";
@@ -95,13 +96,20 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise
     case "json": {
       // Written here rather than through koa's body handling: the hot path's answer, one write with its headers.
       const body = typeof outcome.body === "string" ? Buffer.from(outcome.body) : outcome.body;
+      const pieces = Array.isArray(body) ? body : undefined;
       ctx.respond = false;
       ctx.res.writeHead(200, {
         "Content-Type": "application/json",
-        "Content-Length": body.length,
+        "Content-Length": pieces ? piecesLength(pieces) : (body as Buffer).length,
         "Mcp-Session-Id": session.id,
       });
-      ctx.res.end(body);
+      if (pieces) {
+        // A large answer as it came from the daemon, one write per piece (gathered into one writev): never joined.
+        ctx.res.cork();
+        for (const piece of pieces) ctx.res.write(piece);
+        ctx.res.uncork();
+        ctx.res.end();
+      } else ctx.res.end(body);
       break;
     }
     case "stream":

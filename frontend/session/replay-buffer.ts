@@ -1,3 +1,5 @@
+import { frameLength, type SseFrame } from "./sse.js";
+
 /** One SSE event kept for replay. */
 export interface StoredEvent {
   /** 0 for the standalone (GET) stream, else the exchange id of the POST. */
@@ -5,7 +7,7 @@ export interface StoredEvent {
   /** Position in its stream, from 1. */
   readonly seq: number;
   /** The whole SSE frame, id included. */
-  readonly frame: Buffer;
+  readonly frame: SseFrame;
 }
 
 /**
@@ -26,11 +28,12 @@ export class ReplayBuffer {
 
   /** Remembers an event, evicting the oldest ones past the bounds. */
   add(event: StoredEvent): void {
-    if (this.maxEvents <= 0 || event.frame.length > this.maxBytes) return;
+    const length = frameLength(event.frame);
+    if (this.maxEvents <= 0 || length > this.maxBytes) return;
     this.events.push(event);
-    this.bytes += event.frame.length;
+    this.bytes += length;
     while (this.events.length - this.head > this.maxEvents || this.bytes > this.maxBytes) {
-      this.bytes -= this.events[this.head].frame.length;
+      this.bytes -= frameLength(this.events[this.head].frame);
       this.head++;
     }
     if (this.head > 256 && this.head * 2 > this.events.length) {

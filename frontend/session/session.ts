@@ -8,7 +8,7 @@ import { isResponseMessage } from "../mcp/inspect-body.js";
 import { PRIMING_MIN_VERSION } from "../mcp/protocol-versions.js";
 import type { Clock } from "./clock.js";
 import { ReplayBuffer } from "./replay-buffer.js";
-import { SseSink, formatEventId, formatSseEvent } from "./sse.js";
+import { SseSink, formatEventId, formatSseEvent, type SseFrame } from "./sse.js";
 
 /** The MCP transport a client session arrived on. */
 export type SessionKind = "streamable-http" | "sse";
@@ -33,12 +33,18 @@ export interface SessionLimits {
  */
 export const PRIMING_HOLD_MS = 20;
 
+/** A message's JSON from the daemon: bytes, or (a large one) the pieces it arrived in, never joined on the way out. */
+type JsonBytes = Uint8Array | readonly Buffer[];
+
+const isPieces = (json: JsonBytes): json is readonly Buffer[] => Array.isArray(json);
+const isEmpty = (json: JsonBytes): boolean => (isPieces(json) ? json.every((piece) => piece.length === 0) : json.length === 0);
+
 /** How a POST is to be answered, decided by what the daemon sends for its exchange. */
 export type ExchangeOutcome =
   /** Nothing was owed: 202 Accepted, no body. */
   | { readonly kind: "accepted" }
-  /** One JSON body: the collected response (or batch of responses). */
-  | { readonly kind: "json"; readonly body: string | Buffer }
+  /** One JSON body: the collected response (or batch of responses); a large one as the pieces it arrived in. */
+  | { readonly kind: "json"; readonly body: string | Buffer | readonly Buffer[] }
   /** SSE mode: the caller hands the response to `attachExchange`. */
   | { readonly kind: "stream"; readonly exchangeId: number }
   /** The session ended before an answer: 404, or 503 when the daemon failed. */
@@ -77,7 +83,7 @@ interface Exchange {
   state: ExchangeState;
   resolve: ((outcome: ExchangeOutcome) => void) | undefined;
   sink: SseSink | undefined;
-  pending: Buffer[];
+  pending: SseFrame[];
   seq: number;
   responses: string[];
   /** When the exchange's message went to the daemon (hop timing only; 0 when off). */
@@ -218,7 +224,7 @@ export class Session {
     const priming = exchange?.priming;
     const first = priming ? [priming, ...frames] : frames;
     const sink = this.newSink(res, () => this.onExchangeSinkClosed(exchangeId, sink));
-    sink.start(headers, first.length > 0 ? Buffer.concat(first) : undefined);
+    sink.start(headers, first);
     if (!exchange || exchange.complete || this.ended) {
       sink.end();
       this.exchanges.delete(exchangeId);
@@ -244,7 +250,7 @@ export class Session {
       this.touch();
     });
     this.standaloneSink = sink;
-    sink.start(headers, frames.length > 0 ? Buffer.concat(frames) : undefined);
+    sink.start(headers, frames);
     this.standaloneDelivered = this.standaloneSeq;
   }
 
@@ -266,7 +272,7 @@ export class Session {
     }
     const frames = this.replay.after(streamId, afterSeq).map((e) => e.frame);
     const sink = this.newSink(res, () => this.onExchangeSinkClosed(streamId, sink));
-    sink.start(headers, frames.length > 0 ? Buffer.concat(frames) : undefined);
+    sink.start(headers, frames);
     if (!exchange || exchange.mode !== "sse" || exchange.complete) {
       sink.end();
       return;
@@ -280,7 +286,7 @@ export class Session {
   attachLegacy(res: ServerResponse, endpoint: string): void {
     const sink = this.newSink(res, () => this.end("the client closed the sse stream", "client"));
     this.legacySink = sink;
-    sink.start({}, formatSseEvent(endpoint, undefined, "endpoint"));
+    sink.start({}, [formatSseEvent(endpoint, undefined, "endpoint")]);
   }
 
   /**
@@ -353,7 +359,7 @@ export class Session {
     this.end(reason, "daemon");
   }
 
-  private onFrame(frame: OpenSessionResponseFrame): void {
+  private onFrame(frame: OpenSessionResponseFrame<JsonBytes>): void {
     switch (frame.kind) {
       case "message":
         this.onServerMessage(frame);
@@ -369,23 +375,23 @@ export class Session {
     }
   }
 
-  private onServerMessage(message: { readonly exchangeId: bigint; readonly json: Uint8Array; readonly exchangeComplete: boolean }): void {
+  private onServerMessage(message: { readonly exchangeId: bigint; readonly json: JsonBytes; readonly exchangeComplete: boolean }): void {
     if (this.ended) return;
     this.touch();
     const id = Number(message.exchangeId);
     const json = message.json;
     if (this.kind === "sse") {
-      if (json.length > 0) this.legacySink?.write(formatSseEvent(json, undefined, "message"));
+      if (!isEmpty(json)) this.legacySink?.write(formatSseEvent(json, undefined, "message"));
       return;
     }
     const exchange = id === 0 ? undefined : this.exchanges.get(id);
-    if (exchange && message.exchangeComplete && json.length > 0 && this.answersAlone(exchange)) {
+    if (exchange && message.exchangeComplete && !isEmpty(json) && this.answersAlone(exchange)) {
       // The exchange's first message is also its last: the response. (The daemon ends an exchange only with what it owed.)
       exchange.complete = true;
-      this.decide(exchange, { kind: "json", body: Buffer.from(json.buffer, json.byteOffset, json.byteLength) });
+      this.decide(exchange, { kind: "json", body: isPieces(json) ? json : Buffer.from(json.buffer, json.byteOffset, json.byteLength) });
       return;
     }
-    if (json.length > 0) {
+    if (!isEmpty(json)) {
       if (exchange && !exchange.complete) this.deliverToExchange(exchange, json);
       else this.deliverStandalone(json);
     }
@@ -398,10 +404,11 @@ export class Session {
     return exchange.mode === "json" ? exchange.responses.length === 0 : exchange.acceptsJson && exchange.seq === 0;
   }
 
-  private deliverToExchange(exchange: Exchange, json: Uint8Array): void {
+  private deliverToExchange(exchange: Exchange, json: JsonBytes): void {
     if (exchange.mode === "json") {
-      if (isResponseMessage(json)) exchange.responses.push(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString("utf8"));
-      else this.deliverStandalone(json);
+      const bytes = isPieces(json) ? Buffer.concat(json) : json;
+      if (isResponseMessage(bytes)) exchange.responses.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"));
+      else this.deliverStandalone(bytes);
       return;
     }
     const seq = ++exchange.seq;
@@ -419,7 +426,7 @@ export class Session {
     }
   }
 
-  private deliverStandalone(json: Uint8Array): void {
+  private deliverStandalone(json: JsonBytes): void {
     const seq = ++this.standaloneSeq;
     const frame = formatSseEvent(json, formatEventId(0, seq));
     this.replay.add({ streamId: 0, seq, frame });

@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { piecesLength } from "../../shared/byte-pieces.js";
 
 /** Response headers of every SSE stream: no caching, no proxy buffering (a reverse proxy must pass frames through). */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
@@ -10,19 +11,44 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
 
 const KEEPALIVE_FRAME = Buffer.from(": keepalive\n\n");
 const NEWLINE = /\r\n|\r|\n/;
+const EVENT_END = Buffer.from("\n\n");
 
 /**
- * Builds one SSE event (HTML Living Standard, "Server-sent events" › "Interpreting an event stream") as one Buffer,
- * so a frame reaches the socket in one write. `data` is the daemon's JSON bytes; JSON text rarely holds raw line
- * breaks, but when it does each line becomes its own `data:` field, which the client joins back with "\n".
+ * One SSE event's bytes: one buffer, or for a large message a list of buffers written in order, so that its bulk
+ * (the pieces it arrived in from the daemon) is never joined on its way to the socket.
  */
-export function formatSseEvent(data: Uint8Array | string, id?: string, event?: string): Buffer {
+export type SseFrame = Buffer | readonly Buffer[];
+
+const isPieces = (frame: SseFrame): frame is readonly Buffer[] => Array.isArray(frame);
+
+/** The number of bytes of a frame. */
+export function frameLength(frame: SseFrame): number {
+  return isPieces(frame) ? piecesLength(frame) : frame.length;
+}
+
+/** Appends a frame's buffers to a list of buffers to write. */
+function appendFrame(list: Buffer[], frame: SseFrame): void {
+  if (isPieces(frame)) for (const piece of frame) list.push(piece);
+  else list.push(frame);
+}
+
+/**
+ * Builds one SSE event (HTML Living Standard, "Server-sent events" › "Interpreting an event stream"): one Buffer, so
+ * a frame reaches the socket in one write, or for `data` given as pieces (a large message) those pieces between the
+ * event's head and its end, uncopied. `data` is the daemon's JSON bytes; JSON text rarely holds raw line breaks, but
+ * when it does each line becomes its own `data:` field, which the client joins back with "\n".
+ */
+export function formatSseEvent(data: Uint8Array | string | readonly Buffer[], id?: string, event?: string): SseFrame {
   let head = "";
   if (event !== undefined) head += `event: ${event}\n`;
   if (id !== undefined) head += `id: ${id}\n`;
+  if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+    if (data.every((piece) => piece.indexOf(10) < 0 && piece.indexOf(13) < 0)) return [Buffer.from(`${head}data: `), ...data, EVENT_END];
+    return formatSseEvent(Buffer.concat(data), id, event);
+  }
   const bytes = typeof data === "string" ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (bytes.indexOf(10) < 0 && bytes.indexOf(13) < 0) {
-    return Buffer.concat([Buffer.from(`${head}data: `), bytes, Buffer.from("\n\n")]);
+    return Buffer.concat([Buffer.from(`${head}data: `), bytes, EVENT_END]);
   }
   const lines = bytes.toString("utf8").split(NEWLINE);
   return Buffer.from(`${head}${lines.map((line) => `data: ${line}\n`).join("")}\n`);
@@ -77,11 +103,13 @@ export class SseSink {
     return !this.finished && !this.res.destroyed;
   }
 
-  /** Sends the status line and headers, optionally with the first frames, in one write. */
-  start(headers: Record<string, string>, first?: Buffer): void {
+  /** Sends the status line and headers, with the first frames if any, in one write. */
+  start(headers: Record<string, string>, first: readonly SseFrame[] = []): void {
     this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
-    if (first) this.res.write(first);
-    else this.res.flushHeaders();
+    if (first.length > 0) {
+      for (const frame of first) appendFrame(this.batch, frame);
+      this.writeBatch();
+    } else this.res.flushHeaders();
     if (this.options.keepAliveMs > 0) {
       this.timer = setInterval(() => this.write(KEEPALIVE_FRAME), this.options.keepAliveMs);
       this.timer.unref();
@@ -92,36 +120,42 @@ export class SseSink {
    * Queues one frame; the frames of one tick leave in one socket write (a response followed at once by the end of
    * its stream leaves as one packet). Drops the connection when the client stopped reading.
    */
-  write(frame: Buffer): void {
+  write(frame: SseFrame): void {
     if (!this.open) return;
-    this.batch.push(frame);
-    if (this.batch.length === 1) process.nextTick(() => this.flush());
+    const wasEmpty = this.batch.length === 0;
+    appendFrame(this.batch, frame);
+    if (wasEmpty) process.nextTick(() => this.flush());
   }
 
   /** Ends the stream normally (every answer sent, or the session ended), with any queued frames. */
-  end(last?: Buffer): void {
+  end(last?: SseFrame): void {
     if (this.finished) return;
     this.finished = true;
     this.stopTimer();
     if (this.res.destroyed) return;
-    if (last) this.batch.push(last);
-    const rest = this.takeBatch();
-    if (rest) this.res.end(rest);
-    else this.res.end();
+    if (last) appendFrame(this.batch, last);
+    this.writeBatch();
+    this.res.end();
   }
 
   private flush(): void {
-    const frames = this.takeBatch();
-    if (!frames || this.finished || this.res.destroyed) return;
-    this.res.write(frames);
+    if (this.batch.length === 0 || this.finished || this.res.destroyed) return;
+    this.writeBatch();
     if (this.res.writableLength > this.options.maxBufferedBytes) this.res.destroy();
   }
 
-  private takeBatch(): Buffer | undefined {
-    if (this.batch.length === 0) return undefined;
-    const frames = this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch);
+  /** Writes the queued buffers: several are corked, so they leave in one writev. */
+  private writeBatch(): void {
+    const batch = this.batch;
+    if (batch.length === 0) return;
     this.batch = [];
-    return frames;
+    if (batch.length === 1) {
+      this.res.write(batch[0]);
+      return;
+    }
+    this.res.cork();
+    for (const piece of batch) this.res.write(piece);
+    this.res.uncork();
   }
 
   private stopTimer(): void {

@@ -7,8 +7,11 @@ import {
   SESSION_TRANSPORT,
   decodeOpenSessionRequest,
   decodeOpenSessionResponse,
+  decodeOpenSessionResponsePieces,
   encodeOpenSessionRequest,
   encodeOpenSessionResponse,
+  encodeOpenSessionResponseParts,
+  jsonPayloadBytes,
   WireFormatError,
   type OpenSessionRequestFrame,
   type OpenSessionResponseFrame,
@@ -113,3 +116,76 @@ test("the end-of-stream message carries the error as connect-es reads it, and no
   t.deepEqual(parseEndStream(failed.subarray(5)), { code: "invalid_argument", message: "the first OpenSession message must be a SessionStart" });
   t.deepEqual(parseEndStream(Buffer.from("nope")), { code: "internal", message: "the end-of-stream message is not JSON" });
 });
+
+test("spliced JSON leaves in parts whose concatenation is the frame's single-buffer encoding", (t) => {
+  const body = [Buffer.from('{"text":"'), Buffer.from("é".repeat(40_000)), Buffer.from('"}')];
+  const json = { head: '{"jsonrpc":"2.0","id":"ü-1","result":', body, bodyLength: body.reduce((n, b) => n + b.length, 0), tail: "}" };
+  const text = json.head + Buffer.concat(body).toString() + json.tail;
+  for (const exchangeComplete of [true, false]) {
+    for (const exchangeId of [0n, 5n, 2n ** 64n - 1n]) {
+      const frame = { kind: "message", exchangeId, json, exchangeComplete } as const;
+      const parts = encodeOpenSessionResponseParts(frame, true);
+      t.is(parts.length, body.length + 2);
+      t.is(parts[1], body[0], "the bulk is not copied");
+      const whole = encodeEnvelope(0, encodeOpenSessionResponse({ ...frame, json: utf8(text) }));
+      t.deepEqual(Buffer.concat(parts), whole);
+      t.deepEqual(encodeOpenSessionResponse(frame, true), whole);
+      t.deepEqual(Buffer.from(jsonPayloadBytes(json)).toString(), text);
+    }
+  }
+  t.is(encodeOpenSessionResponseParts({ kind: "message", exchangeId: 1n, json: "{}", exchangeComplete: true }).length, 1);
+});
+
+test("a large response decodes from its pieces into slices of them, the same frame as when joined", (t) => {
+  const cases = [
+    ...responses.map(({ init }) => toBinary(OpenSessionResponseSchema, create(OpenSessionResponseSchema, init))),
+    // field order connect-es never writes: exchange_complete first, then the JSON, then the id again
+    withOneofHeader(Buffer.concat([Buffer.from([0x18, 0x01, 0x12]), encodeVarint(big.length), big, Buffer.from([0x08, 0x07])])),
+  ];
+  for (const bytes of cases) {
+    const expected = decodeOpenSessionResponse(bytes);
+    for (const cut of [1, 7, 31, 33, 4096, bytes.length - 1]) {
+      if (cut >= bytes.length) continue;
+      const pieces = [Buffer.from(bytes.subarray(0, cut)), Buffer.from(bytes.subarray(cut))];
+      const frame = decodeOpenSessionResponsePieces(pieces, bytes.length);
+      const joined = frame.kind === "message" ? { ...frame, json: Array.isArray(frame.json) ? new Uint8Array(Buffer.concat(frame.json)) : frame.json } : frame;
+      t.deepEqual(joined, expected, `cut at ${cut}`);
+    }
+  }
+  const pieces = [Buffer.from(toBinary(OpenSessionResponseSchema, create(OpenSessionResponseSchema, responses[1]!.init)))];
+  const frame = decodeOpenSessionResponsePieces(pieces, pieces[0]!.length);
+  t.true(frame.kind === "message" && Array.isArray(frame.json) && frame.json[0]!.buffer === pieces[0]!.buffer, "the JSON is a view, not a copy");
+  t.throws(() => decodeOpenSessionResponsePieces([pieces[0]!.subarray(0, 40)], 40), { instanceOf: WireFormatError }, "truncated input still fails");
+});
+
+test("an envelope reader with onPieces hands large payloads over as the chunks they came in", (t) => {
+  const large = Buffer.alloc(70_000, 9);
+  const wire = Buffer.concat([encodeEnvelope(0, Buffer.from("small")), encodeEnvelope(0, large), encodeEnvelope(0, Buffer.from("after"))]);
+  for (const step of [1, 1000, 65_536, wire.length]) {
+    const reader = new EnvelopeReader(1 << 20, 1024);
+    const seen: string[] = [];
+    for (let i = 0; i < wire.length; i += step) {
+      reader.push(
+        wire.subarray(i, i + step),
+        (_flags, payload) => seen.push(`whole:${payload.toString()}`),
+        (_flags, pieces, length) => seen.push(`pieces:${length}:${Buffer.concat(pieces).equals(large)}`),
+      );
+    }
+    t.deepEqual(seen, ["whole:small", "pieces:70000:true", "whole:after"], `step ${step}`);
+    t.false(reader.partial);
+  }
+});
+
+function withOneofHeader(inner: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x0a]), encodeVarint(inner.length), inner]);
+}
+
+function encodeVarint(value: number): Buffer {
+  const bytes: number[] = [];
+  while (value >= 0x80) {
+    bytes.push((value & 0x7f) | 0x80);
+    value >>>= 7;
+  }
+  bytes.push(value);
+  return Buffer.from(bytes);
+}

@@ -7,6 +7,7 @@
  * replaced rather than merged). The tests check every frame against protobuf-es in both directions, so the two
  * stay interchangeable.
  */
+import { sliceOfPieces } from "../byte-pieces.js";
 
 /** `OpenSessionRequest`, as the fast paths see it. `transport` is the `SessionTransport` enum's number. */
 export type OpenSessionRequestFrame<Json = Uint8Array> =
@@ -65,8 +66,9 @@ class Writer {
   readonly bytes: Buffer;
   offset = 0;
 
-  constructor(size: number, envelope: boolean) {
-    this.bytes = Buffer.allocUnsafe(envelope ? size + 5 : size);
+  /** `size` is the message's; `capacity`, when given, what to allocate instead (the first part of a longer message). */
+  constructor(size: number, envelope: boolean, capacity = size) {
+    this.bytes = Buffer.allocUnsafe(envelope ? capacity + 5 : capacity);
     if (envelope) {
       this.bytes[0] = 0;
       this.bytes.writeUInt32BE(size, 1);
@@ -104,10 +106,34 @@ class Writer {
 /** A length-delimited field's size on the wire (tag of one byte: field numbers here are all below 16). */
 const lengthField = (length: number): number => 1 + varintSize(length) + length;
 
-/** JSON as bytes, or as a string with its UTF-8 length (the daemon's frames hold strings: encoded straight in). */
-type JsonPayload = Uint8Array | string;
+/**
+ * JSON whose bulk is bytes a server wrote, between two strings the daemon wrote (a response's envelope around a
+ * large result): encoded without copying the bulk (`encodeOpenSessionResponseParts`).
+ */
+export interface SplicedJson {
+  readonly head: string;
+  readonly body: readonly Uint8Array[];
+  readonly bodyLength: number;
+  readonly tail: string;
+}
 
-const payloadLength = (json: JsonPayload): number => (typeof json === "string" ? Buffer.byteLength(json, "utf8") : json.length);
+/** JSON as bytes, as a string (the daemon's frames hold strings: encoded straight in), or spliced. */
+export type JsonPayload = Uint8Array | string | SplicedJson;
+
+const isSpliced = (json: JsonPayload): json is SplicedJson => typeof json === "object" && !(json instanceof Uint8Array);
+
+function payloadLength(json: JsonPayload): number {
+  if (typeof json === "string") return Buffer.byteLength(json, "utf8");
+  if (isSpliced(json)) return Buffer.byteLength(json.head, "utf8") + json.bodyLength + Buffer.byteLength(json.tail, "utf8");
+  return json.length;
+}
+
+/** A JSON payload as one byte array (copies a spliced one: for the paths that need a single buffer). */
+export function jsonPayloadBytes(json: JsonPayload): Uint8Array {
+  if (typeof json === "string") return textEncoder.encode(json);
+  if (!isSpliced(json)) return json;
+  return Buffer.concat([Buffer.from(json.head, "utf8"), ...json.body, Buffer.from(json.tail, "utf8")]);
+}
 
 function messageSize(exchangeId: bigint, jsonLength: number, exchangeComplete: boolean | undefined): number {
   return (exchangeId !== 0n ? 1 + bigVarintSize(exchangeId) : 0) + (jsonLength > 0 ? lengthField(jsonLength) : 0) + (exchangeComplete ? 2 : 0);
@@ -122,7 +148,11 @@ function writeMessage(writer: Writer, exchangeId: bigint, json: JsonPayload, jso
     writer.varint((2 << 3) | WIRE_LENGTH);
     writer.varint(jsonLength);
     if (typeof json === "string") writer.text(json, jsonLength);
-    else writer.raw(json);
+    else if (isSpliced(json)) {
+      writer.text(json.head, Buffer.byteLength(json.head, "utf8"));
+      for (const piece of json.body) writer.raw(piece);
+      writer.text(json.tail, Buffer.byteLength(json.tail, "utf8"));
+    } else writer.raw(json);
   }
   if (exchangeComplete) {
     writer.varint((3 << 3) | WIRE_VARINT);
@@ -198,6 +228,38 @@ export function encodeOpenSessionResponse(frame: OpenSessionResponseFrame<JsonPa
     case "ended":
       return encodeStringCase(3, frame.reason, envelope);
   }
+}
+
+/**
+ * `OpenSessionResponse` as a list of byte arrays to write in order. A message holding `SplicedJson` leaves as three
+ * parts or more — what comes before the bulk, the bulk's own pieces, what follows — so the bulk is never copied;
+ * every other frame is one part.
+ */
+export function encodeOpenSessionResponseParts(frame: OpenSessionResponseFrame<JsonPayload>, envelope = false): Uint8Array[] {
+  if (frame.kind !== "message" || !isSpliced(frame.json)) return [encodeOpenSessionResponse(frame, envelope)];
+  const { head, body, bodyLength, tail } = frame.json;
+  const headLength = Buffer.byteLength(head, "utf8");
+  const tailLength = Buffer.byteLength(tail, "utf8");
+  const jsonLength = headLength + bodyLength + tailLength;
+  const inner = messageSize(frame.exchangeId, jsonLength, frame.exchangeComplete);
+  // The prefix: envelope header, the oneof's tag and length, the exchange id, the json field's tag and length, head.
+  const prefix = new Writer(lengthField(inner), envelope, headLength + 32);
+  prefix.varint((1 << 3) | WIRE_LENGTH);
+  prefix.varint(inner);
+  if (frame.exchangeId !== 0n) {
+    prefix.varint((1 << 3) | WIRE_VARINT);
+    prefix.bigVarint(frame.exchangeId);
+  }
+  prefix.varint((2 << 3) | WIRE_LENGTH);
+  prefix.varint(jsonLength);
+  prefix.text(head, headLength);
+  const suffix = new Writer(0, false, tailLength + (frame.exchangeComplete ? 2 : 0));
+  suffix.text(tail, tailLength);
+  if (frame.exchangeComplete) {
+    suffix.varint((3 << 3) | WIRE_VARINT);
+    suffix.varint(1);
+  }
+  return [prefix.bytes.subarray(0, prefix.offset), ...body, suffix.bytes];
 }
 
 // ---- decoding ---------------------------------------------------------------------------------------------------
@@ -371,4 +433,49 @@ export function decodeOpenSessionResponse(bytes: Uint8Array): OpenSessionRespons
     } else reader.skip(tag & 7);
   }
   return frame;
+}
+
+/** How many leading bytes of a pieced frame are read for its fields before the JSON. */
+const PIECED_HEAD_BYTES = 32;
+/** The most bytes after the JSON that a pieced frame may hold (its `exchange_complete` takes 2). */
+const PIECED_TAIL_BYTES = 64;
+
+/**
+ * `OpenSessionResponse` from the pieces it arrived in (`EnvelopeReader`'s `onPieces`), leaving a message's JSON as
+ * slices of them: a large answer then reaches the client without being joined. Frames laid out as encoders write
+ * them (the oneof alone; the exchange id, the JSON, then `exchange_complete`) decode this way; any other layout is
+ * joined and decoded as usual, with the same result and the same errors.
+ */
+export function decodeOpenSessionResponsePieces(pieces: readonly Buffer[], length: number): OpenSessionResponseFrame<Uint8Array | Buffer[]> {
+  try {
+    const head = Buffer.concat(sliceOfPieces(pieces, 0, Math.min(length, PIECED_HEAD_BYTES)));
+    const reader = new Reader(head);
+    if (reader.varint() !== ((1 << 3) | WIRE_LENGTH)) throw new WireFormatError("not a message frame");
+    const inner = reader.varint();
+    if (reader.offset + inner !== length) throw new WireFormatError("not the only field");
+    let exchangeId = 0n;
+    let tag = reader.varint();
+    if (tag === ((1 << 3) | WIRE_VARINT)) {
+      exchangeId = reader.bigVarint();
+      tag = reader.varint();
+    }
+    if (tag !== ((2 << 3) | WIRE_LENGTH)) throw new WireFormatError("no JSON next");
+    const jsonLength = reader.varint();
+    const jsonStart = reader.offset;
+    const jsonEnd = jsonStart + jsonLength;
+    if (jsonEnd > length || length - jsonEnd > PIECED_TAIL_BYTES) throw new WireFormatError("not laid out as expected");
+    const tail = new Reader(Buffer.concat(sliceOfPieces(pieces, jsonEnd, length)));
+    let exchangeComplete = false;
+    while (!tail.done) {
+      const next = tail.varint();
+      if (next === ((1 << 3) | WIRE_VARINT)) exchangeId = tail.bigVarint();
+      else if (next === ((3 << 3) | WIRE_VARINT)) exchangeComplete = tail.varint() !== 0;
+      else if (next === ((2 << 3) | WIRE_LENGTH)) throw new WireFormatError("a second JSON field");
+      else tail.skip(next & 7);
+    }
+    return { kind: "message", exchangeId, json: sliceOfPieces(pieces, jsonStart, jsonEnd), exchangeComplete };
+  } catch (error) {
+    if (!(error instanceof WireFormatError)) throw error;
+    return decodeOpenSessionResponse(Buffer.concat(pieces, length));
+  }
 }

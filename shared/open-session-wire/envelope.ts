@@ -60,7 +60,8 @@ export function parseEndStream(payload: Uint8Array): { readonly code: ConnectWir
 
 /**
  * Splits a byte stream into envelopes, however the chunks fall. Chunks are kept as they came and joined once per
- * envelope, so a 10 MiB result arriving in 64 KiB pieces is copied once, not once per piece. Refuses an envelope
+ * envelope, so a 10 MiB result arriving in 64 KiB pieces is copied once, not once per piece — or not at all, for a
+ * reader given `onPieces` and an envelope of `piecesFromBytes` or more: it gets the pieces. Refuses an envelope
  * larger than `maxBytes` (a peer cannot make us buffer without bound) by throwing; the caller ends the stream with
  * `resource_exhausted`.
  */
@@ -70,10 +71,20 @@ export class EnvelopeReader {
   /** Flags and total size (header included) of the envelope being collected, once its header is in. */
   private current: { flags: number; total: number } | undefined;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly piecesFromBytes = Number.POSITIVE_INFINITY,
+  ) {}
 
-  /** Feeds a chunk; calls `onEnvelope` for every envelope it completes, in order. */
-  push(chunk: Buffer, onEnvelope: (flags: number, payload: Buffer) => void): void {
+  /**
+   * Feeds a chunk; calls `onEnvelope` for every envelope it completes, in order, or `onPieces` (when given) for one
+   * whose payload is `piecesFromBytes` or longer, with the payload as the pieces it arrived in.
+   */
+  push(
+    chunk: Buffer,
+    onEnvelope: (flags: number, payload: Buffer) => void,
+    onPieces?: (flags: number, payload: Buffer[], length: number) => void,
+  ): void {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
@@ -88,7 +99,10 @@ export class EnvelopeReader {
       if (this.size < this.current.total) return;
       const { flags, total } = this.current;
       this.current = undefined;
-      onEnvelope(flags, this.take(total).subarray(5));
+      if (onPieces && total - 5 >= this.piecesFromBytes) {
+        this.take(5);
+        onPieces(flags, this.takePieces(total - 5), total - 5);
+      } else onEnvelope(flags, this.take(total).subarray(5));
     }
   }
 
@@ -102,6 +116,26 @@ export class EnvelopeReader {
     const first = this.chunks[0]!;
     if (first.length >= count) return first;
     return Buffer.concat(this.chunks, Math.min(this.size, 64)).subarray(0, count);
+  }
+
+  /** Removes and returns the first `count` buffered bytes as views of the chunks they sit in. */
+  private takePieces(count: number): Buffer[] {
+    const pieces: Buffer[] = [];
+    let left = count;
+    while (left > 0) {
+      const chunk = this.chunks[0]!;
+      if (chunk.length <= left) {
+        pieces.push(chunk);
+        this.chunks.shift();
+        left -= chunk.length;
+      } else {
+        pieces.push(chunk.subarray(0, left));
+        this.chunks[0] = chunk.subarray(left);
+        left = 0;
+      }
+    }
+    this.size -= count;
+    return pieces;
   }
 
   /** Removes and returns the first `count` buffered bytes (a view when they sit in one chunk). */

@@ -103,6 +103,12 @@ function rawCall(client: Client, name: string, args: Json): Promise<Json> {
   return client.request({ method: "tools/call", params: { name, arguments: args } }, z.looseObject({}));
 }
 
+/** The fixture's `big` text (test/fixtures/servers/normal-server.mjs). */
+function bigText(n: number): string {
+  const unit = 'aé😀"\\\n\t<';
+  return unit.repeat(Math.ceil(n / unit.length)).slice(0, n);
+}
+
 const byKey = (key: string) => (a: Json, b: Json) => String(a[key]).localeCompare(String(b[key]));
 
 /** server-everything tools hidden by design: MCP tasks are out of scope, so `taskSupport: required` is not exposed. */
@@ -177,6 +183,25 @@ for (const kind of HTTP_TRANSPORT_KINDS) {
     t.true("error" in unknown || (unknown.result as Json).isError === true, "an unknown tool is refused");
   });
 
+  test(`${kind}: large results reach the client exactly, answered at once or on a stream, while other calls go on`, async (t) => {
+    const client = await connect(t, kind);
+    // 300,000 characters (beyond the daemon's raw pass-through threshold) at once, and after 100 ms (a stream by
+    // then, on a client that takes priming events); 1,000 characters stay on the ordinary path.
+    const cases: Array<[number, number]> = [
+      [300_000, 0],
+      [300_000, 100],
+      [1_000, 0],
+    ];
+    for (const [n, ms] of cases) {
+      const [big, echoed] = await Promise.all([
+        rawCall(client.client, "fixture-big", { n, ms }),
+        client.client.callTool({ name: "fixture-echo", arguments: { text: `beside ${n}/${ms}` } }),
+      ]);
+      t.deepEqual(big, { content: [{ type: "text", text: bigText(n) }, { type: "text", text: "end" }], _meta: { "fixture/n": n } }, `${n}/${ms}`);
+      t.deepEqual(echoed.content, [{ type: "text", text: `beside ${n}/${ms}` }]);
+    }
+  });
+
   test(`${kind}: resources, templates and reads pass through and route by URI`, async (t) => {
     const client = await connect(t, kind);
     const resources = await allResources(client.client);
@@ -249,6 +274,14 @@ for (const kind of HTTP_TRANSPORT_KINDS) {
     );
   });
 }
+
+test("dsctl tools call: a large result comes through the control API parsed and whole", async (t) => {
+  // A whole number of the text's 9-unit pattern: no emoji cut in half (dsctl prints UTF-8, where half an emoji is U+FFFD).
+  const n = 300_006;
+  const { stdout, code } = await t.context.gateway.dsctl(["tools", "call", "fixture-big", "--args", JSON.stringify({ n })]);
+  t.is(code, 0);
+  t.deepEqual(JSON.parse(stdout), { content: [{ type: "text", text: bigText(n) }, { type: "text", text: "end" }], _meta: { "fixture/n": n } });
+});
 
 test.serial("logging/setLevel: each session gets server logs at or above its own level", async (t) => {
   const verbose = await connect(t, "streamable", "verbose");

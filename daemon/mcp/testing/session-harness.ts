@@ -8,6 +8,12 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { McpEngine } from "../engine.js";
 import type { McpSession, SessionFrame } from "../session.js";
+import { jsonPayloadBytes, type SplicedJson } from "../../../shared/open-session-wire/codec.js";
+
+/** A message frame's JSON as text, whether the session wrote it as a string or spliced a server's bytes in. */
+export function jsonText(json: string | SplicedJson): string {
+  return typeof json === "string" ? json : Buffer.from(jsonPayloadBytes(json)).toString("utf8");
+}
 
 /** A JSON-RPC message frame, parsed. */
 export interface MessageFrame {
@@ -43,7 +49,7 @@ export class RawSession {
     return this.frames
       .filter((f): f is Extract<SessionFrame, { kind: "message" }> => f.kind === "message")
       .filter((f) => exchangeId === undefined || f.exchangeId === BigInt(exchangeId))
-      .map((f) => ({ exchangeId: f.exchangeId, message: f.json === "" ? undefined : JSON.parse(f.json), exchangeComplete: f.exchangeComplete }));
+      .map((f) => ({ exchangeId: f.exchangeId, message: f.json === "" ? undefined : JSON.parse(jsonText(f.json)), exchangeComplete: f.exchangeComplete }));
   }
 
   /** Waits (bounded generously) until `predicate` holds, re-checking on every frame and every 25 ms. */
@@ -106,7 +112,7 @@ export class SessionClientTransport implements Transport {
       onFrame: (frame) => {
         this.frames.push(frame);
         if (frame.kind === "message" && frame.json !== "") {
-          const message = JSON.parse(frame.json) as JSONRPCMessage;
+          const message = JSON.parse(jsonText(frame.json)) as JSONRPCMessage;
           queueMicrotask(() => this.onmessage?.(message));
         }
       },
