@@ -58,6 +58,14 @@ export interface FrontendRunner {
 /** How long the process must stay up for the back-off to reset. */
 const stableAfterMs = 30_000;
 
+/**
+ * The frontend's V8 young-generation semi-space, in MiB. Its live set is small (about 15 KiB of heap per idle
+ * session) but every request allocates, and with V8's default the semi-spaces grow to 16 MiB and stay committed:
+ * measured with 1,000 idle sessions, its RSS grew by 54 KiB per session by default and by 25 KiB with 1 MiB, with
+ * CPU per call unchanged within the benchmark's noise (scavenges of a small live set are cheap).
+ */
+const FRONTEND_SEMI_SPACE_MIB = 1;
+
 /** Where the built frontend lives, from this module's own location (source tree or dist/). */
 export function defaultFrontendEntry(): string {
   const here = import.meta.url;
@@ -103,7 +111,7 @@ export function createFrontendRunner(options: FrontendRunnerOptions): FrontendRu
     }
     const handle = spawnChild({
       command: process.execPath,
-      args: [entry],
+      args: [`--max-semi-space-size=${FRONTEND_SEMI_SPACE_MIB}`, entry],
       env: buildChildEnv({
         DEPLOYSTACK_HOME: options.home,
         [FRONTEND_CONFIG_ENV]: JSON.stringify(options.config),
