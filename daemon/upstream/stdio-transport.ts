@@ -44,6 +44,7 @@ export function createStdioMessageTransport(options: StdioTransportOptions): Mes
   let discarding = false;
   let started = false;
   let closed = false;
+  let corked = false;
 
   const transport: MessageTransport = {
     async start() {
@@ -60,6 +61,7 @@ export function createStdioMessageTransport(options: StdioTransportOptions): Mes
         return Promise.reject(new Error("transport closed"));
       }
       const line = JSON.stringify(message) + "\n";
+      corkUntilNextTick();
       return new Promise<void>((resolve, reject) => {
         const flushed = input.write(line, (error) => {
           if (error) reject(error);
@@ -73,6 +75,23 @@ export function createStdioMessageTransport(options: StdioTransportOptions): Mes
       finish();
     },
   };
+
+  /**
+   * Gathers the messages sent in one turn of the event loop (the requests of several sessions that arrived in one
+   * read from the frontend) into one write: a pipe write wakes the server's process, which on a virtual machine
+   * costs far more than the bytes.
+   */
+  function corkUntilNextTick(): void {
+    if (corked) return;
+    corked = true;
+    input.cork();
+    process.nextTick(uncork);
+  }
+
+  function uncork(): void {
+    corked = false;
+    input.uncork();
+  }
 
   function onData(chunk: Buffer): void {
     let start = 0;
