@@ -10,7 +10,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
-import { dirname, join, resolve as resolvePath } from "node:path";
+import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchPaths, createContenders } from "./lib/contenders.mjs";
 import { gatewayRss, runGatewayHops, runGatewayMemory, runGatewayStartup, runMcpHubStartup } from "./lib/gateway-scenarios.mjs";
@@ -103,7 +103,19 @@ async function limited(items, limit, task) {
   return results;
 }
 
+/** `--render FILE.json`: writes FILE.md again from recorded results (and the README table, for a full run). */
+function renderRecorded(file) {
+  const results = JSON.parse(readFileSync(file, "utf8"));
+  const markdown = renderMarkdown(results);
+  writeFileSync(file.replace(/\.json$/, ".md"), markdown);
+  log(`rendered ${file.replace(/\.json$/, ".md")}`);
+  if (results.mode === "full" && !flag("--no-readme")) updateReadme(markdown, basename(file));
+  return 0;
+}
+
 async function main() {
+  const recorded = option("--render", undefined);
+  if (recorded) return renderRecorded(resolvePath(recorded));
   installCleanupHooks();
   const paths = benchPaths(root);
   const all = createContenders(paths).filter((c) => (only.length === 0 ? !c.optional : only.includes(c.id)));
