@@ -8,6 +8,7 @@ import {
   type OpenSessionRequestFrame,
   type OpenSessionResponseFrame,
 } from "../shared/open-session-wire/codec.js";
+import { isPieces } from "../shared/byte-pieces.js";
 import { EnvelopeReader, FLAG_COMPRESSED, FLAG_END_STREAM, parseEndStream, type ConnectWireCode } from "../shared/open-session-wire/envelope.js";
 
 /** Why a session's stream to the daemon ended badly: a Connect error code and its message. */
@@ -157,30 +158,22 @@ function openChannel(stream: ClientHttp2Stream, handlers: ChannelHandlers): Daem
       failure = { code: "internal", message: `the daemon answered with content type ${String(headers["content-type"])}` };
     }
   });
+  /** One envelope, whole or (a large one) in the pieces it arrived in. */
+  const onEnvelope = (flags: number, payload: Buffer | Buffer[], length: number): void => {
+    if (endOfStream) return;
+    const pieces = isPieces(payload) ? payload : undefined;
+    if (flags & FLAG_END_STREAM) {
+      endOfStream = { error: parseEndStream(pieces ? Buffer.concat(pieces, length) : (payload as Buffer)) };
+      return;
+    }
+    if (flags & FLAG_COMPRESSED) throw new Error("the daemon sent a compressed message");
+    handlers.onFrame(pieces ? decodeOpenSessionResponsePieces(pieces, length) : decodeOpenSessionResponse(payload as Buffer));
+  };
+
   stream.on("data", (chunk: Buffer) => {
     if (failure || endOfStream) return;
     try {
-      reader.push(
-        chunk,
-        (flags, payload) => {
-          if (endOfStream) return;
-          if (flags & FLAG_END_STREAM) {
-            endOfStream = { error: parseEndStream(payload) };
-            return;
-          }
-          if (flags & FLAG_COMPRESSED) throw new Error("the daemon sent a compressed message");
-          handlers.onFrame(decodeOpenSessionResponse(payload));
-        },
-        (flags, pieces, length) => {
-          if (endOfStream) return;
-          if (flags & FLAG_END_STREAM) {
-            endOfStream = { error: parseEndStream(Buffer.concat(pieces, length)) };
-            return;
-          }
-          if (flags & FLAG_COMPRESSED) throw new Error("the daemon sent a compressed message");
-          handlers.onFrame(decodeOpenSessionResponsePieces(pieces, length));
-        },
-      );
+      reader.push(chunk, (flags, payload) => onEnvelope(flags, payload, payload.length), onEnvelope);
     } catch (error) {
       failure = { code: "internal", message: `malformed OpenSession stream from the daemon: ${(error as Error).message}` };
       stream.close(constants.NGHTTP2_CANCEL);

@@ -24,3 +24,8 @@ export function piecesLength(pieces: readonly Uint8Array[]): number {
   for (const piece of pieces) length += piece.length;
   return length;
 }
+
+/** Whether bytes are kept as pieces (a list) rather than one buffer. */
+export function isPieces<T extends Uint8Array>(bytes: T | readonly T[]): bytes is readonly T[] {
+  return Array.isArray(bytes);
+}

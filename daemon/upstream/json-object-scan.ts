@@ -105,10 +105,7 @@ export function scanJsonObject(pieces: readonly Buffer[]): MemberSpan[] | undefi
           else if (stringIsKey) {
             if (depth === 1) key = JSON.parse(Buffer.concat(sliceOfPieces(pieces, keyStart, base + i + 1)).toString("utf8")) as string;
             state = COLON;
-          } else {
-            state = AFTER_VALUE;
-            if (depth === 1) members.push({ key, start: valueStart, end: base + i + 1 });
-          }
+          } else endValue(base + i + 1);
           i++;
           continue;
         }
@@ -127,10 +124,7 @@ export function scanJsonObject(pieces: readonly Buffer[]): MemberSpan[] | undefi
           continue;
         case LITERAL:
           if (byte !== literal[literalAt]) return undefined;
-          if (++literalAt === literal.length) {
-            state = AFTER_VALUE;
-            if (depth === 1) members.push({ key, start: valueStart, end: base + i + 1 });
-          }
+          if (++literalAt === literal.length) endValue(base + i + 1);
           i++;
           continue;
         case NUMBER_MINUS:
@@ -170,8 +164,7 @@ export function scanJsonObject(pieces: readonly Buffer[]): MemberSpan[] | undefi
             continue;
           }
           // The number ended before this byte, which is read again as what follows a value.
-          state = AFTER_VALUE;
-          if (depth === 1) members.push({ key, start: valueStart, end: base + i });
+          endValue(base + i);
           continue;
         default:
           break;
@@ -235,13 +228,18 @@ export function scanJsonObject(pieces: readonly Buffer[]): MemberSpan[] | undefi
     }
     base += length;
   }
-  if (state === NUMBER_ZERO || state === NUMBER_INT || state === NUMBER_FRACTION || state === NUMBER_EXPONENT) return undefined;
   return state === DONE ? members : undefined;
+
+  /** A value ended just before `end`: a member of the top-level object when it was one. */
+  function endValue(end: number): void {
+    state = AFTER_VALUE;
+    if (depth === 1) members.push({ key, start: valueStart, end });
+  }
 
   /** Closes the innermost container, whose closer ends just before `end`; a value of the top-level object ends there when it was one. */
   function closeContainer(end: number): void {
     depth--;
-    state = depth === 0 ? DONE : AFTER_VALUE;
-    if (depth === 1) members.push({ key, start: valueStart, end });
+    if (depth === 0) state = DONE;
+    else endValue(end);
   }
 }

@@ -1,5 +1,5 @@
 import type { Context, Next } from "koa";
-import { piecesLength } from "../../shared/byte-pieces.js";
+import { isPieces, piecesLength } from "../../shared/byte-pieces.js";
 import { hopTiming } from "../../shared/hop-timing.js";
 import { parseAccept, isJsonContentType } from "../http/accept.js";
 import { HttpError, sessionNotFound } from "../http/http-error.js";
@@ -96,7 +96,7 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise
     case "json": {
       // Written here rather than through koa's body handling: the hot path's answer, one write with its headers.
       const body = typeof outcome.body === "string" ? Buffer.from(outcome.body) : outcome.body;
-      const pieces = Array.isArray(body) ? body : undefined;
+      const pieces = isPieces(body) ? body : undefined;
       ctx.respond = false;
       ctx.res.writeHead(200, {
         "Content-Type": "application/json",

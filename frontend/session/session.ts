@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { isPieces } from "../../shared/byte-pieces.js";
 import { hopTiming } from "../../shared/hop-timing.js";
 import { SESSION_TRANSPORT, type OpenSessionResponseFrame } from "../../shared/open-session-wire/codec.js";
 import type { ChannelError, DaemonChannel, DaemonClient } from "../daemon-client.js";
@@ -36,7 +37,6 @@ export const PRIMING_HOLD_MS = 20;
 /** A message's JSON from the daemon: bytes, or (a large one) the pieces it arrived in, never joined on the way out. */
 type JsonBytes = Uint8Array | readonly Buffer[];
 
-const isPieces = (json: JsonBytes): json is readonly Buffer[] => Array.isArray(json);
 const isEmpty = (json: JsonBytes): boolean => (isPieces(json) ? json.every((piece) => piece.length === 0) : json.length === 0);
 
 /** How a POST is to be answered, decided by what the daemon sends for its exchange. */

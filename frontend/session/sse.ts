@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { piecesLength } from "../../shared/byte-pieces.js";
+import { isPieces, piecesLength } from "../../shared/byte-pieces.js";
 
 /** Response headers of every SSE stream: no caching, no proxy buffering (a reverse proxy must pass frames through). */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
@@ -18,8 +18,6 @@ const EVENT_END = Buffer.from("\n\n");
  * (the pieces it arrived in from the daemon) is never joined on its way to the socket.
  */
 export type SseFrame = Buffer | readonly Buffer[];
-
-const isPieces = (frame: SseFrame): frame is readonly Buffer[] => Array.isArray(frame);
 
 /** The number of bytes of a frame. */
 export function frameLength(frame: SseFrame): number {

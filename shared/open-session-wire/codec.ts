@@ -117,16 +117,15 @@ export interface SplicedJson {
   readonly tail: string;
 }
 
-/** JSON as bytes, as a string (the daemon's frames hold strings: encoded straight in), or spliced. */
-export type JsonPayload = Uint8Array | string | SplicedJson;
+/** JSON as bytes, or as a string (the daemon's frames hold strings: encoded straight in). */
+type FlatJson = Uint8Array | string;
+
+/** Any JSON a frame may carry: flat, or spliced (responses only). */
+export type JsonPayload = FlatJson | SplicedJson;
 
 const isSpliced = (json: JsonPayload): json is SplicedJson => typeof json === "object" && !(json instanceof Uint8Array);
 
-function payloadLength(json: JsonPayload): number {
-  if (typeof json === "string") return Buffer.byteLength(json, "utf8");
-  if (isSpliced(json)) return Buffer.byteLength(json.head, "utf8") + json.bodyLength + Buffer.byteLength(json.tail, "utf8");
-  return json.length;
-}
+const payloadLength = (json: FlatJson): number => (typeof json === "string" ? Buffer.byteLength(json, "utf8") : json.length);
 
 /** A JSON payload as one byte array (copies a spliced one: for the paths that need a single buffer). */
 export function jsonPayloadBytes(json: JsonPayload): Uint8Array {
@@ -139,7 +138,8 @@ function messageSize(exchangeId: bigint, jsonLength: number, exchangeComplete: b
   return (exchangeId !== 0n ? 1 + bigVarintSize(exchangeId) : 0) + (jsonLength > 0 ? lengthField(jsonLength) : 0) + (exchangeComplete ? 2 : 0);
 }
 
-function writeMessage(writer: Writer, exchangeId: bigint, json: JsonPayload, jsonLength: number, exchangeComplete: boolean | undefined): void {
+/** A message's fields before its JSON's bytes: the exchange id, then the JSON field's tag and length. */
+function writeMessageHead(writer: Writer, exchangeId: bigint, jsonLength: number): void {
   if (exchangeId !== 0n) {
     writer.varint((1 << 3) | WIRE_VARINT);
     writer.bigVarint(exchangeId);
@@ -147,17 +147,24 @@ function writeMessage(writer: Writer, exchangeId: bigint, json: JsonPayload, jso
   if (jsonLength > 0) {
     writer.varint((2 << 3) | WIRE_LENGTH);
     writer.varint(jsonLength);
-    if (typeof json === "string") writer.text(json, jsonLength);
-    else if (isSpliced(json)) {
-      writer.text(json.head, Buffer.byteLength(json.head, "utf8"));
-      for (const piece of json.body) writer.raw(piece);
-      writer.text(json.tail, Buffer.byteLength(json.tail, "utf8"));
-    } else writer.raw(json);
   }
+}
+
+/** A message's field after its JSON: `exchange_complete`. */
+function writeMessageTail(writer: Writer, exchangeComplete: boolean | undefined): void {
   if (exchangeComplete) {
     writer.varint((3 << 3) | WIRE_VARINT);
     writer.varint(1);
   }
+}
+
+function writeMessage(writer: Writer, exchangeId: bigint, json: FlatJson, jsonLength: number, exchangeComplete: boolean | undefined): void {
+  writeMessageHead(writer, exchangeId, jsonLength);
+  if (jsonLength > 0) {
+    if (typeof json === "string") writer.text(json, jsonLength);
+    else writer.raw(json);
+  }
+  writeMessageTail(writer, exchangeComplete);
 }
 
 /** Encodes a oneof case holding one string field (field 1) — SessionInitialized, SessionEnded. */
@@ -176,7 +183,7 @@ function encodeStringCase(field: number, text: string, envelope: boolean): Buffe
 }
 
 /** `OpenSessionRequest` to bytes; with `envelope`, as a whole Connect envelope. */
-export function encodeOpenSessionRequest(frame: OpenSessionRequestFrame<JsonPayload>, envelope = false): Buffer {
+export function encodeOpenSessionRequest(frame: OpenSessionRequestFrame<FlatJson>, envelope = false): Buffer {
   switch (frame.kind) {
     case "empty":
       return new Writer(0, envelope).bytes;
@@ -215,6 +222,7 @@ export function encodeOpenSessionResponse(frame: OpenSessionResponseFrame<JsonPa
     case "empty":
       return new Writer(0, envelope).bytes;
     case "message": {
+      if (isSpliced(frame.json)) return Buffer.concat(encodeOpenSessionResponseParts(frame, envelope));
       const jsonLength = payloadLength(frame.json);
       const inner = messageSize(frame.exchangeId, jsonLength, frame.exchangeComplete);
       const writer = new Writer(lengthField(inner), envelope);
@@ -246,19 +254,11 @@ export function encodeOpenSessionResponseParts(frame: OpenSessionResponseFrame<J
   const prefix = new Writer(lengthField(inner), envelope, headLength + 32);
   prefix.varint((1 << 3) | WIRE_LENGTH);
   prefix.varint(inner);
-  if (frame.exchangeId !== 0n) {
-    prefix.varint((1 << 3) | WIRE_VARINT);
-    prefix.bigVarint(frame.exchangeId);
-  }
-  prefix.varint((2 << 3) | WIRE_LENGTH);
-  prefix.varint(jsonLength);
+  writeMessageHead(prefix, frame.exchangeId, jsonLength);
   prefix.text(head, headLength);
   const suffix = new Writer(0, false, tailLength + (frame.exchangeComplete ? 2 : 0));
   suffix.text(tail, tailLength);
-  if (frame.exchangeComplete) {
-    suffix.varint((3 << 3) | WIRE_VARINT);
-    suffix.varint(1);
-  }
+  writeMessageTail(suffix, frame.exchangeComplete);
   return [prefix.bytes.subarray(0, prefix.offset), ...body, suffix.bytes];
 }
 
