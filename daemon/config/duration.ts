@@ -27,3 +27,15 @@ export function parseDuration(value: unknown): number | undefined {
   const ms = Number(match[1]) * (UNIT_MS[match[2]] ?? Number.NaN);
   return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
+
+/**
+ * A duration for messages and logs ("250ms", "2.1s", "60s", "5m"): the supervisor's and the
+ * upstream connection's messages name their bounds the same way, in the units people write
+ * in the team file.
+ */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms >= 120_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  const seconds = ms / 1000;
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)}s`;
+}

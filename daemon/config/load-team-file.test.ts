@@ -381,3 +381,58 @@ test("displayPath names the file in messages", async (t) => {
     "examples/bad.yaml:3:5: teams[0].owner: unknown field",
   ]);
 });
+
+test("roots: folder paths resolve against the file, file:// URIs are kept, each with its folder's name", async (t) => {
+  const dir = tempDir(t);
+  const path = writeFile(
+    dir,
+    "team.yaml",
+    `teams:
+  - id: a
+    servers:
+      - name: rooted
+        command: x
+        roots: ["projects/web", "/srv/shared data", "file:///home/dev/notes", "\${DEPLOYSTACK_HOME}/work"]
+      - name: plain
+        command: x
+`,
+  );
+  const file = await loadTeamFile(path, { variables: { DEPLOYSTACK_HOME: "/state" } });
+  const [rooted, plain] = file.teams[0].servers;
+  t.deepEqual(rooted.roots, [
+    { uri: `file://${join(dir, "projects/web")}`, name: "web" },
+    { uri: "file:///srv/shared%20data", name: "shared data" },
+    { uri: "file:///home/dev/notes", name: "notes" },
+    { uri: "file:///state/work", name: "work" },
+  ]);
+  t.is(plain.roots, undefined);
+});
+
+test("roots: other schemes, remote file URIs and wrong types are reported at their position", async (t) => {
+  const dir = tempDir(t);
+  const path = writeFile(
+    dir,
+    "team.yaml",
+    `teams:
+  - id: a
+    servers:
+      - name: s
+        command: x
+        roots:
+          - https://example.com/repo
+          - file://otherhost/share
+      - name: t
+        command: x
+        roots: [42]
+`,
+  );
+  const lines = (await problemsOf(t, path)).split("\n");
+  t.deepEqual(lines, [
+    `${path}:11:17: teams[0].servers[1].roots[0]: expected a string, got an integer`,
+  ]);
+  const second = writeFile(dir, "second.yaml", `teams:\n  - id: a\n    servers:\n      - name: s\n        command: x\n        roots:\n          - https://example.com/repo\n          - file://otherhost/share\n`);
+  t.deepEqual((await problemsOf(t, second)).split("\n"), [
+    `${second}:7:13: teams[0].servers[0].roots[0]: must be a folder path or a file:// URI`,
+    `${second}:8:13: teams[0].servers[0].roots[1]: must be an absolute file:// URI of a local folder (file:///path)`,
+  ]);
+});

@@ -15,7 +15,7 @@ import {
   type UnplacedProblem,
 } from "./team-file-problems.js";
 import { knownFieldsAt, teamFileSchema, type RawServer, type RawTeam, type RawTeamFile } from "./team-file-schema.js";
-import { ResolveProblem, resolveCommand, resolveCwd, resolvePackageReference, substituteVariables } from "./resolve-server-strings.js";
+import { ResolveProblem, resolveCommand, resolveCwd, resolvePackageReference, resolveRoot, substituteVariables } from "./resolve-server-strings.js";
 import type { GatewaySettings, ServerConfig, TeamConfig, TeamsFile } from "./types.js";
 
 /**
@@ -198,7 +198,7 @@ function buildServer(
   variables: Readonly<Record<string, string | undefined>>,
   problems: UnplacedProblem[],
 ): ServerConfig {
-  const attempt = (fieldPath: FieldPath, fallback: string, work: () => string): string => {
+  const attempt = <T>(fieldPath: FieldPath, fallback: T, work: () => T): T => {
     try {
       return work();
     } catch (error) {
@@ -220,6 +220,9 @@ function buildServer(
     ]),
   );
   const cwd = raw.cwd === undefined ? undefined : attempt([...path, "cwd"], raw.cwd, () => resolveCwd(substituteVariables(raw.cwd!, variables), fileDir));
+  const roots = raw.roots?.map((entry, index) =>
+    attempt([...path, "roots", index], { uri: "", name: "" }, () => resolveRoot(substituteVariables(entry, variables), fileDir)),
+  );
   return {
     name: raw.name,
     command,
@@ -231,6 +234,7 @@ function buildServer(
     idleTimeoutMs: raw.idleTimeout ?? SERVER_DEFAULTS.idleTimeoutMs,
     startupTimeoutMs: raw.startupTimeout ?? SERVER_DEFAULTS.startupTimeoutMs,
     prefix: raw.prefix ?? raw.name,
+    ...(roots === undefined ? {} : { roots }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
-import { isAbsolute, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { basename, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { ServerRoot } from "./types.js";
 
 /**
  * The few rewrites a team file's server strings get before they reach the supervisor,
@@ -14,7 +15,7 @@ import { pathToFileURL } from "node:url";
  *   file's folder and then from the gateway's own installation. The demo uses it to run
  *   the MCP servers the gateway depends on without guessing where npm put them (hoisted
  *   or not, global or local).
- * - A relative `command` path (`./bin/server`) and `cwd` resolve against the team file's folder,
+ * - A relative `command` path (`./bin/server`), `cwd` and `roots` folders resolve against the team file's folder,
  *   not the daemon's working directory, which a detached daemon does not share with the user.
  * - The bare command `node` becomes `process.execPath`: the daemon gives servers a minimal
  *   PATH, and under launchd, systemd or a version manager `node` may be missing from it or be
@@ -75,4 +76,28 @@ export function resolveCommand(command: string, fileDir: string, execPath: strin
 /** Resolves a working directory against the team file's folder. */
 export function resolveCwd(cwd: string, fileDir: string): string {
   return resolve(fileDir, cwd);
+}
+
+const OTHER_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]+:\/\//;
+
+/**
+ * Resolves one `roots` entry (a folder path, relative to the team file's folder, or a
+ * `file://` URI) to the `file://` URI and name servers are given (MCP 2025-11-25 "Client
+ * Features › Roots": root URIs are `file://` URIs). Other schemes are refused: a root is a
+ * folder on this machine.
+ */
+export function resolveRoot(entry: string, fileDir: string): ServerRoot {
+  let path: string;
+  if (entry.toLowerCase().startsWith("file:")) {
+    try {
+      path = fileURLToPath(entry);
+    } catch {
+      throw new ResolveProblem("must be an absolute file:// URI of a local folder (file:///path)");
+    }
+  } else if (OTHER_SCHEME.test(entry)) {
+    throw new ResolveProblem("must be a folder path or a file:// URI");
+  } else {
+    path = resolve(fileDir, entry);
+  }
+  return { uri: pathToFileURL(path).href, name: basename(path) || path };
 }

@@ -61,6 +61,8 @@ const serverSchema = z.strictObject({
   idleTimeout: duration.optional(),
   startupTimeout: duration.optional(),
   prefix: z.string().regex(PREFIX_PATTERN, "must match ^[A-Za-z0-9_-]{0,32}$ (empty means no prefix)").optional(),
+  /** Folders the server may see when it asks `roots/list` outside a client's call: paths or `file://` URIs. */
+  roots: z.array(z.string().min(1)).optional(),
 });
 
 const policyRulesSchema = z.strictObject({

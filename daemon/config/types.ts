@@ -27,6 +27,19 @@ export interface ServerConfig {
   readonly startupTimeoutMs: number;
   /** Exposed tool and prompt names are `<prefix>-<name>`; empty means no prefix. */
   readonly prefix: string;
+  /**
+   * The server's own roots: what the gateway answers its `roots/list` with when no call from a
+   * client that declared roots is in flight on it (never another session's roots). Absent: none.
+   */
+  readonly roots?: readonly ServerRoot[];
+}
+
+/** One configured root, in the shape of MCP's `Root` (2025-11-25 "Client Features › Roots"). */
+export interface ServerRoot {
+  /** An absolute `file://` URI of a folder. */
+  readonly uri: string;
+  /** A human-readable name: the folder's last path segment. */
+  readonly name: string;
 }
 
 /** Allow/deny globs over exposed tool names. */

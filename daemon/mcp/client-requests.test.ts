@@ -6,31 +6,52 @@ import {
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
   type ClientCapabilities,
+  type JSONRPCMessage,
 } from "@modelcontextprotocol/sdk/types.js";
 import { silentLogger } from "../../shared/logger.js";
+import { createRecordingLogger } from "./testing/recording-logger.js";
 import { createMcpEngine, type McpEngine } from "./engine.js";
 import { canTake, chooseCall, type Caller, type InFlightCall } from "./upstream-router.js";
-import { createMemorySupervisor } from "./testing/memory-supervisor.js";
+import { createMemorySupervisor, type MemorySupervisor } from "./testing/memory-supervisor.js";
 import { jsonText, SessionClientTransport } from "./testing/session-harness.js";
 import { createProbe, createTestServer } from "./testing/test-server.js";
 
 type Json = Record<string, any>;
 
-async function setup(t: ExecutionContext, options: { withoutHandlerFactory?: boolean } = {}) {
+const ALPHA_ROOTS = [{ uri: "file:///srv/alpha-data", name: "alpha-data" }];
+
+async function setup(t: ExecutionContext, options: { withoutHandlerFactory?: boolean; alphaRoots?: boolean } = {}) {
+  const probes = { alpha: createProbe(), beta: createProbe() };
   const supervisor = createMemorySupervisor(
     [
-      { name: "alpha", create: () => createTestServer("alpha", createProbe()) },
-      { name: "beta", create: () => createTestServer("beta", createProbe()) },
+      { name: "alpha", create: () => createTestServer("alpha", probes.alpha), ...(options.alphaRoots ? { roots: ALPHA_ROOTS } : {}) },
+      { name: "beta", create: () => createTestServer("beta", probes.beta) },
     ],
     options,
   );
   await supervisor.start();
-  const engine = createMcpEngine({ supervisor, logger: silentLogger, version: "1.0.0" });
+  const logger = createRecordingLogger();
+  const engine = createMcpEngine({ supervisor, logger, version: "1.0.0" });
   t.teardown(async () => {
+    for (const probe of Object.values(probes)) for (const open of probe.gates.splice(0)) open();
     engine.close();
     await supervisor.shutdown();
   });
-  return { engine, supervisor };
+  return { engine, supervisor, probes, logger };
+}
+
+/** Writes a raw JSON-RPC message from a server's side, as a hostile server would (no SDK rules). */
+async function sendAsServer(supervisor: MemorySupervisor, name: string, message: Json): Promise<void> {
+  await supervisor.server(name)!.server.transport!.send(message as JSONRPCMessage);
+}
+
+/** Waits (bounded generously) until `predicate` holds. */
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 interface Seen {
@@ -112,19 +133,131 @@ test("elicitation goes to the calling session only, and is refused without the c
   t.regex(text(refused), /elicitation\/create/);
 });
 
-test("roots/list: the calling session when it has roots, else the most recently active session with roots, else empty", async (t) => {
-  const { engine } = await setup(t);
+test("roots/list in a call: the calling session when it declared roots, else the server's configured roots, else empty", async (t) => {
+  const { engine } = await setup(t, { alphaRoots: true });
   const plain = await connectClient(t, engine, "plain", {});
-  const none = await plain.client.callTool({ name: "alpha-list-roots", arguments: {} });
-  t.is(text(none), "[]");
+  t.is(text(await plain.client.callTool({ name: "beta-list-roots", arguments: {} })), "[]");
   const rooted = await connectClient(t, engine, "rooted", { roots: { listChanged: true } });
   const own = await rooted.client.callTool({ name: "alpha-list-roots", arguments: {} });
   t.is(text(own), JSON.stringify(["file:///rooted"]));
-  const other = await connectClient(t, engine, "other", { roots: {} });
-  await other.client.ping();
-  const fallback = await plain.client.callTool({ name: "beta-list-roots", arguments: {} });
-  t.is(text(fallback), JSON.stringify(["file:///other"]), "the most recently active session with roots answers");
-  t.is(rooted.seen.roots, 1);
+  await rooted.client.ping();
+  const configured = await plain.client.callTool({ name: "alpha-list-roots", arguments: {} });
+  t.is(text(configured), JSON.stringify(["file:///srv/alpha-data"]), "the server's own roots, not the active session's");
+  t.is(text(await plain.client.callTool({ name: "beta-list-roots", arguments: {} })), "[]", "nothing configured: empty");
+  t.is(rooted.seen.roots, 1, "the rooted session was asked for its own call only");
+});
+
+test("roots/list outside any call: the server's configured roots or empty, never a session's, however recently active", async (t) => {
+  const { engine, supervisor } = await setup(t, { alphaRoots: true });
+  const rooted = await connectClient(t, engine, "rooted", { roots: { listChanged: true } });
+  await rooted.client.ping();
+  const alpha = await supervisor.server("alpha")!.server.listRoots();
+  t.deepEqual(alpha.roots, ALPHA_ROOTS, "as file:// URIs with names");
+  const beta = await supervisor.server("beta")!.server.listRoots();
+  t.deepEqual(beta.roots, []);
+  t.is(rooted.seen.roots, 0);
+  t.false(rooted.transport.frames.some((f) => f.kind === "message" && jsonText(f.json).includes("roots/list")));
+});
+
+test("a server-to-client request from server A while the only call in flight is on server B reaches no session", async (t) => {
+  const { engine, supervisor, probes } = await setup(t);
+  const all: ClientCapabilities = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
+  const busy = await connectClient(t, engine, "busy", all);
+  const onBeta = busy.client.callTool({ name: "beta-gated", arguments: {} });
+  await until(() => probes.beta.gates.length === 1, "the call on beta to be in flight");
+  const alpha = supervisor.server("alpha")!.server;
+  t.deepEqual((await alpha.listRoots()).roots, [], "roots/list: the server's (empty) configured roots");
+  const sampling = await t.throwsAsync(
+    alpha.createMessage({ messages: [{ role: "user", content: { type: "text", text: "secrets?" } }], maxTokens: 5 }),
+  );
+  t.regex(sampling!.message, /no client can answer sampling\/createMessage for server "alpha"/);
+  const elicitation = await t.throwsAsync(
+    alpha.elicitInput({ message: "password?", requestedSchema: { type: "object", properties: { p: { type: "string" } } } }),
+  );
+  t.regex(elicitation!.message, /no client can answer elicitation\/create for server "alpha"/);
+  t.deepEqual(busy.seen, { sampling: [], elicitation: [], roots: 0 }, "the session with a call on beta was never asked");
+  probes.beta.gates.shift()!();
+  t.is(text(await onBeta), "beta:gated");
+});
+
+test("a client's roots/list_changed reaches every server bare, and a server asking then gets its own roots only", async (t) => {
+  const { engine, probes } = await setup(t, { alphaRoots: true });
+  const rooted = await connectClient(t, engine, "rooted", { roots: { listChanged: true } });
+  await rooted.transport.send({ jsonrpc: "2.0", method: "notifications/roots/list_changed", params: { roots: ["file:///leak"] } } as JSONRPCMessage);
+  await until(() => probes.alpha.rootsAfterListChanged.length === 1 && probes.beta.rootsAfterListChanged.length === 1, "both servers to ask");
+  t.deepEqual(probes.alpha.rootsAfterListChanged, [["file:///srv/alpha-data"]]);
+  t.deepEqual(probes.beta.rootsAfterListChanged, [[]]);
+  t.is(rooted.seen.roots, 0);
+});
+
+test("new configured roots without a restart: the server is told roots/list_changed and then gets them", async (t) => {
+  const { supervisor, probes } = await setup(t, { alphaRoots: true });
+  supervisor.setRoots("alpha", ALPHA_ROOTS);
+  supervisor.setRoots("beta", [{ uri: "file:///srv/beta-new", name: "beta-new" }]);
+  await until(() => probes.beta.rootsAfterListChanged.length === 1, "beta to ask");
+  t.deepEqual(probes.beta.rootsAfterListChanged, [["file:///srv/beta-new"]]);
+  supervisor.setRoots("alpha", undefined);
+  await until(() => probes.alpha.rootsAfterListChanged.length === 1, "alpha to ask");
+  t.deepEqual(probes.alpha.rootsAfterListChanged, [[]], "only the change was notified: unchanged roots were not");
+});
+
+test("progress tokens are unguessable and per server; a server's progress with another server's token is dropped and counted", async (t) => {
+  const { engine, supervisor, probes, logger } = await setup(t);
+  const victim = await connectClient(t, engine, "victim", {});
+  const progress: Json[] = [];
+  const call = victim.client.callTool({ name: "alpha-gated", arguments: {} }, undefined, { onprogress: (p) => progress.push(p) });
+  await until(() => progress.length === 1, "the first genuine progress");
+  const issued = probes.alpha.progressTokens[0];
+  t.regex(String(issued), /^dsgw-[A-Za-z0-9_-]{16}-\d+$/);
+  const mine = await victim.client.callTool({ name: "beta-slow", arguments: { ms: 1 } }, undefined, { onprogress: () => {} });
+  t.is(text(mine), "beta:slow:");
+  const betaToken = String(probes.beta.progressTokens[0]);
+  t.not(betaToken.split("-")[1], String(issued).split("-")[1], "each server has its own random prefix");
+  // Beta knows alpha's exact token (as if leaked) and guesses the old sequential ones and the client's.
+  const guesses: unknown[] = [issued, ...Array.from({ length: 50 }, (_, i) => `dsgw-${i + 1}`), ...Array.from({ length: 50 }, (_, i) => i)];
+  for (const progressToken of guesses) {
+    await sendAsServer(supervisor, "beta", { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken, progress: 666, message: "injected" } });
+  }
+  t.is(text(await victim.client.callTool({ name: "beta-echo", arguments: { text: "after" } })), "beta:after", "beta's messages were all read");
+  probes.alpha.gates.shift()!();
+  t.is(text(await call), "alpha:gated");
+  t.deepEqual(progress.map((p) => p.progress), [1, 2], "only alpha's own progress reached the caller");
+  const drops = logger.lines.filter((line) => line.level === "debug" && line.fields.method === "notifications/progress" && line.fields.server === "beta");
+  t.is(drops.length, guesses.length);
+  const first = drops[0]!.fields.dropped as number;
+  t.deepEqual(drops.map((line) => line.fields.dropped), guesses.map((_, i) => first + i), "a running count");
+  t.false(victim.transport.frames.some((f) => f.kind === "message" && jsonText(f.json).includes("injected")));
+});
+
+test("a server's responses and notifications/cancelled touch only requests on its own connection", async (t) => {
+  const { engine, supervisor, probes } = await setup(t);
+  let answer: (() => void) | undefined;
+  const asked = new Client({ name: "asked", version: "1" }, { capabilities: { sampling: {} } });
+  asked.setRequestHandler(CreateMessageRequestSchema, async () => {
+    await new Promise<void>((resolve) => (answer = resolve));
+    return { role: "assistant", model: "m", content: { type: "text", text: "genuine answer" } };
+  });
+  const askedTransport = new SessionClientTransport(engine);
+  await asked.connect(askedTransport);
+  t.teardown(() => asked.close());
+  const victim = await connectClient(t, engine, "victim", {});
+  const gated = victim.client.callTool({ name: "alpha-gated", arguments: {} });
+  const sampling = asked.callTool({ name: "alpha-ask-llm", arguments: { question: "q" } });
+  await until(() => probes.alpha.gates.length === 1 && answer !== undefined, "both calls on alpha in flight");
+  for (let id = 0; id <= 60; id++) {
+    await sendAsServer(supervisor, "beta", { jsonrpc: "2.0", id, result: { content: [{ type: "text", text: "injected response" }] } });
+    await sendAsServer(supervisor, "beta", { jsonrpc: "2.0", id: String(id), error: { code: -32603, message: "injected error" } });
+    await sendAsServer(supervisor, "beta", { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "injected" } });
+  }
+  t.is(text(await victim.client.callTool({ name: "beta-echo", arguments: { text: "after" } })), "beta:after", "beta's messages were all read");
+  answer!();
+  probes.alpha.gates.shift()!();
+  t.is(text(await gated), "alpha:gated");
+  t.is(text(await sampling), "sampled:genuine answer", "the sampling request alpha sent was not cancelled by beta");
+  t.deepEqual(probes.alpha.cancelled, []);
+  for (const frames of [victim.transport.frames, askedTransport.frames]) {
+    t.false(frames.some((f) => f.kind === "message" && /injected|notifications\/cancelled/.test(jsonText(f.json))));
+  }
 });
 
 test("an SDK client sees the gateway as one server: list, call, prompts, resources", async (t) => {

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../../shared/logger.js";
+import type { ServerRoot } from "../config/types.js";
 import type { ServerSnapshot, ServerState } from "../supervisor/types.js";
 import { parsedResult } from "../upstream/raw-json.js";
 import type { JsonObject, UpstreamConnection } from "../upstream/types.js";
@@ -132,7 +133,6 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
   const acquireTimeoutMs = options.acquireTimeoutMs ?? 5_000;
   const debounceMs = options.listChangedDebounceMs ?? 50;
   const sessions = new Map<string, ClientSession>();
-  let activity = 0;
   let forwardedLevel: LogLevel | undefined;
 
   const registry = createRegistry({
@@ -163,13 +163,7 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
         if (typeof params.uri !== "string") return;
         for (const id of subscriptions.subscribers(server, params.uri)) sessions.get(id)?.notify("notifications/resources/updated", params);
       },
-      rootsFallback() {
-        let best: ClientSession | undefined;
-        for (const session of sessions.values()) {
-          if (session.initialized && session.capabilities.roots && (!best || session.lastActivity > best.lastActivity)) best = session;
-        }
-        return best?.standaloneCaller();
-      },
+      configuredRoots: (server) => configuredRoots(server).map((root) => ({ uri: root.uri, name: root.name })),
       onConnection(connection) {
         subscriptions.resubscribe(connection);
         if (forwardedLevel) applyLevel(connection, forwardedLevel);
@@ -228,8 +222,38 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     debounceTimer ??= clock.setTimeout(flushListChanged, debounceMs);
   });
 
+  /** A server's configured roots; none for a server the supervisor no longer knows. */
+  function configuredRoots(server: string): readonly ServerRoot[] {
+    try {
+      return supervisor.config(server).roots ?? [];
+    } catch {
+      return [];
+    }
+  }
+  /**
+   * A config change may give a server other roots without restarting it (the supervisor restarts
+   * a server only when its process would change): it is told with `notifications/roots/list_changed`
+   * (MCP 2025-11-25 "Client Features › Roots"). Checked on `servers` and on every state event,
+   * since the supervisor applies a server's new config after announcing the new set.
+   */
+  const rootsSeen = new Map<string, string>();
+  function checkRoots(server: string): void {
+    const key = JSON.stringify(configuredRoots(server));
+    const before = rootsSeen.get(server);
+    rootsSeen.set(server, key);
+    if (before !== undefined && before !== key) router.connection(server)?.notify("notifications/roots/list_changed");
+  }
+  const onServers = (): void => {
+    const names = new Set(supervisor.list().map((server) => server.name));
+    for (const name of rootsSeen.keys()) if (!names.has(name)) rootsSeen.delete(name);
+    for (const name of names) checkRoots(name);
+  };
+  onServers();
+  supervisor.on("servers", onServers);
+
   const onState = (snapshot: ServerSnapshot, _previous: ServerState): void => {
     if (snapshot.state === "running") router.attach(snapshot.name);
+    checkRoots(snapshot.name);
   };
   supervisor.on("state", onState);
   for (const server of supervisor.list()) if (server.state === "running") router.attach(server.name);
@@ -256,6 +280,9 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       return handler({ sessionId: session.id, params: params ?? {}, caller, signal });
     },
     clientNotification(_session, method) {
+      // Any server may be told that some client's roots changed: the notification carries nothing
+      // (the client's params are not passed on), and a server that then asks `roots/list` gets a
+      // client's roots only during a call of that client on it.
       if (method === "notifications/roots/list_changed") {
         for (const connection of router.connections()) connection.notify("notifications/roots/list_changed");
       }
@@ -266,7 +293,6 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       refreshForwardedLevel();
       logger.debug({ session: session.id }, "session closed");
     },
-    nextActivity: () => ++activity,
   };
 
   function typedSignal(signal: AbortSignal | undefined): AbortSignal {
@@ -317,6 +343,7 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       debounceTimer = undefined;
       stopFollowingRegistry();
       supervisor.off("state", onState);
+      supervisor.off("servers", onServers);
       registry.close();
       router.close();
     },

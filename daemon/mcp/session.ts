@@ -9,8 +9,10 @@
  *   exchange carries `exchangeComplete` (a cancelled request owes nothing more, so its
  *   exchange completes with an empty frame); an exchange that owed nothing (only
  *   notifications or responses) gets one empty frame with `exchangeComplete`;
- * - everything else (list_changed, log messages, resource updates, server-to-client
- *   requests outside a call) goes on exchange 0, the session's standalone stream.
+ * - everything else (list_changed, log messages, resource updates, and related messages
+ *   whose exchange already completed) goes on exchange 0, the session's standalone stream.
+ *   Server-to-client requests are only ever sent for a call of this session (see
+ *   upstream-router.ts): a server never reaches a session it has no call from.
  * Exchange 0 itself (stdio, legacy SSE) never gets `exchangeComplete` or empty frames.
  *
  * A batch (JSON-RPC 2.0 §6; removed in MCP 2025-06-18 but accepted from older clients) owes
@@ -68,8 +70,6 @@ export interface SessionHost {
   clientNotification(session: ClientSession, method: string, params: JsonObject | undefined): void;
   /** The session closed: drop its subscriptions and log level. */
   sessionClosed(session: ClientSession): void;
-  /** A global, increasing activity stamp ("most recently active session"). */
-  nextActivity(): number;
 }
 
 interface PendingCall {
@@ -97,8 +97,6 @@ export class ClientSession implements McpSession {
   private clientCaps: CallerCapabilities = {};
   /** The level this session asked for with `logging/setLevel`. */
   logLevel: LogLevel | undefined;
-  /** Stamp of the last message received. */
-  lastActivity = 0;
 
   constructor(
     readonly id: string,
@@ -127,7 +125,6 @@ export class ClientSession implements McpSession {
 
   receive(exchangeId: bigint, json: string | Uint8Array): void {
     if (this.closed) return;
-    this.lastActivity = this.host.nextActivity();
     const parsed = parseClientMessage(typeof json === "string" ? json : decoder.decode(json));
     if (parsed.kind === "malformed") {
       this.open(exchangeId, 1);
@@ -180,7 +177,7 @@ export class ClientSession implements McpSession {
   }
 
   /**
-   * Sends a server-to-client request on `exchangeId` (0 when not tied to a call) with a
+   * Sends a server-to-client request related to the call of `exchangeId` with a
    * session-local id, and resolves with the client's result. A client error is passed on as
    * an `UpstreamRpcError` with the client's code; `signal` cancels it towards the client.
    */
@@ -208,14 +205,6 @@ export class ClientSession implements McpSession {
       signal.addEventListener("abort", onAbort, { once: true });
       this.related(exchangeId, request(id, method, params));
     });
-  }
-
-  /** A caller for requests not tied to any call of this session (`roots/list` fallback). */
-  standaloneCaller(): Caller {
-    return {
-      capabilities: this.clientCaps,
-      clientRequest: (method, params, signal) => this.requestClient(method, params, 0n, signal),
-    };
   }
 
   /** Sends a `notifications/progress` related to a request of `exchangeId`. */

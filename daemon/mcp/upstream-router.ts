@@ -2,19 +2,27 @@
  * The upstream half of the session engine: forwards requests to the one shared
  * connection of each server, and routes what servers send back to the right caller.
  *
- * - Request ids are the connection's own, so sessions never collide upstream.
- * - Progress tokens are replaced by gateway-unique ones (MCP 2025-11-25 "Base Protocol ›
- *   Utilities › Progress": tokens MUST be unique across active requests) and mapped back
- *   to the caller's original token.
+ * Servers are untrusted: whatever a server sends can reach only the callers of requests
+ * issued to that server.
+ * - Request ids are the connection's own (daemon/upstream/connection.ts keeps the pending
+ *   requests, and the server-to-client requests a `notifications/cancelled` may abort, per
+ *   connection), so sessions never collide upstream and a server's responses and
+ *   cancellations can only touch requests on its own connection.
+ * - Progress tokens are replaced by unguessable ones issued per server (MCP 2025-11-25
+ *   "Base Protocol › Utilities › Progress": tokens MUST be unique across active requests)
+ *   and mapped back to the caller's original token. A `notifications/progress` is delivered
+ *   only if its token was issued to the server that sent it for a call still in flight;
+ *   anything else is dropped and counted.
  * - Server-to-client requests (`sampling/createMessage`, `elicitation/create`, `roots/list`)
  *   go only to a call in flight on that server whose client declared the capability (see
- *   `chooseCall` for how one is chosen when several could be the cause); `roots/list`
- *   outside any call falls back to the most recently active session with roots, else an
- *   empty list.
+ *   `chooseCall` for how one is chosen when several could be the cause). Otherwise sampling
+ *   and elicitation are refused and `roots/list` is answered with the server's configured
+ *   roots (`roots:` in the team file), else an empty list: never with another session's roots.
  * - The handlers are installed through the supervisor's handler factory when it has one
  *   (`setUpstreamHandlers`), so they are on every connection before its `initialize`: nothing
  *   a server sends during start-up or right after a restart is answered by the defaults.
  */
+import { randomBytes } from "node:crypto";
 import { GatewayError } from "../errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Supervisor } from "../supervisor/types.js";
@@ -51,8 +59,11 @@ export interface UpstreamRouterHooks {
   onLog(server: string, params: JsonObject): void;
   /** A `notifications/resources/updated` from a server. */
   onResourceUpdated(server: string, params: JsonObject): void;
-  /** The caller to ask for `roots/list` when no call on that server can take it. */
-  rootsFallback(server: string): Caller | undefined;
+  /**
+   * The server's own configured roots (MCP `Root` objects), the answer to its `roots/list`
+   * when no call on that server can take it.
+   */
+  configuredRoots(server: string): JsonObject[];
   /** A new connection was hooked (first use or a restarted server): re-apply session state. */
   onConnection(connection: UpstreamConnection): void;
 }
@@ -90,7 +101,26 @@ export interface UpstreamRouter {
   connection(server: string): UpstreamConnection | undefined;
   /** The live hooked connections. */
   connections(): UpstreamConnection[];
+  /** How many server messages naming no request of ours on that server were dropped so far. */
+  droppedCount(): number;
   close(): void;
+}
+
+/**
+ * The progress tokens issued to one server for its calls in flight.
+ *
+ * A token is `dsgw-<prefix>-<n>` with a prefix of 96 random bits drawn once per server and a
+ * counter. A server sees only its own tokens, so it learns only its own prefix; tokens of other
+ * servers carry a prefix it has never seen, which cannot be guessed. A random value per call
+ * would buy nothing more (a server may already address any of its own calls, which it sees in
+ * full) and cost a CSPRNG read on the hot path; this costs one string concatenation. The
+ * table is per server in any case, so even a leaked token of another server would be dropped.
+ */
+interface ProgressTable {
+  readonly prefix: string;
+  next: number;
+  /** Issued token → the caller's progress sink, while the call is in flight. */
+  readonly sinks: Map<string, (params: JsonObject) => void>;
 }
 
 /** One call in flight on a server, as server-to-client request routing sees it. */
@@ -173,11 +203,26 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
   const hooked = new WeakSet<UpstreamConnection>();
   const live = new Map<string, UpstreamConnection>();
   const inflight = new Map<string, Set<InFlightCall>>();
-  const progress = new Map<string, Caller>();
+  const progressTables = new Map<string, ProgressTable>();
   const handlerCache = new Map<string, UpstreamHandlers>();
   let seq = 0;
-  let tokenCounter = 0;
+  let dropped = 0;
   const closing = new AbortController();
+
+  function progressTable(server: string): ProgressTable {
+    let table = progressTables.get(server);
+    if (!table) {
+      table = { prefix: `dsgw-${randomBytes(12).toString("base64url")}-`, next: 0, sinks: new Map() };
+      progressTables.set(server, table);
+    }
+    return table;
+  }
+
+  /** A server named something that is not a request of ours on it: dropped, never delivered elsewhere. */
+  function drop(server: string, method: string): void {
+    dropped++;
+    logger.debug({ server, method, dropped }, "dropped a server message that names no request in flight on that server");
+  }
 
   function pick(server: string, method: string, params: JsonObject | undefined): Caller | undefined {
     const chosen = chooseCall(inflight.get(server) ?? [], method, params);
@@ -202,8 +247,9 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
         if (closing.signal.aborted) return defaultUpstreamHandlers.onNotification(method, params);
         if (method === "notifications/progress") {
           const token = params?.progressToken;
-          const caller = progress.get(String(token));
-          if (caller?.onProgress && params) caller.onProgress(params);
+          const sink = typeof token === "string" ? progressTables.get(server)?.sinks.get(token) : undefined;
+          if (sink) sink(params!);
+          else drop(server, method);
           return;
         }
         if (method === "notifications/message" && params) {
@@ -230,8 +276,9 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
           return caller.clientRequest(method, params, signal);
         }
         if (method === "roots/list") {
-          const caller = pick(server, method, params) ?? hooks.rootsFallback(server);
-          if (!caller?.clientRequest) return { roots: [] };
+          // Outside a call from a client with roots, the server gets only what its own config gives it.
+          const caller = pick(server, method, params);
+          if (!caller?.clientRequest) return { roots: hooks.configuredRoots(server) };
           return caller.clientRequest(method, params, signal);
         }
         throw new UpstreamRpcError(JsonRpcErrorCode.methodNotFound, `method not found: "${method}"`);
@@ -274,15 +321,14 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     if (signal.aborted) throw new GatewayError("cancelled", "request cancelled");
     let upstreamParams = params;
     let upstreamToken: string | undefined;
+    let tokens: ProgressTable | undefined;
     const meta = params?._meta;
     if (typeof meta === "object" && meta !== null && (meta as JsonObject).progressToken !== undefined) {
       const original = (meta as JsonObject).progressToken;
-      upstreamToken = `dsgw-${++tokenCounter}`;
+      tokens = progressTable(server);
+      upstreamToken = `${tokens.prefix}${++tokens.next}`;
       upstreamParams = { ...params, _meta: { ...(meta as JsonObject), progressToken: upstreamToken } };
-      progress.set(upstreamToken, {
-        capabilities: {},
-        onProgress: (p) => caller.onProgress?.({ ...p, progressToken: original }),
-      });
+      tokens.sinks.set(upstreamToken, (p) => caller.onProgress?.({ ...p, progressToken: original }));
     }
     const entry: InFlightCall = { caller, seq: ++seq, target: targetOf(method, params), asked: 0 };
     let set = inflight.get(server);
@@ -293,7 +339,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     } finally {
       set.delete(entry);
       if (set.size === 0 && inflight.get(server) === set) inflight.delete(server);
-      if (upstreamToken !== undefined) progress.delete(upstreamToken);
+      if (upstreamToken !== undefined) tokens!.sinks.delete(upstreamToken);
     }
   }
 
@@ -302,6 +348,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     attach,
     connection: (server) => live.get(server),
     connections: () => [...live.values()].filter((c) => !c.closed.aborted),
+    droppedCount: () => dropped,
     close() {
       closing.abort();
       live.clear();

@@ -1,4 +1,6 @@
+import { formatDuration } from "../config/duration.js";
 import { GatewayError } from "../errors.js";
+import { systemClock, type Clock } from "../supervisor/clock.js";
 import { hopTiming } from "../../shared/hop-timing.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { gatewayVersion } from "../../shared/version.js";
@@ -12,6 +14,7 @@ import {
   type UpstreamRequestOptions,
   type UpstreamResult,
 } from "./types.js";
+import { createDeadlineSweep } from "./deadline-sweep.js";
 import { RawJson } from "./raw-json.js";
 
 /**
@@ -19,7 +22,36 @@ import { RawJson } from "./raw-json.js";
  * It owns the upstream request ids (a counter), answers `ping` itself, turns an aborted
  * request into `notifications/cancelled`, and hands results back untouched — no schema
  * validation on the hot path: the engine forwards results as the server produced them.
+ * The server is untrusted, so nothing waits on it forever: every request has a timeout,
+ * and a server that goes quiet while requests wait is pinged and, if it does not answer,
+ * declared unresponsive (MCP 2025-11-25 "Base Protocol › Lifecycle › Timeouts").
  */
+
+/**
+ * How long the gateway waits on a server. One set per connection; the supervisor derives it
+ * from the team file's `requestTimeout` and its own liveness settings.
+ */
+export interface UpstreamTimeouts {
+  /**
+   * Bound on a `tools/call` (tools legitimately run for minutes). Each progress notification
+   * for the call restarts it, as the specification allows ("Lifecycle › Timeouts").
+   */
+  readonly toolCallMs: number;
+  /** Bound on any other request (lists, reads, prompts, completions, pings sent for the engine). */
+  readonly requestMs: number;
+  /** With requests waiting and nothing received for this long, a `ping` is sent. */
+  readonly quietMs: number;
+  /** How long the server has to answer that ping before it is declared unresponsive. */
+  readonly pingMs: number;
+}
+
+/** The defaults: 5 min for a tool call, 60 s for anything else, a ping after 30 s of silence, 30 s to answer it. */
+export const DEFAULT_UPSTREAM_TIMEOUTS: UpstreamTimeouts = {
+  toolCallMs: 5 * 60_000,
+  requestMs: 60_000,
+  quietMs: 30_000,
+  pingMs: 30_000,
+};
 
 /** The protocol version we ask for (MCP 2025-11-25, "Lifecycle › Version Negotiation"). */
 export const LATEST_PROTOCOL_VERSION = "2025-11-25";
@@ -49,6 +81,8 @@ export interface ManagedUpstreamConnection extends UpstreamConnection {
   observeNotifications(observer: NotificationObserver): () => void;
   /** Closes the transport; pending requests reject with `unavailable`. Idempotent. */
   close(): Promise<void>;
+  /** Applies new timeouts to requests sent from now on (a changed team file needs no restart for them). */
+  setTimeouts(timeouts: UpstreamTimeouts): void;
 }
 
 /** Options of `createUpstreamConnection`. */
@@ -63,6 +97,23 @@ export interface UpstreamConnectionOptions {
   /** Aborting it during `initialize` closes the connection and rejects (start-up timeout, stop). */
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
+  /** Request timeouts and the liveness check; default `DEFAULT_UPSTREAM_TIMEOUTS`. */
+  readonly timeouts?: UpstreamTimeouts;
+  /** Drives the timeouts; tests pass a manual clock instead of waiting minutes. */
+  readonly clock?: Clock;
+  /**
+   * Called once, with the reason ("no answer to a ping within 30s"), when the server did not
+   * answer a liveness ping in time. By then every waiting request was rejected with
+   * `unavailable` and the connection is closed; the owner restarts the server (the process
+   * is presumably hung).
+   */
+  readonly onUnresponsive?: (reason: string) => void;
+  /**
+   * Applied to every JSON-RPC error the server answers before any caller sees it: its
+   * `message` and `data` may echo the server's credentials (the supervisor passes its
+   * secret masker). Results are never touched.
+   */
+  readonly maskError?: (error: UpstreamRpcError) => UpstreamRpcError;
 }
 
 /** A JSON-RPC error object. */
@@ -75,6 +126,13 @@ interface WireError {
 interface PendingRequest {
   /** The caller takes `RawJson` (`UpstreamConnection.forward`). */
   readonly passThrough: boolean;
+  readonly method: string;
+  /** Its timeout; 0 for none (`initialize`, which the owner's start-up timeout bounds). */
+  readonly limitMs: number;
+  /** Clock time at which it times out (moved on by progress); 0 for none. */
+  deadline: number;
+  /** The `_meta.progressToken` it was sent with, whose progress restarts its timeout. */
+  readonly progressToken: string | number | undefined;
   resolve(result: UpstreamResult): void;
   reject(error: Error): void;
 }
@@ -86,6 +144,19 @@ interface PendingRequest {
 export class UpstreamClosedError extends GatewayError {
   constructor(serverName: string) {
     super("unavailable", `server "${serverName}" stopped`);
+  }
+}
+
+/**
+ * The server did not answer a liveness ping in time: it is hung (stopped, deadlocked, stuck
+ * in a loop). Waiting callers get this instead of waiting for their own timeouts.
+ */
+export class UpstreamUnresponsiveError extends GatewayError {
+  constructor(serverName: string, pingMs: number, restarting: boolean) {
+    super(
+      "unavailable",
+      `server "${serverName}" stopped responding (no answer to a ping within ${formatDuration(pingMs)})${restarting ? "; it is being restarted" : ""}`,
+    );
   }
 }
 
@@ -115,8 +186,20 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   const pending = new Map<number, PendingRequest>();
   const incoming = new Map<string | number, AbortController>();
   const closedController = new AbortController();
+  const clock = options.clock ?? systemClock;
+  let timeouts = options.timeouts ?? DEFAULT_UPSTREAM_TIMEOUTS;
+  /** Requests by the progress token they carry, so that their progress restarts their timeout. */
+  const progressOwners = new Map<string | number, PendingRequest>();
   let nextId = 1;
   let identity: UpstreamIdentity | undefined;
+  /** Messages received so far: the liveness check compares it instead of stamping each message with the time. */
+  let received = 0;
+  /** `received` when the quiet period being timed began, and when that period ends. */
+  let receivedAtQuietStart = 0;
+  let quietCheckAt = Infinity;
+  /** The id of our outstanding liveness ping. */
+  let pingId: number | undefined;
+  const sweeper = createDeadlineSweep(clock, sweep);
 
   const stoppedError = (): GatewayError => new UpstreamClosedError(serverName);
 
@@ -130,9 +213,11 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   const onClose = (): void => {
     if (closedController.signal.aborted) return;
     closedController.abort(stoppedError());
+    sweeper.stop();
     const error = stoppedError();
-    for (const request of pending.values()) request.reject(error);
+    const waiting = [...pending.values()];
     pending.clear();
+    for (const request of waiting) request.reject(error);
     for (const controller of incoming.values()) controller.abort();
     incoming.clear();
   };
@@ -141,11 +226,13 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     const id = message.id;
     if (typeof id !== "number") return;
     const request = pending.get(id);
-    if (!request) return; // cancelled or unknown: a late response is dropped (MCP "Cancellation").
+    if (!request) return; // cancelled, timed out or unknown: a late response is dropped (MCP "Cancellation").
     pending.delete(id);
+    if (id === pingId) pingAnswered(); // any answer, even an error, shows it is alive
     const error = message.error as WireError | undefined;
     if (error !== undefined) {
-      request.reject(new UpstreamRpcError(Number(error?.code ?? -32603), String(error?.message ?? "error"), error?.data));
+      const rpcError = new UpstreamRpcError(Number(error?.code ?? -32603), String(error?.message ?? "error"), error?.data);
+      request.reject(options.maskError ? options.maskError(rpcError) : rpcError);
     } else {
       const result = message.result;
       if (result instanceof RawJson) request.resolve(request.passThrough ? result : result.parse());
@@ -181,7 +268,11 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   };
 
   const handleNotification = (method: string, params: JsonObject | undefined): void => {
-    if (method === "notifications/cancelled") {
+    if (method === "notifications/progress" && progressOwners.size > 0) {
+      const token = params?.progressToken;
+      const owner = typeof token === "string" || typeof token === "number" ? progressOwners.get(token) : undefined;
+      if (owner !== undefined && owner.deadline !== 0) owner.deadline = clock.now() + owner.limitMs;
+    } else if (method === "notifications/cancelled") {
       const requestId = params?.requestId;
       const controller = typeof requestId === "string" || typeof requestId === "number" ? incoming.get(requestId) : undefined;
       if (controller) {
@@ -205,6 +296,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   };
 
   transport.onmessage = (message: JsonRpcMessage): void => {
+    received++;
     const method = message.method;
     const params = isObject(message.params) ? message.params : undefined;
     if (typeof method === "string") {
@@ -223,34 +315,58 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   const request = (method: string, params: JsonObject | undefined, requestOptions?: UpstreamRequestOptions): Promise<JsonObject> =>
     send(method, params, requestOptions, false) as Promise<JsonObject>;
 
-  /** Sends one request; only with `passThrough` may it resolve with `RawJson`. */
-  function send(method: string, params: JsonObject | undefined, requestOptions: UpstreamRequestOptions | undefined, passThrough: boolean): Promise<UpstreamResult> {
+  /** Sends one request; only with `passThrough` may it resolve with `RawJson`. `limitMs` 0: no timeout. */
+  function send(
+    method: string,
+    params: JsonObject | undefined,
+    requestOptions: UpstreamRequestOptions | undefined,
+    passThrough: boolean,
+    limitMs = method === "tools/call" ? timeouts.toolCallMs : timeouts.requestMs,
+  ): Promise<UpstreamResult> {
     if (closedController.signal.aborted) return Promise.reject(stoppedError());
     const signal = requestOptions?.signal;
     if (signal?.aborted) return Promise.reject(cancelledError(quoted, method));
     const id = nextId++;
     const sentAt = hopTiming.enabled ? hopTiming.now() : 0;
+    const meta = params?._meta;
+    const token = meta !== null && typeof meta === "object" ? (meta as JsonObject).progressToken : undefined;
+    const progressToken = typeof token === "string" || typeof token === "number" ? token : undefined;
     return new Promise<UpstreamResult>((resolve, reject) => {
       let onAbort: (() => void) | undefined;
+      const finish = (): void => {
+        if (onAbort) signal!.removeEventListener("abort", onAbort);
+        if (progressToken !== undefined && progressOwners.get(progressToken) === settle) progressOwners.delete(progressToken);
+      };
       const settle: PendingRequest = {
         passThrough,
+        method,
+        limitMs,
+        deadline: 0,
+        progressToken,
         resolve(result) {
           if (sentAt !== 0) hopTiming.record("daemon.upstream", sentAt);
-          if (onAbort) signal!.removeEventListener("abort", onAbort);
+          finish();
           resolve(result);
         },
         reject(error) {
-          if (onAbort) signal!.removeEventListener("abort", onAbort);
+          finish();
           reject(error);
         },
       };
+      if (limitMs > 0) {
+        const now = clock.now();
+        settle.deadline = now + limitMs;
+        startQuietPeriodIfIdle(now);
+        sweeper.due(Math.min(settle.deadline, quietCheckAt));
+      }
       pending.set(id, settle);
+      if (progressToken !== undefined) progressOwners.set(progressToken, settle);
       if (signal) {
         onAbort = (): void => {
           if (!pending.delete(id)) return;
           const reason = typeof signal.reason === "string" ? signal.reason : "request cancelled";
           sendQuietly({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason } });
-          reject(cancelledError(quoted, method));
+          settle.reject(cancelledError(quoted, method));
         };
         signal.addEventListener("abort", onAbort, { once: true });
       }
@@ -260,6 +376,117 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
         if (pending.delete(id)) settle.reject(stoppedError());
       });
     });
+  }
+
+  /**
+   * Starts timing a quiet period when a request starts waiting and nothing was pending (a
+   * pending ping is already a check): a connection idle for an hour is not "quiet" the
+   * moment a call arrives.
+   */
+  function startQuietPeriodIfIdle(now: number): void {
+    if (pending.size > 0) return;
+    receivedAtQuietStart = received;
+    quietCheckAt = now + timeouts.quietMs;
+  }
+
+  /** Sends the liveness ping (at most one outstanding); returns its deadline. */
+  function sendPing(now: number): number {
+    const id = nextId++;
+    pingId = id;
+    const deadline = now + timeouts.pingMs;
+    const settle: PendingRequest = {
+      passThrough: false,
+      method: "ping",
+      limitMs: timeouts.pingMs,
+      deadline,
+      progressToken: undefined,
+      resolve() {},
+      reject() {},
+    };
+    pending.set(id, settle);
+    quietCheckAt = Infinity;
+    logger.debug({ server: serverName }, "checking on the server: ping");
+    sendQuietly({ jsonrpc: "2.0", id, method: "ping" });
+    return deadline;
+  }
+
+  /** Our ping was answered: with requests still waiting, the next quiet period starts now. */
+  function pingAnswered(): void {
+    pingId = undefined;
+    if (pending.size === 0) {
+      quietCheckAt = Infinity;
+      return;
+    }
+    receivedAtQuietStart = received;
+    quietCheckAt = clock.now() + timeouts.quietMs;
+    sweeper.due(quietCheckAt);
+  }
+
+  /**
+   * The one timer's work: rejects the requests whose time is up (and cancels them upstream),
+   * pings a server that has been quiet while requests wait or that just let one time out, and
+   * declares it unresponsive when our ping itself timed out. Returns when to sweep next.
+   */
+  function sweep(now: number): number {
+    if (closedController.signal.aborted) return Infinity;
+    let next = Infinity;
+    let expired = false;
+    let unresponsive = false;
+    for (const [id, request] of pending) {
+      if (request.deadline === 0) continue;
+      if (request.deadline > now) {
+        if (request.deadline < next) next = request.deadline;
+        continue;
+      }
+      pending.delete(id);
+      if (id === pingId) {
+        unresponsive = true;
+        continue;
+      }
+      expired = true;
+      const limit = formatDuration(request.limitMs);
+      const reason = `no answer within ${limit}`;
+      sendQuietly({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason } });
+      logger.info({ server: serverName, method: request.method, timeoutMs: request.limitMs }, "upstream request timed out");
+      request.reject(
+        new GatewayError(
+          "deadline_exceeded",
+          `${request.method} on ${quoted} timed out: no answer within ${limit}${request.progressToken !== undefined && request.method === "tools/call" ? " (without progress)" : ""}`,
+        ),
+      );
+    }
+    if (unresponsive) {
+      declareUnresponsive();
+      return Infinity;
+    }
+    const waiting = pending.size > (pingId === undefined ? 0 : 1);
+    // A request that timed out is reason enough to check on the server; so is silence while requests wait.
+    if (pingId === undefined && (expired || (waiting && now >= quietCheckAt))) {
+      if (expired || received === receivedAtQuietStart) {
+        next = Math.min(next, sendPing(now));
+      } else {
+        receivedAtQuietStart = received;
+        quietCheckAt = now + timeouts.quietMs;
+      }
+    }
+    if (waiting && pingId === undefined && quietCheckAt < next) next = quietCheckAt;
+    return next;
+  }
+
+  /** Our ping went unanswered: fail every waiting request now, close, and tell the owner. */
+  function declareUnresponsive(): void {
+    pingId = undefined;
+    const error = new UpstreamUnresponsiveError(serverName, timeouts.pingMs, options.onUnresponsive !== undefined);
+    logger.warn({ server: serverName, pingMs: timeouts.pingMs }, "upstream did not answer a ping: unresponsive");
+    const waiting = [...pending.values()];
+    pending.clear();
+    for (const request of waiting) request.reject(error);
+    void close();
+    try {
+      options.onUnresponsive?.(`no answer to a ping within ${formatDuration(timeouts.pingMs)}`);
+    } catch (failure) {
+      logger.warn({ server: serverName, err: String(failure) }, "unresponsive handler failed");
+    }
   }
 
   const close = async (): Promise<void> => {
@@ -292,6 +519,9 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
       return () => observers.delete(observer);
     },
     close,
+    setTimeouts(next) {
+      timeouts = next;
+    },
   };
 
   const startSignal = options.signal;
@@ -300,11 +530,17 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     if (startSignal?.aborted) throw new GatewayError("unavailable", `${quoted} start was cancelled`);
     startSignal?.addEventListener("abort", onStartAbort, { once: true });
     await transport.start();
-    const result = await request("initialize", {
-      protocolVersion: LATEST_PROTOCOL_VERSION,
-      capabilities: GATEWAY_CLIENT_CAPABILITIES,
-      clientInfo: options.clientInfo ?? { name: "deploystack-gateway", version: gatewayVersion },
-    });
+    const result = (await send(
+      "initialize",
+      {
+        protocolVersion: LATEST_PROTOCOL_VERSION,
+        capabilities: GATEWAY_CLIENT_CAPABILITIES,
+        clientInfo: options.clientInfo ?? { name: "deploystack-gateway", version: gatewayVersion },
+      },
+      undefined,
+      false,
+      0,
+    )) as JsonObject;
     identity = toIdentity(quoted, result);
     connection.notify("notifications/initialized");
     return connection;

@@ -8,7 +8,7 @@ import { EventEmitter } from "node:events";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { GatewayError } from "../../errors.js";
-import type { ServerConfig } from "../../config/types.js";
+import type { ServerConfig, ServerRoot } from "../../config/types.js";
 import type {
   AcquireOptions,
   ServerCatalog,
@@ -32,10 +32,13 @@ export interface MemoryServerSpec {
   readonly create: () => McpServer;
   /** Default true. */
   readonly enabled?: boolean;
+  /** The server's configured roots (`roots:` in the team file, resolved). */
+  readonly roots?: readonly ServerRoot[];
 }
 
 interface Slot {
   readonly spec: MemoryServerSpec;
+  roots: readonly ServerRoot[] | undefined;
   state: ServerState;
   enabled: boolean;
   restarts: number;
@@ -54,6 +57,11 @@ export interface MemorySupervisor extends Supervisor {
   connection(name: string): ManagedUpstreamConnection | undefined;
   /** Waits until a server's catalog was (re)discovered `count` times in total. */
   catalogCount(name: string): number;
+  /**
+   * Gives a server other configured roots without restarting it, and emits `servers`, as
+   * `ManagedSupervisor.replaceServers` does for a config change that leaves the process alone.
+   */
+  setRoots(name: string, roots: readonly ServerRoot[] | undefined): void;
   /** As `ManagedSupervisor`: handlers installed on every new connection before `initialize`, and on the live ones. */
   setUpstreamHandlers(factory: (serverName: string) => UpstreamHandlers): void;
 }
@@ -74,7 +82,7 @@ export function createMemorySupervisor(specs: readonly MemoryServerSpec[], optio
   const slots = new Map<string, Slot>();
   const catalogCounts = new Map<string, number>();
   for (const spec of [...specs].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    slots.set(spec.name, { spec, state: "stopped", enabled: spec.enabled ?? true, restarts: 0, waiters: new Set() });
+    slots.set(spec.name, { spec, roots: spec.roots, state: "stopped", enabled: spec.enabled ?? true, restarts: 0, waiters: new Set() });
   }
 
   function slot(name: string): Slot {
@@ -201,7 +209,12 @@ export function createMemorySupervisor(specs: readonly MemoryServerSpec[], optio
         idleTimeoutMs: 0,
         startupTimeoutMs: 0,
         prefix: s.spec.prefix ?? name,
+        ...(s.roots ? { roots: s.roots } : {}),
       };
+    },
+    setRoots(name, roots) {
+      slot(name).roots = roots;
+      events.emit("servers");
     },
     async replaceServers() {
       throw new GatewayError("unimplemented", "not supported by the memory supervisor");

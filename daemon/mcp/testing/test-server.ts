@@ -10,6 +10,7 @@ import {
   ElicitResultSchema,
   ListRootsResultSchema,
   McpError,
+  RootsListChangedNotificationSchema,
   SetLevelRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
@@ -28,11 +29,18 @@ export interface ServerProbe {
   /** How many `slow` calls ran at once, at most. */
   maxConcurrent: number;
   running: number;
+  /**
+   * What `roots/list` answered each time the server, told `notifications/roots/list_changed`,
+   * asked at once (outside any call): root URIs, or `error: <message>`.
+   */
+  readonly rootsAfterListChanged: string[][];
+  /** One release function per `gated` call waiting, oldest first: the test decides when each ends. */
+  readonly gates: Array<() => void>;
 }
 
 /** A fresh probe. */
 export function createProbe(): ServerProbe {
-  return { cancelled: [], subscribes: [], unsubscribes: [], setLevels: [], progressTokens: [], maxConcurrent: 0, running: 0 };
+  return { cancelled: [], subscribes: [], unsubscribes: [], setLevels: [], progressTokens: [], maxConcurrent: 0, running: 0, rootsAfterListChanged: [], gates: [] };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -91,6 +99,14 @@ export function createTestServer(label: string, probe: ServerProbe): McpServer {
       }
     },
   );
+  server.registerTool("gated", { description: "reports progress 1, waits for the test to open its gate, reports 2" }, async (extra) => {
+    const token = extra._meta?.progressToken;
+    if (token !== undefined) probe.progressTokens.push(token);
+    if (token !== undefined) await extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: 1 } });
+    await new Promise<void>((release) => probe.gates.push(release));
+    if (token !== undefined) await extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: 2 } });
+    return { content: [{ type: "text", text: `${label}:gated` }] };
+  });
   server.registerTool("fail", { description: "a tool error" }, async () => ({
     content: [{ type: "text", text: "it went wrong" }],
     isError: true,
@@ -164,6 +180,15 @@ export function createTestServer(label: string, probe: ServerProbe): McpServer {
   server.server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
     probe.unsubscribes.push(request.params.uri);
     return {};
+  });
+  // As a curious server would: asks for the roots as soon as it hears they changed.
+  server.server.setNotificationHandler(RootsListChangedNotificationSchema, async () => {
+    try {
+      const result = await server.server.listRoots();
+      probe.rootsAfterListChanged.push(result.roots.map((root) => root.uri));
+    } catch (error) {
+      probe.rootsAfterListChanged.push([`error: ${(error as Error).message}`]);
+    }
   });
   server.server.setRequestHandler(SetLevelRequestSchema, async (request) => {
     probe.setLevels.push(request.params.level);
