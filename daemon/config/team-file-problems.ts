@@ -1,5 +1,6 @@
 import { isAlias, isMap, isNode, isScalar, isSeq, type Document, type LineCounter, type Node, type YAMLError } from "yaml";
 import type * as z from "zod";
+import { closestMatch } from "../did-you-mean.js";
 
 /**
  * Turns validation issues and YAML syntax errors into lines that name the file, the
@@ -176,7 +177,7 @@ export function zodIssuesToProblems(
     switch (issue.code) {
       case "unrecognized_keys":
         for (const key of issue.keys) {
-          const hint = closest(key, knownKeys(path));
+          const hint = closestMatch(key, knownKeys(path));
           problems.push({ path: [...path, key], anchor: "key", message: `unknown field${hint ? ` (did you mean "${hint}"?)` : ""}` });
         }
         break;
@@ -218,32 +219,4 @@ function tooSmallText(issue: z.core.$ZodIssueTooSmall): string {
   if (issue.origin === "string" && minimum <= 1) return "must not be empty";
   if (issue.origin === "array") return `must have at least ${minimum} ${minimum === 1 ? "entry" : "entries"}`;
   return `must be at least ${minimum}${issue.inclusive === false ? " (exclusive)" : ""}`;
-}
-
-/** The known key closest to a misspelt one (edit distance ≤ 2), for the hint. */
-function closest(key: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of candidates) {
-    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const saved = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = saved;
-    }
-  }
-  return row[b.length];
 }

@@ -59,7 +59,7 @@ test("policy: denied tools are absent from lists and resolve to permission_denie
   const supervisor = await started(t, [{ name: "alpha", create: () => createTestServer("alpha", createProbe()) }]);
   const registry = createRegistry({
     supervisor,
-    policy: { decide: (name) => (name === "alpha-fail" ? { allowed: false, rule: 'deny "alpha-fail"' } : { allowed: true, rule: "allow *" }) },
+    policy: { decide: (tool) => (tool.exposedName === "alpha-fail" ? { allowed: false, rule: 'deny "alpha-fail"' } : { allowed: true, rule: "allow *" }) },
   });
   t.teardown(() => registry.close());
   t.false(registry.tools().some((tool) => tool.exposedName === "alpha-fail"));

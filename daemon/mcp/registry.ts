@@ -8,19 +8,38 @@
  * all known catalogs, including those of disabled or failed servers, so a server going
  * away and coming back never renames anybody; those servers' items are hidden from lists
  * and resolve to an "unavailable" error naming the server.
+ *
+ * Upstreams are untrusted, so naming is sticky (exposed-names.ts): a name, resource URI or
+ * URI template once given to a server's item stays with it for the life of the team (the
+ * ledger, kept in the team's tool cache across restarts); a later claimant is renamed (or,
+ * for a resource, not served) and the collision is reported. The access policy judges each
+ * tool by its canonical and exposed names once per snapshot, so a call costs a map lookup.
  */
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
 import { GatewayError } from "../errors.js";
 import type { ServerCatalog, ServerSnapshot, Supervisor } from "../supervisor/types.js";
 import type { JsonObject } from "../upstream/types.js";
-import { allowAllPolicy, type AccessPolicy } from "./access-policy.js";
+import { closestMatch } from "../did-you-mean.js";
+import { allowAllPolicy, type AccessDecision, type AccessPolicy } from "./access-policy.js";
 import { systemClock, type Clock } from "./clock.js";
-import { assignExposedNames, itemKey, type NameCollision, type NamingCandidate } from "./exposed-names.js";
+import {
+  assignExposedNames,
+  EMPTY_NAME_LEDGER,
+  itemKey,
+  retainHeld,
+  wantedExposedName,
+  type HeldName,
+  type NameCollision,
+  type NameLedger,
+  type NamingCandidate,
+} from "./exposed-names.js";
 import { managementToolDefinition, managementToolName } from "./management-tools.js";
 
 /** A tool as clients see it. */
 export interface ExposedTool {
   readonly exposedName: string;
+  /** `<prefix>-<upstream name>` sanitized: the tool's identity for the policy, whatever it was renamed to. */
+  readonly canonicalName: string;
   readonly server: string;
   /** The tool's name on its server; empty for a management tool, which has no upstream. */
   readonly upstreamName: string;
@@ -79,14 +98,26 @@ export interface Registry {
   resolveResource(uri: string): string;
   /** Routes a completion reference. Throws not_found or unavailable. */
   resolveCompletion(ref: CompletionRef): CompletionTarget;
-  /** Exposed-name collisions of tools and prompts, for `ListServers` and logs. */
+  /** Collisions of tool and prompt names, resource URIs and URI templates, for `ListServers` and logs. */
   collisions(): NameCollision[];
   /**
    * Replaces every seeded catalog (the start-up cache of the current team) with `catalogs`: a seed
    * answers for a server only until it is discovered live, and seeds of another team must never
-   * answer for a same-named server of this one.
+   * answer for a same-named server of this one. `names`, when given, replaces the name ledger
+   * (the team's held names from the same cache); without it the held names stay.
    */
-  replaceSeeds(catalogs: ReadonlyMap<string, ServerCatalog>): void;
+  replaceSeeds(catalogs: ReadonlyMap<string, ServerCatalog>, names?: NameLedger): void;
+  /** Every name held now, for the tool cache. */
+  names(): NameLedger;
+  /** Listens for changes of the held names (to save them); returns the unsubscribe function. */
+  onNamesChanged(listener: (names: NameLedger) => void): () => void;
+  /**
+   * A tool by its exposed name, else by its canonical name (`dsctl policy explain` accepts
+   * either), whatever the policy and the server's state say; undefined when no server lists it.
+   */
+  describeTool(name: string): ExposedTool | undefined;
+  /** The known exposed tool name closest to a misspelt one, for a "did you mean" hint. */
+  suggestTool(name: string): string | undefined;
   /** Whether any catalog is seeded: lists can be answered before the servers run. */
   hasSeeds(): boolean;
   /** Replaces the access policy (the team policy plugs in here). */
@@ -116,6 +147,9 @@ export interface RegistryOptions {
 
 interface Snapshot {
   readonly tools: Map<string, ExposedTool>;
+  /** The policy's decision per exposed tool name, made once per snapshot (calls only look it up). */
+  readonly decisions: Map<string, AccessDecision>;
+  readonly names: NameLedger;
   readonly prompts: Map<string, ExposedPrompt>;
   readonly resources: Map<string, ExposedResource>;
   readonly templates: { readonly entry: ExposedResourceTemplate; readonly matcher: UriTemplate | undefined }[];
@@ -159,6 +193,74 @@ function unavailableError(snapshot: ServerSnapshot): GatewayError {
   return new GatewayError("unavailable", `server "${snapshot.name}" has failed${snapshot.lastError ? `: ${snapshot.lastError}` : ""}`);
 }
 
+/** A server listing a resource URI or URI template. */
+interface UriClaim {
+  readonly uri: string;
+  readonly server: string;
+  readonly definition: JsonObject;
+}
+
+/** Who serves which URI (or template) after `claimUris`. */
+interface UriOwners {
+  /** The claims served, oldest holder first (template matching tries them in this order). */
+  readonly granted: readonly UriClaim[];
+  readonly held: readonly HeldName[];
+  readonly collisions: readonly NameCollision[];
+  /** URIs held before this round (already served). */
+  readonly heldBefore: ReadonlySet<string>;
+}
+
+/**
+ * Resource URIs and URI templates are not renamed (clients use them as they are), so a
+ * claim on one that another server holds is refused and reported, never granted: the first
+ * holder keeps it, stickily, like an exposed name. `servedElsewhere` names another server
+ * that already serves a new URI in some other way (through a template it held before).
+ */
+function claimUris(
+  claims: readonly UriClaim[],
+  held: readonly HeldName[],
+  configured: ReadonlyMap<string, string>,
+  servedElsewhere?: (claim: UriClaim) => string | undefined,
+): UriOwners {
+  const owners = new Map<string, HeldName>();
+  for (const entry of held) if (configured.has(entry.server) && !owners.has(entry.exposedName)) owners.set(entry.exposedName, entry);
+  const heldBefore = new Set(owners.keys());
+  const granted = new Map<string, UriClaim>();
+  const collisions: NameCollision[] = [];
+  const seen = new Set<string>();
+  for (const claim of claims) {
+    const key = itemKey(claim.server, claim.uri);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const holder = owners.get(claim.uri)?.server ?? servedElsewhere?.(claim);
+    if (holder === undefined) owners.set(claim.uri, { exposedName: claim.uri, server: claim.server, upstreamName: claim.uri });
+    if (holder === undefined || holder === claim.server) granted.set(claim.uri, claim);
+    else collisions.push({ wantedName: claim.uri, keptServer: holder, renamedServer: claim.server, renamedItem: claim.uri, assignedName: "" });
+  }
+  const ordered = [...owners.values()].flatMap((entry) => {
+    const claim = granted.get(entry.exposedName);
+    return claim ? [claim] : [];
+  });
+  const present = new Set(ordered.map((claim) => itemKey(claim.server, claim.uri)));
+  return { granted: ordered, held: retainHeld([...owners.values()], present), collisions, heldBefore };
+}
+
+function sameHeld(a: readonly HeldName[], b: readonly HeldName[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((x, i) => x.exposedName === b[i]!.exposedName && x.server === b[i]!.server && x.upstreamName === b[i]!.upstreamName && x.keptServer === b[i]!.keptServer)
+  );
+}
+
+function sameLedger(a: NameLedger, b: NameLedger): boolean {
+  return (
+    sameHeld(a.tools, b.tools) &&
+    sameHeld(a.prompts, b.prompts) &&
+    sameHeld(a.resources, b.resources) &&
+    sameHeld(a.resourceTemplates, b.resourceTemplates)
+  );
+}
+
 function compileTemplate(template: string): UriTemplate | undefined {
   try {
     return new UriTemplate(template);
@@ -174,7 +276,9 @@ export function createRegistry(options: RegistryOptions): Registry {
   let policy = options.policy ?? allowAllPolicy;
   let managementTools = options.managementTools ?? false;
   let seeds: ReadonlyMap<string, ServerCatalog> = new Map();
+  let ledger: NameLedger = EMPTY_NAME_LEDGER;
   const listeners = new Set<(kinds: ReadonlySet<CatalogKind>) => void>();
+  const nameListeners = new Set<(names: NameLedger) => void>();
   const settleWaiters = new Set<() => void>();
 
   function catalogOf(name: string): ServerCatalog | undefined {
@@ -184,15 +288,16 @@ export function createRegistry(options: RegistryOptions): Registry {
   }
 
   function build(): Snapshot {
-    const servers = supervisor.list();
+    const servers = [...supervisor.list()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    const prefixes = new Map(servers.map((server) => [server.name, server.prefix]));
     const available = new Map<string, ServerSnapshot>();
     const unavailable = new Map<string, ServerSnapshot>();
     const toolDefs = new Map<string, JsonObject>();
     const promptDefs = new Map<string, JsonObject>();
     const toolCandidates: NamingCandidate[] = [];
     const promptCandidates: NamingCandidate[] = [];
-    const resources = new Map<string, ExposedResource>();
-    const templates: Snapshot["templates"] = [];
+    const resourceClaims: UriClaim[] = [];
+    const templateClaims: UriClaim[] = [];
     for (const server of servers) {
       (isAvailable(server) ? available : unavailable).set(server.name, server);
       const catalog = catalogOf(server.name);
@@ -210,29 +315,47 @@ export function createRegistry(options: RegistryOptions): Registry {
         promptDefs.set(itemKey(server.name, name), prompt);
       }
       for (const resource of catalog.resources) {
-        if (typeof resource.uri !== "string" || resources.has(resource.uri)) continue;
-        resources.set(resource.uri, { uri: resource.uri, server: server.name, definition: resource });
+        if (typeof resource.uri === "string") resourceClaims.push({ uri: resource.uri, server: server.name, definition: resource });
       }
       for (const template of catalog.resourceTemplates) {
-        if (typeof template.uriTemplate !== "string") continue;
-        templates.push({
-          entry: { uriTemplate: template.uriTemplate, server: server.name, definition: template },
-          matcher: compileTemplate(template.uriTemplate),
-        });
+        if (typeof template.uriTemplate === "string") templateClaims.push({ uri: template.uriTemplate, server: server.name, definition: template });
       }
     }
     // Management tools keep their names: a server tool that wants one is renamed (and reported).
     const reserved = new Map<string, string>();
     if (managementTools) for (const server of servers) reserved.set(managementToolName(server.name), server.name);
-    const toolNames = assignExposedNames(toolCandidates, reserved);
-    const promptNames = assignExposedNames(promptCandidates);
+    const toolNames = assignExposedNames(toolCandidates, { held: ledger.tools, prefixes, reserved });
+    const promptNames = assignExposedNames(promptCandidates, { held: ledger.prompts, prefixes });
+    const templateOwners = claimUris(templateClaims, ledger.resourceTemplates, prefixes);
+    const templates: Snapshot["templates"] = templateOwners.granted.map((claim) => ({
+      entry: { uriTemplate: claim.uri, server: claim.server, definition: claim.definition },
+      matcher: compileTemplate(claim.uri),
+    }));
+    // A new URI another server already serves through a template it held before is not taken over either.
+    const servedByTemplate = (claim: UriClaim): string | undefined =>
+      templates.find((t) => t.entry.server !== claim.server && templateOwners.heldBefore.has(t.entry.uriTemplate) && t.matcher?.match(claim.uri) != null)?.entry.server;
+    const resourceOwners = claimUris(resourceClaims, ledger.resources, prefixes, servedByTemplate);
+    const resources = new Map<string, ExposedResource>();
+    for (const claim of resourceOwners.granted) resources.set(claim.uri, { uri: claim.uri, server: claim.server, definition: claim.definition });
+
     const tools = new Map<string, ExposedTool>();
+    const decisions = new Map<string, AccessDecision>();
     for (const [exposedName, server] of reserved) {
-      tools.set(exposedName, { exposedName, server, upstreamName: "", definition: managementToolDefinition(server, exposedName), management: true });
+      tools.set(exposedName, {
+        exposedName,
+        canonicalName: exposedName,
+        server,
+        upstreamName: "",
+        definition: managementToolDefinition(server, exposedName),
+        management: true,
+      });
+      decisions.set(exposedName, policy.decide({ exposedName, canonicalName: exposedName, management: true }));
     }
     for (const [exposedName, target] of toolNames.byExposedName) {
       const upstream = toolDefs.get(itemKey(target.server, target.upstreamName)) as JsonObject;
-      tools.set(exposedName, { exposedName, ...target, definition: { ...upstream, name: exposedName } });
+      const canonicalName = wantedExposedName(prefixes.get(target.server) ?? "", target.upstreamName);
+      tools.set(exposedName, { exposedName, canonicalName, ...target, definition: { ...upstream, name: exposedName } });
+      decisions.set(exposedName, policy.decide({ exposedName, canonicalName }));
     }
     const prompts = new Map<string, ExposedPrompt>();
     for (const [exposedName, target] of promptNames.byExposedName) {
@@ -241,10 +364,12 @@ export function createRegistry(options: RegistryOptions): Registry {
     }
     const partial = {
       tools,
+      decisions,
+      names: { tools: toolNames.held, prompts: promptNames.held, resources: resourceOwners.held, resourceTemplates: templateOwners.held },
       prompts,
       resources,
       templates,
-      collisions: [...toolNames.collisions, ...promptNames.collisions],
+      collisions: [...toolNames.collisions, ...promptNames.collisions, ...templateOwners.collisions, ...resourceOwners.collisions],
       available,
       unavailable,
     };
@@ -259,7 +384,7 @@ export function createRegistry(options: RegistryOptions): Registry {
 
   function visibleTools(snap: SnapshotParts): ExposedTool[] {
     return [...snap.tools.values()]
-      .filter((t) => (t.management === true || snap.available.has(t.server)) && policy.decide(t.exposedName).allowed)
+      .filter((t) => (t.management === true || snap.available.has(t.server)) && snap.decisions.get(t.exposedName)?.allowed === true)
       .sort((a, b) => (a.exposedName < b.exposedName ? -1 : a.exposedName > b.exposedName ? 1 : 0));
   }
   function visiblePrompts(snap: SnapshotParts): ExposedPrompt[] {
@@ -284,6 +409,7 @@ export function createRegistry(options: RegistryOptions): Registry {
   }
 
   let current = build();
+  ledger = current.names;
 
   function refresh(): void {
     const next = build();
@@ -292,6 +418,10 @@ export function createRegistry(options: RegistryOptions): Registry {
       if (next.signatures[kind] !== current.signatures[kind]) changed.add(kind);
     }
     current = next;
+    if (!sameLedger(ledger, next.names)) {
+      ledger = next.names;
+      for (const listener of [...nameListeners]) listener(ledger);
+    }
     if (pendingServers().length === 0) {
       for (const wake of [...settleWaiters]) wake();
     }
@@ -343,7 +473,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     resolveTool(exposedName) {
       const tool = current.tools.get(exposedName);
       if (!tool) throw new GatewayError("not_found", `unknown tool "${exposedName}"`);
-      const decision = policy.decide(exposedName);
+      const decision = current.decisions.get(exposedName)!;
       if (!decision.allowed) {
         throw new GatewayError("permission_denied", `tool "${exposedName}" is not allowed by the team policy (${decision.rule})`);
       }
@@ -371,10 +501,23 @@ export function createRegistry(options: RegistryOptions): Registry {
       return { server: resolveResource(ref.uri), ref: { type: "ref/resource", uri: ref.uri } };
     },
     collisions: () => [...current.collisions],
-    replaceSeeds(catalogs) {
+    replaceSeeds(catalogs, names) {
       seeds = new Map(catalogs);
+      if (names) ledger = names;
       refresh();
     },
+    names: () => ledger,
+    onNamesChanged(listener) {
+      nameListeners.add(listener);
+      return () => nameListeners.delete(listener);
+    },
+    describeTool(name) {
+      const exact = current.tools.get(name);
+      if (exact) return exact;
+      for (const tool of current.tools.values()) if (tool.canonicalName === name) return tool;
+      return undefined;
+    },
+    suggestTool: (name) => closestMatch(name, current.tools.keys(), Math.max(2, Math.floor(name.length / 5))),
     hasSeeds: () => seeds.size > 0,
     setPolicy(next) {
       policy = next;
@@ -409,6 +552,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       supervisor.off("servers", onServers);
       for (const wake of [...settleWaiters]) wake();
       listeners.clear();
+      nameListeners.clear();
     },
   };
 }

@@ -107,10 +107,43 @@ test("unknown roles get the base rules only; the shape fits the MCP engine's Acc
   };
   const seam: AccessPolicy = createTeamAccessPolicy(team, { isManagementTool });
   t.deepEqual(
-    { allowed: seam.decide("memory-delete_entities").allowed, rule: seam.decide("memory-delete_entities").rule },
+    {
+      allowed: seam.decide({ exposedName: "memory-delete_entities", canonicalName: "memory-delete_entities" }).allowed,
+      rule: seam.decide({ exposedName: "memory-delete_entities", canonicalName: "memory-delete_entities" }).rule,
+    },
     { allowed: false, rule: 'deny rule `memory-delete_*` of team "demo" for role team_user' },
   );
   const allowAll = createAccessPolicy({ allow: ["*"], deny: [], roles: {}, managementTools: false }, "team_user");
   t.true(allowAll.decide("x-y").allowed);
   t.is(allowAll.team, "current");
+});
+
+test("a renamed tool is judged by its canonical name too: a deny on either name denies, deny wins", (t) => {
+  const team = createAccessPolicy({ allow: ["*"], deny: ["kb-memory-delete_entities"], roles: {}, managementTools: false }, "team_user", { team: "demo" });
+  const hijacker = { exposedName: "kb-memory-delete_entities_1a2b3c", canonicalName: "kb-memory-delete_entities" };
+  const decision = team.decide(hijacker);
+  t.false(decision.allowed, "the suffixed name does not escape the rule written for the real name");
+  t.is(decision.pattern, "kb-memory-delete_entities");
+  t.is(decision.matchedName, "kb-memory-delete_entities");
+  t.regex(decision.explanation, /matched its canonical name "kb-memory-delete_entities"/);
+  // A deny written against the exposed (suffixed) name denies too.
+  const byExposed = createAccessPolicy({ allow: ["*"], deny: ["*_1a2b3c"], roles: {}, managementTools: false }, "team_user");
+  t.false(byExposed.decide({ exposedName: "kb-read_1a2b3c", canonicalName: "kb-read" }).allowed);
+  t.true(byExposed.decide({ exposedName: "kb-read", canonicalName: "kb-read" }).allowed);
+});
+
+test("a rename never widens access: allow rules see only the canonical name", (t) => {
+  const narrow = createAccessPolicy({ allow: ["kb-memory-read_graph_*"], deny: [], roles: {}, managementTools: false }, "team_user");
+  const renamed = { exposedName: "kb-memory-read_graph_1a2b3c", canonicalName: "kb-memory-read_graph" };
+  t.false(narrow.decide(renamed).allowed, "an allow matching only the suffixed name does not allow");
+  t.false(narrow.decide("kb-memory-read_graph").allowed, "same as without the collision");
+  const broad = createAccessPolicy({ allow: ["kb-memory-*"], deny: [], roles: {}, managementTools: false }, "team_user");
+  t.true(broad.decide(renamed).allowed);
+  t.true(broad.decide("kb-memory-read_graph").allowed);
+});
+
+test("management tools: the identity's flag decides, not the name's shape", (t) => {
+  const user = createAccessPolicy(policy, "team_user", { team: "demo" });
+  t.false(user.decide({ exposedName: "x-manage", canonicalName: "x-manage", management: true }).allowed);
+  t.true(createAccessPolicy(policy, "team_admin", { team: "demo" }).decide({ exposedName: "x-manage", canonicalName: "x-manage", management: true }).allowed);
 });

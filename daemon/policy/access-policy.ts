@@ -1,4 +1,5 @@
 import type { PolicyConfig, TeamConfig } from "../config/types.js";
+import type { ToolIdentity } from "../mcp/access-policy.js";
 import { compileGlob, type ToolGlob } from "./glob.js";
 
 /**
@@ -19,6 +20,14 @@ import { compileGlob, type ToolGlob } from "./glob.js";
  *
  * Role rules are looked up by the exact role string; an unknown role gets the base rules
  * only (and no management tools).
+ *
+ * **Names.** A tool is judged by its identity, not by the collision-resolved string: a deny
+ * rule denies it when it matches the tool's canonical name `<prefix>-<tool>` *or* its
+ * exposed name, and an allow rule allows it when it matches the canonical name (for a tool
+ * that was not renamed the two are the same). A server that lists `memory-delete_entities`
+ * beside server `kb-memory` is renamed `kb-memory-delete_entities_<hash>`, yet the rule
+ * `deny: ["kb-memory-delete_entities"]` still denies it; and since an allow rule never sees
+ * the suffixed name, a rename can only make a tool more denied, never less.
  */
 
 /** The role that may use management tools by default. */
@@ -42,15 +51,20 @@ export interface PolicyDecision {
   readonly pattern?: string;
   readonly team: string;
   readonly role: string;
+  /** Which of the tool's names the deciding glob matched, when it was not the exposed one. */
+  readonly matchedName?: string;
 }
 
-/** A policy bound to one team and role. */
+/**
+ * A policy bound to one team and role. A bare string is a tool whose canonical and exposed
+ * names are the same (a name the registry does not know, or a caller without the registry).
+ */
 export interface TeamAccessPolicy {
   readonly team: string;
   readonly role: string;
-  decide(exposedToolName: string): PolicyDecision;
-  /** Same as `decide(name).explanation`. */
-  explain(exposedToolName: string): string;
+  decide(tool: string | ToolIdentity): PolicyDecision;
+  /** Same as `decide(tool).explanation`. */
+  explain(tool: string | ToolIdentity): string;
 }
 
 /** Extra inputs of `createAccessPolicy`. */
@@ -82,36 +96,46 @@ export function createAccessPolicy(policy: PolicyConfig, role: string, options: 
 
   const ruleText = (kind: "allow" | "deny", rule: CompiledRule): string =>
     `${kind} rule \`${rule.glob.pattern}\` of team "${team}"${rule.source === "role" ? ` for role ${role}` : ""}`;
-  const decision = (allowed: boolean, rule: string, source: PolicyRuleSource, pattern?: string): PolicyDecision => {
+  const decision = (allowed: boolean, rule: string, source: PolicyRuleSource, pattern?: string, matchedName?: string): PolicyDecision => {
     const basis = source === "base" ? ` (applies to every role; current role ${role})` : "";
+    const matched = matchedName === undefined ? "" : ` (matched its canonical name "${matchedName}")`;
     return {
       allowed,
       rule,
-      explanation: `${allowed ? "allowed" : "denied"}${pattern === undefined ? ":" : " by"} ${rule}${basis}`,
+      explanation: `${allowed ? "allowed" : "denied"}${pattern === undefined ? ":" : " by"} ${rule}${matched}${basis}`,
       source,
       ...(pattern === undefined ? {} : { pattern }),
       team,
       role,
+      ...(matchedName === undefined ? {} : { matchedName }),
     };
   };
 
-  const decide = (name: string): PolicyDecision => {
-    const deny = denies.find((rule) => rule.glob.matches(name));
-    if (deny) return decision(false, ruleText("deny", deny), deny.source, deny.glob.pattern);
-    if (isManagementTool(name)) {
+  const decide = (tool: string | ToolIdentity): PolicyDecision => {
+    const exposed = typeof tool === "string" ? tool : tool.exposedName;
+    const canonical = typeof tool === "string" ? tool : tool.canonicalName;
+    /** The canonical name, when it differs, for the explanation. */
+    const viaCanonical = canonical === exposed ? undefined : canonical;
+    for (const rule of denies) {
+      if (rule.glob.matches(canonical)) return decision(false, ruleText("deny", rule), rule.source, rule.glob.pattern, viaCanonical);
+      if (rule.glob.matches(exposed)) return decision(false, ruleText("deny", rule), rule.source, rule.glob.pattern);
+    }
+    const management = typeof tool === "string" ? isManagementTool(tool) : (tool.management ?? isManagementTool(exposed));
+    if (management) {
       if (role === ADMIN_ROLE) {
         return decision(true, `management tools are allowed to ${ADMIN_ROLE} in team "${team}"`, "management");
       }
-      const optIn = roleAllows.find((rule) => rule.glob.matches(name));
+      const optIn = roleAllows.find((rule) => rule.glob.matches(canonical));
       if (optIn) return decision(true, ruleText("allow", optIn), "role", optIn.glob.pattern);
       return decision(false, `management tools are for ${ADMIN_ROLE} only in team "${team}" (role ${role} has no allow rule for it)`, "management");
     }
-    const allow = allows.find((rule) => rule.glob.matches(name));
-    if (allow) return decision(true, ruleText("allow", allow), allow.source, allow.glob.pattern);
+    // Allow rules see the canonical name only: a rename must never widen access.
+    const allow = allows.find((rule) => rule.glob.matches(canonical));
+    if (allow) return decision(true, ruleText("allow", allow), allow.source, allow.glob.pattern, viaCanonical);
     return decision(false, `no allow rule of team "${team}" matches it for role ${role} (default deny)`, "default");
   };
 
-  return { team, role, decide, explain: (name) => decide(name).explanation };
+  return { team, role, decide, explain: (tool) => decide(tool).explanation };
 }
 
 /** The policy of `team` for the user's role in it (`team.role`). */
