@@ -1,4 +1,3 @@
-import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { FRONTEND_CONFIG_ENV, formatListeningLine } from "../shared/frontend-contract.js";
@@ -8,7 +7,7 @@ import { statePaths } from "../shared/paths.js";
 import { createApp } from "./app.js";
 import { loadOrCreateClientToken } from "./client-token.js";
 import { createDaemonClient } from "./daemon-client.js";
-import { handleClientError } from "./http/client-error.js";
+import { createFrontendServer } from "./http/server.js";
 import { systemClock } from "./session/clock.js";
 import { SessionRegistry } from "./session/session-registry.js";
 import { parseFrontendConfig, sessionLimitsOf } from "./settings.js";
@@ -41,16 +40,17 @@ function main(): void {
     logger,
     maxSessions: settings.maxSessions,
     idleTimeoutMs: settings.sessionIdleTimeoutMs,
+    initTimeoutMs: settings.sessionInitTimeoutMs,
     limits: sessionLimitsOf(settings),
   });
-  const server = createServer({ keepAliveTimeout: 30_000 });
+  const server = createFrontendServer(settings);
   // Cached once listening: the Host guard asks on every request and `server.address()` is a getsockname(2) call.
   let listeningPort: number | undefined;
   const port = (): number => listeningPort ?? (server.address() as AddressInfo | null)?.port ?? settings.port;
   const app = createApp({ settings, sessions, port, clientToken, logger, daemonReachable: daemon.reachable });
   server.on("request", app.callback());
-  server.on("clientError", handleClientError);
-  const sweep = setInterval(() => sessions.sweep(), Math.max(1000, Math.min(60_000, settings.sessionIdleTimeoutMs / 4)));
+  const shortest = Math.min(settings.sessionIdleTimeoutMs, settings.sessionInitTimeoutMs);
+  const sweep = setInterval(() => sessions.sweep(), Math.max(1000, Math.min(60_000, shortest / 4)));
   sweep.unref();
   server.once("error", (error) => {
     logger.error({ err: String(error) }, "cannot listen");

@@ -1,11 +1,12 @@
 import { FRONTEND_CONFIG_ENV, type FrontendProcessConfig } from "../shared/frontend-contract.js";
+import { DEFAULT_HTTP_LIMITS, type HttpLimits, checkHttpLimits } from "../shared/http-limits.js";
 import type { SessionLimits } from "./session/session.js";
 
 /**
  * The frontend's configuration: the process contract with the daemon (shared/frontend-contract.ts)
  * plus tunables with defaults, settable in the same JSON.
  */
-export interface FrontendSettings extends FrontendProcessConfig {
+export interface FrontendSettings extends FrontendProcessConfig, HttpLimits {
   /** Largest accepted POST body (default 4 MiB); larger → 413. */
   readonly maxBodyBytes: number;
   /** Interval of SSE `: keepalive` comments (default 15 s; 0 disables). */
@@ -14,6 +15,12 @@ export interface FrontendSettings extends FrontendProcessConfig {
   readonly replayMaxEvents: number;
   /** Bytes kept per session for replay (default 2 MiB). */
   readonly replayMaxBytes: number;
+  /**
+   * A session that has not yet been used (no request after its `initialize`; for legacy SSE, none after the stream
+   * opened) ends after this long whatever it holds (default 60 s). Why: initializing costs a local script nothing, and
+   * a slot held for the full idle timeout by a session nobody uses locks real clients out.
+   */
+  readonly sessionInitTimeoutMs: number;
 }
 
 /** The defaults of every setting. */
@@ -25,6 +32,8 @@ export const DEFAULT_SETTINGS: FrontendSettings = {
   clientAuth: "none",
   sessionIdleTimeoutMs: 30 * 60 * 1000,
   maxSessions: 256,
+  sessionInitTimeoutMs: 60_000,
+  ...DEFAULT_HTTP_LIMITS,
   maxBodyBytes: 4 * 1024 * 1024,
   keepAliveMs: 15_000,
   replayMaxEvents: 512,
@@ -67,6 +76,8 @@ export function resolveSettings(raw: Partial<Record<keyof FrontendSettings, unkn
   if (s.clientAuth !== "none" && s.clientAuth !== "token") throw new Error('config field "clientAuth" must be "none" or "token"');
   integer("sessionIdleTimeoutMs", s.sessionIdleTimeoutMs, 1, Number.MAX_SAFE_INTEGER);
   integer("maxSessions", s.maxSessions, 1, 1_000_000);
+  integer("sessionInitTimeoutMs", s.sessionInitTimeoutMs, 1, Number.MAX_SAFE_INTEGER);
+  checkHttpLimits(s);
   integer("maxBodyBytes", s.maxBodyBytes, 1, 1024 * 1024 * 1024);
   integer("keepAliveMs", s.keepAliveMs, 0, 2 ** 31 - 1);
   integer("replayMaxEvents", s.replayMaxEvents, 0, 1_000_000);

@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { cors } from "@connectrpc/connect";
+import { FETCH_SITE_REFUSAL, isRefusedFetchSite } from "../../shared/fetch-site.js";
 import type { DualHandler } from "./dual-protocol-server.js";
 
 /**
@@ -7,7 +8,9 @@ import type { DualHandler } from "./dual-protocol-server.js";
  * - `Host` (`:authority` in HTTP/2) must name a loopback host on our port — a page on
  *   `evil.example` that rebinds its DNS to 127.0.0.1 still sends `Host: evil.example`;
  * - a browser `Origin`, when present, must be one of the configured dashboard origins
- *   (403 otherwise), and CORS preflights and responses allow exactly that origin.
+ *   (403 otherwise), and CORS preflights and responses allow exactly that origin;
+ * - a browser request whose `Sec-Fetch-Site` names another site is refused (shared/fetch-site.ts, the same rule as
+ *   the MCP port): browsers leave out `Origin` on some requests but never `Sec-Fetch-Site`.
  * The bearer token is checked per RPC (see bearer-auth.ts); preflights carry no credentials
  * by design, so they are answered here.
  */
@@ -54,6 +57,10 @@ export function withLoopbackGuard(handler: DualHandler, options: LoopbackGuardOp
     const host = (headers.host ?? headers[":authority"]) as string | undefined;
     if (!isLoopbackHostHeader(host, options.port())) return refuse(res, "host must be a loopback address");
     const origin = typeof headers.origin === "string" ? headers.origin : undefined;
+    const site = headers["sec-fetch-site"];
+    if (site !== undefined && isRefusedFetchSite(site, origin, origin !== undefined && allowed.has(normaliseOrigin(origin)))) {
+      return refuse(res, FETCH_SITE_REFUSAL);
+    }
     if (origin !== undefined) {
       if (!allowed.has(normaliseOrigin(origin))) return refuse(res, "origin not allowed");
       res.setHeader("Access-Control-Allow-Origin", origin);

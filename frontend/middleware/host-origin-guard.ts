@@ -1,4 +1,5 @@
 import type { Context, Next } from "koa";
+import { FETCH_SITE_REFUSAL, isRefusedFetchSite } from "../../shared/fetch-site.js";
 import { HttpError } from "../http/http-error.js";
 import { isAllowedOrigin, isLoopbackHost, normaliseOrigins } from "../http/loopback.js";
 
@@ -14,7 +15,9 @@ export interface HostOriginGuardOptions {
  * The DNS-rebinding defence in front of every route (MCP 2025-11-25 "Transports" › "Security Warning": servers
  * MUST validate Origin; DESIGN.md: Host must be loopback with our port). A foreign `Host` (`evil.com`,
  * `localhost.evil.com`, our name with another port) or an `Origin` that is neither ours nor listed → 403.
- * See `isAllowedOrigin` for the origin policy and why other loopback ports are refused.
+ * See `isAllowedOrigin` for the origin policy and why other loopback ports are refused. A browser request whose
+ * `Sec-Fetch-Site` says another site sent it is refused too (shared/fetch-site.ts): browsers omit `Origin` on some
+ * requests, never `Sec-Fetch-Site`, and a page must not hold `GET /sse` slots.
  */
 export function createHostOriginGuard(options: HostOriginGuardOptions) {
   const allowed = normaliseOrigins(options.allowedOrigins);
@@ -26,6 +29,10 @@ export function createHostOriginGuard(options: HostOriginGuardOptions) {
     const origin = ctx.req.headers.origin;
     if (origin !== undefined && !isAllowedOrigin(origin, port, allowed)) {
       throw new HttpError(403, "forbidden: origin not allowed");
+    }
+    const site = ctx.req.headers["sec-fetch-site"];
+    if (site !== undefined && isRefusedFetchSite(site, origin, origin !== undefined && allowed.has(origin.toLowerCase()))) {
+      throw new HttpError(403, `forbidden: ${FETCH_SITE_REFUSAL}`);
     }
     await next();
   };

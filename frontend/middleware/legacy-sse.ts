@@ -22,7 +22,8 @@ export interface LegacySseOptions {
  * The HTTP+SSE transport of MCP 2024-11-05 ("Transports" › "HTTP with SSE"), still what many clients use
  * (`claude mcp add --transport sse`): `GET /sse` opens a session whose first event, `endpoint`, says where to POST;
  * `POST /message?sessionId=…` answers 202 and every JSON-RPC answer goes out on the stream as `event: message`.
- * The session lives as long as its stream.
+ * The session lives as long as its stream, except that a stream never used for a request after a successful
+ * `initialize` ends after the short init timeout (`sessionInitTimeoutMs`) and may be evicted at the session cap.
  */
 export function createLegacySse(options: LegacySseOptions) {
   const ssePath = options.ssePath ?? "/sse";
@@ -31,7 +32,11 @@ export function createLegacySse(options: LegacySseOptions) {
     if (ctx.path === ssePath) {
       if (ctx.method !== "GET") throw new HttpError(405, "method not allowed", { headers: { Allow: "GET" } });
       if (options.daemonReachable && !(await options.daemonReachable())) throw new HttpError(503, "gateway daemon unavailable");
+      // The stream is the session (its id is in the endpoint event), so it is admitted at once; it counts as unused,
+      // expiring after the short init timeout and first in line for eviction, until a request follows a successful
+      // initialize on it (see `Session.used`).
       const session = options.sessions.create("sse");
+      options.sessions.admit(session);
       ctx.respond = false;
       session.attachLegacy(ctx.res, `${messagePath}?sessionId=${session.id}`);
       return;
@@ -46,7 +51,9 @@ export function createLegacySse(options: LegacySseOptions) {
         throw new HttpError(415, "unsupported media type: content-type must be application/json");
       }
       const body = await readBody(ctx.req, options.maxBodyBytes);
-      if (!inspectBody(body)) throw new HttpError(400, "Parse error", { rpcCode: -32700 });
+      const shape = inspectBody(body);
+      if (!shape) throw new HttpError(400, "Parse error", { rpcCode: -32700 });
+      if (shape.owesAnswers && !shape.initialize && session.initialized) session.markUsed();
       if (!(await session.postLegacy(body))) throw sessionNotFound();
       ctx.body = null;
       ctx.status = 202;

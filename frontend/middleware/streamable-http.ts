@@ -7,7 +7,7 @@ import { readBody } from "../http/read-body.js";
 import { inspectBody } from "../mcp/inspect-body.js";
 import { DEFAULT_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "../mcp/protocol-versions.js";
 import { parseEventId } from "../session/sse.js";
-import type { Session } from "../session/session.js";
+import type { ExchangeOutcome, Session } from "../session/session.js";
 import type { SessionRegistry } from "../session/session-registry.js";
 
 /** Options of the Streamable HTTP endpoint. */
@@ -66,13 +66,17 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise
   let session: Session;
   let created = false;
   if (sessionId === undefined) {
-    // Only initialize may come without a session (2025-11-25 "Session Management" point 2).
+    // Only initialize may come without a session (2025-11-25 "Session Management" point 2), and alone: "The
+    // initialize request MUST NOT be part of a JSON-RPC batch" (2025-03-26 "Lifecycle"); the session must know
+    // from the first answer whether it was initialized.
     if (!shape.initialize) throw new HttpError(400, "bad request: the mcp-session-id header is required");
+    if (shape.batch) throw new HttpError(400, "bad request: initialize must not be part of a batch");
     session = options.sessions.create("streamable-http");
     created = true;
   } else {
     session = lookup(options.sessions, sessionId);
     checkProtocolVersion(ctx);
+    if (shape.owesAnswers && !session.used && !shape.initialize) session.markUsed();
   }
   const clientVersion = shape.initialize
     ? (shape.requestedVersion ?? DEFAULT_PROTOCOL_VERSION)
@@ -85,11 +89,25 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise
     // A new session stays unanswered until the daemon speaks, so an unreachable daemon can still get a 503.
     openNow: !created && shape.owesAnswers,
   });
+  // A session exists only once its initialize succeeded (the daemon reports that before the answer): a failed one
+  // is answered without a session id and its daemon stream closed, so it never holds a slot.
+  const refused = created && (outcome.kind === "failed" || !session.initialized);
+  if (created && !refused) options.sessions.admit(session);
+  try {
+    respond(ctx, outcome, session, refused ? undefined : session.id);
+  } finally {
+    if (refused) session.end("initialize failed", "client");
+  }
+  if (startedAt !== 0) hopTiming.record("frontend.post", startedAt);
+}
+
+/** Answers a POST as its exchange's outcome says; `sessionHeader` is left out for a failed initialize. */
+function respond(ctx: Context, outcome: ExchangeOutcome, session: Session, sessionHeader: string | undefined): void {
   switch (outcome.kind) {
     case "failed":
       throw outcome.error;
     case "accepted":
-      ctx.set("Mcp-Session-Id", session.id);
+      if (sessionHeader !== undefined) ctx.set("Mcp-Session-Id", sessionHeader);
       ctx.body = null;
       ctx.status = 202;
       return;
@@ -98,11 +116,12 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise
       const body = typeof outcome.body === "string" ? Buffer.from(outcome.body) : outcome.body;
       const pieces = isPieces(body) ? body : undefined;
       ctx.respond = false;
-      ctx.res.writeHead(200, {
+      const headers: Record<string, string | number> = {
         "Content-Type": "application/json",
         "Content-Length": pieces ? piecesLength(pieces) : (body as Buffer).length,
-        "Mcp-Session-Id": session.id,
-      });
+      };
+      if (sessionHeader !== undefined) headers["Mcp-Session-Id"] = sessionHeader;
+      ctx.res.writeHead(200, headers);
       if (pieces) {
         // A large answer as it came from the daemon, one write per piece (gathered into one writev): never joined.
         ctx.res.cork();
@@ -110,14 +129,13 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise
         ctx.res.uncork();
         ctx.res.end();
       } else ctx.res.end(body);
-      break;
+      return;
     }
     case "stream":
       ctx.respond = false;
-      session.attachExchange(outcome.exchangeId, ctx.res, { "Mcp-Session-Id": session.id });
-      break;
+      session.attachExchange(outcome.exchangeId, ctx.res, sessionHeader === undefined ? {} : { "Mcp-Session-Id": sessionHeader });
+      return;
   }
-  if (startedAt !== 0) hopTiming.record("frontend.post", startedAt);
 }
 
 function handleGet(ctx: Context, sessions: SessionRegistry): void {
@@ -129,6 +147,7 @@ function handleGet(ctx: Context, sessions: SessionRegistry): void {
   const lastEventId = headerValue(ctx, "last-event-id");
   const headers = { "Mcp-Session-Id": session.id };
   if (lastEventId === undefined) {
+    session.markUsed();
     session.openStandalone(ctx.res, headers);
   } else {
     const parsed = parseEventId(lastEventId);

@@ -114,8 +114,16 @@ export type EndCause = "client" | "idle" | "daemon" | "shutdown";
 export class Session {
   /** Set once the daemon reported initialization: from then on `MCP-Protocol-Version` is checked. */
   protocolVersion: string | undefined;
-  /** Last time the client or the daemon did something in this session (idle expiry). */
+  /** Last time the client or the daemon did something in this session (idle expiry, eviction order). */
   lastActivity: number;
+  /** When the session was opened: an unused session expires a short time after it (`markUsed`). */
+  readonly createdAt: number;
+  /**
+   * Set by `markUsed` once the client did something beyond initializing (a request after `initialize`, or the
+   * standalone GET stream). Until then the session is cheap for anyone to make, so it expires after the registry's
+   * short init timeout and is the first to be evicted.
+   */
+  used = false;
   private ended = false;
   private readonly channel: DaemonChannel;
   private readonly exchanges = new Map<number, Exchange>();
@@ -133,6 +141,7 @@ export class Session {
     private readonly deps: SessionDeps,
   ) {
     this.lastActivity = deps.clock.now();
+    this.createdAt = this.lastActivity;
     this.replay = new ReplayBuffer(kind === "sse" ? 0 : deps.limits.replayMaxEvents, deps.limits.replayMaxBytes);
     this.log = deps.logger.child({ session: id.slice(0, 8) });
     this.channel = deps.daemon.open({ onFrame: (frame) => this.onFrame(frame), onEnd: (error) => this.onChannelEnd(error) });
@@ -151,6 +160,26 @@ export class Session {
   /** Records client or daemon traffic (idle expiry counts from the last one). */
   touch(): void {
     this.lastActivity = this.deps.clock.now();
+  }
+
+  /** True once the daemon reported a successful `initialize` for this session. */
+  get initialized(): boolean {
+    return this.protocolVersion !== undefined;
+  }
+
+  /** Records that the client used the session beyond `initialize` (see `used`). */
+  markUsed(): void {
+    this.used = true;
+  }
+
+  /**
+   * True when the session has work in flight and must not be evicted to make room: a request waiting for its answer
+   * or an open stream. A legacy SSE session's stream is open for its whole life, so it counts only once used:
+   * otherwise a script that opens `GET /sse` and never initializes would hold its slot.
+   */
+  get busy(): boolean {
+    if (this.kind === "sse") return this.used && this.legacySink?.open === true;
+    return !this.quiet;
   }
 
   /** True when no HTTP request or stream is open on the session, so idle time counts. */

@@ -1,10 +1,10 @@
-import { type IncomingHttpHeaders, type IncomingMessage, type Server, createServer, request as httpRequest } from "node:http";
+import { type IncomingHttpHeaders, type IncomingMessage, type Server, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../../shared/logger.js";
 import { silentLogger } from "../../shared/logger.js";
 import { createApp } from "../app.js";
 import { createDaemonClient } from "../daemon-client.js";
-import { handleClientError } from "../http/client-error.js";
+import { createFrontendServer } from "../http/server.js";
 import type { Clock } from "../session/clock.js";
 import type { RandomBytes } from "../session/session-id.js";
 import { SessionRegistry } from "../session/session-registry.js";
@@ -40,13 +40,13 @@ export async function startTestFrontend(options: TestFrontendOptions): Promise<T
     logger: options.logger ?? silentLogger,
     maxSessions: settings.maxSessions,
     idleTimeoutMs: settings.sessionIdleTimeoutMs,
+    initTimeoutMs: settings.sessionInitTimeoutMs,
     limits: sessionLimitsOf(settings, { closeGraceMs: 200 }),
   });
-  const server = createServer();
+  const server = createFrontendServer(settings);
   const port = (): number => (server.address() as AddressInfo).port;
   const app = createApp({ settings, sessions, port, clientToken: options.clientToken, logger: options.logger, daemonReachable: daemon.reachable });
   server.on("request", app.callback());
-  server.on("clientError", handleClientError);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     port: port(),

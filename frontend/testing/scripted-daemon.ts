@@ -24,8 +24,10 @@ export interface ScriptedSessionRecord {
 
 /**
  * A SMALL stand-in for the daemon's MCP session engine, speaking the OpenSession contract so the frontend can be
- * tested without the real engine: `initialize` (echoes the requested version, then `SessionInitialized`), `ping`,
- * `echo` (result = params), `notify` (a notification on the exchange, then the result), `broadcast` (a notification
+ * tested without the real engine: `initialize` (echoes the requested version after `SessionInitialized`; without a
+ * `protocolVersion` it fails, as the real engine's does), `ping`,
+ * `echo` (result = params), `tools/list` and `tools/call` (one tool, `echo`, answering its `text` argument, for SDK
+ * clients), `notify` (a notification on the exchange, then the result), `broadcast` (a notification
  * on the standalone stream), `slow` (answers when `release()` is called), `sample` (a server-to-client request,
  * answered by the client in a later POST), `end` (SessionEnded); unknown methods -32601, invalid messages -32600.
  */
@@ -93,12 +95,20 @@ async function runSession(
     const reply = (result: unknown) => ({ jsonrpc: "2.0", id: m.id, result });
     switch (m.method) {
       case "initialize": {
-        const version = typeof m.params?.protocolVersion === "string" ? m.params.protocolVersion : "2025-11-25";
+        // As the real engine: a missing protocolVersion fails, and then no SessionInitialized is sent.
+        if (typeof m.params?.protocolVersion !== "string") {
+          return { jsonrpc: "2.0", id: m.id, error: { code: -32602, message: 'invalid params: "protocolVersion" must be a string' } };
+        }
+        const version = m.params.protocolVersion;
         void out.push({ frame: { case: "initialized", value: { protocolVersion: version } } });
         return reply({ protocolVersion: version, capabilities: { tools: {} }, serverInfo: { name: "scripted", version: "1.0.0" } });
       }
       case "ping":
         return reply({});
+      case "tools/list":
+        return reply({ tools: [{ name: "echo", description: "returns its text", inputSchema: { type: "object", properties: { text: { type: "string" } } } }] });
+      case "tools/call":
+        return reply({ content: [{ type: "text", text: String((m.params?.arguments as { text?: unknown } | undefined)?.text ?? "") }] });
       case "echo":
         return reply(m.params ?? {});
       case "notify":
