@@ -208,11 +208,6 @@ test("progress tokens are unguessable and per server; a server's progress with a
   const call = victim.client.callTool({ name: "alpha-gated", arguments: {} }, undefined, { onprogress: (p) => progress.push(p) });
   await until(() => progress.length === 1, "the first genuine progress");
   const issued = probes.alpha.progressTokens[0];
-  t.regex(String(issued), /^dsgw-[A-Za-z0-9_-]{16}-\d+$/);
-  const mine = await victim.client.callTool({ name: "beta-slow", arguments: { ms: 1 } }, undefined, { onprogress: () => {} });
-  t.is(text(mine), "beta:slow:");
-  const betaToken = String(probes.beta.progressTokens[0]);
-  t.not(betaToken.split("-")[1], String(issued).split("-")[1], "each server has its own random prefix");
   // Beta knows alpha's exact token (as if leaked) and guesses the old sequential ones and the client's.
   const guesses: unknown[] = [issued, ...Array.from({ length: 50 }, (_, i) => `dsgw-${i + 1}`), ...Array.from({ length: 50 }, (_, i) => i)];
   for (const progressToken of guesses) {
@@ -227,6 +222,12 @@ test("progress tokens are unguessable and per server; a server's progress with a
   const first = drops[0]!.fields.dropped as number;
   t.deepEqual(drops.map((line) => line.fields.dropped), guesses.map((_, i) => first + i), "a running count");
   t.false(victim.transport.frames.some((f) => f.kind === "message" && jsonText(f.json).includes("injected")));
+  const mine = await victim.client.callTool({ name: "beta-slow", arguments: { ms: 1 } }, undefined, { onprogress: () => {} });
+  t.is(text(mine), "beta:slow:");
+  const betaToken = String(probes.beta.progressTokens[0]);
+  t.regex(String(issued), /^dsgw-[A-Za-z0-9_-]{16}-\d+$/, "not a sequence number");
+  t.regex(betaToken, /^dsgw-[A-Za-z0-9_-]{16}-\d+$/);
+  t.not(betaToken.split("-")[1], String(issued).split("-")[1], "each server has its own random prefix");
 });
 
 test("a server's responses and notifications/cancelled touch only requests on its own connection", async (t) => {
