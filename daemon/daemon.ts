@@ -13,6 +13,7 @@ import { controlRoutes } from "./api/routes.js";
 import { teamServiceRoutes } from "./api/team-service.js";
 import { prepareSocketPath } from "./api/socket-path.js";
 import { embeddedTeamFilePath, loadTeamFile } from "./config/load-team-file.js";
+import { watchTeamFile, type TeamFileWatch } from "./config/watch-team-file.js";
 import type { TeamConfig, TeamsFile } from "./config/types.js";
 import { ensureControlToken } from "./control-token.js";
 import { GatewayError } from "./errors.js";
@@ -56,6 +57,8 @@ export interface DaemonOptions {
   readonly serverWaitMs?: number;
   /** Environment for the vault key (`DEPLOYSTACK_MASTER_KEY`, `DEPLOYSTACK_KEYCHAIN`); default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Quiet time after a save of the team file before it is reloaded; default 300 ms (watch-team-file.ts). */
+  readonly reloadDebounceMs?: number;
 }
 
 /** A running daemon. */
@@ -173,6 +176,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   let controlPlane: ControlPlane | undefined;
   let control: ControlServer | undefined;
   let frontend: FrontendRunner | undefined;
+  let fileWatch: TeamFileWatch | undefined;
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
@@ -193,6 +197,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     stopping ??= (async () => {
       logger.info({ reason }, "daemon stopping");
       controller.abort();
+      fileWatch?.close();
       controlPlane?.close();
       if (frontend) await step("frontend", () => frontend?.stop());
       if (mcp?.close) await step("mcp engine", () => mcp?.close?.());
@@ -221,7 +226,14 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     const plane = controlPlane;
     const team = plane.currentTeam();
-    supervision = await startSupervision({ paths, servers: team.servers, logger, signal });
+    supervision = await startSupervision({
+      paths,
+      servers: team.servers,
+      logger,
+      signal,
+      // Read when a lazy server would start for discovery: the control plane seeds before every start.
+      knowsCatalog: (config) => plane.cachedServers().has(config.name),
+    });
     const { supervisor } = supervision;
     supervisor.on("state", (snapshot, previous) =>
       events.publish({ kind: "server_state", time: Date.now(), server: snapshot, previous }),
@@ -265,6 +277,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         servers: supervisor.list(),
         sessionCount: mcpWiring?.sessionCount?.() ?? 0,
         home,
+        configError: plane.configError(),
       };
     };
 
@@ -316,6 +329,22 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     if (mcpWiring?.registry?.hasSeeds()) await delay(WARM_CACHE_HEAD_START_MS, undefined, { signal }).catch(() => undefined);
     await supervision.startServers();
     plane.startBackground();
+    // Hot reload: only the file loaded (the embedded demo is part of the installation, not the user's).
+    if (options.configPath !== undefined && settings.watch) {
+      fileWatch = await watchTeamFile({
+        path: teamsFile.path,
+        debounceMs: options.reloadDebounceMs,
+        logger: logger.child({ component: "team-file-watch" }),
+        onChange: async () => {
+          await plane.reloadFile();
+          if (plane.source() === "file" && !plane.configError() && !plane.loadedFile().gateway.watch) {
+            logger.info("gateway.watch is now false: the team file is no longer watched (dsctl teams sync re-reads it)");
+            fileWatch?.close();
+          }
+        },
+      });
+      logger.info({ path: teamsFile.path }, "watching the team file: saved changes apply without a restart");
+    }
     logger.info(
       { source: plane.source(), team: plane.currentTeam().id, servers: plane.currentTeam().servers.length, socket: paths.controlSocket },
       "daemon started",

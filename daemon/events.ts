@@ -12,7 +12,9 @@ export type GatewayEvent =
   | { readonly kind: "server_state"; readonly time: number; readonly server: ServerSnapshot; readonly previous: ServerState }
   | { readonly kind: "catalog"; readonly time: number; readonly serverName: string; readonly toolCount: number }
   | { readonly kind: "team_switched"; readonly time: number; readonly team: TeamConfig }
-  | { readonly kind: "config_synced"; readonly time: number; readonly changes: readonly ServerChange[] };
+  | { readonly kind: "config_synced"; readonly time: number; readonly changes: readonly ServerChange[] }
+  /** The team file was re-read and has mistakes; the running config stays (`message`: `file:line:column: field: …` lines). */
+  | { readonly kind: "config_error"; readonly time: number; readonly path: string; readonly message: string };
 
 /** What a sync did to one server (mirrors the control API's `ServerChangeKind`). */
 export interface ServerChange {

@@ -28,6 +28,8 @@ export interface SupervisionOptions {
   readonly servers: readonly ServerConfig[];
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  /** A lazy server whose tools the cache knows skips its discovery start (see `SupervisorDeps.knowsCatalog`). */
+  readonly knowsCatalog?: (config: ServerConfig) => boolean;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function startSupervision(options: SupervisionOptions): Promise<Sup
     logger: logger.child({ component: "supervisor" }),
     processRegistry: registry,
     clientInfo: { name: "deploystack-gateway", version: gatewayVersion },
+    knowsCatalog: options.knowsCatalog,
   });
   return {
     supervisor,

@@ -10,7 +10,7 @@ import {
   type LogLine,
   type Server,
 } from "../../gen/deploystack/gateway/v1/server_pb.js";
-import { ServerCountsSchema, EventSchema, type Event, type ServerCounts } from "../../gen/deploystack/gateway/v1/gateway_pb.js";
+import { ConfigErrorSchema, ServerCountsSchema, EventSchema, type ConfigError, type Event, type ServerCounts } from "../../gen/deploystack/gateway/v1/gateway_pb.js";
 import {
   PolicyDecisionSchema,
   ServerChangeKind,
@@ -159,6 +159,11 @@ export function userToProto(user: CloudUser): User {
 
 /** A domain event as the control API's `Event`. */
 export function eventToProto(event: GatewayEvent): Event {
+/** A team file's load failure (status and events share it). */
+export function configErrorToProto(error: { readonly path: string; readonly message: string; readonly time: number }): ConfigError {
+  return create(ConfigErrorSchema, { path: error.path, message: error.message, time: timestampFromMs(error.time) });
+}
+
   const time = timestampFromMs(event.time);
   switch (event.kind) {
     case "server_state":
@@ -188,3 +193,5 @@ export function eventToProto(event: GatewayEvent): Event {
       });
   }
 }
+    case "config_error":
+      return create(EventSchema, { time, kind: { case: "configError", value: configErrorToProto(event) } });

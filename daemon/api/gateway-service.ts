@@ -12,7 +12,7 @@ import type { TeamConfig } from "../config/types.js";
 import type { EventHub, GatewayEvent } from "../events.js";
 import type { ServerSnapshot } from "../supervisor/types.js";
 import { createAsyncQueue } from "./async-queue.js";
-import { eventToProto, serverCountsToProto, teamToProto } from "./convert.js";
+import { configErrorToProto, eventToProto, serverCountsToProto, teamToProto } from "./convert.js";
 
 /** The daemon's state as `GetStatus` reports it, in domain terms; the composition root fills it in. */
 export interface GatewayStatusView {
@@ -33,6 +33,8 @@ export interface GatewayStatusView {
   readonly servers: readonly ServerSnapshot[];
   readonly sessionCount: number;
   readonly home: string;
+  /** The team file's last load failure while the config loaded before keeps running. */
+  readonly configError?: { readonly path: string; readonly message: string; readonly time: number };
 }
 
 /** What `GatewayService` needs from the daemon. */
@@ -69,6 +71,7 @@ export function gatewayServiceRoutes(deps: GatewayServiceDeps): (router: Connect
           servers: serverCountsToProto(view.servers),
           sessionCount: view.sessionCount,
           home: view.home,
+          configError: view.configError ? configErrorToProto(view.configError) : undefined,
         });
       },
       async *watchEvents(_req, context) {

@@ -55,6 +55,7 @@ test("a minimal file gets every default", (t) => {
       controlAllowedOrigins: [],
       sessionIdleTimeoutMs: 1_800_000,
       maxSessions: 256,
+      watch: true,
     },
     teams: [
       {
@@ -69,6 +70,7 @@ test("a minimal file gets every default", (t) => {
             command: "npx",
             args: [],
             env: {},
+            cwd: dir,
             enabled: true,
             startup: "eager",
             idleTimeoutMs: 600_000,
@@ -88,7 +90,7 @@ test("the seed's format loads with every field", async (t) => {
   const path = writeFile(
     dir,
     "team.yaml",
-    `gateway: { port: 9200, clientAuth: token, allowedOrigins: ["https://app.example"], sessionIdleTimeout: 5m, maxSessions: 8 }
+    `gateway: { port: 9200, clientAuth: token, allowedOrigins: ["https://app.example"], sessionIdleTimeout: 5m, maxSessions: 8, watch: false }
 defaultTeam: second
 teams:
   - id: demo
@@ -121,6 +123,7 @@ teams:
     controlAllowedOrigins: [],
     sessionIdleTimeoutMs: 300_000,
     maxSessions: 8,
+    watch: false,
   });
   const [demo, second] = file.teams;
   t.false(demo.isDefault);
@@ -132,6 +135,7 @@ teams:
     command: "npx",
     args: ["@brightdata/mcp"],
     env: { API_TOKEN: "secure-token-from-vault", PORT: "8080", DEBUG: "true" },
+    cwd: dir,
     enabled: false,
     startup: "lazy",
     idleTimeoutMs: 600_000,
@@ -319,7 +323,7 @@ test("an undefined variable in an env value is reported without its name", async
   t.false(lines.join("\n").includes("SECRET_PART"));
 });
 
-test("variables, relative commands and cwd resolve against the file", async (t) => {
+test("variables, relative commands and cwd resolve against the file; cwd defaults to its folder", async (t) => {
   const dir = tempDir(t);
   const path = writeFile(
     dir,
@@ -349,7 +353,7 @@ test("variables, relative commands and cwd resolve against the file", async (t) 
   t.deepEqual(local.args, ["/state/x", "${LITERAL}", "plain"]);
   t.deepEqual(local.env, { TOKEN: "t0k" });
   t.is(onPath.command, "python3");
-  t.is(onPath.cwd, undefined);
+  t.is(onPath.cwd, dir, "without cwd a server runs in the team file's folder");
   t.is(absolute.command, "/usr/bin/env");
   t.is(absolute.cwd, "/tmp");
   t.is(pkg.command, process.execPath);

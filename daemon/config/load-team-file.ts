@@ -42,6 +42,7 @@ export const GATEWAY_DEFAULTS: GatewaySettings = {
   controlAllowedOrigins: [],
   sessionIdleTimeoutMs: 30 * 60_000,
   maxSessions: 256,
+  watch: true,
 };
 
 /** The role a user has in a team from a local file: it is their own file. */
@@ -162,6 +163,7 @@ function buildTeamsFile(raw: RawTeamFile, absolutePath: string, options: LoadTea
       controlAllowedOrigins: gateway.controlAllowedOrigins ?? GATEWAY_DEFAULTS.controlAllowedOrigins,
       sessionIdleTimeoutMs: gateway.sessionIdleTimeout ?? GATEWAY_DEFAULTS.sessionIdleTimeoutMs,
       maxSessions: gateway.maxSessions ?? GATEWAY_DEFAULTS.maxSessions,
+      watch: gateway.watch ?? GATEWAY_DEFAULTS.watch,
     },
     teams: raw.teams.map((team, teamIndex) =>
       buildTeam(team, team.id === defaultTeamId, (server, serverIndex) =>
@@ -219,7 +221,8 @@ function buildServer(
       attempt([...path, "env", name], "", () => substituteVariables(value, variables, { secret: true })),
     ]),
   );
-  const cwd = raw.cwd === undefined ? undefined : attempt([...path, "cwd"], raw.cwd, () => resolveCwd(substituteVariables(raw.cwd!, variables), fileDir));
+  // Default: the team file's folder, so `args: ["server.py"]` beside the file finds its script.
+  const cwd = raw.cwd === undefined ? fileDir : attempt([...path, "cwd"], raw.cwd, () => resolveCwd(substituteVariables(raw.cwd!, variables), fileDir));
   const roots = raw.roots?.map((entry, index) =>
     attempt([...path, "roots", index], { uri: "", name: "" }, () => resolveRoot(substituteVariables(entry, variables), fileDir)),
   );
@@ -228,7 +231,7 @@ function buildServer(
     command,
     args,
     env,
-    ...(cwd === undefined ? {} : { cwd }),
+    cwd,
     enabled: raw.enabled ?? SERVER_DEFAULTS.enabled,
     startup: raw.startup ?? SERVER_DEFAULTS.startup,
     idleTimeoutMs: raw.idleTimeout ?? SERVER_DEFAULTS.idleTimeoutMs,

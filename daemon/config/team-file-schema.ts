@@ -95,6 +95,8 @@ const gatewaySchema = z.strictObject({
   maxSessions: z.number().int().min(1).optional(),
 });
 
+  /** Reload the file when it is saved (default true); false: only `dsctl teams sync` re-reads it. */
+  watch: z.boolean().optional(),
 /** The whole file. */
 export const teamFileSchema = z.strictObject({
   gateway: gatewaySchema.optional(),

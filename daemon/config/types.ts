@@ -16,7 +16,11 @@ export interface ServerConfig {
   readonly args: readonly string[];
   /** Variables the child gets on top of the minimal base environment. Values are secrets. */
   readonly env: Readonly<Record<string, string>>;
-  /** Working directory of the child; default the daemon's. */
+  /**
+   * Working directory of the child. The team file sets it to the file's folder unless `cwd` says
+   * otherwise (relative scripts beside the file are found); the cloud source gives each server a
+   * folder of its own under the state folder. Absent only for configs built in code.
+   */
   readonly cwd?: string;
   /** Whether the server is meant to run; `false` keeps it STOPPED until enabled. */
   readonly enabled: boolean;
@@ -89,6 +93,8 @@ export interface GatewaySettings {
 export interface TeamsFile {
   /** Absolute path of the file, for messages. */
   readonly path: string;
+  /** Whether the daemon reloads the team file when it is saved (hot reload); `false` leaves it to `dsctl teams sync`. */
+  readonly watch: boolean;
   readonly teams: readonly TeamConfig[];
   /** Id of the team to select when none was chosen. */
   readonly defaultTeamId: string;

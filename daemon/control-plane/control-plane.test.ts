@@ -54,7 +54,7 @@ const file = (teams: TeamConfig[]): TeamsFile => ({
   path: "/tmp/teams.yaml",
   teams,
   defaultTeamId: teams[0].id,
-  gateway: { port: 0, clientAuth: "none", allowedOrigins: [], controlAllowedOrigins: [], sessionIdleTimeoutMs: 1, maxSessions: 1 },
+  gateway: { port: 0, clientAuth: "none", allowedOrigins: [], controlAllowedOrigins: [], sessionIdleTimeoutMs: 1, maxSessions: 1, watch: false },
 });
 
 const catalog = (tool: string): ServerCatalog => ({ tools: [{ name: tool, inputSchema: { type: "object" } }], prompts: [], resources: [], resourceTemplates: [] });

@@ -1,4 +1,7 @@
+import { createHash } from "node:crypto";
+import { join } from "node:path";
 import { silentLogger, type Logger } from "../../shared/logger.js";
+import { ensurePrivateDir } from "../../shared/paths.js";
 import { SESSION_EXPIRED_MESSAGE, type CloudClient, type SessionStatus } from "../cloud/cloud-client.js";
 import type { CloudUser } from "../cloud/cloud-contract.js";
 import { loadCloudTeams, type CloudTeamsSnapshot } from "../cloud/cloud-teams.js";
@@ -62,6 +65,21 @@ export interface ControlPlaneOptions {
   readonly callbackPort?: number;
   /** Tells the engine's management tools apart for the policy (when the engine names them). */
   readonly isManagementTool?: (exposedToolName: string) => boolean;
+  /**
+   * Where the cloud source's servers get their working folders (`<serversDir>/<server>`,
+   * created 0700); default none (they run in the daemon's folder).
+   */
+  readonly serversDir?: string;
+}
+
+/** Why the team file on disk is not the config in force, for `GetStatus` and the log. */
+export interface ConfigError {
+  /** The team file. */
+  readonly path: string;
+  /** Every problem, one per line: `file:line:column: field: message` (no values from the file). */
+  readonly message: string;
+  /** Epoch ms of the failed load. */
+  readonly time: number;
 }
 
 /** A login in progress, for `AuthService.Login`. */
@@ -92,6 +110,19 @@ export interface ControlPlane {
   startBackground(): void;
   switchTeam(reference: string): Promise<TeamConfig>;
   sync(): Promise<ServerChange[]>;
+  /**
+   * Re-reads the team file after it changed on disk (hot reload) and applies it exactly like
+   * `sync`. A file with a mistake is not applied: the running config stays and the problem is
+   * kept (`configError`) and announced until a later load succeeds. Never rejects. On the cloud
+   * source the file is not in force, so nothing happens.
+   */
+  reloadFile(): Promise<void>;
+  /** The team file as last loaded successfully (its gateway settings, e.g. `watch`). */
+  loadedFile(): TeamsFile;
+  /** The team file's last load failure, until a load succeeds again. */
+  configError(): ConfigError | undefined;
+  /** The current team's servers the tool cache answers for (their lazy ones need no discovery start). */
+  cachedServers(): ReadonlySet<string>;
   explain(exposedToolName: string): PolicyDecision & { readonly tool: string };
   beginLogin(options: { url?: string; timeoutMs?: number; signal?: AbortSignal }): Promise<ControlPlaneLogin>;
   logout(): Promise<void>;
@@ -113,10 +144,33 @@ function fileState(file: TeamsFile): SourceState {
   return { kind: "file", teams: file.teams, defaultTeamId: file.defaultTeamId, invalid: [], location: file.path };
 }
 
-function cloudState(snapshot: CloudTeamsSnapshot, baseUrl: string): SourceState {
+/** A folder name for a server: its own name when that is a plain one, else a digest of it (never `..`). */
+function folderName(serverName: string): string {
+  return /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/.test(serverName) ? serverName : `server-${createHash("sha256").update(serverName).digest("hex").slice(0, 16)}`;
+}
+
+/**
+ * Gives each cloud server a working folder of its own under the state folder, created 0700. It is
+ * per server, not per team: the configurations endpoint is not team-scoped, so a team switch keeps
+ * the same processes, which a per-team folder (a changed `cwd`) would restart.
+ */
+function withServerFolders(teams: readonly TeamConfig[], serversDir: string | undefined): readonly TeamConfig[] {
+  if (serversDir === undefined) return teams;
+  return teams.map((team) => ({
+    ...team,
+    servers: team.servers.map((server) => {
+      if (server.cwd !== undefined) return server;
+      const cwd = join(serversDir, folderName(server.name));
+      ensurePrivateDir(cwd);
+      return { ...server, cwd };
+    }),
+  }));
+}
+
+function cloudState(snapshot: CloudTeamsSnapshot, baseUrl: string, serversDir: string | undefined): SourceState {
   return {
     kind: "deploystack",
-    teams: snapshot.teams,
+    teams: withServerFolders(snapshot.teams, serversDir),
     defaultTeamId: snapshot.defaultTeamId,
     invalid: snapshot.invalid.map((server) => ({ name: server.name, reason: server.reason })),
     location: baseUrl,
@@ -147,6 +201,8 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let lastBackgroundError: string | undefined;
+  let configError: ConfigError | undefined;
+  let cached: ReadonlySet<string> = new Set();
   const unsubscribers: (() => void)[] = [];
 
   if (cloud) {
@@ -154,7 +210,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       const status = await cloud.status();
       if (status.loggedIn) {
         const snapshot = await loadCloudTeams(cloud, { online: false, logger });
-        if (snapshot && snapshot.teams.length > 0) state = cloudState(snapshot, status.baseUrl);
+        if (snapshot && snapshot.teams.length > 0) state = cloudState(snapshot, status.baseUrl, options.serversDir);
         else logger.info("logged in to DeployStack, but no configurations were downloaded yet; fetching them in the background");
       }
     } catch (error) {
@@ -194,7 +250,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     policy = policyOf(next);
     if (!targets) return;
     enforcePolicy();
-    if (cache && targets.registry) await cache.seed(next, targets.registry);
+    if (cache && targets.registry) cached = new Set(await cache.seed(next, targets.registry));
     await targets.supervisor.replaceServers(next.servers);
     // Servers that kept running (a cloud team switch keeps them all) list nothing new, so
     // their live catalogs are saved for the new team now, for its next instant start-up.
@@ -258,18 +314,39 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     if (snapshot.origin === "vault") {
       throw new GatewayError("unavailable", "the DeployStack API cannot be reached; the configurations downloaded before stay in use");
     }
-    return cloudState(snapshot, status.baseUrl);
+    return cloudState(snapshot, status.baseUrl, options.serversDir);
+  };
+
+  /**
+   * Loads the team file, keeping its problems in `configError` (logged and announced) until a
+   * load succeeds; the one way both `sync` and the hot reload read it.
+   */
+  const loadFileTracked = async (): Promise<TeamsFile> => {
+    try {
+      const file = await options.loadFile();
+      if (configError) logger.info({ path: configError.path }, "the team file is valid again");
+      configError = undefined;
+      return file;
+    } catch (error) {
+      const message = (error as Error).message;
+      configError = { path: lastFile.path, message, time: Date.now() };
+      logger.error({ path: lastFile.path, problems: message }, "the team file has mistakes; the running config is kept");
+      events.publish({ kind: "config_error", time: configError.time, path: configError.path, message });
+      throw error;
+    }
+  };
+
+  const syncFile = async (): Promise<ServerChange[]> => {
+    const file = await loadFileTracked();
+    lastFile = file;
+    const { changes } = await applyState(fileState(file), true);
+    logger.info({ changes: changes.filter((change) => change.kind !== "unchanged").length }, "team file synced");
+    return changes;
   };
 
   const sync = (): Promise<ServerChange[]> =>
     exclusive(async () => {
-      if (state.kind === "file") {
-        const file = await options.loadFile();
-        lastFile = file;
-        const { changes } = await applyState(fileState(file), true);
-        logger.info({ changes: changes.filter((change) => change.kind !== "unchanged").length }, "team file synced");
-        return changes;
-      }
+      if (state.kind === "file") return syncFile();
       const { changes } = await applyState(await loadCloudState(), true);
       logger.info({ changes: changes.filter((change) => change.kind !== "unchanged").length }, "DeployStack configurations synced");
       return changes;
@@ -317,7 +394,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       targets = next;
       policy = policyOf(team);
       enforcePolicy();
-      if (cache && next.registry) await cache.seed(team, next.registry);
+      if (cache && next.registry) cached = new Set(await cache.seed(team, next.registry));
       const onCatalog = (serverName: string, catalog: ServerCatalog): void => saveCatalog(serverName, catalog);
       next.supervisor.on("catalog", onCatalog);
       unsubscribers.push(() => next.supervisor.off("catalog", onCatalog));
@@ -345,6 +422,28 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       }),
 
     sync,
+
+    reloadFile: () =>
+      exclusive(async () => {
+        if (closed) return;
+        if (state.kind !== "file") {
+          logger.info("the team file changed; it applies again after `dsctl logout` (the DeployStack source is in force)");
+          return;
+        }
+        logger.info({ path: lastFile.path }, "the team file changed; reloading");
+        try {
+          await syncFile();
+        } catch (error) {
+          // Logged and announced by loadFileTracked when the file is wrong; anything else here.
+          if (!configError) logger.error({ reason: (error as Error).message }, "reloading the team file failed; the running config is kept");
+        }
+      }),
+
+    configError: () => configError,
+
+    loadedFile: () => lastFile,
+
+    cachedServers: () => cached,
 
     explain(exposedToolName) {
       const name = exposedToolName.trim();

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { Logger } from "../../shared/logger.js";
 import type { StatePaths } from "../../shared/paths.js";
 import { createConfigHasher } from "../cache/config-hash.js";
@@ -69,5 +70,6 @@ export async function openControlPlane(options: OpenControlPlaneOptions): Promis
     cache,
     syncIntervalMs: options.syncIntervalMs,
     callbackPort: options.callbackPort,
+    serversDir: join(options.home, "servers"),
   });
 }

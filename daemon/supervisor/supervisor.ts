@@ -58,6 +58,11 @@ export interface SupervisorDeps {
   /** Handlers installed on every new connection before `initialize` (the MCP engine's). */
   readonly upstreamHandlers?: (serverName: string) => UpstreamHandlers;
   readonly clientInfo?: { readonly name: string; readonly version: string };
+  /**
+   * Whether a lazy server may skip its discovery start (its tools are known from the tool cache):
+   * it then waits IDLE for its first use instead of being spawned once to list its tools.
+   */
+  readonly knowsCatalog?: (config: ServerConfig) => boolean;
 }
 
 /** The supervisor plus what only the composition root wires. */
@@ -288,6 +293,19 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       notify: (method, params) => connection.notify(method, params),
       setHandlers: (handlers) => connection.setHandlers(handlers),
     };
+  };
+
+  /**
+   * Starts a server as the supervisor's start or a config change would: a lazy one whose tools
+   * are already known waits IDLE for its first use (no discovery start). Only inside `serial`.
+   */
+  const launchOrIdle = (entry: Entry): void => {
+    if (entry.config.startup === "lazy" && entry.enabled && !entry.run && deps.knowsCatalog?.(entry.config)) {
+      if (entry.state !== "idle") note(entry, "tools known from the cache; starting on first use");
+      setState(entry, "idle");
+      return;
+    }
+    launch(entry);
   };
 
   /** Spawns the server's process. Only inside `serial`, only when there is no run. */
@@ -541,7 +559,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       // second. Each server still starts at once; requests get answered in between.
       for (const entry of entries.values()) {
         await serial(entry, () => {
-          if (entry.enabled && entry.state === "stopped") launch(entry);
+          if (entry.enabled && entry.state === "stopped") launchOrIdle(entry);
         });
         await new Promise((resolve) => setImmediate(resolve));
       }
@@ -642,7 +660,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
         if (!entry) {
           const created = newEntry(config);
           entries.set(config.name, created);
-          if (started) operations.push(serial(created, () => launch(created)));
+          if (started) operations.push(serial(created, () => launchOrIdle(created)));
           continue;
         }
         const previous = entry.config;
@@ -662,7 +680,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
               entry.identity = undefined;
               if (entry.run || entry.state !== "stopped") await stopRun(entry, "stopped");
               resetFailures(entry);
-              if (started) launch(entry);
+              if (started) launchOrIdle(entry);
             } else if (enabledChanged && started && !entry.run) {
               resetFailures(entry);
               launch(entry);

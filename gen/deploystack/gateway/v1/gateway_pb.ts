@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file deploystack/gateway/v1/gateway.proto.
  */
 export const file_deploystack_gateway_v1_gateway: GenFile = /*@__PURE__*/
-  fileDesc("CiRkZXBsb3lzdGFjay9nYXRld2F5L3YxL2dhdGV3YXkucHJvdG8SFmRlcGxveXN0YWNrLmdhdGV3YXkudjEicwoMU2VydmVyQ291bnRzEg0KBXRvdGFsGAEgASgNEg8KB3J1bm5pbmcYAiABKA0SEAoIc3RhcnRpbmcYAyABKA0SEQoJdW5oZWFsdGh5GAQgASgNEg8KB3N0b3BwZWQYBSABKA0SDQoFdG9vbHMYBiABKA0igQEKElNlcnZlclN0YXRlQ2hhbmdlZBIuCgZzZXJ2ZXIYASABKAsyHi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlchI7Cg5wcmV2aW91c19zdGF0ZRgCIAEoDjIjLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyU3RhdGUiOQoOQ2F0YWxvZ0NoYW5nZWQSEwoLc2VydmVyX25hbWUYASABKAkSEgoKdG9vbF9jb3VudBgCIAEoDSI6CgxUZWFtU3dpdGNoZWQSKgoEdGVhbRgBIAEoCzIcLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVGVhbSJFCgxDb25maWdTeW5jZWQSNQoHY2hhbmdlcxgBIAMoCzIkLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyQ2hhbmdlIsYCCgVFdmVudBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBJKChRzZXJ2ZXJfc3RhdGVfY2hhbmdlZBgCIAEoCzIqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyU3RhdGVDaGFuZ2VkSAASQQoPY2F0YWxvZ19jaGFuZ2VkGAMgASgLMiYuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5DYXRhbG9nQ2hhbmdlZEgAEj0KDXRlYW1fc3dpdGNoZWQYBCABKAsyJC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlRlYW1Td2l0Y2hlZEgAEj0KDWNvbmZpZ19zeW5jZWQYBSABKAsyJC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkNvbmZpZ1N5bmNlZEgAQgYKBGtpbmQqZAoMQ29uZmlnU291cmNlEh0KGUNPTkZJR19TT1VSQ0VfVU5TUEVDSUZJRUQQABIWChJDT05GSUdfU09VUkNFX0ZJTEUQARIdChlDT05GSUdfU09VUkNFX0RFUExPWVNUQUNLEAJiBnByb3RvMw", [file_deploystack_gateway_v1_server, file_deploystack_gateway_v1_team, file_google_protobuf_timestamp]);
+  fileDesc("CiRkZXBsb3lzdGFjay9nYXRld2F5L3YxL2dhdGV3YXkucHJvdG8SFmRlcGxveXN0YWNrLmdhdGV3YXkudjEicwoMU2VydmVyQ291bnRzEg0KBXRvdGFsGAEgASgNEg8KB3J1bm5pbmcYAiABKA0SEAoIc3RhcnRpbmcYAyABKA0SEQoJdW5oZWFsdGh5GAQgASgNEg8KB3N0b3BwZWQYBSABKA0SDQoFdG9vbHMYBiABKA0igQEKElNlcnZlclN0YXRlQ2hhbmdlZBIuCgZzZXJ2ZXIYASABKAsyHi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlchI7Cg5wcmV2aW91c19zdGF0ZRgCIAEoDjIjLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyU3RhdGUiOQoOQ2F0YWxvZ0NoYW5nZWQSEwoLc2VydmVyX25hbWUYASABKAkSEgoKdG9vbF9jb3VudBgCIAEoDSI6CgxUZWFtU3dpdGNoZWQSKgoEdGVhbRgBIAEoCzIcLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVGVhbSJFCgxDb25maWdTeW5jZWQSNQoHY2hhbmdlcxgBIAMoCzIkLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyQ2hhbmdlIlYKC0NvbmZpZ0Vycm9yEgwKBHBhdGgYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKDAwoFRXZlbnQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASSgoUc2VydmVyX3N0YXRlX2NoYW5nZWQYAiABKAsyKi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlclN0YXRlQ2hhbmdlZEgAEkEKD2NhdGFsb2dfY2hhbmdlZBgDIAEoCzImLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuQ2F0YWxvZ0NoYW5nZWRIABI9Cg10ZWFtX3N3aXRjaGVkGAQgASgLMiQuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5UZWFtU3dpdGNoZWRIABI9Cg1jb25maWdfc3luY2VkGAUgASgLMiQuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Db25maWdTeW5jZWRIABI7Cgxjb25maWdfZXJyb3IYBiABKAsyIy5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkNvbmZpZ0Vycm9ySABCBgoEa2luZCpkCgxDb25maWdTb3VyY2USHQoZQ09ORklHX1NPVVJDRV9VTlNQRUNJRklFRBAAEhYKEkNPTkZJR19TT1VSQ0VfRklMRRABEh0KGUNPTkZJR19TT1VSQ0VfREVQTE9ZU1RBQ0sQAmIGcHJvdG8z", [file_deploystack_gateway_v1_server, file_deploystack_gateway_v1_team, file_google_protobuf_timestamp]);
 
 /**
  * Counts of servers by state.
@@ -173,6 +173,42 @@ export const ConfigSyncedSchema: GenMessage<ConfigSynced> = /*@__PURE__*/
   messageDesc(file_deploystack_gateway_v1_gateway, 4);
 
 /**
+ * The team file on disk has mistakes, so it is not the config in force: the config loaded
+ * before keeps running until the file is fixed (then a ConfigSynced follows).
+ *
+ * @generated from message deploystack.gateway.v1.ConfigError
+ */
+export type ConfigError = Message<"deploystack.gateway.v1.ConfigError"> & {
+  /**
+   * The team file.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * Every problem, one per line, as "file:line:column: field: message"; never a value from the file.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * When the failed load happened.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 3;
+   */
+  time?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.ConfigError.
+ * Use `create(ConfigErrorSchema)` to create a new message.
+ */
+export const ConfigErrorSchema: GenMessage<ConfigError> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_gateway, 5);
+
+/**
  * One event of WatchEvents.
  *
  * @generated from message deploystack.gateway.v1.Event
@@ -222,6 +258,14 @@ export type Event = Message<"deploystack.gateway.v1.Event"> & {
      */
     value: ConfigSynced;
     case: "configSynced";
+  } | {
+    /**
+     * The team file was re-read (saved, or dsctl teams sync) and has mistakes; nothing was applied.
+     *
+     * @generated from field: deploystack.gateway.v1.ConfigError config_error = 6;
+     */
+    value: ConfigError;
+    case: "configError";
   } | { case: undefined; value?: undefined };
 };
 
@@ -230,7 +274,7 @@ export type Event = Message<"deploystack.gateway.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_deploystack_gateway_v1_gateway, 5);
+  messageDesc(file_deploystack_gateway_v1_gateway, 6);
 
 /**
  * Where the daemon's team configuration comes from.
