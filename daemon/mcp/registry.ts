@@ -18,6 +18,7 @@
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
 import { GatewayError } from "../errors.js";
 import type { ServerCatalog, ServerSnapshot, Supervisor } from "../supervisor/types.js";
+import { serverUnavailableError } from "../supervisor/unavailable-error.js";
 import type { JsonObject } from "../upstream/types.js";
 import { closestMatch } from "../did-you-mean.js";
 import { allowAllPolicy, type AccessDecision, type AccessPolicy } from "./access-policy.js";
@@ -188,9 +189,9 @@ function isAvailable(snapshot: ServerSnapshot): boolean {
   return snapshot.enabled && snapshot.state !== "failed";
 }
 
+/** Sent to MCP clients: the server's name, state and where to look, never its stderr (`lastError`). */
 function unavailableError(snapshot: ServerSnapshot): GatewayError {
-  if (!snapshot.enabled) return new GatewayError("unavailable", `server "${snapshot.name}" is disabled`);
-  return new GatewayError("unavailable", `server "${snapshot.name}" has failed${snapshot.lastError ? `: ${snapshot.lastError}` : ""}`);
+  return serverUnavailableError(snapshot);
 }
 
 /** A server listing a resource URI or URI template. */

@@ -9,12 +9,13 @@ import {
   type ManagedUpstreamConnection,
 } from "../upstream/connection.js";
 import { createStdioMessageTransport } from "../upstream/stdio-transport.js";
-import type { UpstreamConnection, UpstreamHandlers, UpstreamIdentity } from "../upstream/types.js";
+import { UpstreamRpcError, type UpstreamConnection, type UpstreamHandlers, type UpstreamIdentity } from "../upstream/types.js";
 import { buildChildEnv, spawnChild, type ChildExit, type ChildHandle, type StopTimeouts } from "./child-process.js";
 import { systemClock, type Clock, type TimerHandle } from "./clock.js";
 import { createLineSplitter, createLogBuffer, type LogBuffer, type LogLimits } from "./log-buffer.js";
-import { createMasker, type Masker } from "./masking.js";
+import { createMasker, maskJsonValue, type Masker } from "./masking.js";
 import type { ProcessRegistry } from "./process-registry.js";
+import { serverUnavailableError } from "./unavailable-error.js";
 import { backoffDelay, DEFAULT_RESTART_POLICY, isCrashLoop, recentCrashes, type RestartPolicy } from "./restart-policy.js";
 import type {
   AcquireOptions,
@@ -228,16 +229,8 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     }
   };
 
-  const unavailable = (entry: Entry): GatewayError => {
-    const quoted = `server "${entry.config.name}"`;
-    if (entry.removed) return new GatewayError("unavailable", `${quoted} was removed`);
-    if (!entry.enabled) return new GatewayError("unavailable", `${quoted} is disabled`);
-    if (entry.state === "failed") {
-      const reason = (entry.lastError ?? "unknown reason").split("\n")[0];
-      return new GatewayError("unavailable", `${quoted} is failed: ${reason}`);
-    }
-    return new GatewayError("unavailable", `${quoted} is ${entry.state}`);
-  };
+  const unavailable = (entry: Entry): GatewayError =>
+    serverUnavailableError({ name: entry.config.name, state: entry.state, enabled: entry.enabled, removed: entry.removed });
 
   /** Runs `op` after every earlier operation on the same server; its failure is logged, not thrown into the chain. */
   const serial = <T>(entry: Entry, op: () => T | Promise<T>): Promise<T> => {
@@ -335,7 +328,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
         if (stderrTail.length > REASON_LINES) stderrTail.shift();
         note(entry, line, "stderr");
       },
-      { mask: entry.mask, holdBack: longestSecret(config) - 1 },
+      { mask: entry.mask, holdBack: entry.mask.longestMatch - 1 },
     );
     const stderr = child.process.stderr;
     stderr?.on("data", (chunk: Buffer) => splitter.push(chunk));
@@ -385,6 +378,8 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
         handlers: handlersFor(name),
         signal: run.startController.signal,
         logger,
+        // A server's error answers reach MCP clients, dsctl and logs: mask its secrets in them once, here.
+        maskError: (error) => new UpstreamRpcError(error.code, entry.mask(error.message), maskJsonValue(entry.mask, error.data)),
         ...(deps.clientInfo ? { clientInfo: deps.clientInfo } : {}),
       });
     } catch (error) {
@@ -414,8 +409,9 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       onCatalog: (catalog) => {
         if (entry.run !== run || entry.removed) return;
         const before = entry.catalog?.tools.length;
-        entry.catalog = catalog;
-        emit("catalog", name, catalog);
+        // Descriptions and schemas go to the tool cache on disk, ListTools and every client: no secret in them.
+        entry.catalog = maskJsonValue(entry.mask, catalog);
+        emit("catalog", name, entry.catalog);
         if (entry.state === "running" && before !== catalog.tools.length) setState(entry, "running");
       },
     });
@@ -423,7 +419,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     if (entry.run !== run || run.intentional || run.ended) return;
     const identity = connection.identity;
     note(entry, `running: ${identity.serverInfo.name} ${identity.serverInfo.version} (protocol ${identity.protocolVersion})`);
-    setState(entry, "running", { identity: maskJson(entry.mask, identity) });
+    setState(entry, "running", { identity: maskJsonValue(entry.mask, identity) });
     armIdle(entry);
   };
 
@@ -726,13 +722,6 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
   return supervisor;
 }
 
-/** The server's self-description with any secret it echoes masked (snapshots go to any caller). */
-function maskJson<T>(mask: Masker, value: T): T {
-  const text = JSON.stringify(value);
-  const masked = mask(text);
-  return masked === text ? value : (JSON.parse(masked) as T);
-}
-
 function boundedWait(promise: Promise<void>, ms: number): Promise<void> {
   return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
@@ -748,10 +737,6 @@ function describeExit(exit: ChildExit): string {
   if (exit.error) return `could not start: ${exit.error.message}`;
   if (exit.signal) return `killed by ${exit.signal}`;
   return `exited with code ${exit.code}`;
-}
-
-function longestSecret(config: ServerConfig): number {
-  return Math.max(1, ...Object.values(config.env).map((value) => value.length));
 }
 
 /** "2.1s", "60s", "250ms". */
