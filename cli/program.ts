@@ -4,6 +4,7 @@ import type { Transport } from "@connectrpc/connect";
 import type { StatePaths } from "../shared/paths.js";
 import { gatewayVersion } from "../shared/version.js";
 import type { BrowserOpener } from "./commands/auth.js";
+import type { IdeArgs, IdeDeps } from "./commands/ide.js";
 import type { StartDeps } from "./commands/start.js";
 import type { CliIo } from "./io.js";
 import { runVerb } from "./run-verb.js";
@@ -35,6 +36,8 @@ export interface ProgramContext {
   readonly start?: Partial<Omit<StartDeps, "paths">>;
   /** How `dsctl login` opens a browser (tests); default the platform's opener. */
   readonly openBrowser?: BrowserOpener;
+  /** Overrides for `dsctl ide` (tests: a temp home, another platform, a fixed port). */
+  readonly ide?: Partial<Omit<IdeDeps, "paths">>;
 }
 
 function parsePort(value: string): number {
@@ -226,5 +229,43 @@ export function createProgram(context: ProgramContext): Command {
       ),
     );
 
+  const ide = program.command("ide").description("put the gateway into your MCP clients' config files (VS Code, Cursor, Claude Code, …)");
+  const ideVerbs = [
+    ["add", "add the gateway's entry (without CLIENT: to every client found here); other entries stay as they are", "ideAdd"],
+    ["remove", "remove the gateway's entry (without CLIENT: from every client that has it)", "ideRemove"],
+    ["list", "show which clients have the entry and whether it points at this gateway", "ideList"],
+  ] as const;
+  for (const [verb, description, run] of ideVerbs) {
+    const command = ide
+      .command(verb)
+      .description(description)
+      .argument("[client]", "vscode, cursor, claude-code, claude-desktop, codex, gemini or windsurf")
+      .option("--profile <profile>", "a team profile: the entry targets /mcp/<profile>")
+      .option("--scope <scope>", "user (your own config, default) or workspace (the project in this folder)", parseScope)
+      .option("--port <n>", "the gateway's MCP port (default: the running gateway's, else 9095)", parsePort);
+    if (verb === "list") command.option("--json", "print the rows as JSON");
+    else command.option("--dry-run", "print the diff instead of writing");
+    command.action(async (client: string | undefined, options: Omit<IdeArgs, "client">) => {
+      const commands = await import("./commands/ide.js");
+      const deps: IdeDeps = {
+        ...commands.processIdeContext(),
+        paths,
+        gatewayPort: async () => {
+          const { probeDaemon } = await import("./commands/start.js");
+          const status = await probeDaemon(socket, 1_000).catch(() => undefined);
+          const port = status?.mcpUrl ? Number(new URL(status.mcpUrl).port) : NaN;
+          return Number.isInteger(port) && port > 0 ? port : undefined;
+        },
+        ...context.ide,
+      };
+      context.setExitCode(await runVerb(io, socket, () => commands[run]({ ...options, client }, io, deps)));
+    });
+  }
+
   return program;
+}
+
+function parseScope(value: string): "user" | "workspace" {
+  if (value !== "user" && value !== "workspace") throw new InvalidArgumentError('expected "user" or "workspace"');
+  return value;
 }

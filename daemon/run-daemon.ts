@@ -1,6 +1,7 @@
 import { createLogger } from "../shared/create-logger.js";
 import { ensurePrivateDir, resolveHome, statePaths } from "../shared/paths.js";
-import { formatBanner } from "./client-snippets.js";
+import { formatBanner } from "../shared/client-snippets.js";
+import { dsctlInvocation } from "../shared/dsctl-command.js";
 import { createDaemon, type Daemon } from "./daemon.js";
 import { GatewayError } from "./errors.js";
 
@@ -128,7 +129,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
       return 1;
     }
     if (signals > 0 || exitCode !== 0) await daemon.stop("stopping requested during start-up");
-    else if (!detached) printBannerWhenReady(daemon, stdout);
+    else if (!detached) printBannerWhenReady(daemon, stdout, dsctlInvocation(env));
     await Promise.race([daemon.stopped, fatal.then(() => daemon?.stopped)]);
     return exitCode;
   } finally {
@@ -142,7 +143,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
 }
 
 /** Prints the banner once the frontend reported its port (or could not), exactly once. */
-function printBannerWhenReady(daemon: Daemon, stdout: NodeJS.WritableStream): void {
+function printBannerWhenReady(daemon: Daemon, stdout: NodeJS.WritableStream, dsctl: string): void {
   let printed = false;
   const print = (): void => {
     if (printed || daemon.signal.aborted) return;
@@ -158,6 +159,7 @@ function printBannerWhenReady(daemon: Daemon, stdout: NodeJS.WritableStream): vo
         controlSocket: status.controlSocket,
         controlAddress: status.controlAddress,
         frontendRunning: status.frontendRunning,
+        dsctl,
       })}\n`,
     );
   };

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
-import { clientSnippets, formatBanner } from "../../daemon/client-snippets.js";
+import { clientSnippets, formatBanner } from "../../shared/client-snippets.js";
 import { repoRoot } from "./helpers/daemon-process.js";
 
 // The IDE snippets the daemon prints are the ones the README documents.
@@ -41,4 +41,20 @@ test("with client tokens the snippets carry the header, naming the file instead 
   t.true(banner.includes("/s.sock"));
   t.false(banner.includes("not running"));
   t.true(formatBanner({ ...defaults, controlSocket: "/s.sock", frontendRunning: false }).includes("not running"));
+});
+
+test("the banner offers the legacy SSE and `dsctl stdio` snippets, `dsctl ide add`, and says `npx dsctl` when dsctl is not on the PATH", (t) => {
+  const snippets = clientSnippets(defaults);
+  const sse = snippets.find((snippet) => snippet.client.startsWith("Legacy SSE"));
+  const stdio = snippets.find((snippet) => snippet.client.startsWith("Claude Desktop"));
+  t.deepEqual(JSON.parse(sse?.text ?? "null"), { mcpServers: { deploystack: { url: defaults.sseUrl } } });
+  t.deepEqual(JSON.parse(stdio?.text ?? "null"), { mcpServers: { deploystack: { command: "dsctl", args: ["stdio"] } } });
+
+  const npx = formatBanner({ ...defaults, controlSocket: "/s.sock", frontendRunning: true, dsctl: "npx dsctl" });
+  t.true(npx.includes("`npx dsctl stop`"), npx);
+  t.true(npx.includes("`npx dsctl ide add <client>`"));
+  t.true(npx.includes('{"command":"npx","args":["dsctl","stdio"]}'));
+  t.false(/(^|[^x] )`dsctl /m.test(npx.replaceAll("npx dsctl", "")), "no bare `dsctl` hint is left");
+  const onPath = formatBanner({ ...defaults, controlSocket: "/s.sock", frontendRunning: true, dsctl: "dsctl" });
+  t.true(onPath.includes("(or `dsctl stop`)"));
 });
