@@ -40,6 +40,7 @@ const stateToProto: Readonly<Record<DomainServerState, ServerState>> = {
   backoff: ServerState.BACKOFF,
   failed: ServerState.FAILED,
   idle: ServerState.IDLE,
+  unhealthy: ServerState.UNHEALTHY,
 };
 
 /** The proto `ServerState` of a domain state. */
@@ -101,6 +102,7 @@ export function serverCountsToProto(snapshots: readonly ServerSnapshot[]): Serve
         break;
       case "backoff":
       case "failed":
+      case "unhealthy":
         counts.unhealthy++;
         break;
       case "stopped":

@@ -236,6 +236,7 @@ function buildServer(
     startup: raw.startup ?? SERVER_DEFAULTS.startup,
     idleTimeoutMs: raw.idleTimeout ?? SERVER_DEFAULTS.idleTimeoutMs,
     startupTimeoutMs: raw.startupTimeout ?? SERVER_DEFAULTS.startupTimeoutMs,
+    ...(raw.requestTimeout === undefined ? {} : { requestTimeoutMs: raw.requestTimeout }),
     prefix: raw.prefix ?? raw.name,
     ...(roots === undefined ? {} : { roots }),
   };

@@ -60,6 +60,8 @@ const serverSchema = z.strictObject({
   startup: z.enum(["eager", "lazy"]).optional(),
   idleTimeout: duration.optional(),
   startupTimeout: duration.optional(),
+  /** Bound on each request to the server; 0 would mean waiting forever on a hung server, so it is refused. */
+  requestTimeout: duration.refine((ms) => ms > 0, "must be more than 0").optional(),
   prefix: z.string().regex(PREFIX_PATTERN, "must match ^[A-Za-z0-9_-]{0,32}$ (empty means no prefix)").optional(),
   /** Folders the server may see when it asks `roots/list` outside a client's call: paths or `file://` URIs. */
   roots: z.array(z.string().min(1)).optional(),

@@ -29,6 +29,12 @@ export interface ServerConfig {
   readonly idleTimeoutMs: number;
   /** How long the process may take to answer `initialize` (a cold `npx` install is slow). */
   readonly startupTimeoutMs: number;
+  /**
+   * Bound on every request to the server (`requestTimeout`); absent: 5 min for `tools/call`
+   * (restarted by the call's progress) and 60 s for anything else. A hung server must never
+   * hang its callers.
+   */
+  readonly requestTimeoutMs?: number;
   /** Exposed tool and prompt names are `<prefix>-<name>`; empty means no prefix. */
   readonly prefix: string;
   /**

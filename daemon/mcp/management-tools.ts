@@ -43,7 +43,7 @@ const OUTPUT_SCHEMA: JsonObject = {
   properties: {
     server: { type: "string" },
     action: { type: "string", enum: [...MANAGEMENT_ACTIONS] },
-    state: { type: "string", enum: ["stopped", "starting", "running", "backoff", "failed", "idle"] },
+    state: { type: "string", enum: ["stopped", "starting", "running", "backoff", "failed", "idle", "unhealthy"] },
     enabled: { type: "boolean" },
     pid: { type: "integer" },
     restarts: { type: "integer" },

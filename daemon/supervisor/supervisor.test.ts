@@ -188,6 +188,9 @@ test("lazy servers: discovered at start, IDLE after the idle timeout, started ag
   const { supervisor, spawned } = supervisorForTest(t, {
     servers: [nodeFixture("lazy", "normal-server.mjs", { startup: "lazy", idleTimeoutMs: 600_000 })],
     clock,
+    // The manual clock jumps 700 s while a call waits: request timeouts and pings (which read the same clock) are
+    // kept out of the way; supervisor-liveness.test.ts covers them.
+    upstreamTimeouts: { toolCallMs: 3_600_000, quietMs: 3_600_000 },
   });
   await supervisor.start();
   const discovered = await waitForState(t, supervisor, "lazy", "running");

@@ -1,12 +1,15 @@
+import { formatDuration } from "../config/duration.js";
 import { GatewayError } from "../errors.js";
 import type { ServerConfig } from "../config/types.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { watchCatalog } from "../upstream/catalog.js";
 import {
   createUpstreamConnection,
+  DEFAULT_UPSTREAM_TIMEOUTS,
   defaultUpstreamHandlers,
   UpstreamClosedError,
   type ManagedUpstreamConnection,
+  type UpstreamTimeouts,
 } from "../upstream/connection.js";
 import { createStdioMessageTransport } from "../upstream/stdio-transport.js";
 import { UpstreamRpcError, type UpstreamConnection, type UpstreamHandlers, type UpstreamIdentity } from "../upstream/types.js";
@@ -31,7 +34,8 @@ import type {
 /**
  * The process supervisor: one child process per configured MCP server, each with its own
  * lifecycle (STOPPED → STARTING → RUNNING, BACKOFF after a crash, FAILED after a crash loop,
- * IDLE for a lazy server with nothing to do). Operations on one server are serialised, so
+ * IDLE for a lazy server with nothing to do, UNHEALTHY for a hung one that is being killed
+ * to be restarted). Operations on one server are serialised, so
  * enable/disable/restart at any moment never race each other or leave two processes; servers
  * are independent, so one that hangs or fails never holds up another.
  */
@@ -40,7 +44,7 @@ import type {
 export interface SupervisorDeps {
   readonly servers: readonly ServerConfig[];
   readonly logger?: Logger;
-  /** Drives back-off, the crash window, start-up and idle timeouts (not the stop sequence). */
+  /** Drives back-off, the crash window, start-up, idle and request timeouts (not the stop sequence). */
   readonly clock?: Clock;
   /** Uniform in [0, 1); the back-off jitter. */
   readonly random?: () => number;
@@ -64,6 +68,11 @@ export interface SupervisorDeps {
    * it then waits IDLE for its first use instead of being spawned once to list its tools.
    */
   readonly knowsCatalog?: (config: ServerConfig) => boolean;
+  /**
+   * Request timeouts and liveness settings of every connection (default
+   * `DEFAULT_UPSTREAM_TIMEOUTS`); a server's `requestTimeoutMs` overrides both request bounds.
+   */
+  readonly upstreamTimeouts?: Partial<UpstreamTimeouts>;
 }
 
 /** The supervisor plus what only the composition root wires. */
@@ -140,6 +149,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
   const parentEnv = deps.parentEnv ?? process.env;
   const policy: RestartPolicy = { ...DEFAULT_RESTART_POLICY, ...deps.restartPolicy };
   const acquireTimeoutMs = deps.acquireTimeoutMs ?? 30_000;
+  const baseTimeouts: UpstreamTimeouts = { ...DEFAULT_UPSTREAM_TIMEOUTS, ...deps.upstreamTimeouts };
   let handlersFor = deps.upstreamHandlers ?? ((): UpstreamHandlers => defaultUpstreamHandlers);
   const entries = new Map<string, Entry>();
   const listeners = new Map<keyof SupervisorEventMap, Set<(...args: never[]) => void>>();
@@ -257,7 +267,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       entry.idleTimer = undefined;
       void serial(entry, async () => {
         if (entry.run !== run || entry.state !== "running" || entry.inFlight > 0) return;
-        note(entry, `idle for ${formatSeconds(entry.config.idleTimeoutMs)}, stopping`);
+        note(entry, `idle for ${formatDuration(entry.config.idleTimeoutMs)}, stopping`);
         await stopRun(entry, "idle");
       });
     }, entry.config.idleTimeoutMs);
@@ -361,7 +371,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     note(entry, `spawned pid ${child.pid}: ${[config.command, ...config.args].join(" ")}`);
     setState(entry, "starting", { startedAt: clock.now(), nextStartAt: undefined });
     run.startTimer = clock.setTimeout(() => {
-      run.failure = `did not answer initialize within ${formatSeconds(config.startupTimeoutMs)}`;
+      run.failure = `did not answer initialize within ${formatDuration(config.startupTimeoutMs)}`;
       run.startController.abort();
     }, config.startupTimeoutMs);
     void initialize(entry, run);
@@ -378,6 +388,9 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
         handlers: handlersFor(name),
         signal: run.startController.signal,
         logger,
+        clock,
+        timeouts: timeoutsOf(baseTimeouts, entry.config),
+        onUnresponsive: (reason) => markUnhealthy(entry, run, reason),
         // A server's error answers reach MCP clients, dsctl and logs: mask its secrets in them once, here.
         maskError: (error) => new UpstreamRpcError(error.code, entry.mask(error.message), maskJsonValue(entry.mask, error.data)),
         ...(deps.clientInfo ? { clientInfo: deps.clientInfo } : {}),
@@ -424,6 +437,21 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
   };
 
   /**
+   * The server stopped answering (its connection's liveness ping timed out; waiting callers
+   * were already told). It is marked UNHEALTHY and killed; its exit then counts as a crash,
+   * so the restart policy brings it back with back-off, or gives up on a server that keeps
+   * hanging. A stopped process (SIGSTOP) is continued first so it can take the stop sequence.
+   */
+  const markUnhealthy = (entry: Entry, run: Run, reason: string): void => {
+    if (entry.run !== run || run.intentional || run.ended) return;
+    run.failure = `stopped responding: ${reason}`;
+    note(entry, `${run.failure}; unhealthy, restarting it`);
+    setState(entry, "unhealthy");
+    run.child.signalGroup("SIGCONT");
+    void run.child.stop(deps.stopTimeouts);
+  };
+
+  /**
    * The connection closed while the process may still be alive. Usually it is exiting and
    * its exit status comes within moments; if not, it is stopped (and that is the reason).
    */
@@ -465,13 +493,13 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       return;
     }
     if (isCrashLoop(entry.crashTimes, policy)) {
-      const summary = `crash loop: ${entry.crashTimes.length} crashes within ${formatSeconds(policy.windowMs)}; last: ${reason}`;
+      const summary = `crash loop: ${entry.crashTimes.length} crashes within ${formatDuration(policy.windowMs)}; last: ${reason}`;
       note(entry, `${summary}; giving up until enabled or restarted`);
       setState(entry, "failed", { ...cleared, lastError: entry.mask(summary + details) });
       return;
     }
     const delay = backoffDelay(entry.crashTimes.length, policy, random);
-    note(entry, `backing off ${formatSeconds(delay)}`);
+    note(entry, `backing off ${formatDuration(delay)}`);
     setState(entry, "backoff", {
       ...cleared,
       lastError: entry.mask(reason + details),
@@ -538,7 +566,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       const timer = clock.setTimeout(
         () =>
           waiter.reject(
-            new GatewayError("unavailable", `server "${entry.config.name}" is not ready (${entry.state}) after ${formatSeconds(timeoutMs)}`),
+            new GatewayError("unavailable", `server "${entry.config.name}" is not ready (${entry.state}) after ${formatDuration(timeoutMs)}`),
           ),
         timeoutMs,
       );
@@ -666,6 +694,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
           serial(entry, async () => {
             entry.config = config;
             entry.mask = createMasker(Object.values(config.env));
+            entry.run?.connection?.setTimeouts(timeoutsOf(baseTimeouts, config));
             if (enabledChanged) entry.enabled = config.enabled;
             if (!entry.enabled) {
               if (entry.run || entry.state !== "stopped") await stopRun(entry, "stopped");
@@ -739,9 +768,8 @@ function describeExit(exit: ChildExit): string {
   return `exited with code ${exit.code}`;
 }
 
-/** "2.1s", "60s", "250ms". */
-export function formatSeconds(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)}s`;
+/** The timeouts a server's connection runs with: the configured `requestTimeout` bounds every request. */
+function timeoutsOf(base: UpstreamTimeouts, config: ServerConfig): UpstreamTimeouts {
+  const limit = config.requestTimeoutMs;
+  return limit === undefined ? base : { ...base, toolCallMs: limit, requestMs: limit };
 }

@@ -6,8 +6,12 @@ import type { JsonObject, UpstreamConnection, UpstreamIdentity } from "../upstre
  * daemon's composition root may rely on. The implementation lives beside this file.
  */
 
-/** Lifecycle states of a supervised server (mirrors the control API's `ServerState`). */
-export type ServerState = "stopped" | "starting" | "running" | "backoff" | "failed" | "idle";
+/**
+ * Lifecycle states of a supervised server (mirrors the control API's `ServerState`).
+ * `unhealthy`: it stopped answering (a liveness ping went unanswered) and is being killed,
+ * to be restarted with back-off like a crashed server.
+ */
+export type ServerState = "stopped" | "starting" | "running" | "backoff" | "failed" | "idle" | "unhealthy";
 
 /** What a server offers, discovered after `initialize` and refreshed on `notifications/…/list_changed`. */
 export interface ServerCatalog {

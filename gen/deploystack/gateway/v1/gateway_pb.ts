@@ -46,7 +46,7 @@ export type ServerCounts = Message<"deploystack.gateway.v1.ServerCounts"> & {
   starting: number;
 
   /**
-   * Servers in BACKOFF or FAILED.
+   * Servers in BACKOFF, FAILED or UNHEALTHY.
    *
    * @generated from field: uint32 unhealthy = 4;
    */
