@@ -4,7 +4,7 @@ import { ServerService } from "../../gen/deploystack/gateway/v1/server_service_p
 import { runVerb } from "../dial.js";
 import { createCapturedIo } from "../io.js";
 import { createFakeDaemonState, fakeDaemonRoutes } from "../testing/fake-services.js";
-import { disableServer, enableServer, getServer, listServers, restartServer, serverLogs } from "./servers.js";
+import { disableServer, enableServer, errorHeadline, getServer, listServers, restartServer, serverLogs } from "./servers.js";
 
 function setup() {
   const state = createFakeDaemonState();
@@ -20,11 +20,24 @@ test("servers list prints an aligned table", async (t) => {
     [
       "NAME        STATE    ENABLED  PID   UPTIME  RESTARTS  TOOLS  LAST ERROR",
       "everything  RUNNING  yes      4242  5m 3s   1         16",
-      "memory      FAILED   yes      -     -       5         0      exited with code 1",
+      "memory      FAILED   yes      -     -       5         0      exited with code 1: Error: boom",
       "",
     ].join("\n"),
   );
   t.is(io.err(), "");
+});
+
+test("the LAST ERROR column shows why a server exited at once: the stderr line that says it", (t) => {
+  t.is(
+    errorHeadline("exited with code 2\npython3: can't open file '/state/pyadd.py': [Errno 2] No such file or directory"),
+    "exited with code 2: python3: can't open file '/state/pyadd.py': [Errno 2] No such file or directory",
+  );
+  const traceback = ["Traceback (most recent call last):", '  File "/x/add.py", line 1, in <module>', "    import nope", "ModuleNotFoundError: No module named 'nope'"];
+  t.is(errorHeadline(`crash loop: 5 crashes within 60s; last: exited with code 1\n${traceback.join("\n")}`), "crash loop: 5 crashes within 60s; last: exited with code 1: ModuleNotFoundError: No module named 'nope'");
+  t.is(errorHeadline("exited with code 1\nstarting up\n\n"), "exited with code 1: starting up", "no error-like line: the first one");
+  t.is(errorHeadline("killed by SIGKILL"), "killed by SIGKILL");
+  t.is(errorHeadline(""), "");
+  t.is(errorHeadline(`exited with code 1\nError: ${"x".repeat(200)}`).length, 120);
 });
 
 test("servers list --json prints the response as proto JSON", async (t) => {

@@ -63,7 +63,7 @@ export async function listServers(client: ServerClient, args: JsonFlag, io: CliI
         server.uptime ? formatDurationMs(durationMs(server.uptime)) : "-",
         String(server.restarts),
         String(server.toolCount),
-        oneLine(server.lastError),
+        errorHeadline(server.lastError),
       ]),
     ),
   );
@@ -74,6 +74,23 @@ export async function listServers(client: ServerClient, args: JsonFlag, io: CliI
     );
   }
   return 0;
+}
+
+/** Words that mark the line of a program's stderr that says what went wrong. */
+const reasonWords = /error|exception|cannot|can't|not found|no such|denied|invalid|fatal|missing|refused|failed/i;
+
+/**
+ * The LAST ERROR column: the supervisor's reason (`exited with code 2`) and, when the server
+ * said why on stderr (the lines after the first, already masked), the line that says it — the
+ * first unindented line that reads like an error, else the first stderr line — so a server that
+ * exits at once shows its cause (`python3: can't open file …`) without `servers logs`.
+ */
+export function errorHeadline(lastError: string, max = 120): string {
+  const [summary = "", ...stderr] = lastError.split("\n");
+  const lines = stderr.map((line) => line.trim()).filter((line) => line !== "");
+  const unindented = stderr.filter((line) => line.trim() !== "" && !/^\s/.test(line)).map((line) => line.trim());
+  const cause = unindented.find((line) => reasonWords.test(line)) ?? lines[0];
+  return oneLine(cause === undefined ? summary : `${summary.trim()}: ${cause}`, max);
 }
 
 /** The human rendering of one server, shared by get/enable/disable/restart. */
