@@ -10,6 +10,13 @@ test("the daemon's config JSON is parsed with defaults for what it leaves out", 
   t.deepEqual(settings.allowedOrigins, ["https://a.example"]);
   t.is(settings.maxBodyBytes, DEFAULT_SETTINGS.maxBodyBytes);
   t.is(settings.keepAliveMs, 15_000);
+  // Lock-out and slow-client defaults: unused sessions go within 2 minutes, bodies may not trickle past 30 s.
+  t.true(settings.sessionInitTimeoutMs <= 120_000);
+  t.is(settings.requestTimeoutMs, 30_000);
+  t.is(settings.headersTimeoutMs, 10_000);
+  t.is(settings.maxConnections, 1024);
+  const tuned = parseFrontendConfig(JSON.stringify({ sessionInitTimeoutMs: 5000, headersTimeoutMs: 100, requestTimeoutMs: 200, maxConnections: 7 }));
+  t.deepEqual([tuned.sessionInitTimeoutMs, tuned.headersTimeoutMs, tuned.requestTimeoutMs, tuned.maxConnections], [5000, 100, 200, 7]);
 });
 
 test("bad configs are refused with the field named; a non-loopback host is never accepted", (t) => {
@@ -21,4 +28,7 @@ test("bad configs are refused with the field named; a non-loopback host is never
   t.throws(() => parseFrontendConfig('{"clientAuth":"maybe"}'), { message: /"clientAuth"/ });
   t.throws(() => parseFrontendConfig('{"allowedOrigins":"x"}'), { message: /"allowedOrigins"/ });
   t.throws(() => parseFrontendConfig('{"maxSessions":0}'), { message: /"maxSessions"/ });
+  t.throws(() => parseFrontendConfig('{"sessionInitTimeoutMs":0}'), { message: /"sessionInitTimeoutMs"/ });
+  t.throws(() => parseFrontendConfig('{"maxConnections":-1}'), { message: /"maxConnections"/ });
+  t.throws(() => parseFrontendConfig('{"headersTimeoutMs":5000,"requestTimeoutMs":1000}'), { message: /"requestTimeoutMs" must not be shorter/ });
 });

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
@@ -9,6 +10,7 @@ import { Code, ConnectError, createClient, createRouterTransport } from "@connec
 import { GatewayService } from "../../gen/deploystack/gateway/v1/gateway_service_pb.js";
 import { ServerService } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
 import { ServerState } from "../../gen/deploystack/gateway/v1/server_pb.js";
+import type { HttpLimits } from "../../shared/http-limits.js";
 import { silentLogger } from "../../shared/logger.js";
 import { GatewayError } from "../errors.js";
 import { createControlClients, type ControlProtocol } from "../../test/e2e/helpers/control-clients.js";
@@ -32,7 +34,7 @@ function routesFor(home: string) {
 async function startServer(
   t: ExecutionContext,
   home: string,
-  tcp?: { token: string; allowedOrigins: string[] },
+  tcp?: { token: string; allowedOrigins: string[]; limits?: Partial<HttpLimits> },
 ): Promise<ControlServer & { supervisor: ReturnType<typeof createFakeSupervisor>; stopping: AbortController }> {
   const { routes, supervisor } = routesFor(home);
   const controller = new AbortController();
@@ -329,6 +331,77 @@ test("tcp: token required (Connect, gRPC), loopback Host only, CORS only for all
     stream.end("{}");
   });
   t.is(status, 403);
+});
+
+test("tcp: a browser request from another site (Sec-Fetch-Site) is refused with 403 before the token is checked", async (t) => {
+  const home = tempHome(t);
+  const token = "test-token-value";
+  const server = await startServer(t, home, { token, allowedOrigins: ["http://dashboard.localhost:3000"] });
+  const port = Number((server.tcpAddress ?? "").split(":").pop());
+  const json = { "content-type": "application/json", authorization: `Bearer ${token}` };
+  const refused: Array<Record<string, string>> = [
+    { "sec-fetch-site": "cross-site" },
+    { "sec-fetch-site": "same-site" },
+    { "sec-fetch-site": "something-new" },
+  ];
+  for (const headers of refused) {
+    const result = await rawRequest(port, { headers: { ...json, ...headers } });
+    t.is(result.status, 403, JSON.stringify(headers));
+    t.regex(result.body, /sec-fetch-site/);
+  }
+  // The dashboard's own pages (same-origin), an address-bar request (none), a listed origin and native clients pass.
+  const allowed: Array<Record<string, string>> = [
+    {},
+    { "sec-fetch-site": "same-origin" },
+    { "sec-fetch-site": "none" },
+    { "sec-fetch-site": "same-site", origin: "http://dashboard.localhost:3000" },
+    { "sec-fetch-site": "cross-site", origin: "http://dashboard.localhost:3000" },
+  ];
+  for (const headers of allowed) {
+    const result = await rawRequest(port, { headers: { ...json, ...headers } });
+    t.is(result.status, 200, JSON.stringify(headers));
+  }
+});
+
+test("tcp: a trickling body is cut off, a silent connection is dropped, connections past the cap are closed", async (t) => {
+  const home = tempHome(t);
+  const token = "test-token-value";
+  const server = await startServer(t, home, { token, allowedOrigins: [], limits: { headersTimeoutMs: 300, requestTimeoutMs: 600, maxConnections: 2 } });
+  const port = Number((server.tcpAddress ?? "").split(":").pop());
+  const connect = async () => {
+    const socket = net.connect(port, "127.0.0.1");
+    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+    socket.on("error", () => {});
+    let received = "";
+    socket.setEncoding("utf8").on("data", (chunk: string) => (received += chunk));
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    return { socket, closed, received: () => received };
+  };
+  const trickler = await connect();
+  trickler.socket.write(
+    `POST /deploystack.gateway.v1.GatewayService/GetStatus HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{`,
+  );
+  let written = 0;
+  while (!trickler.socket.destroyed && written < 200) {
+    trickler.socket.write(" ");
+    written++;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await trickler.closed;
+  t.true(written < 200, `the trickling client was cut off after ${written} bytes`);
+  t.false(trickler.received().includes("0.0.0-test"), "the request was never served");
+
+  const silent = await connect();
+  await silent.closed;
+  t.is(silent.received(), "", "a connection that sends nothing is dropped");
+
+  const first = await connect();
+  const second = await connect();
+  const third = await connect();
+  await third.closed;
+  t.is(third.received(), "", "the connection over the cap is closed at once");
+  first.socket.destroy();
+  second.socket.destroy();
 });
 
 test("tcp: a non-loopback listen address is rejected before anything listens", async (t) => {

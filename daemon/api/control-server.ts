@@ -2,6 +2,7 @@ import { chmodSync, unlinkSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { DEFAULT_HTTP_LIMITS, type HttpLimits, checkHttpLimits } from "../../shared/http-limits.js";
 import type { Logger } from "../../shared/logger.js";
 import { GatewayError } from "../errors.js";
 import { createBearerAuthInterceptor } from "./bearer-auth.js";
@@ -32,11 +33,20 @@ export interface ControlServerOptions {
     readonly token: string;
     /** Browser origins allowed by CORS. */
     readonly allowedOrigins: readonly string[];
+    /** Timeouts and connection cap against slow or greedy local clients (defaults: `CONTROL_TCP_LIMITS`). */
+    readonly limits?: Partial<HttpLimits>;
   };
   readonly logger: Logger;
   /** Aborting ends every open stream (WatchEvents, followed logs) cleanly. */
   readonly shutdownSignal: AbortSignal;
 }
+
+/**
+ * The TCP listener's default limits: the shared HTTP defaults with fewer connections (dashboards and scripts, not
+ * IDEs, use it). The unix socket has none: only the user can reach it (0600), and the frontend's one long-lived
+ * connection carries every session.
+ */
+export const CONTROL_TCP_LIMITS: HttpLimits = { ...DEFAULT_HTTP_LIMITS, maxConnections: 256 };
 
 /** The running listeners. */
 export interface ControlServer {
@@ -72,12 +82,20 @@ export async function startControlServer(options: ControlServerOptions): Promise
   let tcpAddress: string | undefined;
   if (options.tcp) {
     const { host, port, token, allowedOrigins } = options.tcp;
+    const limits: HttpLimits = { ...CONTROL_TCP_LIMITS, ...options.tcp.limits };
+    try {
+      checkHttpLimits(limits, "controlListen.");
+    } catch (error) {
+      await closeUnix(unix, options.socketPath, 0);
+      throw new GatewayError("invalid_argument", (error as Error).message);
+    }
     let boundPort = port;
     const tcpServer = createDualProtocolServer(
       withLoopbackGuard(handlerWith([errorInterceptor, createBearerAuthInterceptor(token)]), {
         allowedOrigins,
         port: () => boundPort,
       }),
+      limits,
     );
     try {
       await listen(tcpServer, () => tcpServer.server.listen(port, host), `control address ${formatListenAddress({ host, port })}`);

@@ -75,3 +75,29 @@ test("a preface split across several packets is still recognised", async (t) => 
   t.is(body, "HTTP/2.0 /split");
   t.true(splitWrites >= 5, "the preface really arrived in pieces");
 });
+
+test("with limits, answers slower than the request timeout still arrive on HTTP/1.1 and HTTP/2 (only receiving is timed)", async (t) => {
+  const dual = createDualProtocolServer(
+    (req, res) => {
+      req.resume();
+      req.on("end", () => setTimeout(() => res.end(`late ${req.httpVersion}`), 800));
+    },
+    { headersTimeoutMs: 200, requestTimeoutMs: 400, maxConnections: 10 },
+  );
+  await new Promise<void>((resolve) => dual.server.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => dual.close(50));
+  const port = (dual.server.address() as AddressInfo).port;
+  const h1 = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "x" });
+  t.is(await h1.text(), "late 1.1");
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => session.close());
+  const body = await new Promise<string>((resolve, reject) => {
+    const stream = session.request({ ":method": "POST", ":path": "/" });
+    let text = "";
+    stream.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+    stream.on("end", () => resolve(text));
+    stream.on("error", reject);
+    stream.end("x");
+  });
+  t.is(body, "late 2.0");
+});

@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { applyHttpLimits, type HttpLimits } from "../../shared/http-limits.js";
 
 /**
  * One cleartext listener that speaks both HTTP/1.1 and HTTP/2 ("h2c" with prior knowledge).
@@ -38,8 +39,16 @@ export interface DualProtocolServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Creates the dual-protocol listener; call `server.listen(...)` on the result. */
-export function createDualProtocolServer(handler: DualHandler): DualProtocolServer {
+/**
+ * Creates the dual-protocol listener; call `server.listen(...)` on the result.
+ *
+ * With `limits` (the TCP listener, which any local process can reach): at most `maxConnections` connections are
+ * accepted; a connection must show its protocol within `headersTimeoutMs`; HTTP/1.1 requests get node's header and
+ * request (body) timeouts, so a trickling client is cut off. HTTP/2 request bodies get no deadline, because a
+ * client-streaming RPC keeps its body open by design: there the connection cap and HTTP/2's per-connection stream
+ * limit bound what one client can hold.
+ */
+export function createDualProtocolServer(handler: DualHandler, limits?: HttpLimits): DualProtocolServer {
   const h1 = http.createServer(handler as http.RequestListener);
   const h2 = http2.createServer(handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const sockets = new Set<net.Socket>();
@@ -56,7 +65,7 @@ export function createDualProtocolServer(handler: DualHandler): DualProtocolServ
     socket.on("error", () => {});
     // A connection that never sends its first bytes is dropped instead of held forever.
     const onSilent = (): void => void socket.destroy();
-    socket.setTimeout(firstBytesTimeoutMs, onSilent);
+    socket.setTimeout(limits ? Math.min(limits.headersTimeoutMs, firstBytesTimeoutMs) : firstBytesTimeoutMs, onSilent);
     let received = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       received = Buffer.concat([received, chunk]);
@@ -78,11 +87,20 @@ export function createDualProtocolServer(handler: DualHandler): DualProtocolServ
     };
     socket.on("data", onData);
   });
+  if (limits) {
+    applyHttpLimits(h1, limits);
+    server.maxConnections = limits.maxConnections;
+    // Node runs the HTTP/1.1 header and request timeouts from a checker it starts when the server listens; h1 never
+    // listens itself (it is handed sockets), so it is told when the real listener does.
+    server.on("listening", () => h1.emit("listening"));
+  }
   return {
     server,
     close(graceMs = 2000) {
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
+        // Stops h1's timeout checker (and closes its idle connections); h1 was never listening itself.
+        if (limits) h1.close();
         for (const session of sessions) session.close();
         h1.closeIdleConnections();
         const timer = setTimeout(() => {

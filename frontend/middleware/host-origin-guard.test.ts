@@ -1,7 +1,7 @@
 import test from "ava";
 import { isAllowedOrigin, isLoopbackHost, normaliseOrigins } from "../http/loopback.js";
 import { type ScriptedDaemon, startScriptedDaemon } from "../testing/scripted-daemon.js";
-import { type TestFrontend, send, startTestFrontend } from "../testing/harness.js";
+import { type TestFrontend, initializeBody, send, startTestFrontend } from "../testing/harness.js";
 
 const PORT = 9095;
 
@@ -124,4 +124,41 @@ test.serial("loopback hosts with our port, our own origin and a listed origin pa
   t.regex(String(preflight.headers["access-control-allow-headers"]), /Mcp-Session-Id/);
   const plain = await send(fe.port, { path: "/healthz", headers: { host: `localhost:${fe.port}` } });
   t.is(plain.headers["access-control-allow-origin"], undefined);
+});
+
+test.serial("every route refuses a browser request from another site (Sec-Fetch-Site) with 403, and opens no session", async (t) => {
+  const sessionsBefore = fe.sessions.size;
+  const recordsBefore = daemon.records.length;
+  const bad: Array<Record<string, string>> = [
+    { "sec-fetch-site": "cross-site" },
+    { "sec-fetch-site": "cross-site", origin: `http://localhost:${fe.port}` },
+    { "sec-fetch-site": "same-site" },
+    { "sec-fetch-site": "bogus" },
+  ];
+  for (const route of ROUTES) {
+    for (const headers of bad) {
+      const result = await send(fe.port, {
+        method: route.method,
+        path: route.path,
+        headers: { host: `localhost:${fe.port}`, ...headers, "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: route.method === "POST" ? initializeBody() : undefined,
+      });
+      t.is(result.status, 403, `${route.method} ${route.path} ${JSON.stringify(headers)}`);
+      t.regex(JSON.parse(result.body).error.message, /sec-fetch-site/);
+    }
+  }
+  t.is(fe.sessions.size, sessionsBefore);
+  t.is(daemon.records.length, recordsBefore, "the daemon never heard of them");
+  // Allowed: our own pages, address-bar requests, a listed origin from another site, native clients.
+  const good: Array<Record<string, string>> = [
+    { "sec-fetch-site": "same-origin", origin: `http://localhost:${fe.port}` },
+    { "sec-fetch-site": "none" },
+    { "sec-fetch-site": "cross-site", origin: "https://dash.example.com" },
+    { "sec-fetch-site": "same-site", origin: `http://localhost:${fe.port}` },
+    {},
+  ];
+  for (const headers of good) {
+    const result = await send(fe.port, { path: "/healthz", headers: { host: `localhost:${fe.port}`, ...headers } });
+    t.is(result.status, 200, JSON.stringify(headers));
+  }
 });
