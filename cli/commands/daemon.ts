@@ -39,7 +39,18 @@ export function formatStatus(status: GetStatusResponse): string {
     ["tools", counts ? String(counts.tools) : "-"],
     ["sessions", String(status.sessionCount)],
     ["home", status.home],
-  ]);
+  ]) + formatConfigError(status);
+}
+
+/**
+ * The team file's mistakes while the config loaded before keeps running (hot reload or
+ * `dsctl teams sync` found them); one `file:line:column: field: message` line each.
+ */
+function formatConfigError(status: GetStatusResponse): string {
+  const error = status.configError;
+  if (!error) return "";
+  const problems = error.message.split("\n").map((line) => `  ${line}\n`).join("");
+  return `config error: the team file has mistakes; the config loaded before keeps running until it is fixed:\n${problems}`;
 }
 
 /** `dsctl status`. */
