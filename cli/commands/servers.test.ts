@@ -1,5 +1,6 @@
 import test from "ava";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { ServerState } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import { ServerService } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
 import { runVerb } from "../dial.js";
 import { createCapturedIo } from "../io.js";
@@ -25,6 +26,18 @@ test("servers list prints an aligned table", async (t) => {
     ].join("\n"),
   );
   t.is(io.err(), "");
+});
+
+test("servers list shows a hung server as UNHEALTHY with why", async (t) => {
+  const { state, client, io } = setup();
+  const everything = state.servers.get("everything")!;
+  everything.state = ServerState.UNHEALTHY;
+  everything.lastError = "stopped responding: no answer to a ping within 30s";
+  t.is(await listServers(client, {}, io), 0);
+  t.regex(io.out(), /\neverything +UNHEALTHY +yes .* stopped responding: no answer to a ping within 30s\n/);
+  const json = createCapturedIo();
+  await listServers(client, { json: true }, json);
+  t.like((JSON.parse(json.out()) as { servers: Record<string, unknown>[] }).servers[0], { state: "SERVER_STATE_UNHEALTHY" });
 });
 
 test("the LAST ERROR column shows why a server exited at once: the stderr line that says it", (t) => {

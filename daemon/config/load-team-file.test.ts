@@ -440,3 +440,28 @@ test("roots: other schemes, remote file URIs and wrong types are reported at the
     `${second}:8:13: teams[0].servers[0].roots[1]: must be an absolute file:// URI of a local folder (file:///path)`,
   ]);
 });
+
+test("requestTimeout: a duration per server, absent by default (the connection's own defaults apply), never 0", async (t) => {
+  const dir = tempDir(t);
+  const path = writeFile(
+    dir,
+    "team.yaml",
+    `teams:
+  - id: a
+    servers:
+      - name: quick
+        command: x
+        requestTimeout: 90s
+      - name: plain
+        command: x
+`,
+  );
+  const [quick, plain] = (await loadTeamFile(path)).teams[0].servers;
+  t.is(quick.requestTimeoutMs, 90_000);
+  t.is(plain.requestTimeoutMs, undefined);
+  const bad = writeFile(dir, "bad.yaml", `teams:\n  - id: a\n    servers:\n      - name: s\n        command: x\n        requestTimeout: 0\n      - name: t\n        command: x\n        requestTimeout: forever\n`);
+  t.deepEqual((await problemsOf(t, bad)).split("\n"), [
+    `${bad}:6:25: teams[0].servers[0].requestTimeout: must be more than 0`,
+    `${bad}:9:25: teams[0].servers[1].requestTimeout: expected a duration like "500ms", "30s", "10m", "1h" or a number of milliseconds`,
+  ]);
+});

@@ -35,7 +35,8 @@ function settingsChanged(previous: ServerConfig, next: ServerConfig): boolean {
     previous.startup !== next.startup ||
     previous.prefix !== next.prefix ||
     previous.idleTimeoutMs !== next.idleTimeoutMs ||
-    previous.startupTimeoutMs !== next.startupTimeoutMs
+    previous.startupTimeoutMs !== next.startupTimeoutMs ||
+    previous.requestTimeoutMs !== next.requestTimeoutMs
   );
 }
 

@@ -101,3 +101,17 @@ test("a busy but healthy server is pinged while a call waits and is left alone",
   t.false(states.includes("unhealthy"));
   t.is(supervisor.get("busy").restarts, 0);
 });
+
+test("a changed requestTimeout applies to the running server's next calls without a restart", async (t) => {
+  const { supervisor } = supervisorForTest(t, { servers: [nodeFixture("tuned", "normal-server.mjs")] });
+  await supervisor.start();
+  const before = await waitForState(t, supervisor, "tuned", "running");
+  await supervisor.replaceServers([nodeFixture("tuned", "normal-server.mjs", { requestTimeoutMs: 500 })]);
+  const connection = await supervisor.acquire("tuned");
+  const error = await t.throwsAsync(connection.request("tools/call", { name: "slow", arguments: { ms: 10_000 } }), { instanceOf: GatewayError });
+  t.is(error?.message, 'tools/call on server "tuned" timed out: no answer within 500ms');
+  const after = supervisor.get("tuned");
+  t.is(after.pid, before.pid, "not restarted");
+  t.is(after.state, "running", "it answers pings: one slow call is no reason to restart it");
+  t.true(await waitFor(() => supervisor.log("tuned").tail().some((entry) => entry.text === "slow: cancelled"), 30_000), "the call was cancelled in the server");
+});

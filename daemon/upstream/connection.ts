@@ -188,8 +188,6 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   const closedController = new AbortController();
   const clock = options.clock ?? systemClock;
   let timeouts = options.timeouts ?? DEFAULT_UPSTREAM_TIMEOUTS;
-  /** Requests by the progress token they carry, so that their progress restarts their timeout. */
-  const progressOwners = new Map<string | number, PendingRequest>();
   let nextId = 1;
   let identity: UpstreamIdentity | undefined;
   /** Messages received so far: the liveness check compares it instead of stamping each message with the time. */
@@ -268,10 +266,8 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   };
 
   const handleNotification = (method: string, params: JsonObject | undefined): void => {
-    if (method === "notifications/progress" && progressOwners.size > 0) {
-      const token = params?.progressToken;
-      const owner = typeof token === "string" || typeof token === "number" ? progressOwners.get(token) : undefined;
-      if (owner !== undefined && owner.deadline !== 0) owner.deadline = clock.now() + owner.limitMs;
+    if (method === "notifications/progress") {
+      restartTimeoutOnProgress(params?.progressToken);
     } else if (method === "notifications/cancelled") {
       const requestId = params?.requestId;
       const controller = typeof requestId === "string" || typeof requestId === "number" ? incoming.get(requestId) : undefined;
@@ -333,10 +329,6 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     const progressToken = typeof token === "string" || typeof token === "number" ? token : undefined;
     return new Promise<UpstreamResult>((resolve, reject) => {
       let onAbort: (() => void) | undefined;
-      const finish = (): void => {
-        if (onAbort) signal!.removeEventListener("abort", onAbort);
-        if (progressToken !== undefined && progressOwners.get(progressToken) === settle) progressOwners.delete(progressToken);
-      };
       const settle: PendingRequest = {
         passThrough,
         method,
@@ -345,11 +337,11 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
         progressToken,
         resolve(result) {
           if (sentAt !== 0) hopTiming.record("daemon.upstream", sentAt);
-          finish();
+          if (onAbort) signal!.removeEventListener("abort", onAbort);
           resolve(result);
         },
         reject(error) {
-          finish();
+          if (onAbort) signal!.removeEventListener("abort", onAbort);
           reject(error);
         },
       };
@@ -360,7 +352,6 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
         sweeper.due(Math.min(settle.deadline, quietCheckAt));
       }
       pending.set(id, settle);
-      if (progressToken !== undefined) progressOwners.set(progressToken, settle);
       if (signal) {
         onAbort = (): void => {
           if (!pending.delete(id)) return;
@@ -376,6 +367,21 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
         if (pending.delete(id)) settle.reject(stoppedError());
       });
     });
+  }
+
+  /**
+   * Progress for one of our requests restarts its timeout ("Lifecycle › Timeouts"). Found by a
+   * scan of the pending requests rather than a token index, so that a call costs no index
+   * upkeep: progress is rarer than calls, and few requests wait at once.
+   */
+  function restartTimeoutOnProgress(token: unknown): void {
+    if (typeof token !== "string" && typeof token !== "number") return;
+    for (const request of pending.values()) {
+      if (request.progressToken === token) {
+        if (request.deadline !== 0) request.deadline = clock.now() + request.limitMs;
+        return;
+      }
+    }
   }
 
   /**
