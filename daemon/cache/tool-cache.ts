@@ -3,6 +3,7 @@ import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { ensurePrivateDir } from "../../shared/paths.js";
+import { EMPTY_NAME_LEDGER, EXPOSED_NAME_PATTERN, type HeldName, type NameLedger } from "../mcp/exposed-names.js";
 import type { ServerCatalog } from "../supervisor/types.js";
 import { writeFileAtomic } from "../vault/atomic-file.js";
 
@@ -12,6 +13,11 @@ import { writeFileAtomic } from "../vault/atomic-file.js";
  * and the fingerprint of the configuration it was discovered with (config-hash.ts). On
  * start-up and on team switch the registry is filled from it at once, so `tools/list`
  * answers before any server is ready; live discovery then replaces it.
+ *
+ * It also holds the team's name ledger (exposed-names.ts): which exposed name, resource URI
+ * and URI template each server's items hold. Names are sticky for the life of the team, so
+ * they must survive a restart: otherwise a server that starts first after a reboot could take
+ * names another server held. The ledger is names only (no secrets, no definitions).
  *
  * The file never holds env values (only the keyed fingerprint). A missing, unreadable or
  * malformed file — or one entry of it — is a cache miss with a warning, never a crash:
@@ -28,15 +34,19 @@ export interface CachedCatalog {
 
 /** The tool cache of all teams. */
 export interface ToolCache {
-  /** Every server's cached catalog for `team` (empty when there is no usable file). */
+  /** Every server's cached catalog for `team` (empty when there is no usable file); waits for pending saves. */
   load(team: string): Promise<ReadonlyMap<string, CachedCatalog>>;
+  /** The names `team` held (empty when there is no usable file or ledger); waits for pending saves. */
+  loadNames(team: string): Promise<NameLedger>;
+  /** Stores the names `team` holds now. */
+  saveNames(team: string, names: NameLedger): Promise<void>;
   /** The catalog cached for `server` if it was discovered with the same `configHash`. */
   lookup(team: string, server: string, configHash: string): Promise<ServerCatalog | undefined>;
   /** Stores `server`'s freshly discovered catalog. */
   save(team: string, server: string, catalog: ServerCatalog, configHash: string): Promise<void>;
   /** Forgets one server (removed from the team). */
   remove(team: string, server: string): Promise<void>;
-  /** Keeps only the listed servers of `team`, dropping the rest. */
+  /** Keeps only the listed servers of `team`, dropping the rest (their catalogs and held names). */
   retain(team: string, servers: readonly string[]): Promise<void>;
   /** Deletes the cache of `team`, or of every team when omitted (logout). */
   clear(team?: string): Promise<void>;
@@ -56,6 +66,20 @@ interface CacheFile {
   version: number;
   team: string;
   servers: Record<string, CachedCatalog>;
+  /** Optional: files written before sticky names lack it (read as an empty ledger). */
+  names?: SerializedLedger;
+}
+
+/** A held name on disk: `[exposedName, server, upstreamName]` or with the kept server as a fourth entry. */
+type SerializedHeld = [string, string, string] | [string, string, string, string];
+type SerializedLedger = Record<keyof NameLedger, SerializedHeld[]>;
+
+const LEDGER_KINDS = ["tools", "prompts", "resources", "resourceTemplates"] as const;
+
+/** One team's file as read. */
+interface TeamCache {
+  readonly entries: Map<string, CachedCatalog>;
+  names: NameLedger;
 }
 
 /** Creates the cache; nothing touches the disk until the first call. */
@@ -68,25 +92,27 @@ export function createToolCache(options: ToolCacheOptions): ToolCache {
 
   const fileOf = (team: string): string => join(teamsDir, teamDirName(team), "tools.json");
 
-  const read = async (team: string): Promise<Map<string, CachedCatalog>> => {
+  const empty = (): TeamCache => ({ entries: new Map(), names: EMPTY_NAME_LEDGER });
+
+  const read = async (team: string): Promise<TeamCache> => {
     const path = fileOf(team);
     let text: string;
     try {
       text = await readFile(path, "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") logger.warn({ path, err: String(error) }, "tool cache unreadable; ignoring it");
-      return new Map();
+      return empty();
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
       logger.warn({ path }, "tool cache is not valid JSON; ignoring it");
-      return new Map();
+      return empty();
     }
     if (!isObject(parsed) || parsed.version !== FILE_VERSION || !isObject(parsed.servers)) {
       logger.warn({ path }, "tool cache has an unknown format; ignoring it");
-      return new Map();
+      return empty();
     }
     const entries = new Map<string, CachedCatalog>();
     for (const [server, entry] of Object.entries(parsed.servers)) {
@@ -94,26 +120,37 @@ export function createToolCache(options: ToolCacheOptions): ToolCache {
       if (valid) entries.set(server, valid);
       else logger.warn({ path, server }, "tool cache entry malformed; ignoring it");
     }
-    return entries;
+    const names = parsed.names === undefined ? EMPTY_NAME_LEDGER : validLedger(parsed.names);
+    if (names === undefined) logger.warn({ path }, "tool cache name ledger malformed; ignoring it");
+    return { entries, names: names ?? EMPTY_NAME_LEDGER };
   };
 
-  const write = async (team: string, entries: ReadonlyMap<string, CachedCatalog>): Promise<void> => {
+  const write = async (team: string, cache: TeamCache): Promise<void> => {
     const path = fileOf(team);
     ensurePrivateDir(options.cacheDir);
     ensurePrivateDir(teamsDir);
     ensurePrivateDir(join(teamsDir, teamDirName(team)));
-    const file: CacheFile = { version: FILE_VERSION, team, servers: Object.fromEntries([...entries].sort(([a], [b]) => a.localeCompare(b))) };
+    const file: CacheFile = {
+      version: FILE_VERSION,
+      team,
+      servers: Object.fromEntries([...cache.entries].sort(([a], [b]) => a.localeCompare(b))),
+      names: serializeLedger(cache.names),
+    };
     await writeFileAtomic(path, JSON.stringify(file), { mode: 0o600 });
   };
 
-  const update = (team: string, change: (entries: Map<string, CachedCatalog>) => void): Promise<void> => {
+  /** Runs after every queued save of `team`, so a read never misses a change made before it. */
+  const afterPending = <T>(team: string, work: () => Promise<T>): Promise<T> =>
+    (queues.get(team) ?? Promise.resolve()).catch(() => {}).then(work);
+
+  const update = (team: string, change: (cache: TeamCache) => void): Promise<void> => {
     const previous = queues.get(team) ?? Promise.resolve();
     const next = previous
       .catch(() => {})
       .then(async () => {
-        const entries = await read(team);
-        change(entries);
-        await write(team, entries);
+        const cache = await read(team);
+        change(cache);
+        await write(team, cache);
       });
     queues.set(team, next);
     void next.finally(() => {
@@ -123,13 +160,18 @@ export function createToolCache(options: ToolCacheOptions): ToolCache {
   };
 
   return {
-    load: async (team) => read(team),
+    load: (team) => afterPending(team, async () => (await read(team)).entries),
+    loadNames: (team) => afterPending(team, async () => (await read(team)).names),
+    saveNames: (team, names) =>
+      update(team, (cache) => {
+        cache.names = names;
+      }),
     async lookup(team, server, configHash) {
-      const entry = (await read(team)).get(server);
+      const entry = (await read(team)).entries.get(server);
       return entry && entry.configHash === configHash ? entry.catalog : undefined;
     },
     save: (team, server, catalog, configHash) =>
-      update(team, (entries) => {
+      update(team, ({ entries }) => {
         entries.set(server, {
           configHash,
           savedAt: now(),
@@ -141,11 +183,16 @@ export function createToolCache(options: ToolCacheOptions): ToolCache {
           },
         });
       }),
-    remove: (team, server) => update(team, (entries) => void entries.delete(server)),
+    remove: (team, server) =>
+      update(team, (cache) => {
+        cache.entries.delete(server);
+        cache.names = filterLedger(cache.names, (name) => name !== server);
+      }),
     retain: (team, servers) =>
-      update(team, (entries) => {
+      update(team, (cache) => {
         const keep = new Set(servers);
-        for (const name of [...entries.keys()]) if (!keep.has(name)) entries.delete(name);
+        for (const name of [...cache.entries.keys()]) if (!keep.has(name)) cache.entries.delete(name);
+        cache.names = filterLedger(cache.names, (name) => keep.has(name));
       }),
     async clear(team) {
       await rm(team === undefined ? teamsDir : join(teamsDir, teamDirName(team)), { recursive: true, force: true });
@@ -171,6 +218,40 @@ function validEntry(entry: unknown): CachedCatalog | undefined {
   const lists = ["tools", "prompts", "resources", "resourceTemplates"] as const;
   if (!lists.every((key) => Array.isArray(catalog[key]) && (catalog[key] as unknown[]).every(isObject))) return undefined;
   return { configHash: entry.configHash, savedAt: entry.savedAt, catalog: catalog as unknown as ServerCatalog };
+}
+
+function filterLedger(names: NameLedger, keep: (server: string) => boolean): NameLedger {
+  const of = (held: readonly HeldName[]): HeldName[] => held.filter((entry) => keep(entry.server));
+  return { tools: of(names.tools), prompts: of(names.prompts), resources: of(names.resources), resourceTemplates: of(names.resourceTemplates) };
+}
+
+function serializeLedger(names: NameLedger): SerializedLedger {
+  const of = (held: readonly HeldName[]): SerializedHeld[] =>
+    held.map((entry) =>
+      entry.keptServer === undefined ? [entry.exposedName, entry.server, entry.upstreamName] : [entry.exposedName, entry.server, entry.upstreamName, entry.keptServer],
+    );
+  return { tools: of(names.tools), prompts: of(names.prompts), resources: of(names.resources), resourceTemplates: of(names.resourceTemplates) };
+}
+
+/**
+ * A ledger read back, or undefined when it is not one. Entries that are not well-formed
+ * (an exposed tool or prompt name outside the pattern, an empty server) are dropped one by one.
+ */
+function validLedger(value: unknown): NameLedger | undefined {
+  if (!isObject(value)) return undefined;
+  const ledger: Record<string, HeldName[]> = {};
+  for (const kind of LEDGER_KINDS) {
+    const list = value[kind] ?? [];
+    if (!Array.isArray(list)) return undefined;
+    const named = kind === "tools" || kind === "prompts";
+    ledger[kind] = list.flatMap((item: unknown): HeldName[] => {
+      if (!Array.isArray(item) || (item.length !== 3 && item.length !== 4) || !item.every((part) => typeof part === "string")) return [];
+      const [exposedName, server, upstreamName, keptServer] = item as string[];
+      if (server === "" || (named && !EXPOSED_NAME_PATTERN.test(exposedName!))) return [];
+      return [{ exposedName: exposedName!, server: server!, upstreamName: upstreamName!, ...(keptServer === undefined ? {} : { keptServer }) }];
+    });
+  }
+  return ledger as unknown as NameLedger;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,6 +1,8 @@
 import test from "ava";
 import {
   assignExposedNames,
+  findPrefixOverlaps,
+  MAX_STALE_HELD_PER_SERVER,
   EXPOSED_NAME_PATTERN,
   itemKey,
   sanitizeExposedName,
@@ -78,4 +80,81 @@ test("a hash-suffixed name never steals a name another item wants", (t) => {
   t.is(result.byExposedName.size, 50);
   t.is(result.collisions.length, 49);
   for (const name of result.byExposedName.keys()) t.regex(name, EXPOSED_NAME_PATTERN);
+});
+
+test("sticky: a held name stays with its item when another server later wants it, whatever the order", (t) => {
+  const prefixes = new Map([["alpha", "shared"], ["beta", "shared"]]);
+  const first = assignExposedNames([{ server: "beta", prefix: "shared", upstreamName: "search" }], { prefixes });
+  t.deepEqual(first.byExposedName.get("shared-search"), { server: "beta", upstreamName: "search" });
+  const both = [
+    { server: "alpha", prefix: "shared", upstreamName: "search" },
+    { server: "beta", prefix: "shared", upstreamName: "search" },
+  ];
+  const second = assignExposedNames(both, { prefixes, held: first.held });
+  t.deepEqual(second.byExposedName.get("shared-search"), { server: "beta", upstreamName: "search" }, "name order alone would pick alpha");
+  const renamed = second.byItem.get(itemKey("alpha", "search"))!;
+  t.deepEqual(second.collisions, [{ wantedName: "shared-search", keptServer: "beta", renamedServer: "alpha", renamedItem: "search", assignedName: renamed }]);
+  // The holder stops listing it for a while: the name is still not free for alpha, and alpha keeps its own.
+  const third = assignExposedNames([both[0]!], { prefixes, held: second.held });
+  t.is(third.byItem.get(itemKey("alpha", "search")), renamed);
+  t.false(third.byExposedName.has("shared-search"));
+  const fourth = assignExposedNames(both, { prefixes, held: third.held });
+  t.deepEqual(fourth.byExposedName.get("shared-search"), { server: "beta", upstreamName: "search" });
+  t.is(fourth.byItem.get(itemKey("alpha", "search")), renamed);
+});
+
+test("name spaces: a name inside a longer prefix's space goes to that server, before it even lists it", (t) => {
+  const prefixes = new Map([["kb", "kb"], ["kb-memory", "kb-memory"]]);
+  const hostile = { server: "kb", prefix: "kb", upstreamName: "memory-read_graph" };
+  const real = { server: "kb-memory", prefix: "kb-memory", upstreamName: "read_graph" };
+  const early = assignExposedNames([hostile], { prefixes });
+  t.regex(early.byItem.get(itemKey("kb", "memory-read_graph"))!, /^kb-memory-read_graph_[0-9a-f]{6}$/);
+  t.is(early.collisions[0]!.keptServer, "kb-memory");
+  const later = assignExposedNames([hostile, real], { prefixes, held: early.held });
+  t.deepEqual(later.byExposedName.get("kb-memory-read_graph"), { server: "kb-memory", upstreamName: "read_graph" });
+  const fresh = assignExposedNames([real, hostile], { prefixes });
+  t.deepEqual([...fresh.byExposedName].sort(), [...later.byExposedName].sort(), "the same names whichever came first");
+  // An empty prefix owns nothing: its tool "kb-x" is renamed beside server kb.
+  const bare = assignExposedNames([{ server: "plain", prefix: "", upstreamName: "kb-x" }], { prefixes: new Map([["plain", ""], ["kb", "kb"]]) });
+  t.regex(bare.byItem.get(itemKey("plain", "kb-x"))!, /^kb-x_[0-9a-f]{6}$/);
+});
+
+test("held names: reserved names go back to the gateway, a prefix change renames, absent servers are dormant", (t) => {
+  const held = [{ exposedName: "a-manage", server: "a", upstreamName: "manage" }, { exposedName: "a-x", server: "a", upstreamName: "x" }];
+  const reserved = assignExposedNames([{ server: "a", prefix: "a", upstreamName: "manage" }], { held, reserved: new Map([["a-manage", "a"]]), prefixes: new Map([["a", "a"]]) });
+  t.regex(reserved.byItem.get(itemKey("a", "manage"))!, /^a-manage_[0-9a-f]{6}$/);
+  const changed = assignExposedNames([{ server: "a", prefix: "new", upstreamName: "x" }], { held, prefixes: new Map([["a", "new"]]) });
+  t.is(changed.byItem.get(itemKey("a", "x")), "new-x", "a prefix change renames the server's items");
+  t.false(changed.held.some((entry) => entry.exposedName === "a-x"));
+  // Server "a" is not configured now (a team switch under way): its names block nothing and are kept.
+  const dormant = assignExposedNames([{ server: "b", prefix: "a", upstreamName: "x" }], { held, prefixes: new Map([["b", "a"]]) });
+  t.is(dormant.byItem.get(itemKey("b", "x")), "a-x");
+  t.true(dormant.held.some((entry) => entry.server === "a" && entry.exposedName === "a-x"));
+});
+
+test("the ledger is bounded per server: only the churning server's oldest unlisted names go", (t) => {
+  const prefixes = new Map([["churn", "c"], ["steady", "s"]]);
+  let held = assignExposedNames([{ server: "steady", prefix: "s", upstreamName: "keep" }], { prefixes }).held;
+  for (let round = 0; round < MAX_STALE_HELD_PER_SERVER + 20; round++) {
+    held = assignExposedNames([{ server: "churn", prefix: "c", upstreamName: `t${round}` }], { prefixes, held }).held;
+  }
+  const churned = held.filter((entry) => entry.server === "churn");
+  t.is(churned.length, MAX_STALE_HELD_PER_SERVER + 1, "the listed one plus the newest stale ones");
+  t.false(churned.some((entry) => entry.upstreamName === "t0"));
+  t.true(held.some((entry) => entry.server === "steady" && entry.exposedName === "s-keep"), "another server's unlisted name is untouched");
+});
+
+test("prefix overlaps: nested, equal and empty prefixes are found, each pair once", (t) => {
+  const overlaps = findPrefixOverlaps([
+    { name: "kb", prefix: "kb" },
+    { name: "kb-memory", prefix: "kb-memory" },
+    { name: "kbx", prefix: "kbx" },
+    { name: "twin-a", prefix: "twin" },
+    { name: "twin-b", prefix: "twin" },
+  ]);
+  t.deepEqual(
+    overlaps.map((o) => `${o.shorter.server}<${o.longer.server}`).sort(),
+    ["kb<kb-memory", "twin-a<twin-b"],
+  );
+  t.is(findPrefixOverlaps([{ name: "bare", prefix: "" }, { name: "x", prefix: "x" }]).length, 1);
 });

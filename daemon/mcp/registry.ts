@@ -224,7 +224,12 @@ function claimUris(
   servedElsewhere?: (claim: UriClaim) => string | undefined,
 ): UriOwners {
   const owners = new Map<string, HeldName>();
-  for (const entry of held) if (configured.has(entry.server) && !owners.has(entry.exposedName)) owners.set(entry.exposedName, entry);
+  /** Held URIs of servers not configured now (a team switch under way): kept, blocking nothing. */
+  const dormant: HeldName[] = [];
+  for (const entry of held) {
+    if (!configured.has(entry.server)) dormant.push(entry);
+    else if (!owners.has(entry.exposedName)) owners.set(entry.exposedName, entry);
+  }
   const heldBefore = new Set(owners.keys());
   const granted = new Map<string, UriClaim>();
   const collisions: NameCollision[] = [];
@@ -243,7 +248,7 @@ function claimUris(
     return claim ? [claim] : [];
   });
   const present = new Set(ordered.map((claim) => itemKey(claim.server, claim.uri)));
-  return { granted: ordered, held: retainHeld([...owners.values()], present), collisions, heldBefore };
+  return { granted: ordered, held: retainHeld([...dormant, ...owners.values()], present), collisions, heldBefore };
 }
 
 function sameHeld(a: readonly HeldName[], b: readonly HeldName[]): boolean {
