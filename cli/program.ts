@@ -1,5 +1,5 @@
 import type { Readable, Writable } from "node:stream";
-import { Command, InvalidArgumentError } from "commander";
+import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import type { Transport } from "@connectrpc/connect";
 import type { StatePaths } from "../shared/paths.js";
 import { gatewayVersion } from "../shared/version.js";
@@ -241,7 +241,7 @@ export function createProgram(context: ProgramContext): Command {
       .description(description)
       .argument("[client]", "vscode, cursor, claude-code, claude-desktop, codex, gemini or windsurf")
       .option("--profile <profile>", "a team profile: the entry targets /mcp/<profile>")
-      .option("--scope <scope>", "user (your own config, default) or workspace (the project in this folder)", parseScope)
+      .addOption(new Option("--scope <scope>", "user (your own config, default) or workspace (the project in this folder)").choices(["user", "workspace"]))
       .option("--port <n>", "the gateway's MCP port (default: the running gateway's, else 9095)", parsePort);
     if (verb === "list") command.option("--json", "print the rows as JSON");
     else command.option("--dry-run", "print the diff instead of writing");
@@ -262,10 +262,39 @@ export function createProgram(context: ProgramContext): Command {
     });
   }
 
+  program
+    .command("completion")
+    .description("print the shell completion script (bash, zsh or fish): `source <(dsctl completion bash)`")
+    .addArgument(new Argument("<shell>", "the shell").choices(["bash", "zsh", "fish"]))
+    .action(async (shell: string) => {
+      const { completionScript, defaultCompletionLauncher } = await import("./commands/completion.js");
+      context.setExitCode(
+        await runVerb(io, socket, async () => {
+          io.stdout.write(completionScript(shell, defaultCompletionLauncher()));
+          return 0;
+        }),
+      );
+    });
+  program
+    .command("__complete", { hidden: true })
+    .description("the candidates for the last word (called by the completion scripts)")
+    .argument("[words...]", "the words after `dsctl`, the last one being completed")
+    .helpOption(false)
+    .allowUnknownOption()
+    .action(async (words: string[]) => {
+      const { completeWords, daemonNameSource } = await import("./commands/completion.js");
+      const source = daemonNameSource(socket, COMPLETION_TIMEOUT_MS);
+      try {
+        const candidates = await completeWords(program, words.length > 0 ? words : [""], source.names);
+        io.stdout.write(candidates.map((candidate) => `${candidate}\n`).join(""));
+      } finally {
+        source.close();
+      }
+      context.setExitCode(0);
+    });
+
   return program;
 }
 
-function parseScope(value: string): "user" | "workspace" {
-  if (value !== "user" && value !== "workspace") throw new InvalidArgumentError('expected "user" or "workspace"');
-  return value;
-}
+/** How long a Tab may wait for live names from the daemon. */
+const COMPLETION_TIMEOUT_MS = 300;

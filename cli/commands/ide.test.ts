@@ -364,5 +364,5 @@ test("the program registers `dsctl ide` with its flags", async (t) => {
   t.true(io.out().includes('+    "deploystack": {'), io.out());
   t.true(io.out().includes("http://localhost:9333/mcp"));
   t.false(existsSync(join(h.home, ".gemini")));
-  await t.throwsAsync(program.parseAsync(["node", "dsctl", "ide", "add", "gemini", "--scope", "team"]), { message: /expected "user" or "workspace"/ });
+  await t.throwsAsync(program.parseAsync(["node", "dsctl", "ide", "add", "gemini", "--scope", "team"]), { message: /Allowed choices are user, workspace/ });
 });
