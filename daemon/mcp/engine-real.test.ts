@@ -1,11 +1,17 @@
 import test, { type ExecutionContext } from "ava";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  type ClientCapabilities,
+} from "@modelcontextprotocol/sdk/types.js";
+import { pathToFileURL } from "node:url";
 import { silentLogger } from "../../shared/logger.js";
 import type { ServerConfig } from "../config/types.js";
 import { createSupervisor } from "../supervisor/supervisor.js";
-import { repoRoot, serverEverythingPath, tempHome } from "../supervisor/test-support.js";
+import { fixturePath, repoRoot, serverEverythingPath, tempHome } from "../supervisor/test-support.js";
 import { createMcpEngine } from "./engine.js";
 import { jsonText, SessionClientTransport } from "./testing/session-harness.js";
 
@@ -30,13 +36,15 @@ function nodeServer(name: string, args: string[], env: Record<string, string> = 
 /** The engine over the real supervisor, running server-everything and server-memory as child processes. */
 async function setup(t: ExecutionContext) {
   const home = tempHome(t);
-  const supervisor = createSupervisor({
-    servers: [
-      nodeServer("everything", [serverEverythingPath, "stdio"]),
-      nodeServer("memory", [serverMemoryPath], { MEMORY_FILE_PATH: join(home, "memory.jsonl") }),
-    ],
-    logger: silentLogger,
-  });
+  return setupWith(t, [
+    nodeServer("everything", [serverEverythingPath, "stdio"]),
+    nodeServer("memory", [serverMemoryPath], { MEMORY_FILE_PATH: join(home, "memory.jsonl") }),
+  ]);
+}
+
+/** The engine over the real supervisor running `servers` as child processes. */
+async function setupWith(t: ExecutionContext, servers: ServerConfig[]) {
+  const supervisor = createSupervisor({ servers, logger: silentLogger });
   const engine = createMcpEngine({ supervisor, logger: silentLogger, version: "0.0.0-test", acquireTimeoutMs: 60_000 });
   t.teardown(async () => {
     engine.close();
@@ -140,4 +148,112 @@ test("real servers: management tools disable and enable a supervised process", a
   const status = (await client.callTool({ name: "memory-manage", arguments: { action: "status" } })) as Json;
   t.like(status.structuredContent, { server: "memory", state: "running", enabled: true });
   t.not(status.structuredContent.pid, pidBefore, "a new process");
+});
+
+/** A real SDK client on an engine session that records every server-to-client request it gets. */
+async function connectRecording(t: ExecutionContext, engine: ReturnType<typeof createMcpEngine>, name: string, capabilities: ClientCapabilities) {
+  const asked: string[] = [];
+  const client = new Client({ name, version: "1" }, { capabilities });
+  if (capabilities.roots) {
+    client.setRequestHandler(ListRootsRequestSchema, async () => {
+      asked.push("roots/list");
+      return { roots: [{ uri: `file:///home/${name}/private`, name: `${name}-private` }] };
+    });
+  }
+  if (capabilities.sampling) {
+    client.setRequestHandler(CreateMessageRequestSchema, async () => {
+      asked.push("sampling/createMessage");
+      return { role: "assistant", model: name, content: { type: "text", text: `secret of ${name}` } };
+    });
+  }
+  if (capabilities.elicitation) {
+    client.setRequestHandler(ElicitRequestSchema, async () => {
+      asked.push("elicitation/create");
+      return { action: "accept", content: { password: `password of ${name}` } };
+    });
+  }
+  const transport = new SessionClientTransport(engine);
+  await client.connect(transport);
+  t.teardown(() => client.close());
+  return { client, asked, transport };
+}
+
+/** Waits (bounded generously) until the gateway lists `tool`: the supervisor starts servers without waiting for their catalogs. */
+async function waitForTool(client: Client, tool: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await client.listTools()).tools.some((listed) => listed.name === tool)) {
+    if (Date.now() > deadline) throw new Error(`the gateway never listed ${tool}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const hostileServer = (): ServerConfig => nodeServer("hostile", [fixturePath("hostile-server.mjs")]);
+
+test("real servers: a hostile server spraying guessed progress tokens, cancellations and responses cannot touch another server's call", async (t) => {
+  const { engine } = await setupWith(t, [nodeServer("everything", [serverEverythingPath, "stdio"]), hostileServer()]);
+  const victim = await connectRecording(t, engine, "victim", {});
+  const attacker = await connectRecording(t, engine, "attacker", {});
+  await waitForTool(attacker.client, "hostile-spray_progress");
+  const progress: Json[] = [];
+  let spraying: Promise<unknown> | undefined;
+  const long = await victim.client.callTool(
+    { name: "everything-trigger-long-running-operation", arguments: { duration: 3, steps: 6 } },
+    undefined,
+    {
+      onprogress: (p) => {
+        progress.push(p);
+        // Once the victim's call is known to be in flight (and its token issued), the hostile server sprays for 2 s.
+        spraying ??= attacker.client
+          .callTool({ name: "hostile-spray_progress", arguments: { count: 100, durationMs: 2_000, intervalMs: 50 } })
+          .catch((error: unknown) => error);
+      },
+    },
+  );
+  await spraying;
+  t.regex(JSON.stringify(long), /Long running operation completed/);
+  t.deepEqual(progress.map((p) => p.progress), [1, 2, 3, 4, 5, 6], "only server-everything's own progress");
+  t.false(victim.transport.frames.some((f) => f.kind === "message" && jsonText(f.json).includes("injected")), "nothing the hostile server sent");
+  t.is(victim.transport.frames.filter((f) => f.kind === "message" && jsonText(f.json).includes("notifications/cancelled")).length, 0);
+  const after = await victim.client.callTool({ name: "everything-echo", arguments: { message: "still fine" } });
+  t.regex(JSON.stringify(after), /still fine/);
+});
+
+test("real servers: roots/list outside a call gets the server's configured roots or none, and requests from a server without a call in flight reach no session", async (t) => {
+  const home = tempHome(t);
+  const docs = join(home, "team docs");
+  const { engine, supervisor } = await setupWith(t, [
+    { ...nodeServer("everything", [serverEverythingPath, "stdio"]), roots: [{ uri: pathToFileURL(docs).href, name: "team docs" }] },
+    hostileServer(),
+  ]);
+  const all: ClientCapabilities = { roots: { listChanged: true }, sampling: {}, elicitation: {} };
+  const rooted = await connectRecording(t, engine, "rooted", all);
+  await rooted.client.ping();
+  // server-everything asks roots/list 350 ms after initialize, outside any call: a restart makes it ask while
+  // a session with roots is the most recently active one.
+  await supervisor.restart("everything");
+  const plain = await connectRecording(t, engine, "plain", {});
+  await waitForTool(plain.client, "hostile-ask_roots");
+  await waitForTool(plain.client, "everything-get-roots-list");
+  const listed = JSON.stringify(await plain.client.callTool({ name: "everything-get-roots-list", arguments: {} }));
+  t.true(listed.includes(pathToFileURL(docs).href), listed);
+  t.false(listed.includes("private"), "never the rooted session's roots");
+
+  // A session with every capability has a call in flight on server-everything only; the hostile server asks outside any call.
+  const busy = await connectRecording(t, engine, "busy", all);
+  const inFlight = busy.client.callTool({ name: "everything-trigger-long-running-operation", arguments: { duration: 2, steps: 2 } });
+  await plain.client.callTool({ name: "hostile-ask_roots", arguments: { when: "after", delayMs: 100 } });
+  let answers: Json[] = [];
+  const deadline = Date.now() + 30_000;
+  while (answers.length < 3 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const result = (await plain.client.callTool({ name: "hostile-last_answers", arguments: {} })) as Json;
+    answers = JSON.parse(result.content[0].text);
+  }
+  await inFlight;
+  t.deepEqual(answers.map((a) => a.method), ["roots/list", "sampling/createMessage", "elicitation/create"]);
+  t.deepEqual(answers[0]!.result, { roots: [] }, "nothing configured for the hostile server: empty");
+  t.regex(answers[1]!.error.message, /no client can answer sampling\/createMessage for server "hostile"/);
+  t.regex(answers[2]!.error.message, /no client can answer elicitation\/create for server "hostile"/);
+  t.deepEqual(busy.asked, [], "the session with a call on another server was never asked");
+  t.deepEqual(rooted.asked, [], "nor the most recently active session with roots");
 });
