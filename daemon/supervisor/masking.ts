@@ -23,6 +23,8 @@
  * mask (a secret that itself contains `***`).
  */
 
+import { UpstreamRpcError } from "../upstream/types.js";
+
 /** Replacement for every secret occurrence. */
 export const MASK = "***";
 
@@ -132,4 +134,13 @@ function walk(mask: Masker, value: unknown): unknown {
   const masked: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) masked[mask(key)] = walk(mask, item);
   return masked;
+}
+
+/**
+ * A server's JSON-RPC error answer with its secrets masked in `message` and `data`: what every
+ * upstream connection installs as `maskError`, since those errors reach MCP clients, dsctl and logs.
+ */
+export function maskUpstreamError(mask: Masker, error: UpstreamRpcError): UpstreamRpcError {
+  if (mask.longestMatch === 0) return error;
+  return new UpstreamRpcError(error.code, mask(error.message), maskJsonValue(mask, error.data));
 }

@@ -12,11 +12,11 @@ import {
   type UpstreamTimeouts,
 } from "../upstream/connection.js";
 import { createStdioMessageTransport } from "../upstream/stdio-transport.js";
-import { UpstreamRpcError, type UpstreamConnection, type UpstreamHandlers, type UpstreamIdentity } from "../upstream/types.js";
+import { type UpstreamConnection, type UpstreamHandlers, type UpstreamIdentity } from "../upstream/types.js";
 import { buildChildEnv, spawnChild, type ChildExit, type ChildHandle, type StopTimeouts } from "./child-process.js";
 import { systemClock, type Clock, type TimerHandle } from "./clock.js";
 import { createLineSplitter, createLogBuffer, type LogBuffer, type LogLimits } from "./log-buffer.js";
-import { createMasker, maskJsonValue, type Masker } from "./masking.js";
+import { createMasker, maskJsonValue, maskUpstreamError, type Masker } from "./masking.js";
 import type { ProcessRegistry } from "./process-registry.js";
 import { serverUnavailableError } from "./unavailable-error.js";
 import { backoffDelay, DEFAULT_RESTART_POLICY, isCrashLoop, recentCrashes, type RestartPolicy } from "./restart-policy.js";
@@ -392,7 +392,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
         timeouts: timeoutsOf(baseTimeouts, entry.config),
         onUnresponsive: (reason) => markUnhealthy(entry, run, reason),
         // A server's error answers reach MCP clients, dsctl and logs: mask its secrets in them once, here.
-        maskError: (error) => new UpstreamRpcError(error.code, entry.mask(error.message), maskJsonValue(entry.mask, error.data)),
+        maskError: (error) => maskUpstreamError(entry.mask, error),
         ...(deps.clientInfo ? { clientInfo: deps.clientInfo } : {}),
       });
     } catch (error) {

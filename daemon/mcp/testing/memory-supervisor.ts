@@ -22,6 +22,7 @@ import { createUpstreamConnection, defaultUpstreamHandlers, type ManagedUpstream
 import type { UpstreamHandlers } from "../../upstream/types.js";
 import { watchCatalog } from "../../upstream/catalog.js";
 import type { MessageTransport } from "../../upstream/message-transport.js";
+import { createMasker, maskUpstreamError } from "../../supervisor/masking.js";
 
 /** One in-memory server. */
 export interface MemoryServerSpec {
@@ -34,6 +35,8 @@ export interface MemoryServerSpec {
   readonly enabled?: boolean;
   /** The server's configured roots (`roots:` in the team file, resolved). */
   readonly roots?: readonly ServerRoot[];
+  /** Secret values of the server (its `env` in a team file): masked in its error answers, as the real supervisor does. */
+  readonly secrets?: readonly string[];
 }
 
 interface Slot {
@@ -116,6 +119,7 @@ export function createMemorySupervisor(specs: readonly MemoryServerSpec[], optio
 
   async function startSlot(s: Slot): Promise<void> {
     setState(s, "starting");
+    const mask = createMasker(s.spec.secrets ?? []);
     const server = s.spec.create();
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await server.connect(serverSide);
@@ -123,6 +127,7 @@ export function createMemorySupervisor(specs: readonly MemoryServerSpec[], optio
       serverName: s.spec.name,
       transport: clientSide as unknown as MessageTransport,
       handlers: handlersFor(s.spec.name),
+      maskError: (error) => maskUpstreamError(mask, error),
     });
     s.server = server;
     s.connection = connection;
