@@ -26,7 +26,8 @@ export async function runVerb(io: CliIo, socketPath: string, verb: () => Promise
     return await verb();
   } catch (error) {
     const reason = error instanceof CliFailure ? error.message : (await import("./dial.js")).describeFailure(error, socketPath);
-    io.stderr.write(`${reason}\n`);
+    // A reason may quote a server or the cloud (an upstream error, an OAuth error_description): escaped for the terminal.
+    io.stderr.write(`${(await import("./output.js")).escapeControls(reason)}\n`);
     if (process.env.DSCTL_DEBUG === "1" && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
     return error instanceof CliFailure ? error.exitCode : 1;
   }

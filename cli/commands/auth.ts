@@ -8,7 +8,7 @@ import {
   WhoAmIResponseSchema,
 } from "../../gen/deploystack/gateway/v1/auth_service_pb.js";
 import type { CliIo } from "../io.js";
-import { formatFields, formatTimestamp, printJson, printJsonLine } from "../output.js";
+import { escapeControls, formatFields, formatTimestamp, printJson, printJsonLine } from "../output.js";
 
 /**
  * `dsctl login | logout | whoami`: the login itself runs in the daemon (it owns the session
@@ -74,7 +74,7 @@ export async function login(client: AuthClient, args: LoginArgs, io: CliIo): Pro
     if (args.json) printJsonLine(io, LoginResponseSchema, message);
     const step = message.step;
     if (step.case === "authorizationUrl") {
-      if (!args.json) io.stdout.write(`To sign in to DeployStack, open this URL in a browser:\n\n  ${step.value}\n\n`);
+      if (!args.json) io.stdout.write(`To sign in to DeployStack, open this URL in a browser:\n\n  ${escapeControls(step.value, { singleLine: true })}\n\n`);
       if (args.browser !== false && (await openBrowser(step.value))) {
         if (!args.json) io.stderr.write("opened in your browser; waiting for it to come back…\n");
       } else if (!args.json) {
@@ -82,7 +82,8 @@ export async function login(client: AuthClient, args: LoginArgs, io: CliIo): Pro
       }
     } else if (step.case === "succeeded" && !args.json) {
       const { user, team } = step.value;
-      io.stdout.write(`logged in as ${user?.email ?? "?"}${user?.name ? ` (${user.name})` : ""}; current team "${team?.name ?? "?"}" (role ${team?.role ?? "?"})\n`);
+      const line = `logged in as ${user?.email ?? "?"}${user?.name ? ` (${user.name})` : ""}; current team "${team?.name ?? "?"}" (role ${team?.role ?? "?"})`;
+      io.stdout.write(`${escapeControls(line, { singleLine: true })}\n`);
     }
   }
   return 0;

@@ -1,7 +1,7 @@
 import type { Client } from "@connectrpc/connect";
 import { ExplainPolicyResponseSchema, TeamService } from "../../gen/deploystack/gateway/v1/team_service_pb.js";
 import type { CliIo } from "../io.js";
-import { printJson } from "../output.js";
+import { escapeControls, printJson } from "../output.js";
 
 /**
  * `dsctl policy explain TOOL`: which rule of the current team's access policy decides
@@ -21,6 +21,6 @@ export async function explainPolicy(
     return 0;
   }
   const decision = response.decision;
-  io.stdout.write(`${decision?.tool ?? args.tool}: ${decision?.explanation ?? "no decision"}\n`);
+  io.stdout.write(`${escapeControls(`${decision?.tool ?? args.tool}: ${decision?.explanation ?? "no decision"}`)}\n`);
   return 0;
 }

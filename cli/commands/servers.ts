@@ -14,6 +14,7 @@ import type { CliIo } from "../io.js";
 import {
   durationMs,
   enumName,
+  escapeControls,
   formatDurationMs,
   formatFields,
   formatTable,
@@ -68,10 +69,10 @@ export async function listServers(client: ServerClient, args: JsonFlag, io: CliI
     ),
   );
   for (const collision of response.nameCollisions) {
-    io.stdout.write(
+    const note =
       `note: "${collision.wantedName}" is taken by server "${collision.keptServer}"; ` +
-        `"${collision.renamedServer}"'s "${collision.renamedItem}" is exposed as "${collision.assignedName}"\n`,
-    );
+      `"${collision.renamedServer}"'s "${collision.renamedItem}" is exposed as "${collision.assignedName}"`;
+    io.stdout.write(`${escapeControls(note, { singleLine: true })}\n`);
   }
   return 0;
 }
@@ -177,7 +178,7 @@ export async function serverLogs(client: ServerClient, args: ServerLogsArgs, io:
       const line = response.line;
       if (!line) continue;
       const source = line.source === LogSource.SUPERVISOR ? "supervisor" : "stderr";
-      io.stdout.write(`${formatTimestamp(line.time)} ${source.padEnd(10)} ${line.text}\n`);
+      io.stdout.write(`${formatTimestamp(line.time)} ${source.padEnd(10)} ${escapeControls(line.text)}\n`);
     }
   } catch (error) {
     if (args.signal?.aborted && error instanceof ConnectError && error.code === Code.Canceled) return 0;

@@ -169,7 +169,8 @@ async function runDetached(argv: string[], env: NodeJS.ProcessEnv, args: StartAr
     if (exited) {
       const how = exited.code !== null ? `code ${exited.code}` : `signal ${exited.signal}`;
       io.stderr.write(`the gateway daemon exited during start-up (${how}); the last lines of ${logPath}:\n`);
-      io.stderr.write(tailOf(logPath, offset));
+      // The daemon's log holds servers' text: printed with control characters escaped, as every such string.
+      io.stderr.write((await import("../output.js")).escapeControls(tailOf(logPath, offset)));
       return 1;
     }
     if (Date.now() > deadline) {

@@ -5,6 +5,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { SessionTransport } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
 import { OpenSessionRequestSchema, type OpenSessionRequest } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
 import type { TextSink } from "../io.js";
+import { escapeControls } from "../output.js";
 import type { McpClient } from "./tools.js";
 
 /**
@@ -68,7 +69,7 @@ export async function runStdioBridge(client: McpClient, io: StdioBridgeIo, optio
       if (frame.case === "message" && frame.value.json.length > 0) {
         await writeLine(io.stdout, frame.value.json);
       } else if (frame.case === "ended") {
-        if (frame.value.reason) io.stderr.write(`session ended: ${frame.value.reason}\n`);
+        if (frame.value.reason) io.stderr.write(`session ended: ${escapeControls(frame.value.reason, { singleLine: true })}\n`);
         break;
       }
     }

@@ -7,7 +7,7 @@ import {
   TeamService,
 } from "../../gen/deploystack/gateway/v1/team_service_pb.js";
 import type { CliIo } from "../io.js";
-import { enumName, formatTable, printJson } from "../output.js";
+import { enumName, escapeControls, formatTable, printJson } from "../output.js";
 
 /**
  * `dsctl teams list | switch NAME|ID | sync`: one `TeamService` call each. Teams are named
@@ -50,7 +50,7 @@ export async function switchTeam(client: TeamClient, args: TeamsJsonFlag & { rea
     return 0;
   }
   const team = response.team;
-  io.stdout.write(`switched to team "${team?.name ?? args.team}" (${team?.id ?? ""}, role ${team?.role ?? "?"})\n`);
+  io.stdout.write(`${escapeControls(`switched to team "${team?.name ?? args.team}" (${team?.id ?? ""}, role ${team?.role ?? "?"})`, { singleLine: true })}\n`);
   return 0;
 }
 

@@ -4,7 +4,7 @@ import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { CallToolResponseSchema, ListToolsResponseSchema, McpService } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
 import { CliFailure } from "../dial.js";
 import type { CliIo } from "../io.js";
-import { formatTable, oneLine, printJson, printJsonLine } from "../output.js";
+import { escapeControls, formatTable, oneLine, printJson, printJsonLine } from "../output.js";
 import type { JsonFlag } from "./servers.js";
 
 /**
@@ -81,18 +81,19 @@ export async function callTool(client: McpClient, args: CallToolArgs, io: CliIo)
       switch (event.case) {
         case "progress": {
           const { progress, total, message } = event.value;
-          io.stderr.write(`progress ${progress}${total !== undefined ? `/${total}` : ""}${message ? ` ${message}` : ""}\n`);
+          io.stderr.write(`progress ${progress}${total !== undefined ? `/${total}` : ""}${message ? ` ${escapeControls(message, { singleLine: true })}` : ""}\n`);
           break;
         }
         case "log": {
           const { level, logger, data } = event.value;
           const value = data ? toJson(ValueSchema, data) : null;
-          io.stderr.write(`log [${level}]${logger ? ` ${logger}:` : ""} ${typeof value === "string" ? value : JSON.stringify(value)}\n`);
+          const text = `log [${level}]${logger ? ` ${logger}:` : ""} ${typeof value === "string" ? value : JSON.stringify(value)}`;
+          io.stderr.write(`${escapeControls(text)}\n`);
           break;
         }
         case "result":
           gotResult = true;
-          if (!args.json) io.stdout.write(`${JSON.stringify(event.value, null, 2)}\n`);
+          if (!args.json) io.stdout.write(`${escapeControls(JSON.stringify(event.value, null, 2), { json: true })}\n`);
           if (event.value.isError === true) exitCode = 1;
           break;
         default:
