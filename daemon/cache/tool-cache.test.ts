@@ -133,3 +133,42 @@ test("team ids that are not safe folder names cannot escape the cache folder", (
     t.regex(teamDirName(hostile), /^id-[0-9a-f]{32}$/);
   }
 });
+
+test("held names round-trip beside the catalogs; saves keep them, retain and remove drop a server's", async (t) => {
+  const home = tempHome(t);
+  const logger = recordingLogger();
+  const cache = createToolCache({ cacheDir: statePaths(home).cacheDir, logger });
+  t.deepEqual(await cache.loadNames("demo"), { tools: [], prompts: [], resources: [], resourceTemplates: [] }, "no file: nothing held");
+  const names = {
+    tools: [
+      { exposedName: "kb-memory-read_graph", server: "kb-memory", upstreamName: "read_graph" },
+      { exposedName: "kb-memory-read_graph_1a2b3c", server: "kb", upstreamName: "memory-read_graph", keptServer: "kb-memory" },
+    ],
+    prompts: [{ exposedName: "kb-hello", server: "kb", upstreamName: "hello" }],
+    resources: [{ exposedName: "docs://readme", server: "docs", upstreamName: "docs://readme" }],
+    resourceTemplates: [{ exposedName: "docs://pages/{id}", server: "docs", upstreamName: "docs://pages/{id}" }],
+  };
+  // Queued behind a catalog save of the same team: neither loses the other, and a load waits for both.
+  void cache.save("demo", "kb", catalogOf([{ name: "memory-read_graph" }]), "h");
+  void cache.saveNames("demo", names);
+  t.deepEqual(await cache.loadNames("demo"), names);
+  t.deepEqual([...(await cache.load("demo")).keys()], ["kb"]);
+  await cache.save("demo", "docs", catalogOf([]), "h");
+  t.deepEqual(await cache.loadNames("demo"), names, "a catalog save keeps the names");
+
+  await cache.retain("demo", ["kb", "docs"]);
+  t.deepEqual((await cache.loadNames("demo")).tools.map((held) => held.server), ["kb"]);
+  await cache.remove("demo", "docs");
+  const left = await cache.loadNames("demo");
+  t.deepEqual([left.resources, left.resourceTemplates], [[], []]);
+
+  // A malformed ledger is ignored with a warning; a malformed entry is dropped alone.
+  const file = join(statePaths(home).cacheDir, "teams", "demo", "tools.json");
+  const onDisk = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  writeFileSync(file, JSON.stringify({ ...onDisk, names: { tools: [["bad name!", "kb", "x"], ["kb-ok", "kb", "ok"], ["kb-x", "", "x"], 5] } }));
+  t.deepEqual((await cache.loadNames("demo")).tools, [{ exposedName: "kb-ok", server: "kb", upstreamName: "ok" }]);
+  writeFileSync(file, JSON.stringify({ ...onDisk, names: { tools: "nope" } }));
+  t.deepEqual((await cache.loadNames("demo")).tools, []);
+  t.true(logger.warnings.some((line) => line.includes("name ledger malformed")));
+  t.is((await cache.load("demo")).size, 1, "the catalogs still load");
+});
