@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file deploystack/gateway/v1/team_service.proto.
  */
 export const file_deploystack_gateway_v1_team_service: GenFile = /*@__PURE__*/
-  fileDesc("CilkZXBsb3lzdGFjay9nYXRld2F5L3YxL3RlYW1fc2VydmljZS5wcm90bxIWZGVwbG95c3RhY2suZ2F0ZXdheS52MSISChBMaXN0VGVhbXNSZXF1ZXN0IkAKEUxpc3RUZWFtc1Jlc3BvbnNlEisKBXRlYW1zGAEgAygLMhwuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5UZWFtIhcKFUdldEN1cnJlbnRUZWFtUmVxdWVzdCJEChZHZXRDdXJyZW50VGVhbVJlc3BvbnNlEioKBHRlYW0YASABKAsyHC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlRlYW0iIQoRU3dpdGNoVGVhbVJlcXVlc3QSDAoEdGVhbRgBIAEoCSJAChJTd2l0Y2hUZWFtUmVzcG9uc2USKgoEdGVhbRgBIAEoCzIcLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVGVhbSITChFTeW5jQ29uZmlnUmVxdWVzdCJLChJTeW5jQ29uZmlnUmVzcG9uc2USNQoHY2hhbmdlcxgBIAMoCzIkLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyQ2hhbmdlIiQKFEV4cGxhaW5Qb2xpY3lSZXF1ZXN0EgwKBHRvb2wYASABKAkiUQoVRXhwbGFpblBvbGljeVJlc3BvbnNlEjgKCGRlY2lzaW9uGAEgASgLMiYuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Qb2xpY3lEZWNpc2lvbjKYBAoLVGVhbVNlcnZpY2USYAoJTGlzdFRlYW1zEiguZGVwbG95c3RhY2suZ2F0ZXdheS52MS5MaXN0VGVhbXNSZXF1ZXN0GikuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5MaXN0VGVhbXNSZXNwb25zZRJvCg5HZXRDdXJyZW50VGVhbRItLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuR2V0Q3VycmVudFRlYW1SZXF1ZXN0Gi4uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRDdXJyZW50VGVhbVJlc3BvbnNlEmMKClN3aXRjaFRlYW0SKS5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlN3aXRjaFRlYW1SZXF1ZXN0GiouZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Td2l0Y2hUZWFtUmVzcG9uc2USYwoKU3luY0NvbmZpZxIpLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU3luY0NvbmZpZ1JlcXVlc3QaKi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlN5bmNDb25maWdSZXNwb25zZRJsCg1FeHBsYWluUG9saWN5EiwuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5FeHBsYWluUG9saWN5UmVxdWVzdBotLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuRXhwbGFpblBvbGljeVJlc3BvbnNlYgZwcm90bzM", [file_deploystack_gateway_v1_team]);
+  fileDesc("CilkZXBsb3lzdGFjay9nYXRld2F5L3YxL3RlYW1fc2VydmljZS5wcm90bxIWZGVwbG95c3RhY2suZ2F0ZXdheS52MSISChBMaXN0VGVhbXNSZXF1ZXN0IkAKEUxpc3RUZWFtc1Jlc3BvbnNlEisKBXRlYW1zGAEgAygLMhwuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5UZWFtIhcKFUdldEN1cnJlbnRUZWFtUmVxdWVzdCJEChZHZXRDdXJyZW50VGVhbVJlc3BvbnNlEioKBHRlYW0YASABKAsyHC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlRlYW0iIQoRU3dpdGNoVGVhbVJlcXVlc3QSDAoEdGVhbRgBIAEoCSJAChJTd2l0Y2hUZWFtUmVzcG9uc2USKgoEdGVhbRgBIAEoCzIcLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVGVhbSITChFTeW5jQ29uZmlnUmVxdWVzdCJLChJTeW5jQ29uZmlnUmVzcG9uc2USNQoHY2hhbmdlcxgBIAMoCzIkLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyQ2hhbmdlIiQKFEV4cGxhaW5Qb2xpY3lSZXF1ZXN0EgwKBHRvb2wYASABKAkipgEKFUV4cGxhaW5Qb2xpY3lSZXNwb25zZRI4CghkZWNpc2lvbhgBIAEoCzImLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuUG9saWN5RGVjaXNpb24SFgoOY2Fub25pY2FsX25hbWUYAiABKAkSFAoMZXhwb3NlZF9uYW1lGAMgASgJEg4KBnNlcnZlchgEIAEoCRIVCg11cHN0cmVhbV9uYW1lGAUgASgJMpgECgtUZWFtU2VydmljZRJgCglMaXN0VGVhbXMSKC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkxpc3RUZWFtc1JlcXVlc3QaKS5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkxpc3RUZWFtc1Jlc3BvbnNlEm8KDkdldEN1cnJlbnRUZWFtEi0uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRDdXJyZW50VGVhbVJlcXVlc3QaLi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkdldEN1cnJlbnRUZWFtUmVzcG9uc2USYwoKU3dpdGNoVGVhbRIpLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU3dpdGNoVGVhbVJlcXVlc3QaKi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlN3aXRjaFRlYW1SZXNwb25zZRJjCgpTeW5jQ29uZmlnEikuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TeW5jQ29uZmlnUmVxdWVzdBoqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU3luY0NvbmZpZ1Jlc3BvbnNlEmwKDUV4cGxhaW5Qb2xpY3kSLC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkV4cGxhaW5Qb2xpY3lSZXF1ZXN0Gi0uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5FeHBsYWluUG9saWN5UmVzcG9uc2ViBnByb3RvMw", [file_deploystack_gateway_v1_team]);
 
 /**
  * Request for ListTeams.
@@ -171,7 +171,8 @@ export const SyncConfigResponseSchema: GenMessage<SyncConfigResponse> = /*@__PUR
  */
 export type ExplainPolicyRequest = Message<"deploystack.gateway.v1.ExplainPolicyRequest"> & {
   /**
-   * The exposed tool name ("brightdata-search_engine").
+   * The tool's exposed name ("brightdata-search_engine") or its canonical name. A tool no
+   * server lists is NotFound, with a "did you mean" suggestion when a known name is close.
    *
    * @generated from field: string tool = 1;
    */
@@ -197,6 +198,36 @@ export type ExplainPolicyResponse = Message<"deploystack.gateway.v1.ExplainPolic
    * @generated from field: deploystack.gateway.v1.PolicyDecision decision = 1;
    */
   decision?: PolicyDecision | undefined;
+
+  /**
+   * The tool's canonical name, `<prefix>-<upstream tool>` (sanitized): its identity. Rules
+   * are matched against it and against exposed_name; deny wins.
+   *
+   * @generated from field: string canonical_name = 2;
+   */
+  canonicalName: string;
+
+  /**
+   * The name clients see and call. It differs from canonical_name when another server held
+   * that name first (then it carries a hash suffix).
+   *
+   * @generated from field: string exposed_name = 3;
+   */
+  exposedName: string;
+
+  /**
+   * The server that serves the tool.
+   *
+   * @generated from field: string server = 4;
+   */
+  server: string;
+
+  /**
+   * The tool's name on its server; empty for a management tool.
+   *
+   * @generated from field: string upstream_name = 5;
+   */
+  upstreamName: string;
 };
 
 /**
