@@ -257,3 +257,26 @@ test("real servers: roots/list outside a call gets the server's configured roots
   t.deepEqual(busy.asked, [], "the session with a call on another server was never asked");
   t.deepEqual(rooted.asked, [], "nor the most recently active session with roots");
 });
+
+test("real servers: new configured roots without a restart reach the running server through roots/list_changed", async (t) => {
+  const home = tempHome(t);
+  const before = { uri: pathToFileURL(join(home, "before")).href, name: "before" };
+  const after = { uri: pathToFileURL(join(home, "after")).href, name: "after" };
+  const everything = nodeServer("everything", [serverEverythingPath, "stdio"]);
+  const { engine, supervisor } = await setupWith(t, [{ ...everything, roots: [before] }]);
+  const client = await connectRecording(t, engine, "plain", {});
+  await waitForTool(client.client, "everything-get-roots-list");
+  const rootsText = async (): Promise<string> => JSON.stringify(await client.client.callTool({ name: "everything-get-roots-list", arguments: {} }));
+  t.true((await rootsText()).includes(before.uri));
+  const pid = supervisor.get("everything").pid;
+  await supervisor.replaceServers([{ ...everything, roots: [after] }]);
+  let listed = "";
+  const deadline = Date.now() + 30_000;
+  while (!listed.includes(after.uri) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    listed = await rootsText();
+  }
+  t.true(listed.includes(after.uri), listed);
+  t.false(listed.includes(before.uri));
+  t.is(supervisor.get("everything").pid, pid, "the same process: only told, not restarted");
+});
