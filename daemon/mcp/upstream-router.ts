@@ -101,8 +101,6 @@ export interface UpstreamRouter {
   connection(server: string): UpstreamConnection | undefined;
   /** The live hooked connections. */
   connections(): UpstreamConnection[];
-  /** How many server messages naming no request of ours on that server were dropped so far. */
-  droppedCount(): number;
   close(): void;
 }
 
@@ -348,7 +346,6 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     attach,
     connection: (server) => live.get(server),
     connections: () => [...live.values()].filter((c) => !c.closed.aborted),
-    droppedCount: () => dropped,
     close() {
       closing.abort();
       live.clear();
