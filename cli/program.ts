@@ -5,6 +5,7 @@ import type { StatePaths } from "../shared/paths.js";
 import { gatewayVersion } from "../shared/version.js";
 import type { BrowserOpener } from "./commands/auth.js";
 import type { IdeArgs, IdeDeps } from "./commands/ide.js";
+import type { ServiceDeps } from "./commands/service.js";
 import type { StartDeps } from "./commands/start.js";
 import type { CliIo } from "./io.js";
 import { runVerb } from "./run-verb.js";
@@ -38,6 +39,8 @@ export interface ProgramContext {
   readonly openBrowser?: BrowserOpener;
   /** Overrides for `dsctl ide` (tests: a temp home, another platform, a fixed port). */
   readonly ide?: Partial<Omit<IdeDeps, "paths">>;
+  /** Overrides for `dsctl service` (tests: a temp home, another platform, a recording runner). */
+  readonly service?: Partial<Omit<ServiceDeps, "paths">>;
 }
 
 function parsePort(value: string): number {
@@ -261,6 +264,39 @@ export function createProgram(context: ProgramContext): Command {
       context.setExitCode(await runVerb(io, socket, () => commands[run]({ ...options, client }, io, deps)));
     });
   }
+
+  const service = program.command("service").description("run the gateway as a login service (systemd user unit on Linux, launchd agent on macOS)");
+  const serviceDeps = async (): Promise<ServiceDeps> => {
+    const { processServiceContext } = await import("./commands/service.js");
+    return { ...processServiceContext(), paths, ...context.service };
+  };
+  service
+    .command("install")
+    .description("start the gateway at login and restart it after a failure (this installation, this state folder)")
+    .option("--config <file>", "the team file the service starts with (default: the embedded demo team)")
+    .option("--no-start", "only write the unit or plist; do not enable or start it")
+    .action(async (options: { config?: string; start?: boolean }) => {
+      const { serviceInstall } = await import("./commands/service.js");
+      const deps = await serviceDeps();
+      context.setExitCode(await runVerb(io, socket, () => serviceInstall({ config: options.config, noStart: options.start === false }, io, deps)));
+    });
+  service
+    .command("uninstall")
+    .description("stop the service and remove everything install wrote")
+    .action(async () => {
+      const { serviceUninstall } = await import("./commands/service.js");
+      const deps = await serviceDeps();
+      context.setExitCode(await runVerb(io, socket, () => serviceUninstall(io, deps)));
+    });
+  service
+    .command("status")
+    .description("show whether the service is installed, enabled and running (exit 3 when not installed)")
+    .option("--json", "print the state as JSON")
+    .action(async (options: { json?: boolean }) => {
+      const { serviceStatus } = await import("./commands/service.js");
+      const deps = await serviceDeps();
+      context.setExitCode(await runVerb(io, socket, () => serviceStatus(options, io, deps)));
+    });
 
   program
     .command("completion")
