@@ -5,7 +5,7 @@ import { assertNoLeftovers, nodeFixture, supervisorForTest, waitForState } from 
 
 // The supervisor masks every piece of server text it hands on, in every common encoding: stderr lines, the
 // failure reason (lastError), the server's self-description, its catalog, and its JSON-RPC error answers
-// (message and data). Tool results are the exception: they pass through untouched.
+// (message and data), its MCP log notifications. Tool results are the exception: they pass through untouched.
 
 const secret = `Sv"Tok/+ é&${Date.now().toString(36)}`;
 const bytes = Buffer.from(secret, "utf8");
@@ -39,6 +39,17 @@ test("a server's error answers, catalog, identity, logs and failure reason are m
 
   const result = await connection.request("tools/call", { name: "leak_result", arguments: {} });
   t.is((result.content as Array<{ text: string }>)[0]!.text, `the secret is ${secret}`, "tool results pass through untouched");
+
+  const logged: unknown[] = [];
+  connection.setHandlers({
+    onNotification: (method, params) => {
+      if (method === "notifications/message") logged.push(params);
+    },
+    onRequest: async () => ({}),
+  });
+  await connection.request("tools/call", { name: "leak_log", arguments: {} });
+  t.like(logged[0], { level: "error", logger: "leaker", data: { message: "token *** rejected", raw: "***", base64: "***" } });
+  t.deepEqual(leaks(JSON.stringify(logged)), [], "MCP log notifications are logs: masked");
 
   const snapshot = supervisor.get("leaker");
   t.is(snapshot.identity?.instructions, "authenticate with ***");

@@ -273,6 +273,16 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     }, entry.config.idleTimeoutMs);
   };
 
+  /**
+   * A server's log notifications (`notifications/message`) are its logs: they are broadcast to every session and
+   * shown by dsctl, so they are masked like its stderr before any handler sees them.
+   */
+  const maskingLogs = (entry: Entry, handlers: UpstreamHandlers): UpstreamHandlers => ({
+    onNotification: (method, params) =>
+      handlers.onNotification(method, method === "notifications/message" && params ? maskJsonValue(entry.mask, params) : params),
+    onRequest: (method, params, signal) => handlers.onRequest(method, params, signal),
+  });
+
   const makeLease = (entry: Entry, connection: ManagedUpstreamConnection): UpstreamConnection => {
     const done = (): void => {
       entry.inFlight--;
@@ -294,7 +304,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       request: (method, params, options) => counted(connection.request(method, params, options)),
       forward: (method, params, options) => counted(connection.forward(method, params, options)),
       notify: (method, params) => connection.notify(method, params),
-      setHandlers: (handlers) => connection.setHandlers(handlers),
+      setHandlers: (handlers) => connection.setHandlers(maskingLogs(entry, handlers)),
     };
   };
 
@@ -385,7 +395,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       connection = await createUpstreamConnection({
         serverName: name,
         transport: createStdioMessageTransport({ input: child.process.stdin!, output: child.process.stdout! }),
-        handlers: handlersFor(name),
+        handlers: maskingLogs(entry, handlersFor(name)),
         signal: run.startController.signal,
         logger,
         clock,
@@ -745,7 +755,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
 
     setUpstreamHandlers(factory) {
       handlersFor = factory;
-      for (const entry of entries.values()) entry.run?.connection?.setHandlers(factory(entry.config.name));
+      for (const entry of entries.values()) entry.run?.connection?.setHandlers(maskingLogs(entry, factory(entry.config.name)));
     },
   };
   return supervisor;

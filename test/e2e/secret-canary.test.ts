@@ -157,6 +157,13 @@ test("canary: no encoding of a server's secret leaves the gateway through any ou
   t.deepEqual(Object.keys(((leakError as McpError).data ?? {}) as object).sort().slice(0, 3), ["base64", "base64url", "basicAuth0"]);
   assertNoCanary(t, "MCP error answer of leak_error (message and data)", errorText(leakError));
 
+  // MCP logging is a log: a server's notifications/message reaches clients masked.
+  const logged = await client.client.callTool({ name: "leaker-leak_log", arguments: {} });
+  t.true(await client.waitForNotifications("notifications/message", 1), "the log notification reached the client");
+  const logMessages = JSON.stringify(client.notifications("notifications/message"));
+  t.regex(logMessages, /token \*\*\* rejected/);
+  assertNoCanary(t, "MCP notifications/message and its call's result", `${logMessages}\n${JSON.stringify(logged)}`);
+
   // The one place the secret may go: a tool result passes through untouched (and so the canary checks are live).
   const result = await client.client.callTool({ name: "leaker-leak_result", arguments: {} });
   t.true(JSON.stringify(result).includes(JSON.stringify(canary).slice(1, -1)), "a tool result passes through untouched");
@@ -198,6 +205,10 @@ test("canary: no encoding of a server's secret leaves the gateway through any ou
     assertNoCanary(t, `StreamServerLogs(${name})`, lines.join("\n"));
   }
   assertNoCanary(t, "McpService.ListTools", protoJson(ListToolsResponseSchema, await mcp.listTools({})));
+  const logCall: string[] = [];
+  for await (const message of mcp.callTool({ name: "leaker-leak_log", arguments: {} })) logCall.push(protoJson(CallToolResponseSchema, message));
+  t.true(logCall.some((line) => line.includes('"log"')), logCall.join("\n"));
+  assertNoCanary(t, "McpService.CallTool(leaker-leak_log) with its log event", logCall.join("\n"));
   for (const name of ["leaker-leak_error", "crasher-leak_error"]) {
     const answer: string[] = [];
     try {
@@ -219,6 +230,7 @@ test("canary: no encoding of a server's secret leaves the gateway through any ou
     ["servers", "logs", "leaker"],
     ["tools", "list"],
     ["tools", "call", "leaker-leak_error"],
+    ["tools", "call", "leaker-leak_log"],
     ["tools", "call", "crasher-leak_error"],
   ];
   for (const args of dsctlRuns) {
