@@ -116,12 +116,13 @@ function respond(ctx: Context, outcome: ExchangeOutcome, session: Session, sessi
       const body = typeof outcome.body === "string" ? Buffer.from(outcome.body) : outcome.body;
       const pieces = isPieces(body) ? body : undefined;
       ctx.respond = false;
-      const headers: Record<string, string | number> = {
-        "Content-Type": "application/json",
-        "Content-Length": pieces ? piecesLength(pieces) : (body as Buffer).length,
-      };
-      if (sessionHeader !== undefined) headers["Mcp-Session-Id"] = sessionHeader;
-      ctx.res.writeHead(200, headers);
+      const length = pieces ? piecesLength(pieces) : (body as Buffer).length;
+      ctx.res.writeHead(
+        200,
+        sessionHeader === undefined
+          ? { "Content-Type": "application/json", "Content-Length": length }
+          : { "Content-Type": "application/json", "Content-Length": length, "Mcp-Session-Id": sessionHeader },
+      );
       if (pieces) {
         // A large answer as it came from the daemon, one write per piece (gathered into one writev): never joined.
         ctx.res.cork();
