@@ -216,7 +216,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     return table;
   }
 
-  /** A server named something that is not a request of ours on it: dropped, never delivered elsewhere. */
+  /** A message from `server` names no request of ours in flight on it: dropped (never delivered elsewhere) and counted. */
   function drop(server: string, method: string): void {
     dropped++;
     logger.debug({ server, method, dropped }, "dropped a server message that names no request in flight on that server");
