@@ -295,7 +295,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         gateway: { status, events, requestShutdown: () => void stop("shutdown requested through the control api") },
         servers: { supervisor, nameCollisions: mcpWiring?.registry ? () => mcpWiring.registry?.collisions() ?? [] : undefined },
         mcp: mcpWiring?.routes,
-        teams: teamServiceRoutes({ controlPlane: plane }),
+        teams: teamServiceRoutes({ controlPlane: plane, tools: mcpWiring?.registry }),
         auth: authServiceRoutes({ controlPlane: plane }),
       }),
     });

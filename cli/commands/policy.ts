@@ -6,7 +6,10 @@ import { escapeControls, printJson } from "../output.js";
 /**
  * `dsctl policy explain TOOL`: which rule of the current team's access policy decides
  * about a tool, through `TeamService.ExplainPolicy` (so dashboards can ask the same).
- * Exit code 0 either way: the question was answered.
+ * The answer names the tool both ways: the exposed name clients call and the canonical
+ * `<prefix>-<tool>` the policy also judges (they differ when another server held the name).
+ * Exit code 0 for allowed and denied alike: the question was answered; a tool that does not
+ * exist is an error (with a "did you mean" hint from the daemon).
  */
 
 /** `dsctl policy explain TOOL`. */
@@ -22,5 +25,11 @@ export async function explainPolicy(
   }
   const decision = response.decision;
   io.stdout.write(`${escapeControls(`${decision?.tool ?? args.tool}: ${decision?.explanation ?? "no decision"}`)}\n`);
+  if (response.server !== "") {
+    const upstream = response.upstreamName === "" ? "the gateway's management tool" : `tool "${response.upstreamName}"`;
+    io.stdout.write(
+      `${escapeControls(`  exposed name ${response.exposedName}, canonical name ${response.canonicalName} (server "${response.server}", ${upstream})`)}\n`,
+    );
+  }
   return 0;
 }

@@ -9,20 +9,28 @@ import {
   TeamService,
 } from "../../gen/deploystack/gateway/v1/team_service_pb.js";
 import type { ControlPlane } from "../control-plane/control-plane.js";
+import { GatewayError } from "../errors.js";
+import type { Registry } from "../mcp/registry.js";
 import { policyDecisionToProto, serverChangeToProto, teamToProto } from "./convert.js";
 
-/** What `TeamService` needs: the daemon's control plane. */
+/** What `TeamService` needs: the daemon's control plane, and the MCP registry once the engine exists. */
 export interface TeamServiceDeps {
   readonly controlPlane: Pick<ControlPlane, "teams" | "currentTeam" | "switchTeam" | "sync" | "explain">;
+  /**
+   * Knows the tools and their identities, so that `ExplainPolicy` judges a tool as the engine
+   * does (canonical and exposed name) and says when a tool does not exist. Without it (no MCP
+   * engine) a name is explained as it is.
+   */
+  readonly tools?: Pick<Registry, "describeTool" | "suggestTool">;
 }
 
 /**
  * Registers `TeamService`: a thin adapter over the control plane (daemon/control-plane).
- * Domain errors (an unknown team, a bad team file) are converted once by the error
- * interceptor (./errors.ts).
+ * Domain errors (an unknown team, a bad team file, an unknown tool) are converted once by the
+ * error interceptor (./errors.ts).
  */
 export function teamServiceRoutes(deps: TeamServiceDeps): (router: ConnectRouter) => void {
-  const { controlPlane } = deps;
+  const { controlPlane, tools } = deps;
   return (router) => {
     router.service(TeamService, {
       listTeams() {
@@ -39,8 +47,27 @@ export function teamServiceRoutes(deps: TeamServiceDeps): (router: ConnectRouter
         return create(SyncConfigResponseSchema, { changes: (await controlPlane.sync()).map(serverChangeToProto) });
       },
       explainPolicy(req) {
-        const decision = controlPlane.explain(req.tool);
-        return create(ExplainPolicyResponseSchema, { decision: policyDecisionToProto(decision.tool, decision) });
+        const name = req.tool.trim();
+        if (!tools || name === "") {
+          const decision = controlPlane.explain(req.tool);
+          return create(ExplainPolicyResponseSchema, { decision: policyDecisionToProto(decision.tool, decision), canonicalName: decision.tool, exposedName: decision.tool });
+        }
+        const tool = tools.describeTool(name);
+        if (!tool) {
+          const hint = tools.suggestTool(name);
+          throw new GatewayError(
+            "not_found",
+            `tool "${name}" does not exist in team "${controlPlane.currentTeam().id}" (no server lists it)${hint === undefined ? "" : `; did you mean "${hint}"?`}`,
+          );
+        }
+        const decision = controlPlane.explain({ exposedName: tool.exposedName, canonicalName: tool.canonicalName, management: tool.management === true });
+        return create(ExplainPolicyResponseSchema, {
+          decision: policyDecisionToProto(tool.exposedName, decision),
+          canonicalName: tool.canonicalName,
+          exposedName: tool.exposedName,
+          server: tool.server,
+          upstreamName: tool.upstreamName,
+        });
       },
     });
   };

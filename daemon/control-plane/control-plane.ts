@@ -8,6 +8,7 @@ import { loadCloudTeams, type CloudTeamsSnapshot } from "../cloud/cloud-teams.js
 import type { ServerConfig, TeamConfig, TeamsFile } from "../config/types.js";
 import { GatewayError } from "../errors.js";
 import type { EventHub, ServerChange } from "../events.js";
+import type { ToolIdentity } from "../mcp/access-policy.js";
 import { createTeamAccessPolicy, type PolicyDecision, type TeamAccessPolicy } from "../policy/access-policy.js";
 import type { ServerCatalog, Supervisor } from "../supervisor/types.js";
 import type { CacheSeeding, SeedTarget } from "./cache-seeding.js";
@@ -123,7 +124,8 @@ export interface ControlPlane {
   configError(): ConfigError | undefined;
   /** The current team's servers the tool cache answers for (their lazy ones need no discovery start). */
   cachedServers(): ReadonlySet<string>;
-  explain(exposedToolName: string): PolicyDecision & { readonly tool: string };
+  /** The policy's decision for a tool: by name, or by identity (canonical and exposed name) when the registry knows it. */
+  explain(tool: string | ToolIdentity): PolicyDecision & { readonly tool: string };
   beginLogin(options: { url?: string; timeoutMs?: number; signal?: AbortSignal }): Promise<ControlPlaneLogin>;
   logout(): Promise<void>;
   whoAmI(): Promise<WhoAmI>;
@@ -445,10 +447,10 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
 
     cachedServers: () => cached,
 
-    explain(exposedToolName) {
-      const name = exposedToolName.trim();
+    explain(tool) {
+      const name = (typeof tool === "string" ? tool : tool.exposedName).trim();
       if (name === "") throw new GatewayError("invalid_argument", "a tool name is required");
-      return { tool: name, ...policy.decide(name) };
+      return { tool: name, ...policy.decide(typeof tool === "string" ? name : tool) };
     },
 
     async beginLogin(loginOptions) {

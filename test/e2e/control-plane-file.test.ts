@@ -115,7 +115,11 @@ test.serial("team_admin: a denied tool is absent from lists and refused by name,
 
   const explained = await gateway.dsctl(["policy", "explain", "alpha-crash"]);
   t.is(explained.code, 0, explained.stderr);
-  t.is(explained.stdout, 'alpha-crash: denied by deny rule `alpha-crash` of team "red" (applies to every role; current role team_admin)\n');
+  t.is(
+    explained.stdout,
+    'alpha-crash: denied by deny rule `alpha-crash` of team "red" (applies to every role; current role team_admin)\n' +
+      '  exposed name alpha-crash, canonical name alpha-crash (server "alpha", tool "crash")\n',
+  );
   const { decision } = await gateway.daemon.clients.teams.explainPolicy({ tool: "beta-echo" });
   t.like(decision, { tool: "beta-echo", allowed: true, role: "team_admin" });
 });
