@@ -487,7 +487,11 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     const waiting = [...pending.values()];
     pending.clear();
     for (const request of waiting) request.reject(error);
-    void close();
+    // Closed at once, before the transport finishes closing: nothing more is sent into a hung server.
+    onClose();
+    transport.close().catch((failure: unknown) => {
+      logger.debug({ server: serverName, err: String(failure) }, "upstream transport close failed");
+    });
     try {
       options.onUnresponsive?.(`no answer to a ping within ${formatDuration(timeouts.pingMs)}`);
     } catch (failure) {
