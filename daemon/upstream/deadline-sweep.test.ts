@@ -29,3 +29,17 @@ test("one timer: a later due time leaves it, an earlier one moves it, the sweep 
   sweep.due(3_000);
   t.deepEqual(clock.pendingDelays(), [2_100], "due works again after stop");
 });
+
+test("a deadline beyond node's timer range is reached in steps, not by a timer that fires at once", (t) => {
+  const clock = createManualClock(0);
+  const far = 60 * 24 * 3_600_000; // 60 days
+  let sweeps = 0;
+  const sweep = createDeadlineSweep(clock, (now) => {
+    sweeps++;
+    return now >= far ? Infinity : far;
+  });
+  sweep.due(far);
+  t.deepEqual(clock.pendingDelays(), [2 ** 31 - 1]);
+  clock.advance(far);
+  t.is(sweeps, 3, "two steps of 24.8 days, then the deadline");
+});

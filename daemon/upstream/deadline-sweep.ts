@@ -10,6 +10,12 @@ import type { Clock, TimerHandle } from "../supervisor/clock.js";
  * one per timeout period under steady traffic.
  */
 
+/**
+ * Node fires a timer longer than 2^31 - 1 ms after 1 ms instead: a far deadline (a
+ * `requestTimeout` of weeks) is reached in steps of at most this, never in a busy loop.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A single rescheduling timer. */
 export interface DeadlineSweep {
   /** Makes sure a sweep runs at or before clock time `at` (epoch ms). */
@@ -37,7 +43,7 @@ export function createDeadlineSweep(clock: Clock, sweep: (now: number) => number
     if (at >= timerAt) return;
     if (timer !== undefined) clock.clearTimeout(timer);
     timerAt = at;
-    timer = clock.setTimeout(fire, Math.max(0, at - clock.now()));
+    timer = clock.setTimeout(fire, Math.min(MAX_TIMER_MS, Math.max(0, at - clock.now())));
   }
 
   return {
