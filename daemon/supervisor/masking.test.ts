@@ -116,6 +116,21 @@ test("the line splitter masks a secret even when an over-long line is cut across
   t.is(lines.at(-1), "next ***");
 });
 
+test("held back by the masker's longest match, the line splitter masks any encoding cut across an over-long line", (t) => {
+  const secret = "SECRET-VALUE-0123456789";
+  const mask = createMasker([secret]);
+  t.true(mask.longestMatch > secret.length, "encodings can be longer than the value (hex, percent-encoding)");
+  for (const encoded of Object.values(encoders).map((encode) => encode(secret))) {
+    for (const lead of [0, 37, 150, 199]) {
+      const lines: string[] = [];
+      const splitter = createLineSplitter((line) => lines.push(line), { maxLineChars: 200, mask, holdBack: mask.longestMatch - 1 });
+      for (const char of "_".repeat(lead) + encoded + "=".repeat(300)) splitter.push(char);
+      splitter.flush();
+      t.false(lines.join("").includes(encoded), `${encoded} after ${lead} characters`);
+    }
+  }
+});
+
 test("the line splitter keeps multi-byte characters split across chunks", (t) => {
   const lines: string[] = [];
   const splitter = createLineSplitter((line) => lines.push(line));
