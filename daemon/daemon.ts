@@ -134,13 +134,15 @@ function frontendSettled(frontend: FrontendRunner, listeners: Set<() => void>, t
   });
 }
 
-/** Loads the team file the daemon will run: `--config FILE` or the embedded default. */
-export async function loadDaemonConfig(configPath: string | undefined, home: string): Promise<TeamsFile> {
+/** Loads the team file the daemon will run: `--config FILE` or the embedded default; its warnings go to `logger`. */
+export async function loadDaemonConfig(configPath: string | undefined, home: string, logger?: Logger): Promise<TeamsFile> {
   const path = configPath ?? embeddedTeamFilePath();
-  return loadTeamFile(path, {
+  const file = await loadTeamFile(path, {
     displayPath: configPath ?? path,
     variables: { ...process.env, DEPLOYSTACK_HOME: home },
   });
+  for (const warning of file.warnings ?? []) logger?.warn({ warning }, "team file warning");
+  return file;
 }
 
 /**
@@ -158,7 +160,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
 
   let controlListen: ListenAddress | undefined;
   if (options.controlListen !== undefined) controlListen = parseControlListen(options.controlListen);
-  const teamsFile = await loadDaemonConfig(options.configPath, home);
+  const teamsFile = await loadDaemonConfig(options.configPath, home, logger);
   if (teamsFile.teams.length === 0) throw new GatewayError("invalid_argument", `team file "${teamsFile.path}" defines no team`);
   const settings = teamsFile.gateway;
   const frontendPort = options.port ?? settings.port;
@@ -219,7 +221,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       logger: logger.child({ component: "control-plane" }),
       events,
       initialFile: teamsFile,
-      loadFile: () => loadDaemonConfig(options.configPath, home),
+      loadFile: () => loadDaemonConfig(options.configPath, home, logger),
       cloudUrl: options.cloudUrl,
       callbackPort: options.oauthCallbackPort,
       syncIntervalMs: options.syncIntervalMs,

@@ -465,3 +465,30 @@ test("requestTimeout: a duration per server, absent by default (the connection's
     `${bad}:9:25: teams[0].servers[1].requestTimeout: expected a duration like "500ms", "30s", "10m", "1h" or a number of milliseconds`,
   ]);
 });
+
+test("prefix overlaps that let names collide are warnings naming both servers, at the second server's prefix; the file still loads", (t) => {
+  const text = [
+    "teams:",
+    "  - id: demo",
+    "    servers:",
+    "      - name: kb",
+    "        command: node",
+    "      - name: kb-memory",
+    "        command: node",
+    "      - name: notes",
+    "        command: node",
+    "        prefix: kb",
+    "      - name: apart",
+    "        command: node",
+    "",
+  ].join("\n");
+  const file = parseTeamFile(text, "/tmp/team.yaml", { displayPath: "team.yaml", variables: {} });
+  t.is(file.teams[0]!.servers.length, 4, "warnings never reject the file");
+  t.deepEqual(file.warnings, [
+    'team.yaml:6:15: teams[0].servers[1].name: warning: prefix "kb-memory" of server "kb-memory" begins with prefix "kb" of server "kb": tool and prompt names can collide (server "kb-memory" keeps the names that begin with "kb-memory-")',
+    'team.yaml:6:15: teams[0].servers[1].name: warning: prefix "kb-memory" of server "kb-memory" begins with prefix "kb" of server "notes": tool and prompt names can collide (server "kb-memory" keeps the names that begin with "kb-memory-")',
+    'team.yaml:10:17: teams[0].servers[2].prefix: warning: server "notes" has the same prefix "kb" as server "kb": their tool and prompt names can collide (the first to hold a name keeps it, the other is renamed)',
+  ]);
+  const clean = parseTeamFile("teams:\n  - id: demo\n    servers:\n      - { name: a, command: node }\n      - { name: b, command: node }\n", "/tmp/t.yaml", { variables: {} });
+  t.is(clean.warnings, undefined);
+});

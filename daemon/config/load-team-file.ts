@@ -17,6 +17,7 @@ import {
 import { knownFieldsAt, teamFileSchema, type RawServer, type RawTeam, type RawTeamFile } from "./team-file-schema.js";
 import { ResolveProblem, resolveCommand, resolveCwd, resolvePackageReference, resolveRoot, substituteVariables } from "./resolve-server-strings.js";
 import type { GatewaySettings, ServerConfig, TeamConfig, TeamsFile } from "./types.js";
+import { findPrefixOverlaps } from "../mcp/exposed-names.js";
 
 /**
  * The file control plane's loader: reads a YAML or JSON team file (JSON is read by the
@@ -111,7 +112,8 @@ export function parseTeamFile(text: string, path: string, options: LoadTeamFileO
   const resolveProblems: UnplacedProblem[] = [];
   const file = buildTeamsFile(parsed.data!, resolve(path), options, resolveProblems);
   if (resolveProblems.length > 0) fail(placeProblems(doc, lineCounter, resolveProblems));
-  return file;
+  const warnings = placeProblems(doc, lineCounter, prefixOverlapWarnings(parsed.data!, file)).map((warning) => formatProblems(displayPath, [warning]));
+  return warnings.length === 0 ? file : { ...file, warnings };
 }
 
 /**
@@ -146,6 +148,31 @@ function crossCheck(raw: unknown): UnplacedProblem[] {
     problems.push({ path: ["defaultTeam"], anchor: "value", message: `no team has the id "${root.defaultTeam}"` });
   }
   return problems;
+}
+
+/**
+ * Servers whose prefixes let their exposed names collide (`kb` listing `memory-x` wants the
+ * name `kb-memory` wants for `x`). Naming settles it safely (the longer prefix owns its name
+ * space; a name once held stays), but the admin should hear of it where the file is written:
+ * a warning at the second server's `prefix` (or `name`), never a rejection.
+ */
+function prefixOverlapWarnings(raw: RawTeamFile, file: TeamsFile): UnplacedProblem[] {
+  const warnings: UnplacedProblem[] = [];
+  file.teams.forEach((team, teamIndex) => {
+    const indexOf = new Map(team.servers.map((server, index) => [server.name, index]));
+    for (const { shorter, longer } of findPrefixOverlaps(team.servers)) {
+      const index = indexOf.get(longer.server)!;
+      const field = raw.teams[teamIndex]?.servers?.[index]?.prefix === undefined ? "name" : "prefix";
+      const message =
+        shorter.prefix === longer.prefix
+          ? `server "${longer.server}" has the same prefix "${longer.prefix}" as server "${shorter.server}": their tool and prompt names can collide (the first to hold a name keeps it, the other is renamed)`
+          : shorter.prefix === ""
+            ? `server "${shorter.server}" has an empty prefix: its tool and prompt names can collide with those of server "${longer.server}" (prefix "${longer.prefix}"), which keeps them`
+            : `prefix "${longer.prefix}" of server "${longer.server}" begins with prefix "${shorter.prefix}" of server "${shorter.server}": tool and prompt names can collide (server "${longer.server}" keeps the names that begin with "${longer.prefix}-")`;
+      warnings.push({ path: ["teams", teamIndex, "servers", index, field], anchor: "value", message: `warning: ${message}` });
+    }
+  });
+  return warnings;
 }
 
 function buildTeamsFile(raw: RawTeamFile, absolutePath: string, options: LoadTeamFileOptions, problems: UnplacedProblem[]): TeamsFile {

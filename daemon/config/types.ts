@@ -105,4 +105,9 @@ export interface TeamsFile {
   /** Id of the team to select when none was chosen. */
   readonly defaultTeamId: string;
   readonly gateway: GatewaySettings;
+  /**
+   * Things that load but deserve a look, one positioned line each (`team.yaml:9:15: …`), for
+   * the daemon log: for example two servers whose prefixes let tool names collide.
+   */
+  readonly warnings?: readonly string[];
 }
