@@ -69,9 +69,11 @@ export async function listServers(client: ServerClient, args: JsonFlag, io: CliI
     ),
   );
   for (const collision of response.nameCollisions) {
+    // A resource URI or template is never renamed: the later server's claim is simply not served.
+    const outcome = collision.assignedName === "" ? "is not served through the gateway" : `is exposed as "${collision.assignedName}"`;
     const note =
       `note: "${collision.wantedName}" is taken by server "${collision.keptServer}"; ` +
-      `"${collision.renamedServer}"'s "${collision.renamedItem}" is exposed as "${collision.assignedName}"`;
+      `"${collision.renamedServer}"'s "${collision.renamedItem}" ${outcome}`;
     io.stdout.write(`${escapeControls(note, { singleLine: true })}\n`);
   }
   return 0;
