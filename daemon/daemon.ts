@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ensurePrivateDir, resolveHome, statePaths, type StatePaths } from "../shared/paths.js";
@@ -13,7 +14,7 @@ import { controlRoutes } from "./api/routes.js";
 import { teamServiceRoutes } from "./api/team-service.js";
 import { prepareSocketPath } from "./api/socket-path.js";
 import { embeddedTeamFilePath, loadTeamFile } from "./config/load-team-file.js";
-import { watchTeamFile, type TeamFileWatch } from "./config/watch-team-file.js";
+import { teamFileFingerprint, watchTeamFile, type TeamFileWatch } from "./config/watch-team-file.js";
 import type { TeamConfig, TeamsFile } from "./config/types.js";
 import { ensureControlToken } from "./control-token.js";
 import { GatewayError } from "./errors.js";
@@ -160,6 +161,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
 
   let controlListen: ListenAddress | undefined;
   if (options.controlListen !== undefined) controlListen = parseControlListen(options.controlListen);
+  // Before loading: a save between this and the watch's start is then seen as a change.
+  const loadedFingerprint = options.configPath !== undefined ? await teamFileFingerprint(resolve(options.configPath)) : undefined;
   const teamsFile = await loadDaemonConfig(options.configPath, home, logger);
   if (teamsFile.teams.length === 0) throw new GatewayError("invalid_argument", `team file "${teamsFile.path}" defines no team`);
   const settings = teamsFile.gateway;
@@ -336,6 +339,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       fileWatch = await watchTeamFile({
         path: teamsFile.path,
         debounceMs: options.reloadDebounceMs,
+        loadedFingerprint,
         logger: logger.child({ component: "team-file-watch" }),
         onChange: async () => {
           await plane.reloadFile();

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { createManualClock } from "../supervisor/clock.js";
-import { watchTeamFile } from "./watch-team-file.js";
+import { teamFileFingerprint, watchTeamFile } from "./watch-team-file.js";
 
 /**
  * The team file watcher on the real file system with a manual clock: the debounce fires only
@@ -24,8 +24,8 @@ function setup(t: ExecutionContext) {
     path,
     clock,
     changes: () => changes,
-    async start() {
-      const watch = await watchTeamFile({ path, clock, debounceMs: 300, onChange: () => void changes++ });
+    async start(loadedFingerprint?: string) {
+      const watch = await watchTeamFile({ path, clock, debounceMs: 300, loadedFingerprint, onChange: () => void changes++ });
       t.teardown(() => watch.close());
       return watch;
     },
@@ -116,4 +116,18 @@ test("close stops everything: no reload after it", async (t) => {
   ctx.clock.advance(1_000);
   t.deepEqual(ctx.clock.pendingDelays(), []);
   t.is(ctx.changes(), 0);
+});
+
+test("a save between loading and the watch's start is applied once the watch starts; an unchanged file is not", async (t) => {
+  const changed = setup(t);
+  const loaded = await teamFileFingerprint(changed.path);
+  writeFileSync(changed.path, "teams: [saved during start-up]\n");
+  await changed.start(loaded);
+  t.true(await settle(changed));
+  t.is(changed.changes(), 1);
+
+  const same = setup(t);
+  await same.start(await teamFileFingerprint(same.path));
+  t.true(await settle(same));
+  t.is(same.changes(), 0);
 });

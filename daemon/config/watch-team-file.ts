@@ -29,6 +29,12 @@ export interface WatchTeamFileOptions {
   readonly debounceMs?: number;
   /** How often a dead folder watch is re-armed; default 2 s. */
   readonly rearmMs?: number;
+  /**
+   * The fingerprint (`teamFileFingerprint`) of the bytes the running config was loaded from, taken
+   * before loading: a save between that load and this watch is then applied too. Default: the
+   * file's bytes when the watch starts.
+   */
+  readonly loadedFingerprint?: string;
   /** Drives the debounce and the re-arm (a manual clock in tests). */
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -44,7 +50,7 @@ const DEFAULT_DEBOUNCE_MS = 300;
 const DEFAULT_REARM_MS = 2000;
 
 /** A fingerprint of the file's bytes, or `missing`, so unchanged saves are told apart. */
-async function fingerprint(path: string): Promise<string> {
+export async function teamFileFingerprint(path: string): Promise<string> {
   try {
     return createHash("sha256").update(await readFile(path)).digest("hex");
   } catch (error) {
@@ -64,7 +70,7 @@ export async function watchTeamFile(options: WatchTeamFileOptions): Promise<Team
   const rearmMs = options.rearmMs ?? DEFAULT_REARM_MS;
   const folder = dirname(path);
   const name = basename(path);
-  let seen = await fingerprint(path);
+  let seen = options.loadedFingerprint ?? (await teamFileFingerprint(path));
   let watcher: FSWatcher | undefined;
   let debounce: TimerHandle | undefined;
   let rearm: TimerHandle | undefined;
@@ -82,7 +88,7 @@ export async function watchTeamFile(options: WatchTeamFileOptions): Promise<Team
     try {
       do {
         again = false;
-        const now = await fingerprint(path);
+        const now = await teamFileFingerprint(path);
         if (closed || now === seen) continue;
         seen = now;
         try {
@@ -129,6 +135,8 @@ export async function watchTeamFile(options: WatchTeamFileOptions): Promise<Team
   };
 
   arm();
+  // Saved while the daemon was starting: apply it now.
+  if (options.loadedFingerprint !== undefined) schedule();
   return {
     close() {
       closed = true;

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
@@ -7,6 +7,7 @@ import { startFakeDeployStack, followAuthorizationUrl, type FakeServer } from ".
 import { createConfigHasher } from "../cache/config-hash.js";
 import { createToolCache } from "../cache/tool-cache.js";
 import { createCloudClient } from "../cloud/cloud-client.js";
+import { loadTeamFile } from "../config/load-team-file.js";
 import type { ServerConfig, TeamConfig, TeamsFile } from "../config/types.js";
 import { GatewayError } from "../errors.js";
 import { createEventHub, type GatewayEvent } from "../events.js";
@@ -102,7 +103,16 @@ function recordingTargets() {
   };
 }
 
-async function setup(t: ExecutionContext, teams: TeamConfig[], options: { home?: string; cloudUrl?: string } = {}) {
+interface SetupOptions {
+  readonly home?: string;
+  readonly cloudUrl?: string;
+  /** The team file as loaded at start and re-read by sync (default: `teams`, in memory). */
+  readonly initialFile?: TeamsFile;
+  readonly loadFile?: () => Promise<TeamsFile>;
+  readonly serversDir?: string;
+}
+
+async function setup(t: ExecutionContext, teams: TeamConfig[], options: SetupOptions = {}) {
   const home = options.home ?? mkdtempSync(join(tmpdir(), "dsgw-"));
   if (!options.home) t.teardown(() => rmSync(home, { recursive: true, force: true }));
   const vault = await createVault({ home, env: {} });
@@ -114,13 +124,14 @@ async function setup(t: ExecutionContext, teams: TeamConfig[], options: { home?:
   hub.subscribe((event) => events.push(event));
   const plane = await createControlPlane({
     events: hub,
-    initialFile: file(teams),
-    loadFile: async () => file(teams),
+    initialFile: options.initialFile ?? file(teams),
+    loadFile: options.loadFile ?? (async () => file(teams)),
     choices: createTeamChoiceStore({ home, vault }),
     cloud,
     cache,
     syncIntervalMs: 0,
     callbackPort: 0,
+    serversDir: options.serversDir,
   });
   t.teardown(() => plane.close());
   const recorder = recordingTargets();
@@ -258,6 +269,66 @@ test("without a vault there is no login, and the file source still works", async
   t.is(error?.kind, "failed_precondition");
   t.regex(error?.message ?? "", /vault could not be opened/);
   t.deepEqual(await plane.whoAmI(), { loggedIn: false, expired: false });
+});
+
+test("reloadFile (hot reload) on a real file: a mistake keeps the running config and is reported with file:line:column:field until fixed", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "dsgw-reload-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, "team.yaml");
+  const yaml = (env: string, extra = ""): string =>
+    `teams:\n  - id: red\n    servers:\n      - name: a\n        command: a-bin\n      - name: b\n        command: b-bin\n        env: { MARK: "${env}" }\n${extra}`;
+  writeFileSync(path, yaml("one"));
+  const load = () => loadTeamFile(path, { variables: {} });
+  const ctx = await setup(t, [], { initialFile: await load(), loadFile: load });
+  t.is(ctx.plane.configError(), undefined);
+
+  writeFileSync(path, yaml("two", "        startup: sometimes\n"));
+  await ctx.plane.reloadFile();
+  const error = ctx.plane.configError();
+  t.is(error?.path, path);
+  t.is(error?.message, `${path}:9:18: teams[0].servers[1].startup: expected one of "eager", "lazy"`);
+  t.false(error?.message.includes("two"), "no value from the file");
+  t.deepEqual(ctx.events.map((event) => event.kind), ["config_error"]);
+  t.like(ctx.events[0], { kind: "config_error", path, message: error?.message });
+  t.is(ctx.replaced.length, 0, "nothing was applied");
+  t.is(ctx.targets.supervisor.config("b").env.MARK, "one");
+
+  writeFileSync(path, yaml("two"));
+  await ctx.plane.reloadFile();
+  t.is(ctx.plane.configError(), undefined, "fixed: the error clears");
+  t.deepEqual(ctx.events.map((event) => event.kind), ["config_error", "config_synced"]);
+  const synced = ctx.events[1];
+  t.deepEqual(
+    synced.kind === "config_synced" ? synced.changes.map((change) => [change.serverName, change.kind]) : [],
+    [
+      ["a", "unchanged"],
+      ["b", "changed"],
+    ],
+  );
+  t.is(ctx.targets.supervisor.config("b").env.MARK, "two");
+  t.is(ctx.targets.supervisor.config("a").cwd, dir, "servers run in the team file's folder");
+});
+
+test("cloud servers each get a 0700 working folder of their own under the servers folder, the same for every team", async (t) => {
+  const fake = await startFakeDeployStack({
+    servers: [
+      { id: "s1", name: "Echo", command: "node", args: ["echo.js"], env: {}, status: "ready" },
+      { id: "s2", name: "Notes", command: "node", args: ["notes.js"], env: {}, status: "ready" },
+    ],
+  });
+  t.teardown(() => fake.close());
+  const home = mkdtempSync(join(tmpdir(), "dsgw-"));
+  t.teardown(() => rmSync(home, { recursive: true, force: true }));
+  const serversDir = join(home, "servers");
+  const ctx = await setup(t, [team("local", "Local", [server("l")])], { home, cloudUrl: fake.url, serversDir });
+  await login(ctx.plane);
+  for (const name of ["echo", "notes"]) {
+    const cwd = ctx.targets.supervisor.config(name).cwd;
+    t.is(cwd, join(serversDir, name));
+    t.is(statSync(cwd!).mode & 0o777, 0o700);
+  }
+  await ctx.plane.switchTeam("Beta Team");
+  t.is(ctx.targets.supervisor.config("echo").cwd, join(serversDir, "echo"), "a team switch keeps the folder (and so the process)");
 });
 
 async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<boolean> {

@@ -39,6 +39,8 @@ function teams(blueServers: readonly Record<string, unknown>[]): FileTeam[] {
   ];
 }
 
+const NO_WATCH = { watch: false };
+
 let scope: HookScope;
 let gateway: ControlPlaneGateway;
 let configPath: string;
@@ -49,7 +51,8 @@ const watch = new AbortController();
 test.before(async () => {
   scope = createHookScope();
   const home = tempHome(scope.context);
-  configPath = writeTeamsFile(join(home, "teams.json"), teams([server("alpha"), server("gamma"), server("epsilon")]));
+  // Not watched: these tests apply edits with an explicit sync (hot reload has its own test, hot-reload.test.ts).
+  configPath = writeTeamsFile(join(home, "teams.json"), teams([server("alpha"), server("gamma"), server("epsilon")]), undefined, NO_WATCH);
   gateway = await startControlPlaneGateway(scope.context, { configPath });
   await waitForRunning(gateway.daemon, ["alpha", "beta"]);
   void (async () => {
@@ -186,7 +189,7 @@ test.serial("team_user: role rules deny in lists and calls; explain names the ro
 
 test.serial("sync restarts only changed servers, with the new config; removed ones stop; added ones start", async (t) => {
   const before = await pidsOf();
-  writeTeamsFile(configPath, teams([server("alpha"), server("gamma", ["--tools", "1"]), server("delta")]));
+  writeTeamsFile(configPath, teams([server("alpha"), server("gamma", ["--tools", "1"]), server("delta")]), undefined, NO_WATCH);
   const synced = await gateway.dsctl(["teams", "sync"]);
   t.is(synced.code, 0, synced.stderr);
   t.regex(synced.stdout, /^SERVER\s+CHANGE\s+REASON\n/);

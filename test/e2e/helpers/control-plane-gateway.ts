@@ -25,9 +25,9 @@ export interface FileTeam {
   readonly policy?: Record<string, unknown>;
 }
 
-/** Writes a multi-team file (JSON) at `path`. */
-export function writeTeamsFile(path: string, teams: readonly FileTeam[], defaultTeam?: string): string {
-  writeFileSync(path, JSON.stringify({ defaultTeam: defaultTeam ?? teams[0]?.id, teams }, null, 2));
+/** Writes a multi-team file (JSON) at `path`, with an optional `gateway:` section. */
+export function writeTeamsFile(path: string, teams: readonly FileTeam[], defaultTeam?: string, gateway?: Record<string, unknown>): string {
+  writeFileSync(path, JSON.stringify({ ...(gateway ? { gateway } : {}), defaultTeam: defaultTeam ?? teams[0]?.id, teams }, null, 2));
   return path;
 }
 
