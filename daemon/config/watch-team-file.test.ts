@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
@@ -130,4 +130,18 @@ test("a save between loading and the watch's start is applied once the watch sta
   await same.start(await teamFileFingerprint(same.path));
   t.true(await settle(same));
   t.is(same.changes(), 0);
+});
+
+test("a symlinked team file (dotfile managers): editing the target in its own folder is seen", async (t) => {
+  const ctx = setup(t);
+  const dotfiles = join(ctx.dir, "dotfiles");
+  mkdirSync(dotfiles);
+  const real = join(dotfiles, "gateway-team.yaml");
+  writeFileSync(real, "teams: [real]\n");
+  rmSync(ctx.path);
+  symlinkSync(real, ctx.path);
+  await ctx.start();
+  writeFileSync(real, "teams: [edited through the target]\n");
+  t.true(await settle(ctx));
+  t.is(ctx.changes(), 1);
 });

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { watch, type FSWatcher } from "node:fs";
+import { realpathSync, watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { silentLogger, type Logger } from "../../shared/logger.js";
@@ -16,7 +16,8 @@ import { systemClock, type Clock, type TimerHandle } from "../supervisor/clock.j
  * the folder is read. Bursts are debounced (one reload per save, after the editor finished),
  * and a save that leaves the bytes as they were (a `touch`, a "save" with no edit) does not
  * reload. If the folder watch itself dies (the folder was renamed or removed) it is re-armed
- * on a timer until the folder is back.
+ * on a timer until the folder is back. A team file that is a symlink (a dotfile manager's) is
+ * watched in its own folder and in its target's, so editing either is seen.
  */
 
 /** Inputs of `watchTeamFile`. */
@@ -58,6 +59,15 @@ export async function teamFileFingerprint(path: string): Promise<string> {
   }
 }
 
+/** Where a symlinked team file really is; the path itself otherwise (or while it is missing). */
+function resolveTarget(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
 /**
  * Starts watching `options.path`. Resolves once the watch is armed and the file's current
  * bytes are recorded (so a save right after start-up is seen as a change).
@@ -68,10 +78,10 @@ export async function watchTeamFile(options: WatchTeamFileOptions): Promise<Team
   const logger = options.logger ?? silentLogger;
   const debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
   const rearmMs = options.rearmMs ?? DEFAULT_REARM_MS;
-  const folder = dirname(path);
-  const name = basename(path);
   let seen = options.loadedFingerprint ?? (await teamFileFingerprint(path));
-  let watcher: FSWatcher | undefined;
+  let watchers: FSWatcher[] = [];
+  /** The file the path leads to when it is a symlink (dotfile managers), whose own folder is watched too. */
+  let target = resolveTarget(path);
   let debounce: TimerHandle | undefined;
   let rearm: TimerHandle | undefined;
   let closed = false;
@@ -88,6 +98,8 @@ export async function watchTeamFile(options: WatchTeamFileOptions): Promise<Team
     try {
       do {
         again = false;
+        // A symlink pointed elsewhere: follow the new target's folder.
+        if (resolveTarget(path) !== target) rearmNow();
         const now = await teamFileFingerprint(path);
         if (closed || now === seen) continue;
         seen = now;
@@ -111,27 +123,42 @@ export async function watchTeamFile(options: WatchTeamFileOptions): Promise<Team
     }, debounceMs);
   };
 
+  const closeWatchers = (): void => {
+    for (const watcher of watchers.splice(0)) watcher.close();
+  };
+
   const arm = (): void => {
     rearm = undefined;
     if (closed) return;
+    target = resolveTarget(path);
+    const files = target === path ? [path] : [path, target];
     try {
-      watcher = watch(folder, { persistent: false }, (_event, changed) => {
-        // Some platforms omit the name: then any event in the folder may be ours.
-        if (changed === null || changed.toString() === name) schedule();
-      });
+      for (const file of files) {
+        const name = basename(file);
+        const watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
+          // Some platforms omit the name: then any event in the folder may be ours.
+          if (changed === null || changed.toString() === name) schedule();
+        });
+        watchers.push(watcher);
+        watcher.on("error", (error) => {
+          logger.warn({ folder: dirname(file), reason: error.message }, "the team file's folder watch stopped; re-arming");
+          closeWatchers();
+          if (!closed && rearm === undefined) rearm = clock.setTimeout(arm, rearmMs);
+          // The folder may have been replaced with a changed file in it.
+          schedule();
+        });
+      }
     } catch (error) {
-      logger.warn({ folder, reason: (error as Error).message }, "cannot watch the team file's folder; retrying");
+      closeWatchers();
+      logger.warn({ path, reason: (error as Error).message }, "cannot watch the team file's folder; retrying");
       rearm = clock.setTimeout(arm, rearmMs);
-      return;
     }
-    watcher.on("error", (error) => {
-      logger.warn({ folder, reason: error.message }, "the team file's folder watch stopped; re-arming");
-      watcher?.close();
-      watcher = undefined;
-      if (!closed) rearm = clock.setTimeout(arm, rearmMs);
-      // The folder may have been replaced with a changed file in it.
-      schedule();
-    });
+  };
+
+  const rearmNow = (): void => {
+    closeWatchers();
+    if (rearm !== undefined) clock.clearTimeout(rearm);
+    arm();
   };
 
   arm();
@@ -142,8 +169,7 @@ export async function watchTeamFile(options: WatchTeamFileOptions): Promise<Team
       closed = true;
       if (debounce !== undefined) clock.clearTimeout(debounce);
       if (rearm !== undefined) clock.clearTimeout(rearm);
-      watcher?.close();
-      watcher = undefined;
+      closeWatchers();
     },
   };
 }

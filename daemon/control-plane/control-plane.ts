@@ -340,6 +340,12 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
 
   const syncFile = async (): Promise<ServerChange[]> => {
     const file = await loadFileTracked();
+    const { watch: _watchBefore, ...settingsBefore } = lastFile.gateway;
+    const { watch: _watchAfter, ...settingsAfter } = file.gateway;
+    if (JSON.stringify(settingsBefore) !== JSON.stringify(settingsAfter)) {
+      // The frontend's port, auth and limits are fixed for the daemon's life; only servers, teams and policies reload.
+      logger.warn("the team file's gateway settings changed: they apply after a restart (dsctl stop, then dsctl start)");
+    }
     lastFile = file;
     const { changes } = await applyState(fileState(file), true);
     logger.info({ changes: changes.filter((change) => change.kind !== "unchanged").length }, "team file synced");
