@@ -5,9 +5,9 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { CallToolRequestSchema, ListToolsRequestSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "../../shared/logger.js";
 import { fuzzFailure, fuzzParameters, fuzzRuns, fuzzSummary } from "../../shared/testing/fuzz-settings.js";
-import { createMcpEngine } from "./engine.js";
+import { createMcpEngine, type McpEngine } from "./engine.js";
 import { createMemorySupervisor } from "./testing/memory-supervisor.js";
-import { RawSession } from "./testing/session-harness.js";
+import { RawSession, jsonText } from "./testing/session-harness.js";
 import { createProbe, createTestServer } from "./testing/test-server.js";
 
 /**
@@ -78,7 +78,12 @@ const junk = fc.jsonValue({ maxDepth: 3 });
 const progressMeta = fc.option(fc.record({ progressToken: id }), { nil: undefined });
 
 const toolCall = fc.oneof(
-  fc.record({ name: fc.constantFrom("alpha-echo", "beta-echo"), arguments: fc.record({ text: fc.string({ maxLength: 8 }) }), _meta: progressMeta }),
+  // Echoes get their session's nonce and `size` characters of padding (up to past the 64 KiB pass-through size).
+  fc.record({
+    name: fc.constantFrom("alpha-echo", "beta-echo"),
+    arguments: fc.record({ size: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 64 }) }, { weight: 1, arbitrary: fc.integer({ min: 60_000, max: 70_000 }) }) }),
+    _meta: progressMeta,
+  }),
   fc.record({ name: fc.constantFrom("alpha-slow", "beta-slow"), arguments: fc.record({ ms: fc.integer({ min: 0, max: 15 }), tag: fc.string({ maxLength: 4 }) }), _meta: progressMeta }),
   fc.record({ name: fc.constantFrom("alpha-fail", "vault-leak", "alpha-ask-llm", "alpha-list-roots", "alpha-ask-user", "nope", ""), arguments: fc.option(junk, { nil: undefined }) }),
   fc.record({ name: fc.oneof(fc.string({ maxLength: 12 }), fc.integer()), arguments: junk }),
@@ -147,7 +152,8 @@ interface Expectation {
 /**
  * What the engine owes an item: a well-formed request (or anything that is neither a notification nor a response)
  * exactly one answer, with its id if readable or null; a well-formed notification or response none; a malformed
- * notification or response (wrong `jsonrpc`, params or a result that are not an object) at most one error. A request cancelled by a notification of the
+ * notification or response (wrong `jsonrpc`, an empty method, params or a result that are not an object) at most
+ * one error. A request cancelled by a notification of the
  * same session may go unanswered.
  */
 function expectationOf(value: unknown, cancelled: ReadonlySet<string>): Expectation | undefined {
@@ -158,7 +164,7 @@ function expectationOf(value: unknown, cancelled: ReadonlySet<string>): Expectat
   if (typeof message.method === "string") {
     const params = message.params;
     const cleanParams = params === undefined || (typeof params === "object" && params !== null && !Array.isArray(params));
-    if (!("id" in message)) return clean && cleanParams ? undefined : { ids: [null], required: false };
+    if (!("id" in message)) return clean && cleanParams && message.method !== "" ? undefined : { ids: [null], required: false };
     return { ids, required: !(validId(message.id) && cancelled.has(JSON.stringify(message.id))) };
   }
   if ("id" in message && ("result" in message || "error" in message)) {
@@ -196,6 +202,81 @@ function matchAnswers(sent: readonly unknown[], batch: boolean, answers: Json[],
   return undefined;
 }
 
+/**
+ * One engine session as a transport drives it, keeping each exchange's messages apart (consumed once complete),
+ * so a long run costs the same per input as a short one. Records the invariants that hold frame by frame: no
+ * frame after its exchange completed, no secret in any frame.
+ */
+interface FuzzSession {
+  readonly nonce: string;
+  /** Progress tokens this session sent, as JSON. */
+  readonly tokens: Set<string>;
+  nextExchange: number;
+  /** Sends raw text on a fresh exchange and returns its id. */
+  send(text: string): number;
+  /** Resolves with the messages of an exchange once it is complete (rejects after a generous bound). */
+  exchange(id: number): Promise<Json[]>;
+  /** Violations seen frame by frame. */
+  readonly problems: string[];
+}
+
+function openFuzzSession(engine: McpEngine, nonce: string): FuzzSession {
+  const open = new Map<bigint, { messages: Json[]; complete: boolean; wake?: () => void }>();
+  const done = new Set<bigint>();
+  const problems: string[] = [];
+  const entry = (id: bigint) => {
+    let found = open.get(id);
+    if (!found) open.set(id, (found = { messages: [], complete: false }));
+    return found;
+  };
+  const session = engine.openSession({
+    transportSessionId: nonce,
+    onFrame: (frame) => {
+      if (frame.kind !== "message") return;
+      const text = frame.json === "" ? "" : jsonText(frame.json);
+      const form = text === "" ? undefined : leaks(text);
+      if (form !== undefined) problems.push(`a frame of session ${nonce} shows the secret (${form}): ${text.slice(0, 300)}`);
+      if (done.has(frame.exchangeId)) problems.push(`session ${nonce}: a frame after exchange ${frame.exchangeId} completed: ${text.slice(0, 300)}`);
+      const slot = entry(frame.exchangeId);
+      if (text !== "") {
+        const parsed = JSON.parse(text) as Json | Json[];
+        slot.messages.push(...(Array.isArray(parsed) ? parsed : [parsed]));
+      }
+      if (frame.exchangeComplete) {
+        slot.complete = true;
+        slot.wake?.();
+      }
+    },
+  });
+  return {
+    nonce,
+    tokens: new Set(),
+    nextExchange: 1,
+    problems,
+    send(text) {
+      const id = this.nextExchange++;
+      session.receive(BigInt(id), text);
+      return id;
+    },
+    async exchange(id) {
+      const key = BigInt(id);
+      const slot = entry(key);
+      if (!slot.complete) {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`session ${nonce}: exchange ${id} never completed: ${JSON.stringify(slot.messages)}`)), 20_000);
+          slot.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      open.delete(key);
+      done.add(key);
+      return slot.messages;
+    },
+  };
+}
+
 test("every request gets exactly one answer on its own session and exchange; no secret leaves; the engine keeps serving", async (t) => {
   const logLines: string[] = [];
   const supervisor = createMemorySupervisor([
@@ -212,9 +293,13 @@ test("every request gets exactly one answer on its own session and exchange; no 
 
   const sessions = await Promise.all(
     ["s0", "s1", "s2"].map(async (nonce) => {
-      const raw = new RawSession(engine);
-      await raw.initialize(1, {});
-      return { raw, nonce, nextExchange: 100, checkedFrames: 0, tokens: new Set<string>() };
+      const session = openFuzzSession(engine, nonce);
+      const init = await session.exchange(
+        session.send(JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: nonce, version: "1" } } })),
+      );
+      if (!init[0]?.result) throw new Error(`initialize failed: ${JSON.stringify(init)}`);
+      await session.exchange(session.send('{"jsonrpc":"2.0","method":"notifications/initialized"}'));
+      return session;
     }),
   );
 
@@ -236,17 +321,20 @@ test("every request gets exactly one answer on its own session and exchange; no 
           const meta = params._meta as Json | undefined;
           if (meta && "progressToken" in meta) session.tokens.add(JSON.stringify(meta.progressToken));
           // Echoes carry the session's nonce, so an answer that crossed sessions shows.
-          if (String(params.name).endsWith("-echo")) return { ...message, params: { ...params, arguments: { text: session.nonce } } };
+          if (String(params.name).endsWith("-echo")) {
+            const size = (params.arguments as Json | undefined)?.size;
+            const text = `${session.nonce}|${"p".repeat(typeof size === "number" ? size : 0)}`;
+            return { ...message, params: { ...params, arguments: { text } } };
+          }
           return value;
         });
         const single = !p.batch && items.length > 0;
         const text = p.raw ?? JSON.stringify(single ? items[0] : items);
-        return { session, sessionIndex: p.session, text, exchange: session.nextExchange++ };
+        return { session, sessionIndex: p.session, text };
       });
-      for (const { session, text, exchange } of prepared) session.raw.send(exchange, text);
-      for (const { session, sessionIndex, text, exchange } of prepared) {
-        const frames = await session.raw.exchange(exchange);
-        const messages = frames.flatMap((frame) => (frame.message === undefined ? [] : Array.isArray(frame.message) ? frame.message : [frame.message])) as Json[];
+      const sent = prepared.map((p) => ({ ...p, exchange: p.session.send(p.text) }));
+      for (const { session, sessionIndex, text, exchange } of sent) {
+        const messages = await session.exchange(exchange);
         const answers = messages.filter((message) => !("method" in message));
         let parsed: unknown;
         try {
@@ -269,22 +357,18 @@ test("every request gets exactly one answer on its own session and exchange; no 
           const content = ((answer.result as Json | undefined)?.content ?? []) as Json[];
           const texts = content.map((block) => String(block.text ?? ""));
           for (const other of sessions) {
-            if (other !== session && texts.some((s) => s.endsWith(`:${other.nonce}`))) throw new Error(`session ${session.nonce} got ${other.nonce}'s echo`);
+            if (other !== session && texts.some((s) => s.includes(`:${other.nonce}|`))) throw new Error(`session ${session.nonce} got ${other.nonce}'s echo`);
           }
         }
+        for (const message of messages.filter((m) => typeof m.method === "string")) tally.set(String(message.method), (tally.get(String(message.method)) ?? 0) + 1);
         for (const message of messages.filter((m) => m.method === "notifications/progress")) {
           const token = JSON.stringify((message.params as Json | undefined)?.progressToken);
           if (!session.tokens.has(token)) throw new Error(`session ${session.nonce} got progress for a token it never sent: ${token}`);
         }
       }
-      for (const session of sessions) {
-        const fresh = session.raw.messages().slice(session.checkedFrames);
-        session.checkedFrames += fresh.length;
-        const form = leaks(JSON.stringify(fresh.map((frame) => frame.message)));
-        if (form !== undefined) throw new Error(`a frame of session ${session.nonce} shows the secret (${form})`);
-      }
+      for (const session of sessions) if (session.problems.length > 0) throw new Error(session.problems.join("\n"));
     }),
-    fuzzParameters(fuzzRuns(300)),
+    fuzzParameters(fuzzRuns(3_000)),
   );
   t.log(fuzzSummary("engine: JSON-RPC messages on concurrent sessions", details, startedAt));
   t.log(`answers: ${[...tally].map(([kind, count]) => `${kind} × ${count}`).join(", ")}`);
