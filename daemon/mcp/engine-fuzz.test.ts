@@ -90,8 +90,8 @@ const toolCall = fc.oneof(
 );
 
 const request = fc.oneof(
-  fc.record({ method: fc.constantFrom("ping", "tools/list", "resources/list", "resources/templates/list", "prompts/list"), params: fc.option(fc.record({ cursor: fc.string({ maxLength: 6 }) }), { nil: undefined }) }),
-  fc.record({ method: fc.constant("tools/call"), params: toolCall }),
+  { weight: 2, arbitrary: fc.record({ method: fc.constantFrom("ping", "tools/list", "resources/list", "resources/templates/list", "prompts/list"), params: fc.option(fc.record({ cursor: fc.string({ maxLength: 6 }) }), { nil: undefined }) }) },
+  { weight: 4, arbitrary: fc.record({ method: fc.constant("tools/call"), params: toolCall }) },
   fc.record({
     method: fc.constantFrom("resources/read", "resources/subscribe", "resources/unsubscribe"),
     params: fc.record({ uri: fc.oneof(fc.constantFrom("mem://alpha/readme", "mem://beta/items/7", "mem://alpha/items/boom", "secret://x", "nope://"), fc.string({ maxLength: 10 })) }),
