@@ -33,6 +33,13 @@ test("the child sees the base environment and its configured variables, nothing 
   t.is(seen.PATH, process.env.PATH);
 });
 
+test("a missing working folder is named as such, not as a missing command", async (t) => {
+  const child = spawnChild({ command: process.execPath, args: ["-e", ""], env: {}, cwd: "/nonexistent/dsgw-no-such-folder" });
+  const exit = await child.exited;
+  t.is(child.pid, undefined);
+  t.is(exit.error?.message, "working folder /nonexistent/dsgw-no-such-folder does not exist (ENOENT)");
+});
+
 test("a missing executable resolves exited with an error instead of throwing", async (t) => {
   const child = spawnChild({ command: "/nonexistent/dsgw-no-such-binary", args: [], env: {} });
   const exit = await child.exited;

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { existsSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import { livingGroupMembers } from "./proc-info.js";
 
@@ -105,6 +106,16 @@ export interface ChildHandle {
 }
 
 /**
+ * Node reports a missing working folder as `spawn <command> ENOENT`, which reads as a missing
+ * command; a server whose `cwd` is wrong (or whose team file's folder was removed) gets the
+ * real reason instead.
+ */
+function explainSpawnError(error: Error, cwd: string | undefined): Error {
+  if ((error as NodeJS.ErrnoException).code !== "ENOENT" || cwd === undefined || existsSync(cwd)) return error;
+  return Object.assign(new Error(`working folder ${cwd} does not exist (ENOENT)`, { cause: error }), { code: "ENOENT" });
+}
+
+/**
  * Spawns `options.command` detached (its own process group) with exactly `options.env`.
  * Never throws for a missing or non-executable command: that failure arrives through `exited`
  * with `error`. (Only malformed arguments, such as a NUL byte in an argument, throw.)
@@ -132,7 +143,7 @@ export function spawnChild(options: SpawnChildOptions): ChildHandle {
   child.stdout?.on("error", swallow);
   child.stderr?.on("error", swallow);
   child.on("error", (error) => {
-    if (child.pid === undefined) finish({ code: null, signal: null, error });
+    if (child.pid === undefined) finish({ code: null, signal: null, error: explainSpawnError(error, options.cwd) });
   });
   child.on("exit", (code, signal) => finish({ code, signal }));
   return makeHandle(child, child.pid, exited, () => exit);
