@@ -1,14 +1,14 @@
 import net from "node:net";
-import { Code, ConnectError, type Transport } from "@connectrpc/connect";
+import type { Transport } from "@connectrpc/connect";
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { statePaths } from "../shared/paths.js";
+export { describeFailure, isDaemonUnreachable, unreachableMessage } from "./describe-failure.js";
 export { CliFailure, runVerb } from "./run-verb.js";
 
 /**
  * The one place dsctl reaches the daemon: a Connect transport over HTTP/2 on the control
- * unix socket, and the translation of every failure into the one line a user reads.
- * "Cannot dial" becomes a hint to run `dsctl start` (as tailscale's client does), never a
- * stack trace.
+ * unix socket. With it, for verbs, what turns every failure into the one line a user reads
+ * (describe-failure.ts, run-verb.ts).
  */
 
 /** An open line to the daemon; close it so the process can exit. */
@@ -24,45 +24,4 @@ export function dialDaemon(socketPath: string = statePaths().controlSocket): Dae
   const sessionManager = new Http2SessionManager("http://localhost", {}, { createConnection: () => net.connect(socketPath) });
   const transport = createConnectTransport({ httpVersion: "2", baseUrl: "http://localhost", sessionManager });
   return { socketPath, transport, close: () => sessionManager.abort() };
-}
-
-/** The hint printed when nothing answers on the socket. */
-export function unreachableMessage(socketPath: string): string {
-  return `cannot reach the gateway daemon at ${socketPath} — is it running? try \`dsctl start\``;
-}
-
-const UNREACHABLE_CODES = new Set(["ENOENT", "ECONNREFUSED", "ENOTSOCK", "ECONNRESET", "EPIPE", "ENOTDIR"]);
-
-/**
- * Whether a failure means "no daemon there" (no socket, refused, reset while connecting),
- * as opposed to an answer from the daemon. The daemon itself also answers
- * `Code.Unavailable` for domain reasons (a server that is not running), so the code alone
- * does not decide: the cause must be a socket-level error.
- */
-export function isDaemonUnreachable(error: unknown): boolean {
-  const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (current !== null && typeof current === "object" && !seen.has(current)) {
-    seen.add(current);
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-/** The one-line (or, for a multi-problem config error, one-line-per-problem) reason for a failure. */
-export function describeFailure(error: unknown, socketPath: string): string {
-  if (isDaemonUnreachable(error)) return unreachableMessage(socketPath);
-  if (error instanceof ConnectError) {
-    if (error.code === Code.Canceled) return "cancelled";
-    if (error.code === Code.PermissionDenied && isEacces(error)) return `permission denied on ${socketPath}`;
-    return error.rawMessage || Code[error.code].toLowerCase();
-  }
-  if (error instanceof Error) return error.message;
-  return String(error);
-}
-
-function isEacces(error: ConnectError): boolean {
-  return (error.cause as { code?: unknown } | undefined)?.code === "EACCES";
 }

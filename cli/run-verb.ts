@@ -25,7 +25,7 @@ export async function runVerb(io: CliIo, socketPath: string, verb: () => Promise
   try {
     return await verb();
   } catch (error) {
-    const reason = error instanceof CliFailure ? error.message : (await import("./dial.js")).describeFailure(error, socketPath);
+    const reason = error instanceof CliFailure ? error.message : (await import("./describe-failure.js")).describeFailure(error, socketPath);
     // A reason may quote a server or the cloud (an upstream error, an OAuth error_description): escaped for the terminal.
     io.stderr.write(`${(await import("./output.js")).escapeControls(reason)}\n`);
     if (process.env.DSCTL_DEBUG === "1" && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);

@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import type { ConnectRouter } from "@connectrpc/connect";
 import { ensurePrivateDir, resolveHome, statePaths, type StatePaths } from "../shared/paths.js";
 import type { Logger } from "../shared/logger.js";
 import { gatewayVersion } from "../shared/version.js";
@@ -9,7 +8,7 @@ import type { GatewayStatusView } from "./api/gateway-service.js";
 import { parseControlListen, type ListenAddress } from "./api/listen-address.js";
 import { authServiceRoutes } from "./api/auth-service.js";
 import { createMcpWiring } from "./api/mcp-service.js";
-import type { FastPath } from "./api/open-session-fast-path.js";
+import type { McpWiring } from "./mcp-wiring.js";
 import { controlRoutes } from "./api/routes.js";
 import { teamServiceRoutes } from "./api/team-service.js";
 import { prepareSocketPath } from "./api/socket-path.js";
@@ -24,7 +23,6 @@ import { acquirePidFile, releasePidFile } from "./pid-file.js";
 import { startSupervision, type SupervisionHandle } from "./supervision.js";
 import { openControlPlane } from "./control-plane/open-control-plane.js";
 import type { ControlPlane } from "./control-plane/control-plane.js";
-import type { Registry } from "./mcp/registry.js";
 import { hopTiming } from "../shared/hop-timing.js";
 
 /**
@@ -80,29 +78,6 @@ export interface Daemon {
   onFrontendChange(listener: () => void): void;
   /** Whether the frontend's entry point exists (it is built). */
   frontendBuilt(): boolean;
-}
-
-/** What the MCP engine gets from the composition root. */
-export interface McpWiringContext {
-  readonly supervision: SupervisionHandle;
-  readonly events: EventHub;
-  readonly logger: Logger;
-  readonly signal: AbortSignal;
-  /** The team current at start-up (its policy is replaced by the control plane when it changes). */
-  readonly team: TeamConfig;
-  /** How long calls and lists wait for a starting server; the engine's default when absent. */
-  readonly acquireTimeoutMs?: number;
-}
-
-/** What the MCP engine gives back. */
-export interface McpWiring {
-  readonly routes: (router: ConnectRouter) => void;
-  /** Served on the unix socket before connect-node (the hot path's OpenSession). */
-  readonly socketFastPaths?: readonly FastPath[];
-  readonly sessionCount?: () => number;
-  readonly close?: () => Promise<void> | void;
-  /** The exposed catalog: the control plane seeds it from the tool cache and swaps its policy. */
-  readonly registry?: Registry;
 }
 
 /** The longest the servers wait for the frontend to listen before they are spawned anyway. */

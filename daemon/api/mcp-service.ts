@@ -37,7 +37,7 @@ import { hopTiming } from "../../shared/hop-timing.js";
 import { jsonPayloadBytes } from "../../shared/open-session-wire/codec.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { gatewayVersion } from "../../shared/version.js";
-import type { McpWiring, McpWiringContext } from "../daemon.js";
+import type { McpWiring, McpWiringContext } from "../mcp-wiring.js";
 import { GatewayError } from "../errors.js";
 import { createMcpEngine, type McpEngine } from "../mcp/engine.js";
 import { createTeamAccessPolicy } from "../policy/access-policy.js";

@@ -1,4 +1,4 @@
-import type { JsonObject, UpstreamResult } from "./types.js";
+import type { JsonObject } from "./json-object.js";
 
 /**
  * A JSON object kept as the bytes a server wrote, for a result the gateway forwards untouched (MCP results pass
@@ -23,6 +23,9 @@ export class RawJson {
     return this.parse();
   }
 }
+
+/** A result as a forwarding caller gets it: parsed, or (large ones over stdio) the server's own bytes. */
+export type UpstreamResult = JsonObject | RawJson;
 
 /** A result as an object, for callers that read it rather than forward it (typed RPCs). */
 export function parsedResult(result: UpstreamResult): JsonObject {

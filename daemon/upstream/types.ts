@@ -7,13 +7,11 @@
  * (so sessions can never collide) and hands results back untouched.
  */
 
-import type { RawJson } from "./raw-json.js";
+import type { JsonObject } from "./json-object.js";
+import type { UpstreamResult } from "./raw-json.js";
 
-/** Any JSON object. */
-export type JsonObject = { [key: string]: unknown };
-
-/** A result as a forwarding caller gets it: parsed, or (large ones over stdio) the server's own bytes. */
-export type UpstreamResult = JsonObject | RawJson;
+export type { JsonObject } from "./json-object.js";
+export type { UpstreamResult } from "./raw-json.js";
 
 /** A JSON-RPC error returned by the upstream server; it is forwarded, not reinterpreted. */
 export class UpstreamRpcError extends Error {
