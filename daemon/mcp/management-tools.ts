@@ -8,6 +8,7 @@
  */
 import { GatewayError } from "../errors.js";
 import type { ServerSnapshot, Supervisor } from "../supervisor/types.js";
+import { failureSummaryForClients } from "../supervisor/unavailable-error.js";
 import type { JsonObject } from "../upstream/types.js";
 import { sanitizeExposedName } from "./exposed-names.js";
 
@@ -81,7 +82,7 @@ function describe(snapshot: ServerSnapshot): string {
   parts.push(`${snapshot.toolCount} tool${snapshot.toolCount === 1 ? "" : "s"}`);
   if (snapshot.restarts > 0) parts.push(`${snapshot.restarts} restart${snapshot.restarts === 1 ? "" : "s"}`);
   const line = parts.join(", ");
-  return snapshot.lastError ? `${line}\nlast error: ${snapshot.lastError}` : line;
+  return snapshot.lastError ? `${line}\nlast error: ${failureSummaryForClients(snapshot.name, snapshot.lastError)}` : line;
 }
 
 function toolError(text: string): JsonObject {
@@ -115,7 +116,8 @@ export async function runManagementAction(supervisor: Supervisor, server: string
     toolCount: snapshot.toolCount,
     startup: snapshot.startup,
     ...(snapshot.pid !== undefined ? { pid: snapshot.pid } : {}),
-    ...(snapshot.lastError ? { lastError: snapshot.lastError } : {}),
+    // MCP clients never get a server's stderr (issue 10 §4): the summary line and where to read the rest.
+    ...(snapshot.lastError ? { lastError: failureSummaryForClients(snapshot.name, snapshot.lastError) } : {}),
   };
   return { content: [{ type: "text", text: describe(snapshot) }], structuredContent: structured };
 }

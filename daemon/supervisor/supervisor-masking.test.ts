@@ -1,5 +1,6 @@
 import test from "ava";
 import { GatewayError } from "../errors.js";
+import { runManagementAction } from "../mcp/management-tools.js";
 import { UpstreamRpcError } from "../upstream/types.js";
 import { assertNoLeftovers, nodeFixture, supervisorForTest, waitForState } from "./test-support.js";
 
@@ -70,6 +71,24 @@ test("a server's error answers, catalog, identity, logs and failure reason are m
   await supervisor.disable("leaker");
   const refused = await t.throwsAsync(supervisor.acquire("leaker"), { instanceOf: GatewayError });
   t.is(refused?.message, 'server "leaker" is disabled');
+  await supervisor.shutdown();
+  await assertNoLeftovers(t, spawned);
+});
+
+test("what MCP clients learn of a failed server carries no stderr: the call's error and the management tool's status", async (t) => {
+  const { supervisor, spawned } = supervisorForTest(t, {
+    servers: [nodeFixture("broken", "crash-on-start.mjs")],
+    restartPolicy: { initialDelayMs: 1, maxDelayMs: 1, jitter: 0 },
+  });
+  await supervisor.start();
+  const failed = await waitForState(t, supervisor, "broken", "failed");
+  t.regex(failed.lastError ?? "", /\nfatal: missing API_KEY/, "the operator's view keeps the stderr reason");
+  const refused = await t.throwsAsync(supervisor.acquire("broken"), { instanceOf: GatewayError });
+  t.is(refused?.message, 'server "broken" is failed; see `dsctl servers logs broken` for why');
+  const status = await runManagementAction(supervisor, "broken", { action: "status" });
+  const text = JSON.stringify(status);
+  t.false(text.includes("API_KEY"), text);
+  t.regex((status.structuredContent as { lastError: string }).lastError, /^crash loop: .*; last: exited with code 1 \(its output: `dsctl servers logs broken`\)$/);
   await supervisor.shutdown();
   await assertNoLeftovers(t, spawned);
 });

@@ -21,3 +21,12 @@ export function serverUnavailableError(server: {
   }
   return new GatewayError("unavailable", `${quoted} is ${server.state}`);
 }
+
+/**
+ * A server's failure reason as an MCP client may see it (the management tool's status): the supervisor's own
+ * summary — the first line of `lastError`, such as "exited with code 1" — without the stderr lines after it, and
+ * where to read those.
+ */
+export function failureSummaryForClients(name: string, lastError: string): string {
+  return `${lastError.split("\n", 1)[0]!.trim()} (its output: \`dsctl servers logs ${name}\`)`;
+}
