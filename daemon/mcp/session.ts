@@ -37,7 +37,7 @@ import {
   type RequestId,
 } from "./json-rpc.js";
 import type { LogLevel } from "./log-levels.js";
-import { negotiateProtocolVersion } from "./protocol-versions.js";
+import { negotiateProtocolVersion } from "../../shared/mcp-protocol-versions.js";
 import { toRpcError } from "./rpc-errors.js";
 import type { Caller, CallerCapabilities } from "./upstream-router.js";
 

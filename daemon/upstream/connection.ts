@@ -4,6 +4,7 @@ import { systemClock, type Clock } from "../supervisor/clock.js";
 import { hopTiming } from "../../shared/hop-timing.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { gatewayVersion } from "../../shared/version.js";
+import { LATEST_PROTOCOL_VERSION, isSupportedProtocolVersion } from "../../shared/mcp-protocol-versions.js";
 import type { JsonRpcMessage, MessageTransport } from "./message-transport.js";
 import {
   UpstreamRpcError,
@@ -52,12 +53,6 @@ export const DEFAULT_UPSTREAM_TIMEOUTS: UpstreamTimeouts = {
   quietMs: 30_000,
   pingMs: 30_000,
 };
-
-/** The protocol version we ask for (MCP 2025-11-25, "Lifecycle › Version Negotiation"). */
-export const LATEST_PROTOCOL_VERSION = "2025-11-25";
-
-/** Versions we accept in the server's `initialize` answer. */
-export const SUPPORTED_PROTOCOL_VERSIONS: readonly string[] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 /**
  * Capabilities the gateway declares to every server: sampling, elicitation and roots are
@@ -571,7 +566,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
 
 function toIdentity(quoted: string, result: JsonObject): UpstreamIdentity {
   const protocolVersion = result.protocolVersion;
-  if (typeof protocolVersion !== "string" || !SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion)) {
+  if (typeof protocolVersion !== "string" || !isSupportedProtocolVersion(protocolVersion)) {
     throw new GatewayError(
       "unavailable",
       `${quoted} answered an unsupported protocol version ${JSON.stringify(String(protocolVersion)).slice(0, 40)}`,

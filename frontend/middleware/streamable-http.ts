@@ -5,7 +5,7 @@ import { parseAccept, isJsonContentType } from "../http/accept.js";
 import { HttpError, sessionNotFound } from "../http/http-error.js";
 import { readBody } from "../http/read-body.js";
 import { inspectBody } from "../mcp/inspect-body.js";
-import { DEFAULT_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "../mcp/protocol-versions.js";
+import { DEFAULT_HTTP_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, isSupportedProtocolVersion } from "../../shared/mcp-protocol-versions.js";
 import { parseEventId } from "../session/sse.js";
 import type { ExchangeOutcome, Session } from "../session/session.js";
 import type { SessionRegistry } from "../session/session-registry.js";
@@ -79,8 +79,8 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise
     if (shape.owesAnswers && !session.used && !shape.initialize) session.markUsed();
   }
   const clientVersion = shape.initialize
-    ? (shape.requestedVersion ?? DEFAULT_PROTOCOL_VERSION)
-    : (headerValue(ctx, "mcp-protocol-version") ?? DEFAULT_PROTOCOL_VERSION);
+    ? (shape.requestedVersion ?? DEFAULT_HTTP_PROTOCOL_VERSION)
+    : (headerValue(ctx, "mcp-protocol-version") ?? DEFAULT_HTTP_PROTOCOL_VERSION);
   const outcome = await session.post(body, {
     mode: accept.eventStream || !accept.json ? "sse" : "json",
     batch: shape.batch,
@@ -184,8 +184,8 @@ function lookup(sessions: SessionRegistry, id: string | string[]): Session {
 /** 2025-11-25 "Protocol Version Header": an invalid or unsupported version → 400 (absent: assume 2025-03-26). */
 function checkProtocolVersion(ctx: Context): void {
   const version = headerValue(ctx, "mcp-protocol-version");
-  if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.has(version)) {
-    throw new HttpError(400, `bad request: unsupported mcp-protocol-version (supported: ${[...SUPPORTED_PROTOCOL_VERSIONS].join(", ")})`);
+  if (version !== undefined && !isSupportedProtocolVersion(version)) {
+    throw new HttpError(400, `bad request: unsupported mcp-protocol-version (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")})`);
   }
 }
 

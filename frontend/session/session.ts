@@ -6,7 +6,7 @@ import type { ChannelError, DaemonChannel, DaemonClient } from "../daemon-client
 import type { Logger } from "../../shared/logger.js";
 import { HttpError, sessionNotFound } from "../http/http-error.js";
 import { isResponseMessage } from "../mcp/inspect-body.js";
-import { PRIMING_MIN_VERSION } from "../mcp/protocol-versions.js";
+import { PRIMING_MIN_VERSION } from "../../shared/mcp-protocol-versions.js";
 import type { Clock } from "./clock.js";
 import { ReplayBuffer } from "./replay-buffer.js";
 import { SseSink, formatEventId, formatSseEvent, type SseFrame } from "./sse.js";
