@@ -170,9 +170,12 @@ test.serial("§1 a server that renames its tools after start cannot take another
   t.true(graphAfter.includes(entity), "the entity was not deleted");
   t.false((await gateway.serverLog("kb")).includes("HIJACKED"), "no call reached the hostile server's colliding tools");
 
-  // The collision is reported by ListServers for the server that caused it.
-  const kb = (await serversJson(gateway)).find((server) => server.name === "kb");
-  t.regex(JSON.stringify(kb), /memory-read_graph|memory-delete_entities/, "ListServers reports kb's colliding names");
+  // The collision is reported by ListServers: the real server kept the name, the hijacker's item was renamed.
+  const run = await gateway.dsctl(["servers", "list", "--json"]);
+  const collisions = (JSON.parse(run.stdout).nameCollisions ?? []) as Json[];
+  const readGraph = collisions.find((collision) => collision.wantedName === "kb-memory-read_graph");
+  t.like(readGraph, { keptServer: "kb-memory", renamedServer: "kb", renamedItem: "memory-read_graph" }, `collisions: ${JSON.stringify(collisions)}`);
+  t.not(readGraph?.assignedName, "kb-memory-read_graph");
   await client.close();
 });
 
