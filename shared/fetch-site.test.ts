@@ -1,5 +1,6 @@
 import test from "ava";
-import { isLoopbackOrigin, isRefusedFetchSite } from "./fetch-site.js";
+import { isRefusedFetchSite } from "./fetch-site.js";
+import { isLoopbackOrigin } from "./loopback.js";
 
 test("Sec-Fetch-Site: cross-site refused unless the origin is listed; same-site only from a loopback or listed origin", (t) => {
   // Native clients send no header; a browser's own pages and address-bar requests are fine.

@@ -7,6 +7,7 @@
  * `Sec-Fetch-Site` (Fetch Metadata Request Headers, W3C), and no page can forge it. Native clients (IDEs, the MCP
  * SDK in Node, dsctl, gRPC tools) send none, so they are never affected.
  */
+import { isLoopbackOrigin } from "./loopback.js";
 
 /**
  * Whether a request must be refused because a browser says it comes from another site.
@@ -34,13 +35,6 @@ export function isRefusedFetchSite(site: string | string[] | undefined, origin: 
     default:
       return true;
   }
-}
-
-const LOOPBACK_ORIGIN = /^https?:\/\/(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i;
-
-/** Whether `origin` (an `Origin` header value) names a loopback host, on any port. */
-export function isLoopbackOrigin(origin: string): boolean {
-  return LOOPBACK_ORIGIN.test(origin.trim());
 }
 
 /** The refusal text both listeners send, so a user sees the same reason wherever it happens. */

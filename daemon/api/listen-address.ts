@@ -1,5 +1,5 @@
 import { GatewayError } from "../errors.js";
-import { isLoopbackHostname } from "./loopback-guard.js";
+import { isLoopbackHostname } from "../../shared/loopback.js";
 
 /** A TCP address to listen on. */
 export interface ListenAddress {

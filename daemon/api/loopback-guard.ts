@@ -1,14 +1,15 @@
-import { isIP } from "node:net";
 import { cors } from "@connectrpc/connect";
 import { FETCH_SITE_REFUSAL, isRefusedFetchSite } from "../../shared/fetch-site.js";
+import { isAllowedOrigin, isLoopbackHost, normaliseOrigin, normaliseOrigins } from "../../shared/loopback.js";
 import type { DualHandler } from "./dual-protocol-server.js";
 
 /**
  * HTTP-level checks in front of the TCP control listener, before any RPC is routed:
  * - `Host` (`:authority` in HTTP/2) must name a loopback host on our port — a page on
  *   `evil.example` that rebinds its DNS to 127.0.0.1 still sends `Host: evil.example`;
- * - a browser `Origin`, when present, must be one of the configured dashboard origins
- *   (403 otherwise), and CORS preflights and responses allow exactly that origin;
+ * - a browser `Origin`, when present, must be the listener's own loopback origin or one of
+ *   the configured dashboard origins (403 otherwise), and CORS preflights and responses allow
+ *   exactly that origin. Both rules are shared/loopback.ts, the same as the MCP port's;
  * - a browser request whose `Sec-Fetch-Site` names another site is refused (shared/fetch-site.ts, the same rule as
  *   the MCP port): browsers leave out `Origin` on some requests but never `Sec-Fetch-Site`.
  * The bearer token is checked per RPC (see bearer-auth.ts); preflights carry no credentials
@@ -25,44 +26,21 @@ const allowHeaders = [...cors.allowedHeaders, "Authorization"].join(", ");
 const allowMethods = cors.allowedMethods.join(", ");
 const exposeHeaders = cors.exposedHeaders.join(", ");
 
-/** Normalises an origin for comparison: lower-case scheme and host, no trailing slash. */
-function normaliseOrigin(origin: string): string {
-  return origin.trim().replace(/\/+$/, "").toLowerCase();
-}
-
-/** Whether `hostname` (no port, IPv6 without brackets) is a loopback name. */
-export function isLoopbackHostname(hostname: string): boolean {
-  const name = hostname.toLowerCase();
-  if (name === "localhost") return true;
-  if (isIP(name) === 4) return name.startsWith("127.");
-  if (isIP(name) === 6) return name === "::1";
-  return false;
-}
-
-/** Whether a `Host` header value names a loopback host on `port`. */
-export function isLoopbackHostHeader(host: string | undefined, port: number): boolean {
-  if (!host) return false;
-  const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(host.trim());
-  if (!match) return false;
-  const hostname = match[1] ?? match[2] ?? "";
-  const hostPort = match[3] !== undefined ? Number(match[3]) : 80;
-  return isLoopbackHostname(hostname) && hostPort === port;
-}
-
 /** Wraps `handler` with the Host, Origin and CORS checks. */
 export function withLoopbackGuard(handler: DualHandler, options: LoopbackGuardOptions): DualHandler {
-  const allowed = new Set(options.allowedOrigins.map(normaliseOrigin));
+  const allowed = normaliseOrigins(options.allowedOrigins);
   return function loopbackGuard(req, res) {
     const headers = req.headers;
     const host = (headers.host ?? headers[":authority"]) as string | undefined;
-    if (!isLoopbackHostHeader(host, options.port())) return refuse(res, "host must be a loopback address");
+    const port = options.port();
+    if (!isLoopbackHost(host, port)) return refuse(res, "host must be a loopback address");
     const origin = typeof headers.origin === "string" ? headers.origin : undefined;
     const site = headers["sec-fetch-site"];
     if (site !== undefined && isRefusedFetchSite(site, origin, origin !== undefined && allowed.has(normaliseOrigin(origin)))) {
       return refuse(res, FETCH_SITE_REFUSAL);
     }
     if (origin !== undefined) {
-      if (!allowed.has(normaliseOrigin(origin))) return refuse(res, "origin not allowed");
+      if (!isAllowedOrigin(origin, port, allowed)) return refuse(res, "origin not allowed");
       res.setHeader("Access-Control-Allow-Origin", origin);
       res.setHeader("Vary", "Origin");
       if (req.method === "OPTIONS" && headers["access-control-request-method"] !== undefined) {

@@ -1,5 +1,5 @@
 import test from "ava";
-import { isAllowedOrigin, isLoopbackHost, normaliseOrigins } from "../http/loopback.js";
+import { isAllowedOrigin, isLoopbackHost, normaliseOrigins } from "../../shared/loopback.js";
 import { type ScriptedDaemon, startScriptedDaemon } from "../testing/scripted-daemon.js";
 import { type TestFrontend, initializeBody, send, startTestFrontend } from "../testing/harness.js";
 

@@ -1,7 +1,7 @@
 import type { Context, Next } from "koa";
 import { FETCH_SITE_REFUSAL, isRefusedFetchSite } from "../../shared/fetch-site.js";
 import { HttpError } from "../http/http-error.js";
-import { isAllowedOrigin, isLoopbackHost, normaliseOrigins } from "../http/loopback.js";
+import { isAllowedOrigin, isLoopbackHost, normaliseOrigin, normaliseOrigins } from "../../shared/loopback.js";
 
 /** Options of the Host/Origin guard. */
 export interface HostOriginGuardOptions {
@@ -15,7 +15,8 @@ export interface HostOriginGuardOptions {
  * The DNS-rebinding defence in front of every route (MCP 2025-11-25 "Transports" › "Security Warning": servers
  * MUST validate Origin; DESIGN.md: Host must be loopback with our port). A foreign `Host` (`evil.com`,
  * `localhost.evil.com`, our name with another port) or an `Origin` that is neither ours nor listed → 403.
- * See `isAllowedOrigin` for the origin policy and why other loopback ports are refused. A browser request whose
+ * The rule is shared/loopback.ts, the same as the daemon's control listener's; it says why other loopback ports
+ * are refused. A browser request whose
  * `Sec-Fetch-Site` says another site sent it is refused too (shared/fetch-site.ts): browsers omit `Origin` on some
  * requests, never `Sec-Fetch-Site`, and a page must not hold `GET /sse` slots.
  */
@@ -31,7 +32,7 @@ export function createHostOriginGuard(options: HostOriginGuardOptions) {
       throw new HttpError(403, "forbidden: origin not allowed");
     }
     const site = ctx.req.headers["sec-fetch-site"];
-    if (site !== undefined && isRefusedFetchSite(site, origin, origin !== undefined && allowed.has(origin.toLowerCase()))) {
+    if (site !== undefined && isRefusedFetchSite(site, origin, origin !== undefined && allowed.has(normaliseOrigin(origin)))) {
       throw new HttpError(403, `forbidden: ${FETCH_SITE_REFUSAL}`);
     }
     await next();
