@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ConfigError, ConfigSource, Event, ServerCounts } from "./gateway_pb.js";
 import { file_deploystack_gateway_v1_gateway } from "./gateway_pb.js";
+import type { CallStats, ServerStats, SessionStats, ToolStats } from "./stats_pb.js";
+import { file_deploystack_gateway_v1_stats } from "./stats_pb.js";
 import type { Team } from "./team_pb.js";
 import { file_deploystack_gateway_v1_team } from "./team_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file deploystack/gateway/v1/gateway_service.proto.
  */
 export const file_deploystack_gateway_v1_gateway_service: GenFile = /*@__PURE__*/
-  fileDesc("CixkZXBsb3lzdGFjay9nYXRld2F5L3YxL2dhdGV3YXlfc2VydmljZS5wcm90bxIWZGVwbG95c3RhY2suZ2F0ZXdheS52MSISChBHZXRTdGF0dXNSZXF1ZXN0Io4EChFHZXRTdGF0dXNSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEgsKA3BpZBgCIAEoBRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgZ1cHRpbWUYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoEdGVhbRgFIAEoCzIcLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVGVhbRI7Cg1jb25maWdfc291cmNlGAYgASgOMiQuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Db25maWdTb3VyY2USEwoLY29uZmlnX3BhdGgYByABKAkSFgoOY29udHJvbF9zb2NrZXQYCCABKAkSFwoPY29udHJvbF9hZGRyZXNzGAkgASgJEg8KB21jcF91cmwYCiABKAkSDwoHc3NlX3VybBgLIAEoCRIYChBmcm9udGVuZF9ydW5uaW5nGAwgASgIEjUKB3NlcnZlcnMYDSABKAsyJC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlckNvdW50cxIVCg1zZXNzaW9uX2NvdW50GA4gASgNEgwKBGhvbWUYDyABKAkSOQoMY29uZmlnX2Vycm9yGBAgASgLMiMuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Db25maWdFcnJvciIUChJXYXRjaEV2ZW50c1JlcXVlc3QiQwoTV2F0Y2hFdmVudHNSZXNwb25zZRIsCgVldmVudBgBIAEoCzIdLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuRXZlbnQiEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UyuwIKDkdhdGV3YXlTZXJ2aWNlEmAKCUdldFN0YXR1cxIoLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuR2V0U3RhdHVzUmVxdWVzdBopLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuR2V0U3RhdHVzUmVzcG9uc2USaAoLV2F0Y2hFdmVudHMSKi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLldhdGNoRXZlbnRzUmVxdWVzdBorLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuV2F0Y2hFdmVudHNSZXNwb25zZTABEl0KCFNodXRkb3duEicuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TaHV0ZG93blJlcXVlc3QaKC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNodXRkb3duUmVzcG9uc2ViBnByb3RvMw", [file_deploystack_gateway_v1_gateway, file_deploystack_gateway_v1_team, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("CixkZXBsb3lzdGFjay9nYXRld2F5L3YxL2dhdGV3YXlfc2VydmljZS5wcm90bxIWZGVwbG95c3RhY2suZ2F0ZXdheS52MSISChBHZXRTdGF0dXNSZXF1ZXN0Io4EChFHZXRTdGF0dXNSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEgsKA3BpZBgCIAEoBRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgZ1cHRpbWUYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoEdGVhbRgFIAEoCzIcLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVGVhbRI7Cg1jb25maWdfc291cmNlGAYgASgOMiQuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Db25maWdTb3VyY2USEwoLY29uZmlnX3BhdGgYByABKAkSFgoOY29udHJvbF9zb2NrZXQYCCABKAkSFwoPY29udHJvbF9hZGRyZXNzGAkgASgJEg8KB21jcF91cmwYCiABKAkSDwoHc3NlX3VybBgLIAEoCRIYChBmcm9udGVuZF9ydW5uaW5nGAwgASgIEjUKB3NlcnZlcnMYDSABKAsyJC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlckNvdW50cxIVCg1zZXNzaW9uX2NvdW50GA4gASgNEgwKBGhvbWUYDyABKAkSOQoMY29uZmlnX2Vycm9yGBAgASgLMiMuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Db25maWdFcnJvciIUChJXYXRjaEV2ZW50c1JlcXVlc3QiQwoTV2F0Y2hFdmVudHNSZXNwb25zZRIsCgVldmVudBgBIAEoCzIdLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuRXZlbnQiEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UiEwoRR2V0TWV0cmljc1JlcXVlc3QiIgoSR2V0TWV0cmljc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiUAoPR2V0U3RhdHNSZXF1ZXN0EikKBndpbmRvdxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgp0b29sX2xpbWl0GAIgASgNIo8CChBHZXRTdGF0c1Jlc3BvbnNlEikKBndpbmRvdxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI0CgdzZXJ2ZXJzGAIgAygLMiMuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXJTdGF0cxIwCgV0b29scxgDIAMoCzIhLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVG9vbFN0YXRzEjYKCHNlc3Npb25zGAQgAygLMiQuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXNzaW9uU3RhdHMSMAoFdG90YWwYBSABKAsyIS5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkNhbGxTdGF0czL/AwoOR2F0ZXdheVNlcnZpY2USYAoJR2V0U3RhdHVzEiguZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRTdGF0dXNSZXF1ZXN0GikuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRTdGF0dXNSZXNwb25zZRJoCgtXYXRjaEV2ZW50cxIqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuV2F0Y2hFdmVudHNSZXF1ZXN0GisuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAESXQoIU2h1dGRvd24SJy5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNodXRkb3duUmVxdWVzdBooLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2h1dGRvd25SZXNwb25zZRJjCgpHZXRNZXRyaWNzEikuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRNZXRyaWNzUmVxdWVzdBoqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuR2V0TWV0cmljc1Jlc3BvbnNlEl0KCEdldFN0YXRzEicuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRTdGF0c1JlcXVlc3QaKC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkdldFN0YXRzUmVzcG9uc2ViBnByb3RvMw", [file_deploystack_gateway_v1_gateway, file_deploystack_gateway_v1_stats, file_deploystack_gateway_v1_team, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Request for GetStatus.
@@ -227,6 +229,119 @@ export const ShutdownResponseSchema: GenMessage<ShutdownResponse> = /*@__PURE__*
   messageDesc(file_deploystack_gateway_v1_gateway_service, 5);
 
 /**
+ * Request for GetMetrics.
+ *
+ * @generated from message deploystack.gateway.v1.GetMetricsRequest
+ */
+export type GetMetricsRequest = Message<"deploystack.gateway.v1.GetMetricsRequest"> & {
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.GetMetricsRequest.
+ * Use `create(GetMetricsRequestSchema)` to create a new message.
+ */
+export const GetMetricsRequestSchema: GenMessage<GetMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_gateway_service, 6);
+
+/**
+ * Response for GetMetrics.
+ *
+ * @generated from message deploystack.gateway.v1.GetMetricsResponse
+ */
+export type GetMetricsResponse = Message<"deploystack.gateway.v1.GetMetricsResponse"> & {
+  /**
+   * The daemon's metrics in the Prometheus text exposition format 0.0.4.
+   *
+   * @generated from field: string text = 1;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.GetMetricsResponse.
+ * Use `create(GetMetricsResponseSchema)` to create a new message.
+ */
+export const GetMetricsResponseSchema: GenMessage<GetMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_gateway_service, 7);
+
+/**
+ * Request for GetStats.
+ *
+ * @generated from message deploystack.gateway.v1.GetStatsRequest
+ */
+export type GetStatsRequest = Message<"deploystack.gateway.v1.GetStatsRequest"> & {
+  /**
+   * The window the figures cover; unset means 60 s. At most 300 s.
+   *
+   * @generated from field: google.protobuf.Duration window = 1;
+   */
+  window?: Duration | undefined;
+
+  /**
+   * At most this many tools, the busiest first; 0 means 20.
+   *
+   * @generated from field: uint32 tool_limit = 2;
+   */
+  toolLimit: number;
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.GetStatsRequest.
+ * Use `create(GetStatsRequestSchema)` to create a new message.
+ */
+export const GetStatsRequestSchema: GenMessage<GetStatsRequest> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_gateway_service, 8);
+
+/**
+ * Response for GetStats.
+ *
+ * @generated from message deploystack.gateway.v1.GetStatsResponse
+ */
+export type GetStatsResponse = Message<"deploystack.gateway.v1.GetStatsResponse"> & {
+  /**
+   * The window the figures cover.
+   *
+   * @generated from field: google.protobuf.Duration window = 1;
+   */
+  window?: Duration | undefined;
+
+  /**
+   * Every configured server, sorted by name.
+   *
+   * @generated from field: repeated deploystack.gateway.v1.ServerStats servers = 2;
+   */
+  servers: ServerStats[];
+
+  /**
+   * The busiest tools in the window, most calls first.
+   *
+   * @generated from field: repeated deploystack.gateway.v1.ToolStats tools = 3;
+   */
+  tools: ToolStats[];
+
+  /**
+   * Open sessions by era and transport.
+   *
+   * @generated from field: repeated deploystack.gateway.v1.SessionStats sessions = 4;
+   */
+  sessions: SessionStats[];
+
+  /**
+   * All calls in the window.
+   *
+   * @generated from field: deploystack.gateway.v1.CallStats total = 5;
+   */
+  total?: CallStats | undefined;
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.GetStatsResponse.
+ * Use `create(GetStatsResponseSchema)` to create a new message.
+ */
+export const GetStatsResponseSchema: GenMessage<GetStatsResponse> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_gateway_service, 9);
+
+/**
  * The daemon as a whole: status, events and shutdown.
  *
  * @generated from service deploystack.gateway.v1.GatewayService
@@ -262,6 +377,28 @@ export const GatewayService: GenService<{
     methodKind: "unary";
     input: typeof ShutdownRequestSchema;
     output: typeof ShutdownResponseSchema;
+  },
+  /**
+   * Returns the daemon's Prometheus metrics in the text exposition format (the
+   * frontend merges them into GET /metrics on the MCP port).
+   *
+   * @generated from rpc deploystack.gateway.v1.GatewayService.GetMetrics
+   */
+  getMetrics: {
+    methodKind: "unary";
+    input: typeof GetMetricsRequestSchema;
+    output: typeof GetMetricsResponseSchema;
+  },
+  /**
+   * Returns recent per-server and per-tool call figures and open sessions (what
+   * dsctl top shows), computed from the same instrumentation as the metrics.
+   *
+   * @generated from rpc deploystack.gateway.v1.GatewayService.GetStats
+   */
+  getStats: {
+    methodKind: "unary";
+    input: typeof GetStatsRequestSchema;
+    output: typeof GetStatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_deploystack_gateway_v1_gateway_service, 0);
