@@ -1,8 +1,16 @@
 import test from "ava";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { ScalarType, create, fromBinary, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { McpService, OpenSessionRequestSchema, OpenSessionResponseSchema } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
-import { SessionTransport } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
 import {
+  ClientMessageSchema,
+  ServerMessageSchema,
+  SessionEndedSchema,
+  SessionInitializedSchema,
+  SessionStartSchema,
+  SessionTransport,
+} from "../../gen/deploystack/gateway/v1/mcp_pb.js";
+import {
+  OPEN_SESSION_FIELDS,
   OPEN_SESSION_PATH,
   SESSION_TRANSPORT,
   decodeOpenSessionRequest,
@@ -189,3 +197,57 @@ function encodeVarint(value: number): Buffer {
   bytes.push(value);
   return Buffer.from(bytes);
 }
+
+test("every field number the codec uses is the generated descriptor's, and no message has a field the codec does not know", (t) => {
+  const schemas = {
+    OpenSessionRequest: OpenSessionRequestSchema,
+    SessionStart: SessionStartSchema,
+    ClientMessage: ClientMessageSchema,
+    OpenSessionResponse: OpenSessionResponseSchema,
+    ServerMessage: ServerMessageSchema,
+    SessionInitialized: SessionInitializedSchema,
+    SessionEnded: SessionEndedSchema,
+  } satisfies Record<keyof typeof OPEN_SESSION_FIELDS, DescMessage>;
+  // The protobuf type the codec reads and writes each field as (its wire type follows from it).
+  const kinds: Record<string, string> = {
+    "OpenSessionRequest.start": "message deploystack.gateway.v1.SessionStart",
+    "OpenSessionRequest.message": "message deploystack.gateway.v1.ClientMessage",
+    "SessionStart.sessionId": "string",
+    "SessionStart.transport": "enum deploystack.gateway.v1.SessionTransport",
+    "ClientMessage.exchangeId": "uint64",
+    "ClientMessage.json": "bytes",
+    "OpenSessionResponse.message": "message deploystack.gateway.v1.ServerMessage",
+    "OpenSessionResponse.initialized": "message deploystack.gateway.v1.SessionInitialized",
+    "OpenSessionResponse.ended": "message deploystack.gateway.v1.SessionEnded",
+    "ServerMessage.exchangeId": "uint64",
+    "ServerMessage.json": "bytes",
+    "ServerMessage.exchangeComplete": "bool",
+    "SessionInitialized.protocolVersion": "string",
+    "SessionEnded.reason": "string",
+  };
+  const kindOf = (field: DescField): string => {
+    switch (field.fieldKind) {
+      case "scalar":
+        return ScalarType[field.scalar].toLowerCase();
+      case "enum":
+        return `enum ${field.enum.typeName}`;
+      case "message":
+        return `message ${field.message.typeName}`;
+      default:
+        return field.fieldKind;
+    }
+  };
+  for (const [name, schema] of Object.entries(schemas)) {
+    const codec: Record<string, number> = OPEN_SESSION_FIELDS[name as keyof typeof OPEN_SESSION_FIELDS];
+    const generated = Object.fromEntries(schema.fields.map((field) => [field.localName, field.number]));
+    t.deepEqual(codec, generated, `${name}: field numbers`);
+    for (const field of schema.fields) {
+      t.is(kindOf(field), kinds[`${name}.${field.localName}`], `${name}.${field.localName}: type`);
+      t.true(field.number < 16, `${name}.${field.localName}: a one-byte tag`);
+    }
+  }
+  // One function reads and writes both kinds of message, and both one-string messages.
+  t.is(OPEN_SESSION_FIELDS.ClientMessage.exchangeId, OPEN_SESSION_FIELDS.ServerMessage.exchangeId);
+  t.is(OPEN_SESSION_FIELDS.ClientMessage.json, OPEN_SESSION_FIELDS.ServerMessage.json);
+  t.is(OPEN_SESSION_FIELDS.SessionInitialized.protocolVersion, OPEN_SESSION_FIELDS.SessionEnded.reason);
+});

@@ -36,6 +36,39 @@ const WIRE_FIXED64 = 1;
 const WIRE_LENGTH = 2;
 const WIRE_FIXED32 = 5;
 
+/**
+ * The field numbers this codec writes and reads, by message and field name as in the .proto files
+ * (proto/deploystack/gateway/v1/mcp_service.proto and mcp.proto). codec.test.ts checks every one against the
+ * generated descriptors, and that no message has a field missing here, so a proto change that renumbers or adds a
+ * field breaks a test instead of the wire. All are below 16: every tag is one byte (`lengthField` relies on it).
+ */
+export const OPEN_SESSION_FIELDS = {
+  OpenSessionRequest: { start: 1, message: 2 },
+  SessionStart: { sessionId: 1, transport: 2 },
+  ClientMessage: { exchangeId: 1, json: 2 },
+  OpenSessionResponse: { message: 1, initialized: 2, ended: 3 },
+  ServerMessage: { exchangeId: 1, json: 2, exchangeComplete: 3 },
+  SessionInitialized: { protocolVersion: 1 },
+  SessionEnded: { reason: 1 },
+} as const;
+
+const F = OPEN_SESSION_FIELDS;
+const fieldTag = (field: number, wireType: number): number => (field << 3) | wireType;
+
+// ClientMessage and ServerMessage are read and written by the same functions: their shared fields agree (tested).
+const TAG_EXCHANGE_ID = fieldTag(F.ServerMessage.exchangeId, WIRE_VARINT);
+const TAG_JSON = fieldTag(F.ServerMessage.json, WIRE_LENGTH);
+const TAG_EXCHANGE_COMPLETE = fieldTag(F.ServerMessage.exchangeComplete, WIRE_VARINT);
+// SessionInitialized and SessionEnded are one string field each, at the same number (tested).
+const TAG_ONLY_STRING = fieldTag(F.SessionInitialized.protocolVersion, WIRE_LENGTH);
+const TAG_SESSION_ID = fieldTag(F.SessionStart.sessionId, WIRE_LENGTH);
+const TAG_TRANSPORT = fieldTag(F.SessionStart.transport, WIRE_VARINT);
+const TAG_REQUEST_START = fieldTag(F.OpenSessionRequest.start, WIRE_LENGTH);
+const TAG_REQUEST_MESSAGE = fieldTag(F.OpenSessionRequest.message, WIRE_LENGTH);
+const TAG_RESPONSE_MESSAGE = fieldTag(F.OpenSessionResponse.message, WIRE_LENGTH);
+const TAG_RESPONSE_INITIALIZED = fieldTag(F.OpenSessionResponse.initialized, WIRE_LENGTH);
+const TAG_RESPONSE_ENDED = fieldTag(F.OpenSessionResponse.ended, WIRE_LENGTH);
+
 const textEncoder = new TextEncoder();
 
 // ---- encoding ---------------------------------------------------------------------------------------------------
@@ -141,11 +174,11 @@ function messageSize(exchangeId: bigint, jsonLength: number, exchangeComplete: b
 /** A message's fields before its JSON's bytes: the exchange id, then the JSON field's tag and length. */
 function writeMessageHead(writer: Writer, exchangeId: bigint, jsonLength: number): void {
   if (exchangeId !== 0n) {
-    writer.varint((1 << 3) | WIRE_VARINT);
+    writer.varint(TAG_EXCHANGE_ID);
     writer.bigVarint(exchangeId);
   }
   if (jsonLength > 0) {
-    writer.varint((2 << 3) | WIRE_LENGTH);
+    writer.varint(TAG_JSON);
     writer.varint(jsonLength);
   }
 }
@@ -153,7 +186,7 @@ function writeMessageHead(writer: Writer, exchangeId: bigint, jsonLength: number
 /** A message's field after its JSON: `exchange_complete`. */
 function writeMessageTail(writer: Writer, exchangeComplete: boolean | undefined): void {
   if (exchangeComplete) {
-    writer.varint((3 << 3) | WIRE_VARINT);
+    writer.varint(TAG_EXCHANGE_COMPLETE);
     writer.varint(1);
   }
 }
@@ -167,15 +200,15 @@ function writeMessage(writer: Writer, exchangeId: bigint, json: FlatJson, jsonLe
   writeMessageTail(writer, exchangeComplete);
 }
 
-/** Encodes a oneof case holding one string field (field 1) — SessionInitialized, SessionEnded. */
-function encodeStringCase(field: number, text: string, envelope: boolean): Buffer {
+/** Encodes a oneof case (its tag given) holding one string field — SessionInitialized, SessionEnded. */
+function encodeStringCase(caseTag: number, text: string, envelope: boolean): Buffer {
   const bytes = textEncoder.encode(text);
   const inner = bytes.length > 0 ? lengthField(bytes.length) : 0;
   const writer = new Writer(lengthField(inner), envelope);
-  writer.varint((field << 3) | WIRE_LENGTH);
+  writer.varint(caseTag);
   writer.varint(inner);
   if (bytes.length > 0) {
-    writer.varint((1 << 3) | WIRE_LENGTH);
+    writer.varint(TAG_ONLY_STRING);
     writer.varint(bytes.length);
     writer.raw(bytes);
   }
@@ -191,15 +224,15 @@ export function encodeOpenSessionRequest(frame: OpenSessionRequestFrame<FlatJson
       const id = textEncoder.encode(frame.sessionId);
       const inner = (id.length > 0 ? lengthField(id.length) : 0) + (frame.transport !== 0 ? 1 + varintSize(frame.transport) : 0);
       const writer = new Writer(lengthField(inner), envelope);
-      writer.varint((1 << 3) | WIRE_LENGTH);
+      writer.varint(TAG_REQUEST_START);
       writer.varint(inner);
       if (id.length > 0) {
-        writer.varint((1 << 3) | WIRE_LENGTH);
+        writer.varint(TAG_SESSION_ID);
         writer.varint(id.length);
         writer.raw(id);
       }
       if (frame.transport !== 0) {
-        writer.varint((2 << 3) | WIRE_VARINT);
+        writer.varint(TAG_TRANSPORT);
         writer.varint(frame.transport);
       }
       return writer.bytes;
@@ -208,7 +241,7 @@ export function encodeOpenSessionRequest(frame: OpenSessionRequestFrame<FlatJson
       const jsonLength = payloadLength(frame.json);
       const inner = messageSize(frame.exchangeId, jsonLength, undefined);
       const writer = new Writer(lengthField(inner), envelope);
-      writer.varint((2 << 3) | WIRE_LENGTH);
+      writer.varint(TAG_REQUEST_MESSAGE);
       writer.varint(inner);
       writeMessage(writer, frame.exchangeId, frame.json, jsonLength, undefined);
       return writer.bytes;
@@ -226,15 +259,15 @@ export function encodeOpenSessionResponse(frame: OpenSessionResponseFrame<JsonPa
       const jsonLength = payloadLength(frame.json);
       const inner = messageSize(frame.exchangeId, jsonLength, frame.exchangeComplete);
       const writer = new Writer(lengthField(inner), envelope);
-      writer.varint((1 << 3) | WIRE_LENGTH);
+      writer.varint(TAG_RESPONSE_MESSAGE);
       writer.varint(inner);
       writeMessage(writer, frame.exchangeId, frame.json, jsonLength, frame.exchangeComplete);
       return writer.bytes;
     }
     case "initialized":
-      return encodeStringCase(2, frame.protocolVersion, envelope);
+      return encodeStringCase(TAG_RESPONSE_INITIALIZED, frame.protocolVersion, envelope);
     case "ended":
-      return encodeStringCase(3, frame.reason, envelope);
+      return encodeStringCase(TAG_RESPONSE_ENDED, frame.reason, envelope);
   }
 }
 
@@ -252,7 +285,7 @@ export function encodeOpenSessionResponseParts(frame: OpenSessionResponseFrame<J
   const inner = messageSize(frame.exchangeId, jsonLength, frame.exchangeComplete);
   // The prefix: envelope header, the oneof's tag and length, the exchange id, the json field's tag and length, head.
   const prefix = new Writer(lengthField(inner), envelope, headLength + 32);
-  prefix.varint((1 << 3) | WIRE_LENGTH);
+  prefix.varint(TAG_RESPONSE_MESSAGE);
   prefix.varint(inner);
   writeMessageHead(prefix, frame.exchangeId, jsonLength);
   prefix.text(head, headLength);
@@ -360,7 +393,7 @@ function readStringMessage(bytes: Uint8Array, start: number, end: number): strin
   let text = "";
   while (!reader.done) {
     const tag = reader.varint();
-    if (tag === ((1 << 3) | WIRE_LENGTH)) text = readString(reader);
+    if (tag === TAG_ONLY_STRING) text = readString(reader);
     else reader.skip(tag & 7);
   }
   return text;
@@ -374,11 +407,11 @@ function readMessage(bytes: Uint8Array, start: number, end: number): { exchangeI
   let exchangeComplete = false;
   while (!reader.done) {
     const tag = reader.varint();
-    if (tag === ((1 << 3) | WIRE_VARINT)) exchangeId = reader.bigVarint();
-    else if (tag === ((2 << 3) | WIRE_LENGTH)) {
+    if (tag === TAG_EXCHANGE_ID) exchangeId = reader.bigVarint();
+    else if (tag === TAG_JSON) {
       const [s, e] = reader.lengthDelimited();
       json = bytes.subarray(s, e);
-    } else if (tag === ((3 << 3) | WIRE_VARINT)) exchangeComplete = reader.varint() !== 0;
+    } else if (tag === TAG_EXCHANGE_COMPLETE) exchangeComplete = reader.varint() !== 0;
     else reader.skip(tag & 7);
   }
   return { exchangeId, json, exchangeComplete };
@@ -390,8 +423,8 @@ function readStart(bytes: Uint8Array, start: number, end: number): { sessionId: 
   let transport = 0;
   while (!reader.done) {
     const tag = reader.varint();
-    if (tag === ((1 << 3) | WIRE_LENGTH)) sessionId = readString(reader);
-    else if (tag === ((2 << 3) | WIRE_VARINT)) transport = reader.varint();
+    if (tag === TAG_SESSION_ID) sessionId = readString(reader);
+    else if (tag === TAG_TRANSPORT) transport = reader.varint();
     else reader.skip(tag & 7);
   }
   return { sessionId, transport };
@@ -403,10 +436,10 @@ export function decodeOpenSessionRequest(bytes: Uint8Array): OpenSessionRequestF
   let frame: OpenSessionRequestFrame = { kind: "empty" };
   while (!reader.done) {
     const tag = reader.varint();
-    if (tag === ((1 << 3) | WIRE_LENGTH)) {
+    if (tag === TAG_REQUEST_START) {
       const [s, e] = reader.lengthDelimited();
       frame = { kind: "start", ...readStart(bytes, s, e) };
-    } else if (tag === ((2 << 3) | WIRE_LENGTH)) {
+    } else if (tag === TAG_REQUEST_MESSAGE) {
       const [s, e] = reader.lengthDelimited();
       const { exchangeId, json } = readMessage(bytes, s, e);
       frame = { kind: "message", exchangeId, json };
@@ -421,13 +454,13 @@ export function decodeOpenSessionResponse(bytes: Uint8Array): OpenSessionRespons
   let frame: OpenSessionResponseFrame = { kind: "empty" };
   while (!reader.done) {
     const tag = reader.varint();
-    if (tag === ((1 << 3) | WIRE_LENGTH)) {
+    if (tag === TAG_RESPONSE_MESSAGE) {
       const [s, e] = reader.lengthDelimited();
       frame = { kind: "message", ...readMessage(bytes, s, e) };
-    } else if (tag === ((2 << 3) | WIRE_LENGTH)) {
+    } else if (tag === TAG_RESPONSE_INITIALIZED) {
       const [s, e] = reader.lengthDelimited();
       frame = { kind: "initialized", protocolVersion: readStringMessage(bytes, s, e) };
-    } else if (tag === ((3 << 3) | WIRE_LENGTH)) {
+    } else if (tag === TAG_RESPONSE_ENDED) {
       const [s, e] = reader.lengthDelimited();
       frame = { kind: "ended", reason: readStringMessage(bytes, s, e) };
     } else reader.skip(tag & 7);
@@ -450,16 +483,16 @@ export function decodeOpenSessionResponsePieces(pieces: readonly Buffer[], lengt
   try {
     const head = Buffer.concat(sliceOfPieces(pieces, 0, Math.min(length, PIECED_HEAD_BYTES)));
     const reader = new Reader(head);
-    if (reader.varint() !== ((1 << 3) | WIRE_LENGTH)) throw new WireFormatError("not a message frame");
+    if (reader.varint() !== TAG_RESPONSE_MESSAGE) throw new WireFormatError("not a message frame");
     const inner = reader.varint();
     if (reader.offset + inner !== length) throw new WireFormatError("not the only field");
     let exchangeId = 0n;
     let tag = reader.varint();
-    if (tag === ((1 << 3) | WIRE_VARINT)) {
+    if (tag === TAG_EXCHANGE_ID) {
       exchangeId = reader.bigVarint();
       tag = reader.varint();
     }
-    if (tag !== ((2 << 3) | WIRE_LENGTH)) throw new WireFormatError("no JSON next");
+    if (tag !== TAG_JSON) throw new WireFormatError("no JSON next");
     const jsonLength = reader.varint();
     const jsonStart = reader.offset;
     const jsonEnd = jsonStart + jsonLength;
@@ -468,9 +501,9 @@ export function decodeOpenSessionResponsePieces(pieces: readonly Buffer[], lengt
     let exchangeComplete = false;
     while (!tail.done) {
       const next = tail.varint();
-      if (next === ((1 << 3) | WIRE_VARINT)) exchangeId = tail.bigVarint();
-      else if (next === ((3 << 3) | WIRE_VARINT)) exchangeComplete = tail.varint() !== 0;
-      else if (next === ((2 << 3) | WIRE_LENGTH)) throw new WireFormatError("a second JSON field");
+      if (next === TAG_EXCHANGE_ID) exchangeId = tail.bigVarint();
+      else if (next === TAG_EXCHANGE_COMPLETE) exchangeComplete = tail.varint() !== 0;
+      else if (next === TAG_JSON) throw new WireFormatError("a second JSON field");
       else tail.skip(next & 7);
     }
     return { kind: "message", exchangeId, json: sliceOfPieces(pieces, jsonStart, jsonEnd), exchangeComplete };
