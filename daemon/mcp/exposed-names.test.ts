@@ -119,17 +119,18 @@ test("name spaces: a name inside a longer prefix's space goes to that server, be
   t.regex(bare.byItem.get(itemKey("plain", "kb-x"))!, /^kb-x_[0-9a-f]{6}$/);
 });
 
-test("held names: reserved names go back to the gateway, a prefix change renames, absent servers are dormant", (t) => {
+test("held names: reserved names go back to the gateway, a prefix change renames, absent servers keep theirs", (t) => {
   const held = [{ exposedName: "a-manage", server: "a", upstreamName: "manage" }, { exposedName: "a-x", server: "a", upstreamName: "x" }];
   const reserved = assignExposedNames([{ server: "a", prefix: "a", upstreamName: "manage" }], { held, reserved: new Map([["a-manage", "a"]]), prefixes: new Map([["a", "a"]]) });
   t.regex(reserved.byItem.get(itemKey("a", "manage"))!, /^a-manage_[0-9a-f]{6}$/);
   const changed = assignExposedNames([{ server: "a", prefix: "new", upstreamName: "x" }], { held, prefixes: new Map([["a", "new"]]) });
   t.is(changed.byItem.get(itemKey("a", "x")), "new-x", "a prefix change renames the server's items");
   t.false(changed.held.some((entry) => entry.exposedName === "a-x"));
-  // Server "a" is not configured now (a team switch under way): its names block nothing and are kept.
-  const dormant = assignExposedNames([{ server: "b", prefix: "a", upstreamName: "x" }], { held, prefixes: new Map([["b", "a"]]) });
-  t.is(dormant.byItem.get(itemKey("b", "x")), "a-x");
-  t.true(dormant.held.some((entry) => entry.server === "a" && entry.exposedName === "a-x"));
+  // Server "a" is not configured right now (a team switch under way): its names are kept and still block others.
+  const absent = assignExposedNames([{ server: "b", prefix: "a", upstreamName: "x" }], { held, prefixes: new Map([["b", "a"]]) });
+  t.regex(absent.byItem.get(itemKey("b", "x"))!, /^a-x_[0-9a-f]{6}$/);
+  t.deepEqual(absent.collisions.map((c) => c.keptServer), ["a"]);
+  t.true(absent.held.some((entry) => entry.server === "a" && entry.exposedName === "a-x"));
 });
 
 test("the ledger is bounded per server: only the churning server's oldest unlisted names go", (t) => {

@@ -115,8 +115,8 @@ export interface NamingOptions {
    */
   readonly held?: readonly HeldName[];
   /**
-   * Every configured server with its prefix (also servers with no catalog yet). Held names
-   * of servers not listed are dropped, and prefixes decide who owns a name space (below).
+   * Every configured server with its prefix (also servers with no catalog yet): prefixes
+   * decide who owns a name space, and whether a held name still fits its server's prefix.
    * Default: the candidates' servers.
    */
   readonly prefixes?: ReadonlyMap<string, string>;
@@ -183,7 +183,7 @@ function sanitizedPrefix(prefix: string): string {
  *
  * So a name once given never moves to another server, whatever the order of start-up,
  * `list_changed` or restarts, and a renamed item keeps its suffixed name. Held names of
- * servers not configured now are kept but block nothing, and a server keeps at most
+ * servers not configured now are kept (and still block others), and a server keeps at most
  * `MAX_STALE_HELD_PER_SERVER` names of items it no longer lists. A held name that became
  * reserved (management tools switched on) goes back to the gateway, the only owner that
  * outranks a holder. Duplicate items (same server and upstream name) are named once.
@@ -196,21 +196,16 @@ export function assignExposedNames(candidates: readonly NamingCandidate[], optio
 
   const heldByName = new Map<string, HeldName>();
   const heldByItem = new Map<string, HeldName>();
-  /** Held names kept, in their order: active ones and dormant ones (server not configured now). */
+  /** Held names kept, in their order. */
   const kept: HeldName[] = [];
   for (const entry of options.held ?? []) {
     const key = itemKey(entry.server, entry.upstreamName);
     const prefix = prefixes.get(entry.server);
-    if (prefix === undefined) {
-      // Dormant: its server is not configured now (a team switch under way). It blocks
-      // nothing, and is honoured again when the server is back; the tool cache drops the
-      // names of servers removed from the team.
-      kept.push(entry);
-      continue;
-    }
     if (reserved?.has(entry.exposedName) === true) continue;
     // A name from before a prefix change is not held any more: the prefix decides the name.
-    if (!isNameFor(entry.exposedName, wantedExposedName(prefix, entry.upstreamName))) continue;
+    // A server not configured right now (a team switch under way) keeps its names: they
+    // still block others, and the tool cache drops them once the server leaves the team.
+    if (prefix !== undefined && !isNameFor(entry.exposedName, wantedExposedName(prefix, entry.upstreamName))) continue;
     if (heldByName.has(entry.exposedName) || heldByItem.has(key)) continue;
     heldByName.set(entry.exposedName, entry);
     heldByItem.set(key, entry);

@@ -220,16 +220,11 @@ interface UriOwners {
 function claimUris(
   claims: readonly UriClaim[],
   held: readonly HeldName[],
-  configured: ReadonlyMap<string, string>,
   servedElsewhere?: (claim: UriClaim) => string | undefined,
 ): UriOwners {
   const owners = new Map<string, HeldName>();
-  /** Held URIs of servers not configured now (a team switch under way): kept, blocking nothing. */
-  const dormant: HeldName[] = [];
-  for (const entry of held) {
-    if (!configured.has(entry.server)) dormant.push(entry);
-    else if (!owners.has(entry.exposedName)) owners.set(entry.exposedName, entry);
-  }
+  // Held URIs of servers not configured right now (a team switch under way) still block others.
+  for (const entry of held) if (!owners.has(entry.exposedName)) owners.set(entry.exposedName, entry);
   const heldBefore = new Set(owners.keys());
   const granted = new Map<string, UriClaim>();
   const collisions: NameCollision[] = [];
@@ -248,7 +243,7 @@ function claimUris(
     return claim ? [claim] : [];
   });
   const present = new Set(ordered.map((claim) => itemKey(claim.server, claim.uri)));
-  return { granted: ordered, held: retainHeld([...dormant, ...owners.values()], present), collisions, heldBefore };
+  return { granted: ordered, held: retainHeld([...owners.values()], present), collisions, heldBefore };
 }
 
 function sameHeld(a: readonly HeldName[], b: readonly HeldName[]): boolean {
@@ -332,7 +327,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     if (managementTools) for (const server of servers) reserved.set(managementToolName(server.name), server.name);
     const toolNames = assignExposedNames(toolCandidates, { held: ledger.tools, prefixes, reserved });
     const promptNames = assignExposedNames(promptCandidates, { held: ledger.prompts, prefixes });
-    const templateOwners = claimUris(templateClaims, ledger.resourceTemplates, prefixes);
+    const templateOwners = claimUris(templateClaims, ledger.resourceTemplates);
     const templates: Snapshot["templates"] = templateOwners.granted.map((claim) => ({
       entry: { uriTemplate: claim.uri, server: claim.server, definition: claim.definition },
       matcher: compileTemplate(claim.uri),
@@ -340,7 +335,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     // A new URI another server already serves through a template it held before is not taken over either.
     const servedByTemplate = (claim: UriClaim): string | undefined =>
       templates.find((t) => t.entry.server !== claim.server && templateOwners.heldBefore.has(t.entry.uriTemplate) && t.matcher?.match(claim.uri) != null)?.entry.server;
-    const resourceOwners = claimUris(resourceClaims, ledger.resources, prefixes, servedByTemplate);
+    const resourceOwners = claimUris(resourceClaims, ledger.resources, servedByTemplate);
     const resources = new Map<string, ExposedResource>();
     for (const claim of resourceOwners.granted) resources.set(claim.uri, { uri: claim.uri, server: claim.server, definition: claim.definition });
 
