@@ -9,6 +9,13 @@
 /** The revisions the gateway speaks, newest first (MCP 2025-11-25 "Base Protocol › Versioning"). */
 export const SUPPORTED_PROTOCOL_VERSIONS: readonly string[] = Object.freeze(["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]);
 
+/**
+ * The modern revisions (2026-07-28 on: no `initialize`, every request carries its version in `_meta`), newest first.
+ * Kept apart from `SUPPORTED_PROTOCOL_VERSIONS`, which lists the legacy revisions a session negotiates: the upstream
+ * side speaks these to modern servers (daemon/upstream/modern-era.ts).
+ */
+export const MODERN_PROTOCOL_VERSIONS: readonly string[] = Object.freeze(["2026-07-28"]);
+
 /** The newest revision: what the gateway asks servers for and answers a client whose version it does not speak. */
 export const LATEST_PROTOCOL_VERSION: string = SUPPORTED_PROTOCOL_VERSIONS[0]!;
 

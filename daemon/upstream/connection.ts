@@ -4,11 +4,12 @@ import { systemClock, type Clock } from "../supervisor/clock.js";
 import { hopTiming } from "../../shared/hop-timing.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { gatewayVersion } from "../../shared/version.js";
-import { LATEST_PROTOCOL_VERSION, isSupportedProtocolVersion } from "../../shared/mcp-protocol-versions.js";
+import { LATEST_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSIONS, isSupportedProtocolVersion } from "../../shared/mcp-protocol-versions.js";
 import type { JsonRpcMessage, MessageTransport } from "./message-transport.js";
 import {
   UpstreamRpcError,
   type JsonObject,
+  type ProtocolEra,
   type UpstreamConnection,
   type UpstreamHandlers,
   type UpstreamIdentity,
@@ -17,6 +18,8 @@ import {
 } from "./types.js";
 import { createDeadlineSweep } from "./deadline-sweep.js";
 import { RawJson } from "./raw-json.js";
+import { classifyProbeAnswer, stampModernRequest, type ModernStamp } from "./modern-era.js";
+import { createModernListens, type ListenFilter, type ModernListens } from "./modern-listens.js";
 
 /**
  * A lean JSON-RPC 2.0 peer for one MCP server, acting as the MCP client of that server.
@@ -26,6 +29,14 @@ import { RawJson } from "./raw-json.js";
  * The server is untrusted, so nothing waits on it forever: every request has a timeout,
  * and a server that goes quiet while requests wait is pinged and, if it does not answer,
  * declared unresponsive (MCP 2025-11-25 "Base Protocol › Lifecycle › Timeouts").
+ *
+ * One connection type serves both eras of MCP, with the same request, pending and timeout
+ * machinery: a legacy server gets `initialize` and one session; a modern one (2026-07-28) gets
+ * no handshake — every request carries the gateway's version, capabilities and identity in
+ * `_meta` (modern-era.ts), `logging/setLevel` becomes a per-request level, `resources/subscribe`
+ * becomes a `subscriptions/listen` (modern-listens.ts), and the liveness check uses
+ * `server/discover` because modern servers have no `ping`. With `era: "auto"` the era is
+ * detected first, as the stdio binding says ("Transports › stdio › Backward Compatibility").
  */
 
 /**
@@ -64,6 +75,20 @@ export const GATEWAY_CLIENT_CAPABILITIES: JsonObject = {
   roots: { listChanged: true },
 };
 
+/**
+ * The capabilities declared to a modern server in every request's `_meta`: the same routes as
+ * for a legacy one, minus `roots.listChanged` (the modern revision has no
+ * `notifications/roots/list_changed`: a server asks for roots again when it needs them).
+ */
+export const GATEWAY_MODERN_CLIENT_CAPABILITIES: JsonObject = {
+  sampling: {},
+  elicitation: {},
+  roots: {},
+};
+
+/** Default bound on the `server/discover` era probe before the server counts as legacy. */
+export const DEFAULT_ERA_PROBE_TIMEOUT_MS = 5_000;
+
 /** Observes every notification from the server, whatever handlers the engine installed. */
 export type NotificationObserver = (method: string, params: JsonObject | undefined) => void;
 
@@ -87,8 +112,19 @@ export interface UpstreamConnectionOptions {
   readonly transport: MessageTransport;
   /** Initial handlers for server-initiated traffic; default: notifications dropped, requests refused. */
   readonly handlers?: UpstreamHandlers;
-  /** `clientInfo` sent in `initialize`. */
+  /** `clientInfo` sent in `initialize` (legacy) or in every request's `_meta` (modern). */
   readonly clientInfo?: { readonly name: string; readonly version: string };
+  /**
+   * How to open the connection. `legacy` (the default): `initialize` at once. `modern`: the era
+   * is known (cached from an earlier start), so `server/discover` is sent for the identity and
+   * a refusal is a start-up failure. `auto`: probe with `server/discover` and fall back to
+   * `initialize` on anything that is not modern evidence; if the process closes during the
+   * probe, or `initialize` fails after an inconclusive probe, the start rejects with
+   * `EraProbeFallbackError` so that the owner restarts the process once in legacy mode.
+   */
+  readonly era?: ProtocolEra | "auto";
+  /** Bound on the era probe (`era: "auto"`); default `DEFAULT_ERA_PROBE_TIMEOUT_MS`. */
+  readonly probeTimeoutMs?: number;
   /** Aborting it during `initialize` closes the connection and rejects (start-up timeout, stop). */
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
@@ -128,6 +164,8 @@ interface PendingRequest {
   deadline: number;
   /** The `_meta.progressToken` it was sent with, whose progress restarts its timeout. */
   readonly progressToken: string | number | undefined;
+  /** A `subscriptions/listen`: open for as long as the subscription lasts, so it never makes the server look quiet. */
+  readonly longLived: boolean;
   resolve(result: UpstreamResult): void;
   reject(error: Error): void;
 }
@@ -153,6 +191,28 @@ export class UpstreamUnresponsiveError extends GatewayError {
       `server "${serverName}" stopped responding (no answer to a ping within ${formatDuration(pingMs)})${restarting ? "; it is being restarted" : ""}`,
     );
   }
+}
+
+/**
+ * The era probe upset the process: it closed during the `server/discover` probe, or it did not
+ * complete `initialize` after a probe that found no modern server. Servers built on some SDKs
+ * exit (or wedge) on any request before `initialize`; the probe must not cost such a server its
+ * start, so the owner restarts it once with `era: "legacy"` and does not count a crash.
+ */
+export class EraProbeFallbackError extends GatewayError {
+  constructor(serverName: string, cause: unknown) {
+    super("unavailable", `server "${serverName}" did not survive the server/discover probe; starting it again as a legacy server`, { cause });
+  }
+}
+
+/** Extra knobs of one request, used inside this module only. */
+interface SendExtras {
+  /** A `subscriptions/listen`: no timeout and not counted as waiting. */
+  readonly longLived?: boolean;
+  /** Told the request's JSON-RPC id before it is written. */
+  readonly onId?: (id: number) => void;
+  /** Stamp the modern `_meta` whatever the connection's era (the era probe). */
+  readonly stamp?: ModernStamp;
 }
 
 /** The default handlers: the supervisor's stance before an engine takes over. */
@@ -185,6 +245,16 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   let timeouts = options.timeouts ?? DEFAULT_UPSTREAM_TIMEOUTS;
   let nextId = 1;
   let identity: UpstreamIdentity | undefined;
+  /** The era the connection speaks once open (`legacy` while a probe is undecided). */
+  let era: ProtocolEra = "legacy";
+  const clientInfo = options.clientInfo ?? { name: "deploystack-gateway", version: gatewayVersion };
+  /** What every request to a modern server carries; `logLevel` follows `logging/setLevel`. */
+  let modernStamp: ModernStamp = {
+    protocolVersion: MODERN_PROTOCOL_VERSIONS[0]!,
+    clientCapabilities: GATEWAY_MODERN_CLIENT_CAPABILITIES,
+    clientInfo,
+  };
+  let listens: ModernListens | undefined;
   /** Messages received so far: the liveness check compares it instead of stamping each message with the time. */
   let received = 0;
   /** `received` when the quiet period being timed began, and when that period ends. */
@@ -261,6 +331,10 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   };
 
   const handleNotification = (method: string, params: JsonObject | undefined): void => {
+    if (method === "notifications/subscriptions/acknowledged") {
+      listens?.acknowledged(params);
+      return;
+    }
     if (method === "notifications/progress") {
       restartTimeoutOnProgress(params?.progressToken);
     } else if (method === "notifications/cancelled") {
@@ -306,6 +380,32 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   const request = (method: string, params: JsonObject | undefined, requestOptions?: UpstreamRequestOptions): Promise<JsonObject> =>
     send(method, params, requestOptions, false) as Promise<JsonObject>;
 
+  /**
+   * A request to a modern server that the legacy face of the connection turns into something
+   * else (see the module comment), or undefined for one that is sent as it is.
+   */
+  function translateModern(method: string, params: JsonObject | undefined, signal: AbortSignal | undefined): Promise<UpstreamResult> | undefined {
+    switch (method) {
+      case "logging/setLevel": {
+        // No `logging/setLevel` in the modern revision: the level travels in each request's `_meta`.
+        const level = params?.level;
+        if (typeof level === "string") modernStamp = { ...modernStamp, logLevel: level };
+        return Promise.resolve({});
+      }
+      case "resources/subscribe":
+      case "resources/unsubscribe": {
+        const uri = params?.uri;
+        if (typeof uri !== "string") return Promise.reject(new UpstreamRpcError(-32602, 'invalid params: "uri" must be a string'));
+        return method === "resources/subscribe" ? listens!.subscribe(uri, signal) : listens!.unsubscribe(uri);
+      }
+      case "ping":
+        // Modern servers have no `ping`; `server/discover` is the cheapest request every one of them answers.
+        return send("server/discover", undefined, signal ? { signal } : undefined, false).then(() => ({}));
+      default:
+        return undefined;
+    }
+  }
+
   /** Sends one request; only with `passThrough` may it resolve with `RawJson`. `limitMs` 0: no timeout. */
   function send(
     method: string,
@@ -313,11 +413,21 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     requestOptions: UpstreamRequestOptions | undefined,
     passThrough: boolean,
     limitMs = method === "tools/call" ? timeouts.toolCallMs : timeouts.requestMs,
+    extras?: SendExtras,
   ): Promise<UpstreamResult> {
     if (closedController.signal.aborted) return Promise.reject(stoppedError());
     const signal = requestOptions?.signal;
     if (signal?.aborted) return Promise.reject(cancelledError(quoted, method));
+    if (era === "modern" && extras === undefined) {
+      const translated = translateModern(method, params, signal);
+      if (translated) return translated;
+    }
+    const stamp = extras?.stamp ?? (era === "modern" ? modernStamp : undefined);
+    if (stamp) params = stampModernRequest(params, stamp);
+    const longLived = extras?.longLived === true;
+    if (longLived) limitMs = 0;
     const id = nextId++;
+    extras?.onId?.(id);
     const sentAt = hopTiming.enabled ? hopTiming.now() : 0;
     const meta = params?._meta;
     const token = meta !== null && typeof meta === "object" ? (meta as JsonObject).progressToken : undefined;
@@ -330,6 +440,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
         limitMs,
         deadline: 0,
         progressToken,
+        longLived,
         resolve(result) {
           if (sentAt !== 0) hopTiming.record("daemon.upstream", sentAt);
           if (onAbort) signal!.removeEventListener("abort", onAbort);
@@ -385,9 +496,16 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
    * moment a call arrives.
    */
   function startQuietPeriodIfIdle(now: number): void {
-    if (pending.size > 0) return;
+    if (waitingCount() > 0) return;
     receivedAtQuietStart = received;
     quietCheckAt = now + timeouts.quietMs;
+  }
+
+  /** Requests waiting for an answer: pending ones, less open subscriptions (a ping counts). */
+  function waitingCount(): number {
+    let count = 0;
+    for (const request of pending.values()) if (!request.longLived) count++;
+    return count;
   }
 
   /** Sends the liveness ping (at most one outstanding); returns its deadline. */
@@ -401,20 +519,27 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
       limitMs: timeouts.pingMs,
       deadline,
       progressToken: undefined,
+      longLived: false,
       resolve() {},
       reject() {},
     };
     pending.set(id, settle);
     quietCheckAt = Infinity;
-    logger.debug({ server: serverName }, "checking on the server: ping");
-    sendQuietly({ jsonrpc: "2.0", id, method: "ping" });
+    // A modern server has no `ping` ("Key Changes" 5): `server/discover`, which every one answers, is the probe.
+    const probe = era === "modern" ? "server/discover" : "ping";
+    logger.debug({ server: serverName, probe }, "checking on the server");
+    sendQuietly(
+      era === "modern"
+        ? { jsonrpc: "2.0", id, method: probe, params: stampModernRequest(undefined, modernStamp) }
+        : { jsonrpc: "2.0", id, method: probe },
+    );
     return deadline;
   }
 
   /** Our ping was answered: with requests still waiting, the next quiet period starts now. */
   function pingAnswered(): void {
     pingId = undefined;
-    if (pending.size === 0) {
+    if (waitingCount() === 0) {
       quietCheckAt = Infinity;
       return;
     }
@@ -460,7 +585,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
       declareUnresponsive();
       return Infinity;
     }
-    const waiting = pending.size > (pingId === undefined ? 0 : 1);
+    const waiting = waitingCount() > (pingId === undefined ? 0 : 1);
     // A request that timed out is reason enough to check on the server; so is silence while requests wait.
     if (pingId === undefined && (expired || (waiting && now >= quietCheckAt))) {
       if (expired || received === receivedAtQuietStart) {
@@ -513,6 +638,8 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     request,
     forward: (method, params, requestOptions) => send(method, params, requestOptions, true),
     notify(method, params) {
+      // Gone from the modern revision: a modern server asks for roots when it needs them.
+      if (era === "modern" && method === "notifications/roots/list_changed") return;
       sendQuietly(params === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params });
     },
     setHandlers(next) {
@@ -529,30 +656,136 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     },
   };
 
+  /** The legacy opening: `initialize`, then `notifications/initialized` ("Lifecycle › Initialization"). */
+  const initializeParams = (): JsonObject => ({
+    protocolVersion: LATEST_PROTOCOL_VERSION,
+    capabilities: GATEWAY_CLIENT_CAPABILITIES,
+    clientInfo,
+  });
+  const finishLegacy = (result: JsonObject): void => {
+    identity = toIdentity(quoted, result);
+    connection.notify("notifications/initialized");
+  };
+
+  /** Speaks the modern revision from now on, with the identity `server/discover` gave; follows list changes. */
+  const becomeModern = (found: UpstreamIdentity): void => {
+    identity = found;
+    era = "modern";
+    modernStamp = { ...modernStamp, protocolVersion: found.protocolVersion };
+    listens = createModernListens({
+      serverName,
+      capabilities: found.capabilities,
+      listen: (filter: ListenFilter, signal, onId) =>
+        send("subscriptions/listen", { notifications: filter as JsonObject }, { signal }, false, 0, { longLived: true, onId }) as Promise<JsonObject>,
+      ackTimeoutMs: () => timeouts.requestMs,
+      closed: closedController.signal,
+      logger,
+    });
+    listens.start();
+  };
+
+  type ProbeAnswer = { result: JsonObject } | { error: unknown };
+  /** One `server/discover` with the modern `_meta` for `version`; never rejects. `onId` gets its id. */
+  const discover = (version: string, onId?: (id: number) => void): Promise<ProbeAnswer> =>
+    send("server/discover", undefined, undefined, false, 0, { stamp: { ...modernStamp, protocolVersion: version }, ...(onId ? { onId } : {}) }).then(
+      (result) => ({ result: result as JsonObject }),
+      (error: unknown) => ({ error }),
+    );
+
+  /** The era is known to be modern (cached): `server/discover` gives the identity; anything else is a failed start. */
+  const openModern = async (): Promise<void> => {
+    let version = MODERN_PROTOCOL_VERSIONS[0]!;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const answer = await discover(version);
+      const verdict = classifyProbeAnswer(answer);
+      if (verdict.kind === "modern") return becomeModern(verdict.identity);
+      if (verdict.kind === "retry" && attempt === 0) {
+        version = verdict.version;
+        continue;
+      }
+      if ("error" in answer && answer.error instanceof GatewayError) throw answer.error;
+      break;
+    }
+    throw new GatewayError("unavailable", `${quoted} did not answer server/discover as a modern server`);
+  };
+
+  /**
+   * Detects the era ("Transports › stdio › Backward Compatibility") and opens the connection in
+   * it. Modern evidence: a `DiscoverResult` naming a version we speak, or `-32022` listing one
+   * (asked again once with it). Anything else — another error, garbage, silence past the probe
+   * bound — is legacy, and `initialize` follows on the same process. A `DiscoverResult` that
+   * arrives late (a slow starter answering after the bound) still wins over `initialize`.
+   */
+  const openAuto = async (): Promise<void> => {
+    const probeMs = options.probeTimeoutMs ?? DEFAULT_ERA_PROBE_TIMEOUT_MS;
+    let version = MODERN_PROTOCOL_VERSIONS[0]!;
+    let late: Promise<ProbeAnswer> | undefined;
+    let lateId: number | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let probeId: number | undefined;
+      const asked = discover(version, (id) => (probeId = id));
+      const answer = await withinProbeBound(asked, probeMs);
+      if (answer === "timeout") {
+        late = asked;
+        lateId = probeId;
+        break;
+      }
+      if ("error" in answer && answer.error instanceof UpstreamClosedError) throw new EraProbeFallbackError(serverName, answer.error);
+      const verdict = classifyProbeAnswer(answer);
+      if (verdict.kind === "modern") return becomeModern(verdict.identity);
+      if (verdict.kind === "retry" && attempt === 0 && verdict.version !== version) {
+        version = verdict.version;
+        continue;
+      }
+      if (verdict.kind === "incompatible") {
+        throw new GatewayError("unavailable", `${quoted} speaks only protocol ${verdict.supported.slice(0, 4).join(", ").slice(0, 80)}, which the gateway does not`);
+      }
+      break;
+    }
+    const initialized = send("initialize", initializeParams(), undefined, false, 0).then(
+      (result) => ({ result: result as JsonObject }),
+      (error: unknown) => ({ error }),
+    );
+    const lateModern = late?.then((answer): Promise<ProbeAnswer | { modern: UpstreamIdentity }> | { modern: UpstreamIdentity } => {
+      const verdict = classifyProbeAnswer(answer);
+      return verdict.kind === "modern" ? { modern: verdict.identity } : initialized;
+    });
+    const first = await (lateModern ? Promise.race([initialized, lateModern]) : initialized);
+    if ("modern" in first) return becomeModern(first.modern);
+    // Legacy: a probe that never got its answer must not keep the server looking busy.
+    if (lateId !== undefined) pending.delete(lateId);
+    if ("error" in first) throw new EraProbeFallbackError(serverName, first.error);
+    finishLegacy(first.result);
+  };
+
+  /** Resolves with `promise`'s value, or "timeout" after `ms` on the connection's clock. */
+  function withinProbeBound<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
+    return new Promise((resolve) => {
+      const timer = clock.setTimeout(() => resolve("timeout"), ms);
+      void promise.then((value) => {
+        clock.clearTimeout(timer);
+        resolve(value);
+      });
+    });
+  }
+
   const startSignal = options.signal;
   const onStartAbort = (): void => void close();
   try {
     if (startSignal?.aborted) throw new GatewayError("unavailable", `${quoted} start was cancelled`);
     startSignal?.addEventListener("abort", onStartAbort, { once: true });
     await transport.start();
-    const result = (await send(
-      "initialize",
-      {
-        protocolVersion: LATEST_PROTOCOL_VERSION,
-        capabilities: GATEWAY_CLIENT_CAPABILITIES,
-        clientInfo: options.clientInfo ?? { name: "deploystack-gateway", version: gatewayVersion },
-      },
-      undefined,
-      false,
-      0,
-    )) as JsonObject;
-    identity = toIdentity(quoted, result);
-    connection.notify("notifications/initialized");
+    const opening = options.era ?? "legacy";
+    if (opening === "auto") await openAuto();
+    else if (opening === "modern") await openModern();
+    else finishLegacy((await send("initialize", initializeParams(), undefined, false, 0)) as JsonObject);
     return connection;
   } catch (error) {
     await close();
     if (startSignal?.aborted) {
-      throw new GatewayError("unavailable", `${quoted} did not complete initialize`, { cause: startSignal.reason });
+      throw new GatewayError("unavailable", `${quoted} did not complete ${options.era === "modern" ? "server/discover" : "initialize"}`, {
+        cause: startSignal.reason,
+      });
     }
     if (error instanceof UpstreamRpcError) {
       throw new GatewayError("unavailable", `${quoted} refused initialize: ${error.message}`, { cause: error });
@@ -574,6 +807,7 @@ function toIdentity(quoted: string, result: JsonObject): UpstreamIdentity {
   }
   const serverInfo = isObject(result.serverInfo) ? result.serverInfo : {};
   return {
+    era: "legacy",
     protocolVersion,
     capabilities: isObject(result.capabilities) ? result.capabilities : {},
     serverInfo: {

@@ -46,8 +46,27 @@ export interface UpstreamHandlers {
   onRequest(method: string, params: JsonObject | undefined, signal: AbortSignal): Promise<JsonObject>;
 }
 
-/** The parts of the server's `initialize` result that routing needs. */
+/**
+ * Which generation of MCP a server speaks ("Basic › Versioning › Terminology"): `legacy`
+ * revisions (2025-11-25 and older) open a session with `initialize`; `modern` ones (2026-07-28
+ * on) carry version, capabilities and client identity in every request's `_meta`.
+ */
+export type ProtocolEra = "legacy" | "modern";
+
+/**
+ * The parts of the server's `initialize` result (legacy) or `server/discover` result (modern)
+ * that routing needs.
+ */
 export interface UpstreamIdentity {
+  /**
+   * How the connection talks to the server. A modern server's results pass through as it wrote
+   * them (`resultType` included); an `InputRequiredResult` (`resultType: "input_required"`,
+   * "Patterns › Multi Round-Trip Requests") also comes back as-is from `request`/`forward`:
+   * bridging it to a legacy client's session is the caller's job (the router, where a result
+   * of a modern connection returns to its caller).
+   */
+  readonly era: ProtocolEra;
+  /** The negotiated legacy version, or the modern version every request declares. */
   readonly protocolVersion: string;
   readonly capabilities: JsonObject;
   readonly serverInfo: { readonly name: string; readonly version: string } & JsonObject;
