@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file deploystack/gateway/v1/gateway_service.proto.
  */
 export const file_deploystack_gateway_v1_gateway_service: GenFile = /*@__PURE__*/
-  fileDesc("CixkZXBsb3lzdGFjay9nYXRld2F5L3YxL2dhdGV3YXlfc2VydmljZS5wcm90bxIWZGVwbG95c3RhY2suZ2F0ZXdheS52MSISChBHZXRTdGF0dXNSZXF1ZXN0Io4EChFHZXRTdGF0dXNSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEgsKA3BpZBgCIAEoBRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgZ1cHRpbWUYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoEdGVhbRgFIAEoCzIcLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVGVhbRI7Cg1jb25maWdfc291cmNlGAYgASgOMiQuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Db25maWdTb3VyY2USEwoLY29uZmlnX3BhdGgYByABKAkSFgoOY29udHJvbF9zb2NrZXQYCCABKAkSFwoPY29udHJvbF9hZGRyZXNzGAkgASgJEg8KB21jcF91cmwYCiABKAkSDwoHc3NlX3VybBgLIAEoCRIYChBmcm9udGVuZF9ydW5uaW5nGAwgASgIEjUKB3NlcnZlcnMYDSABKAsyJC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlckNvdW50cxIVCg1zZXNzaW9uX2NvdW50GA4gASgNEgwKBGhvbWUYDyABKAkSOQoMY29uZmlnX2Vycm9yGBAgASgLMiMuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Db25maWdFcnJvciIUChJXYXRjaEV2ZW50c1JlcXVlc3QiQwoTV2F0Y2hFdmVudHNSZXNwb25zZRIsCgVldmVudBgBIAEoCzIdLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuRXZlbnQiEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UiEwoRR2V0TWV0cmljc1JlcXVlc3QiIgoSR2V0TWV0cmljc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiUAoPR2V0U3RhdHNSZXF1ZXN0EikKBndpbmRvdxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgp0b29sX2xpbWl0GAIgASgNIo8CChBHZXRTdGF0c1Jlc3BvbnNlEikKBndpbmRvdxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI0CgdzZXJ2ZXJzGAIgAygLMiMuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXJTdGF0cxIwCgV0b29scxgDIAMoCzIhLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVG9vbFN0YXRzEjYKCHNlc3Npb25zGAQgAygLMiQuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXNzaW9uU3RhdHMSMAoFdG90YWwYBSABKAsyIS5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkNhbGxTdGF0czL/AwoOR2F0ZXdheVNlcnZpY2USYAoJR2V0U3RhdHVzEiguZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRTdGF0dXNSZXF1ZXN0GikuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRTdGF0dXNSZXNwb25zZRJoCgtXYXRjaEV2ZW50cxIqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuV2F0Y2hFdmVudHNSZXF1ZXN0GisuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAESXQoIU2h1dGRvd24SJy5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNodXRkb3duUmVxdWVzdBooLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2h1dGRvd25SZXNwb25zZRJjCgpHZXRNZXRyaWNzEikuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRNZXRyaWNzUmVxdWVzdBoqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuR2V0TWV0cmljc1Jlc3BvbnNlEl0KCEdldFN0YXRzEicuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRTdGF0c1JlcXVlc3QaKC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkdldFN0YXRzUmVzcG9uc2ViBnByb3RvMw", [file_deploystack_gateway_v1_gateway, file_deploystack_gateway_v1_stats, file_deploystack_gateway_v1_team, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("CixkZXBsb3lzdGFjay9nYXRld2F5L3YxL2dhdGV3YXlfc2VydmljZS5wcm90bxIWZGVwbG95c3RhY2suZ2F0ZXdheS52MSISChBHZXRTdGF0dXNSZXF1ZXN0Io4EChFHZXRTdGF0dXNSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEgsKA3BpZBgCIAEoBRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgZ1cHRpbWUYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoEdGVhbRgFIAEoCzIcLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVGVhbRI7Cg1jb25maWdfc291cmNlGAYgASgOMiQuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Db25maWdTb3VyY2USEwoLY29uZmlnX3BhdGgYByABKAkSFgoOY29udHJvbF9zb2NrZXQYCCABKAkSFwoPY29udHJvbF9hZGRyZXNzGAkgASgJEg8KB21jcF91cmwYCiABKAkSDwoHc3NlX3VybBgLIAEoCRIYChBmcm9udGVuZF9ydW5uaW5nGAwgASgIEjUKB3NlcnZlcnMYDSABKAsyJC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlckNvdW50cxIVCg1zZXNzaW9uX2NvdW50GA4gASgNEgwKBGhvbWUYDyABKAkSOQoMY29uZmlnX2Vycm9yGBAgASgLMiMuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Db25maWdFcnJvciIUChJXYXRjaEV2ZW50c1JlcXVlc3QiQwoTV2F0Y2hFdmVudHNSZXNwb25zZRIsCgVldmVudBgBIAEoCzIdLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuRXZlbnQiEQoPU2h1dGRvd25SZXF1ZXN0IhIKEFNodXRkb3duUmVzcG9uc2UiEwoRR2V0TWV0cmljc1JlcXVlc3QiIgoSR2V0TWV0cmljc1Jlc3BvbnNlEgwKBHRleHQYASABKAkiUAoPR2V0U3RhdHNSZXF1ZXN0EikKBndpbmRvdxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgp0b29sX2xpbWl0GAIgASgNIo8CChBHZXRTdGF0c1Jlc3BvbnNlEikKBndpbmRvdxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI0CgdzZXJ2ZXJzGAIgAygLMiMuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXJTdGF0cxIwCgV0b29scxgDIAMoCzIhLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVG9vbFN0YXRzEjYKCHNlc3Npb25zGAQgAygLMiQuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXNzaW9uU3RhdHMSMAoFdG90YWwYBSABKAsyIS5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkNhbGxTdGF0cyIvChxFbmFibGVDb250cm9sTGlzdGVuZXJSZXF1ZXN0Eg8KB2FkZHJlc3MYASABKAkiSwodRW5hYmxlQ29udHJvbExpc3RlbmVyUmVzcG9uc2USDwoHYWRkcmVzcxgBIAEoCRIZChFhbHJlYWR5X2xpc3RlbmluZxgCIAEoCDKGBQoOR2F0ZXdheVNlcnZpY2USYAoJR2V0U3RhdHVzEiguZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRTdGF0dXNSZXF1ZXN0GikuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRTdGF0dXNSZXNwb25zZRJoCgtXYXRjaEV2ZW50cxIqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuV2F0Y2hFdmVudHNSZXF1ZXN0GisuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlMAESXQoIU2h1dGRvd24SJy5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNodXRkb3duUmVxdWVzdBooLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2h1dGRvd25SZXNwb25zZRJjCgpHZXRNZXRyaWNzEikuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRNZXRyaWNzUmVxdWVzdBoqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuR2V0TWV0cmljc1Jlc3BvbnNlEl0KCEdldFN0YXRzEicuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRTdGF0c1JlcXVlc3QaKC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkdldFN0YXRzUmVzcG9uc2UShAEKFUVuYWJsZUNvbnRyb2xMaXN0ZW5lchI0LmRlcGxveXN0YWNrLmdhdGV3YXkudjEuRW5hYmxlQ29udHJvbExpc3RlbmVyUmVxdWVzdBo1LmRlcGxveXN0YWNrLmdhdGV3YXkudjEuRW5hYmxlQ29udHJvbExpc3RlbmVyUmVzcG9uc2ViBnByb3RvMw", [file_deploystack_gateway_v1_gateway, file_deploystack_gateway_v1_stats, file_deploystack_gateway_v1_team, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Request for GetStatus.
@@ -342,6 +342,58 @@ export const GetStatsResponseSchema: GenMessage<GetStatsResponse> = /*@__PURE__*
   messageDesc(file_deploystack_gateway_v1_gateway_service, 9);
 
 /**
+ * Request for EnableControlListener.
+ *
+ * @generated from message deploystack.gateway.v1.EnableControlListenerRequest
+ */
+export type EnableControlListenerRequest = Message<"deploystack.gateway.v1.EnableControlListenerRequest"> & {
+  /**
+   * The loopback HOST:PORT to listen on; empty means 127.0.0.1 with a port
+   * the OS chooses. Ignored when the listener already runs.
+   *
+   * @generated from field: string address = 1;
+   */
+  address: string;
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.EnableControlListenerRequest.
+ * Use `create(EnableControlListenerRequestSchema)` to create a new message.
+ */
+export const EnableControlListenerRequestSchema: GenMessage<EnableControlListenerRequest> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_gateway_service, 10);
+
+/**
+ * Response for EnableControlListener. The bearer token is not in it: it stays
+ * in control.token in the state folder (0600), where the caller reads it.
+ *
+ * @generated from message deploystack.gateway.v1.EnableControlListenerResponse
+ */
+export type EnableControlListenerResponse = Message<"deploystack.gateway.v1.EnableControlListenerResponse"> & {
+  /**
+   * The address the listener is bound to ("127.0.0.1:40123").
+   *
+   * @generated from field: string address = 1;
+   */
+  address: string;
+
+  /**
+   * True when the listener was already running (started by --control-listen
+   * or an earlier call), false when this call started it.
+   *
+   * @generated from field: bool already_listening = 2;
+   */
+  alreadyListening: boolean;
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.EnableControlListenerResponse.
+ * Use `create(EnableControlListenerResponseSchema)` to create a new message.
+ */
+export const EnableControlListenerResponseSchema: GenMessage<EnableControlListenerResponse> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_gateway_service, 11);
+
+/**
  * The daemon as a whole: status, events and shutdown.
  *
  * @generated from service deploystack.gateway.v1.GatewayService
@@ -399,6 +451,18 @@ export const GatewayService: GenService<{
     methodKind: "unary";
     input: typeof GetStatsRequestSchema;
     output: typeof GetStatsResponseSchema;
+  },
+  /**
+   * Starts the loopback TCP control listener (what --control-listen starts at
+   * launch) so that dsctl dashboard works on a daemon started without it.
+   * Only callable on the unix socket: over TCP it fails with PermissionDenied.
+   *
+   * @generated from rpc deploystack.gateway.v1.GatewayService.EnableControlListener
+   */
+  enableControlListener: {
+    methodKind: "unary";
+    input: typeof EnableControlListenerRequestSchema;
+    output: typeof EnableControlListenerResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_deploystack_gateway_v1_gateway_service, 0);
