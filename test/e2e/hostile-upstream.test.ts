@@ -369,8 +369,11 @@ test.serial("§4 no encoding of a server's secret leaves through logs, errors, l
     ["tools", "list", "--json"],
   ]) {
     const run = await gateway.dsctl(args);
+    t.is(run.code, 0, `dsctl ${args.join(" ")}: ${run.stderr}`);
     assertNoSecret(t, `dsctl ${args.join(" ")}`, `${run.stdout}${run.stderr}`);
   }
+  const leakyServer = (await gateway.daemon.clients.servers.getServer({ name: "leaky" })).server;
+  t.truthy(leakyServer?.lastError, "the FAILED server has a last error to show (the outlet is exercised)");
   const logs = await gateway.serverLog("kb");
   t.true(logs.includes("leaking raw: "), "the lines are kept, masked");
   assertNoSecret(t, "StreamServerLogs(kb)", logs);
