@@ -7,12 +7,14 @@ import {
   createUpstreamConnection,
   DEFAULT_UPSTREAM_TIMEOUTS,
   defaultUpstreamHandlers,
+  EraMismatchError,
+  EraProbeFallbackError,
   UpstreamClosedError,
   type ManagedUpstreamConnection,
   type UpstreamTimeouts,
 } from "../upstream/connection.js";
 import { createStdioMessageTransport } from "../upstream/stdio-transport.js";
-import { type UpstreamConnection, type UpstreamHandlers, type UpstreamIdentity } from "../upstream/types.js";
+import { type ProtocolEra, type UpstreamConnection, type UpstreamHandlers, type UpstreamIdentity } from "../upstream/types.js";
 import { buildChildEnv, spawnChild, type ChildExit, type ChildHandle, type StopTimeouts } from "./child-process.js";
 import { systemClock, type Clock, type TimerHandle } from "./clock.js";
 import { createLineSplitter, createLogBuffer, type LogBuffer, type LogLimits } from "./log-buffer.js";
@@ -73,6 +75,8 @@ export interface SupervisorDeps {
    * `DEFAULT_UPSTREAM_TIMEOUTS`); a server's `requestTimeoutMs` overrides both request bounds.
    */
   readonly upstreamTimeouts?: Partial<UpstreamTimeouts>;
+  /** Bound on the `server/discover` era probe of a server whose era is not known yet; default 5 s. */
+  readonly eraProbeTimeoutMs?: number;
 }
 
 /** The supervisor plus what only the composition root wires. */
@@ -98,6 +102,13 @@ const REASON_LINES = 10;
 
 interface Run {
   readonly child: ChildHandle;
+  /** How the connection opens: `auto` probes the era (the first start of a configuration). */
+  readonly era: ProtocolEra | "auto";
+  /**
+   * True until the connection is open on an `auto` start: an exit in that window (a legacy
+   * server that dies on the probe) restarts it once as legacy, not counted as a crash.
+   */
+  probing: boolean;
   readonly startController: AbortController;
   startTimer?: TimerHandle;
   connection?: ManagedUpstreamConnection;
@@ -126,6 +137,12 @@ interface Entry {
   startedAt?: number;
   nextStartAt?: number;
   identity?: UpstreamIdentity;
+  /**
+   * The era the current configuration speaks, once known: later starts open in it without a
+   * probe ("Versioning › Backward Compatibility": the era is a property of the server, cached
+   * per process configuration; re-probed when a start in the cached era fails or the config changes).
+   */
+  knownEra?: ProtocolEra;
   catalog?: ServerCatalog;
   crashTimes: number[];
   readonly log: LogBuffer;
@@ -209,6 +226,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       startup: config.startup,
       prefix: config.prefix,
       ...(entry.identity !== undefined ? { identity: entry.identity } : {}),
+      ...(entry.knownEra !== undefined ? { era: entry.knownEra } : {}),
     };
   };
 
@@ -321,8 +339,13 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     launch(entry);
   };
 
-  /** Spawns the server's process. Only inside `serial`, only when there is no run. */
-  const launch = (entry: Entry): void => {
+  /**
+   * Spawns the server's process. Only inside `serial`, only when there is no run. `era`: how to
+   * open the connection; by default the known era of this configuration, else a probe.
+   * `sameStart`: the legacy retry after a probe that cost the process its start is part of the
+   * same start, so observers see one STARTING (the new pid shows from the next state on).
+   */
+  const launch = (entry: Entry, era: ProtocolEra | "auto" = entry.knownEra ?? "auto", sameStart = false): void => {
     if (shuttingDown || entry.removed || entry.run || !entry.enabled) return;
     clearTimers(entry);
     const { config } = entry;
@@ -360,6 +383,8 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     const outputDone = Promise.all([closed(stderr), closed(child.process.stdout)]).then(() => undefined);
     const run: Run = {
       child,
+      era,
+      probing: era === "auto",
       startController: new AbortController(),
       intentional: false,
       ended: false,
@@ -379,7 +404,8 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     }
     deps.processRegistry?.add(child.pid);
     note(entry, `spawned pid ${child.pid}: ${[config.command, ...config.args].join(" ")}`);
-    setState(entry, "starting", { startedAt: clock.now(), nextStartAt: undefined });
+    if (sameStart && entry.state === "starting") Object.assign(entry, { startedAt: clock.now(), nextStartAt: undefined });
+    else setState(entry, "starting", { startedAt: clock.now(), nextStartAt: undefined });
     run.startTimer = clock.setTimeout(() => {
       run.failure = `did not answer initialize within ${formatDuration(config.startupTimeoutMs)}`;
       run.startController.abort();
@@ -400,6 +426,8 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
         logger,
         clock,
         timeouts: timeoutsOf(baseTimeouts, entry.config),
+        era: run.era,
+        ...(deps.eraProbeTimeoutMs !== undefined ? { probeTimeoutMs: deps.eraProbeTimeoutMs } : {}),
         onUnresponsive: (reason) => markUnhealthy(entry, run, reason),
         // A server's error answers reach MCP clients, dsctl and logs: mask its secrets in them once, here.
         maskError: (error) => maskUpstreamError(entry.mask, error),
@@ -408,6 +436,14 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     } catch (error) {
       if (run.startTimer !== undefined) clock.clearTimeout(run.startTimer);
       if (run.intentional || run.ended) return;
+      if (error instanceof EraProbeFallbackError) {
+        // The probe upset a legacy server: its exit restarts it as legacy (onExit), not as a crash.
+        note(entry, error.message);
+        void child.stop(deps.stopTimeouts);
+        return;
+      }
+      // The server answered as if it spoke the other era: the next start probes again.
+      if (error instanceof EraMismatchError) entry.knownEra = undefined;
       if (error instanceof UpstreamClosedError) {
         // It closed its stdout: it is exiting, and its exit status is the better reason.
         stopIfStillAlive(entry, run, "closed its stdout during initialize");
@@ -419,10 +455,12 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       return;
     }
     if (run.startTimer !== undefined) clock.clearTimeout(run.startTimer);
+    run.probing = false;
     if (run.intentional || run.ended || entry.run !== run) {
       await connection.close();
       return;
     }
+    entry.knownEra = connection.identity.era;
     run.connection = connection;
     run.lease = makeLease(entry, connection);
     connection.closed.addEventListener("abort", () => stopIfStillAlive(entry, run, "closed its stdout"));
@@ -493,6 +531,15 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     if (entry.run !== run) return;
     entry.run = undefined;
     if (run.intentional) return;
+    if (run.probing && run.failure === undefined && !shuttingDown && !entry.removed && entry.enabled) {
+      // It went away during the era probe (or the initialize right after it): restarted once as legacy, no crash counted.
+      entry.knownEra = "legacy";
+      note(entry, "the server/discover probe cost this process its start; starting it again as a legacy server (not counted as a crash)");
+      void serial(entry, () => {
+        if (!entry.run && entry.enabled && !shuttingDown && !entry.removed && entry.state === "starting") launch(entry, "legacy", true);
+      });
+      return;
+    }
     const reason = run.failure ?? exitText;
     const details = run.stderrTail.length > 0 ? `\n${run.stderrTail.join("\n")}` : "";
     const now = clock.now();
@@ -713,6 +760,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
             if (restartNeeded) {
               entry.catalog = undefined;
               entry.identity = undefined;
+              entry.knownEra = undefined;
               if (entry.run || entry.state !== "stopped") await stopRun(entry, "stopped");
               resetFailures(entry);
               if (started) launchOrIdle(entry);

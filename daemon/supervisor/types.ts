@@ -1,5 +1,5 @@
 import type { ServerConfig, StartupMode } from "../config/types.js";
-import type { JsonObject, UpstreamConnection, UpstreamIdentity } from "../upstream/types.js";
+import type { JsonObject, ProtocolEra, UpstreamConnection, UpstreamIdentity } from "../upstream/types.js";
 
 /**
  * The supervisor's public shape: what the control API, the MCP session engine and the
@@ -46,8 +46,13 @@ export interface ServerSnapshot {
   readonly envNames: readonly string[];
   readonly startup: StartupMode;
   readonly prefix: string;
-  /** From the last successful `initialize`. */
+  /** From the last successful `initialize` (legacy) or `server/discover` (modern); carries the negotiated version. */
   readonly identity?: UpstreamIdentity;
+  /**
+   * The era the server speaks, once known (detected by the `server/discover` probe on the first
+   * start of its configuration, and kept for later starts of the same configuration).
+   */
+  readonly era?: ProtocolEra;
 }
 
 /** Where a log line came from. */

@@ -205,6 +205,14 @@ export class EraProbeFallbackError extends GatewayError {
   }
 }
 
+/**
+ * A start in a given era was answered as if the server spoke the other one: `initialize` was
+ * refused, or `server/discover` was not answered by a modern server. An owner that chose the
+ * era from a cache forgets it and probes on the next start ("Versioning › Backward
+ * Compatibility": re-probe if the cached assumption later fails).
+ */
+export class EraMismatchError extends GatewayError {}
+
 /** Extra knobs of one request, used inside this module only. */
 interface SendExtras {
   /** A `subscriptions/listen`: no timeout and not counted as waiting. */
@@ -706,7 +714,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
       if ("error" in answer && answer.error instanceof GatewayError) throw answer.error;
       break;
     }
-    throw new GatewayError("unavailable", `${quoted} did not answer server/discover as a modern server`);
+    throw new EraMismatchError("unavailable", `${quoted} did not answer server/discover as a modern server`);
   };
 
   /**
@@ -788,7 +796,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
       });
     }
     if (error instanceof UpstreamRpcError) {
-      throw new GatewayError("unavailable", `${quoted} refused initialize: ${error.message}`, { cause: error });
+      throw new EraMismatchError("unavailable", `${quoted} refused initialize: ${error.message}`, { cause: error });
     }
     if (error instanceof GatewayError) throw error;
     throw new GatewayError("unavailable", `${quoted} could not be initialized`, { cause: error });
