@@ -1,28 +1,15 @@
 #!/usr/bin/env node
-import { statePaths } from "../shared/paths.js";
-import { createProgram } from "./program.js";
-import { processIo } from "./io.js";
+import { enginesNodeRange, nodeVersionProblem } from "./node-version.js";
 
 /**
- * dsctl's entry point (the package's `bin`): builds the command tree for this process
- * and runs it. Ctrl-C handling is installed only by the verbs that stream.
+ * dsctl's entry point (the package's `bin`). It checks the Node.js version against the package's `engines` before
+ * anything else is loaded, so an old Node prints one clear line instead of a syntax error from deep in a dependency;
+ * then it loads the CLI.
  */
-let interrupt: AbortController | undefined;
-const program = createProgram({
-  io: processIo,
-  paths: statePaths(),
-  stdin: process.stdin,
-  stdout: process.stdout,
-  setExitCode: (code) => {
-    process.exitCode = code;
-  },
-  interrupt: () => {
-    if (!interrupt) {
-      const controller = new AbortController();
-      interrupt = controller;
-      for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => controller.abort());
-    }
-    return interrupt.signal;
-  },
-});
-await program.parseAsync(process.argv);
+const problem = nodeVersionProblem(process.versions.node, enginesNodeRange());
+if (problem) {
+  process.stderr.write(`${problem}\n`);
+  process.exitCode = 1;
+} else {
+  await import("./run-main.js");
+}
