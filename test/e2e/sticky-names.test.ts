@@ -95,6 +95,9 @@ test("a server listing another server's names after list_changed cannot take the
     `kb-memory-read_graph kept by kb-memory, kb's memory-read_graph -> ${renamedRead}`,
     "squatter://docs/own kept by docs, kb's squatter://docs/own -> ",
   ]);
+  const log = gateway.daemon.stdout() + gateway.daemon.stderr();
+  t.regex(log, /exposed name collision resolved/, "collisions are logged");
+  t.regex(log, /team file warning[^\n]*prefix \\?"kb-memory\\?" of server \\?"kb-memory\\?" begins with prefix \\?"kb\\?" of server \\?"kb\\?"/, "the prefix overlap is warned about at load");
   const explained = await gateway.dsctl(["policy", "explain", renamedDelete]);
   t.is(explained.code, 0, explained.stderr);
   t.regex(explained.stdout, /denied by deny rule `kb-memory-delete_entities`/);
