@@ -134,7 +134,8 @@ export function createFrontendRunner(options: FrontendRunnerOptions): FrontendRu
         if (reported !== undefined && port === undefined && child === handle) {
           clearTimeout(readyTimer);
           port = reported;
-          log.info({ port }, "frontend listening");
+          // The frontend logs its own "frontend listening" line (relayed to this log): this one stays out of the way.
+          log.debug({ port }, "frontend reported its port");
           changed();
         } else if (line.trim() !== "") {
           log.info({ line }, "frontend output");

@@ -4,6 +4,7 @@ import { constants } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GetStatusResponse } from "../../gen/deploystack/gateway/v1/gateway_service_pb.js";
+import { dsctlInvocation } from "../../shared/dsctl-command.js";
 import { ensurePrivateDir, type StatePaths } from "../../shared/paths.js";
 import type { CliIo } from "../io.js";
 import { CliFailure } from "../run-verb.js";
@@ -204,6 +205,8 @@ async function runDetached(argv: string[], env: NodeJS.ProcessEnv, args: StartAr
       ["  logs", paths.logsDir],
     ]),
   );
+  const dsctl = dsctlInvocation(deps.env ?? process.env);
+  io.stdout.write(`add it to your IDE with \`${dsctl} ide add <client>\`; stop it with \`${dsctl} stop\`\n`);
   return 0;
 }
 
