@@ -1,6 +1,6 @@
 import test from "ava";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
-import { ServerState } from "../../gen/deploystack/gateway/v1/server_pb.js";
+import { ProtocolEra, ServerState } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import { ServerService } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
 import { runVerb } from "../dial.js";
 import { createCapturedIo } from "../io.js";
@@ -19,9 +19,9 @@ test("servers list prints an aligned table", async (t) => {
   t.is(
     io.out(),
     [
-      "NAME        STATE    ENABLED  PID   UPTIME  RESTARTS  TOOLS  LAST ERROR",
-      "everything  RUNNING  yes      4242  5m 3s   1         16",
-      "memory      FAILED   yes      -     -       5         0      exited with code 1: Error: boom",
+      "NAME        STATE    ENABLED  PID   UPTIME  RESTARTS  TOOLS  ERA  LAST ERROR",
+      "everything  RUNNING  yes      4242  5m 3s   1         16     -",
+      "memory      FAILED   yes      -     -       5         0      -    exited with code 1: Error: boom",
       "",
     ].join("\n"),
   );
@@ -138,4 +138,16 @@ test("servers logs -f streams until interrupted, then exits 0 and ends the serve
   t.is(await run, 0);
   await ended;
   t.regex(io.out(), /supervisor followed\n$/);
+});
+
+test("servers get and list show the era the server speaks", async (t) => {
+  const { state, client, io } = setup();
+  const everything = state.servers.get("everything")!;
+  everything.protocolEra = ProtocolEra.MODERN;
+  everything.protocolVersion = "2026-07-28";
+  t.is(await getServer(client, { name: "everything" }, io), 0);
+  t.regex(io.out(), /\nera {10}modern\nprotocol {5}2026-07-28\n/);
+  const table = createCapturedIo();
+  await listServers(client, {}, table);
+  t.regex(table.out(), /\neverything +RUNNING +yes +4242 +5m 3s +1 +16 +modern\n/);
 });

@@ -1,5 +1,5 @@
 import type { Client } from "@connectrpc/connect";
-import { LogSource, ServerState, StartupMode, ServerTransport, type Server } from "../../gen/deploystack/gateway/v1/server_pb.js";
+import { LogSource, ProtocolEra, ServerState, StartupMode, ServerTransport, type Server } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import {
   DisableServerResponseSchema,
   EnableServerResponseSchema,
@@ -55,7 +55,7 @@ export async function listServers(client: ServerClient, args: JsonFlag, io: CliI
   }
   io.stdout.write(
     formatTable(
-      ["NAME", "STATE", "ENABLED", "PID", "UPTIME", "RESTARTS", "TOOLS", "LAST ERROR"],
+      ["NAME", "STATE", "ENABLED", "PID", "UPTIME", "RESTARTS", "TOOLS", "ERA", "LAST ERROR"],
       response.servers.map((server) => [
         server.name,
         enumName(ServerState, server.state),
@@ -64,6 +64,7 @@ export async function listServers(client: ServerClient, args: JsonFlag, io: CliI
         server.uptime ? formatDurationMs(durationMs(server.uptime)) : "-",
         String(server.restarts),
         String(server.toolCount),
+        eraName(server.protocolEra),
         errorHeadline(server.lastError),
       ]),
     ),
@@ -77,6 +78,11 @@ export async function listServers(client: ServerClient, args: JsonFlag, io: CliI
     io.stdout.write(`${escapeControls(note, { singleLine: true })}\n`);
   }
   return 0;
+}
+
+/** The era a server speaks, in lower case (`legacy`, `modern`), or "-" while it is not known. */
+export function eraName(era: ProtocolEra): string {
+  return era === ProtocolEra.UNSPECIFIED ? "-" : enumName(ProtocolEra, era).toLowerCase();
 }
 
 /** Words that mark the line of a program's stderr that says what went wrong. */
@@ -113,6 +119,7 @@ export function formatServer(server: Server): string {
     ["command", [server.command, ...server.args].join(" ")],
     ["env", server.envNames.length > 0 ? server.envNames.join(", ") : "-"],
     ["server info", server.serverInfoName ? `${server.serverInfoName} ${server.serverInfoVersion}`.trim() : "-"],
+    ["era", eraName(server.protocolEra)],
     ["protocol", server.protocolVersion || "-"],
     ...(server.nextStartTime ? [["next start", formatTimestamp(server.nextStartTime)] as const] : []),
     ["last error", server.lastError === "" ? "-" : server.lastError.replaceAll("\n", "\n" + " ".repeat("server info".length + 2))],

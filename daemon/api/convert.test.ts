@@ -1,7 +1,7 @@
 import test from "ava";
-import { ServerState } from "../../gen/deploystack/gateway/v1/server_pb.js";
+import { ProtocolEra, ServerState } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import type { ServerSnapshot, ServerState as DomainServerState } from "../supervisor/types.js";
-import { eventToProto, serverCountsToProto, serverStateToProto } from "./convert.js";
+import { eventToProto, serverCountsToProto, serverStateToProto, serverToProto } from "./convert.js";
 
 const DOMAIN_STATES: readonly DomainServerState[] = ["stopped", "starting", "running", "backoff", "failed", "idle", "unhealthy"];
 
@@ -44,4 +44,13 @@ test("WatchEvents carries the RUNNING → UNHEALTHY change", (t) => {
   t.is(change.server?.state, ServerState.UNHEALTHY);
   t.is(change.previousState, ServerState.RUNNING);
   t.is(change.server?.lastError, "stopped responding: no answer to a ping within 30s");
+});
+
+test("a server's era and protocol version reach the proto Server; an unknown era is UNSPECIFIED", (t) => {
+  const identity = { era: "modern" as const, protocolVersion: "2026-07-28", capabilities: {}, serverInfo: { name: "m", version: "2" } };
+  const modern = serverToProto({ ...snapshot("m", "running"), era: "modern", identity });
+  t.is(modern.protocolEra, ProtocolEra.MODERN);
+  t.is(modern.protocolVersion, "2026-07-28");
+  t.is(serverToProto({ ...snapshot("l", "running"), era: "legacy" }).protocolEra, ProtocolEra.LEGACY);
+  t.is(serverToProto(snapshot("new", "starting")).protocolEra, ProtocolEra.UNSPECIFIED);
 });

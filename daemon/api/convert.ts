@@ -3,6 +3,7 @@ import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   LogLineSchema,
   LogSource,
+  ProtocolEra,
   ServerSchema,
   ServerState,
   ServerTransport,
@@ -69,6 +70,7 @@ export function serverToProto(snapshot: ServerSnapshot, now: number = Date.now()
     serverInfoName: snapshot.identity?.serverInfo.name ?? "",
     serverInfoVersion: snapshot.identity?.serverInfo.version ?? "",
     protocolVersion: snapshot.identity?.protocolVersion ?? "",
+    protocolEra: snapshot.era === "modern" ? ProtocolEra.MODERN : snapshot.era === "legacy" ? ProtocolEra.LEGACY : ProtocolEra.UNSPECIFIED,
     nextStartTime: snapshot.nextStartAt !== undefined ? timestampFromMs(snapshot.nextStartAt) : undefined,
     startTime: running ? timestampFromMs(snapshot.startedAt ?? now) : undefined,
   });

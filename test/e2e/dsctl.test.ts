@@ -114,7 +114,7 @@ test.serial("dsctl drives a daemon it started: status, servers, logs, tools, std
   const table = await dsctl(home, "servers", "list");
   t.is(table.code, 0);
   const rows = table.stdout.trimEnd().split("\n");
-  t.regex(rows[0], /^NAME +STATE +ENABLED +PID +UPTIME +RESTARTS +TOOLS +LAST ERROR$/);
+  t.regex(rows[0], /^NAME +STATE +ENABLED +PID +UPTIME +RESTARTS +TOOLS +ERA +LAST ERROR$/);
   t.regex(rows[1], /^alpha +RUNNING +yes +\d+ /);
   t.regex(rows[2], /^beta +RUNNING +yes +\d+ /);
 

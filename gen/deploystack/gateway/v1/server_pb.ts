@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file deploystack/gateway/v1/server.proto.
  */
 export const file_deploystack_gateway_v1_server: GenFile = /*@__PURE__*/
-  fileDesc("CiNkZXBsb3lzdGFjay9nYXRld2F5L3YxL3NlcnZlci5wcm90bxIWZGVwbG95c3RhY2suZ2F0ZXdheS52MSK3BAoGU2VydmVyEgwKBG5hbWUYASABKAkSMgoFc3RhdGUYAiABKA4yIy5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlclN0YXRlEg8KB2VuYWJsZWQYAyABKAgSCwoDcGlkGAQgASgFEhAKCHJlc3RhcnRzGAUgASgNEhIKCmxhc3RfZXJyb3IYBiABKAkSKQoGdXB0aW1lGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCnRvb2xfY291bnQYCCABKA0SOgoJdHJhbnNwb3J0GAkgASgOMicuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXJUcmFuc3BvcnQSDwoHY29tbWFuZBgKIAEoCRIMCgRhcmdzGAsgAygJEhEKCWVudl9uYW1lcxgMIAMoCRI0CgdzdGFydHVwGA0gASgOMiMuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TdGFydHVwTW9kZRIOCgZwcmVmaXgYDiABKAkSGAoQc2VydmVyX2luZm9fbmFtZRgPIAEoCRIbChNzZXJ2ZXJfaW5mb192ZXJzaW9uGBAgASgJEhgKEHByb3RvY29sX3ZlcnNpb24YESABKAkSMwoPbmV4dF9zdGFydF90aW1lGBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ0CgdMb2dMaW5lEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKBnNvdXJjZRgCIAEoDjIhLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuTG9nU291cmNlEgwKBHRleHQYAyABKAkifgoNTmFtZUNvbGxpc2lvbhITCgt3YW50ZWRfbmFtZRgBIAEoCRITCgtrZXB0X3NlcnZlchgCIAEoCRIWCg5yZW5hbWVkX3NlcnZlchgDIAEoCRIUCgxyZW5hbWVkX2l0ZW0YBCABKAkSFQoNYXNzaWduZWRfbmFtZRgFIAEoCSrgAQoLU2VydmVyU3RhdGUSHAoYU0VSVkVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUU0VSVkVSX1NUQVRFX1NUT1BQRUQQARIZChVTRVJWRVJfU1RBVEVfU1RBUlRJTkcQAhIYChRTRVJWRVJfU1RBVEVfUlVOTklORxADEhgKFFNFUlZFUl9TVEFURV9CQUNLT0ZGEAQSFwoTU0VSVkVSX1NUQVRFX0ZBSUxFRBAFEhUKEVNFUlZFUl9TVEFURV9JRExFEAYSGgoWU0VSVkVSX1NUQVRFX1VOSEVBTFRIWRAHKk8KD1NlcnZlclRyYW5zcG9ydBIgChxTRVJWRVJfVFJBTlNQT1JUX1VOU1BFQ0lGSUVEEAASGgoWU0VSVkVSX1RSQU5TUE9SVF9TVERJTxABKloKC1N0YXJ0dXBNb2RlEhwKGFNUQVJUVVBfTU9ERV9VTlNQRUNJRklFRBAAEhYKElNUQVJUVVBfTU9ERV9FQUdFUhABEhUKEVNUQVJUVVBfTU9ERV9MQVpZEAIqWQoJTG9nU291cmNlEhoKFkxPR19TT1VSQ0VfVU5TUEVDSUZJRUQQABIVChFMT0dfU09VUkNFX1NUREVSUhABEhkKFUxPR19TT1VSQ0VfU1VQRVJWSVNPUhACYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("CiNkZXBsb3lzdGFjay9nYXRld2F5L3YxL3NlcnZlci5wcm90bxIWZGVwbG95c3RhY2suZ2F0ZXdheS52MSLyBAoGU2VydmVyEgwKBG5hbWUYASABKAkSMgoFc3RhdGUYAiABKA4yIy5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlclN0YXRlEg8KB2VuYWJsZWQYAyABKAgSCwoDcGlkGAQgASgFEhAKCHJlc3RhcnRzGAUgASgNEhIKCmxhc3RfZXJyb3IYBiABKAkSKQoGdXB0aW1lGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCnRvb2xfY291bnQYCCABKA0SOgoJdHJhbnNwb3J0GAkgASgOMicuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXJUcmFuc3BvcnQSDwoHY29tbWFuZBgKIAEoCRIMCgRhcmdzGAsgAygJEhEKCWVudl9uYW1lcxgMIAMoCRI0CgdzdGFydHVwGA0gASgOMiMuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TdGFydHVwTW9kZRIOCgZwcmVmaXgYDiABKAkSGAoQc2VydmVyX2luZm9fbmFtZRgPIAEoCRIbChNzZXJ2ZXJfaW5mb192ZXJzaW9uGBAgASgJEhgKEHByb3RvY29sX3ZlcnNpb24YESABKAkSMwoPbmV4dF9zdGFydF90aW1lGBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI5Cgxwcm90b2NvbF9lcmEYFCABKA4yIy5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlByb3RvY29sRXJhInQKB0xvZ0xpbmUSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoGc291cmNlGAIgASgOMiEuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Mb2dTb3VyY2USDAoEdGV4dBgDIAEoCSJ+Cg1OYW1lQ29sbGlzaW9uEhMKC3dhbnRlZF9uYW1lGAEgASgJEhMKC2tlcHRfc2VydmVyGAIgASgJEhYKDnJlbmFtZWRfc2VydmVyGAMgASgJEhQKDHJlbmFtZWRfaXRlbRgEIAEoCRIVCg1hc3NpZ25lZF9uYW1lGAUgASgJKuABCgtTZXJ2ZXJTdGF0ZRIcChhTRVJWRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRTRVJWRVJfU1RBVEVfU1RPUFBFRBABEhkKFVNFUlZFUl9TVEFURV9TVEFSVElORxACEhgKFFNFUlZFUl9TVEFURV9SVU5OSU5HEAMSGAoUU0VSVkVSX1NUQVRFX0JBQ0tPRkYQBBIXChNTRVJWRVJfU1RBVEVfRkFJTEVEEAUSFQoRU0VSVkVSX1NUQVRFX0lETEUQBhIaChZTRVJWRVJfU1RBVEVfVU5IRUFMVEhZEAcqTwoPU2VydmVyVHJhbnNwb3J0EiAKHFNFUlZFUl9UUkFOU1BPUlRfVU5TUEVDSUZJRUQQABIaChZTRVJWRVJfVFJBTlNQT1JUX1NURElPEAEqWgoLU3RhcnR1cE1vZGUSHAoYU1RBUlRVUF9NT0RFX1VOU1BFQ0lGSUVEEAASFgoSU1RBUlRVUF9NT0RFX0VBR0VSEAESFQoRU1RBUlRVUF9NT0RFX0xBWlkQAipdCgtQcm90b2NvbEVyYRIcChhQUk9UT0NPTF9FUkFfVU5TUEVDSUZJRUQQABIXChNQUk9UT0NPTF9FUkFfTEVHQUNZEAESFwoTUFJPVE9DT0xfRVJBX01PREVSThACKlkKCUxvZ1NvdXJjZRIaChZMT0dfU09VUkNFX1VOU1BFQ0lGSUVEEAASFQoRTE9HX1NPVVJDRV9TVERFUlIQARIZChVMT0dfU09VUkNFX1NVUEVSVklTT1IQAmIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * One configured MCP server and its live state. Never carries secret values:
@@ -122,21 +122,22 @@ export type Server = Message<"deploystack.gateway.v1.Server"> & {
   prefix: string;
 
   /**
-   * The name the server reported in its initialize result.
+   * The name the server reported in its initialize (legacy) or server/discover (modern) result.
    *
    * @generated from field: string server_info_name = 15;
    */
   serverInfoName: string;
 
   /**
-   * The version the server reported in its initialize result.
+   * The version the server reported in its initialize (legacy) or server/discover (modern) result.
    *
    * @generated from field: string server_info_version = 16;
    */
   serverInfoVersion: string;
 
   /**
-   * The MCP protocol version negotiated with the server.
+   * The MCP protocol version negotiated with the server (legacy), or the one every
+   * request to it declares (modern).
    *
    * @generated from field: string protocol_version = 17;
    */
@@ -155,6 +156,14 @@ export type Server = Message<"deploystack.gateway.v1.Server"> & {
    * @generated from field: google.protobuf.Timestamp start_time = 19;
    */
   startTime?: Timestamp | undefined;
+
+  /**
+   * The era the server speaks, detected by a server/discover probe on the first start
+   * of its configuration and kept for later starts; UNSPECIFIED until known.
+   *
+   * @generated from field: deploystack.gateway.v1.ProtocolEra protocol_era = 20;
+   */
+  protocolEra: ProtocolEra;
 };
 
 /**
@@ -381,6 +390,41 @@ export const StartupModeSchema: GenEnum<StartupMode> = /*@__PURE__*/
   enumDesc(file_deploystack_gateway_v1_server, 2);
 
 /**
+ * Which generation of MCP a server speaks (MCP 2026-07-28 "Versioning and Compatibility").
+ *
+ * @generated from enum deploystack.gateway.v1.ProtocolEra
+ */
+export enum ProtocolEra {
+  /**
+   * Not known yet: the server has not completed a start with this configuration.
+   *
+   * @generated from enum value: PROTOCOL_ERA_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * 2025-11-25 and older: one session opened with the initialize handshake.
+   *
+   * @generated from enum value: PROTOCOL_ERA_LEGACY = 1;
+   */
+  LEGACY = 1,
+
+  /**
+   * 2026-07-28 and later: no handshake; every request carries the protocol version,
+   * the gateway's capabilities and identity in _meta.
+   *
+   * @generated from enum value: PROTOCOL_ERA_MODERN = 2;
+   */
+  MODERN = 2,
+}
+
+/**
+ * Describes the enum deploystack.gateway.v1.ProtocolEra.
+ */
+export const ProtocolEraSchema: GenEnum<ProtocolEra> = /*@__PURE__*/
+  enumDesc(file_deploystack_gateway_v1_server, 3);
+
+/**
  * Which stream a log line came from.
  *
  * @generated from enum deploystack.gateway.v1.LogSource
@@ -412,5 +456,5 @@ export enum LogSource {
  * Describes the enum deploystack.gateway.v1.LogSource.
  */
 export const LogSourceSchema: GenEnum<LogSource> = /*@__PURE__*/
-  enumDesc(file_deploystack_gateway_v1_server, 3);
+  enumDesc(file_deploystack_gateway_v1_server, 4);
 
