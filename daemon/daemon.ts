@@ -24,6 +24,8 @@ import { startSupervision, type SupervisionHandle } from "./supervision.js";
 import { openControlPlane } from "./control-plane/open-control-plane.js";
 import type { ControlPlane } from "./control-plane/control-plane.js";
 import { hopTiming } from "../shared/hop-timing.js";
+import { openObservability, type OpenedObservability } from "./observability/open-observability.js";
+import { auditServiceRoutes } from "./api/audit-service.js";
 
 /**
  * The daemon's composition root: the one place that knows every part and wires them, with
@@ -157,6 +159,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   let control: ControlServer | undefined;
   let frontend: FrontendRunner | undefined;
   let fileWatch: TeamFileWatch | undefined;
+  let observed: OpenedObservability | undefined;
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
@@ -183,6 +186,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       if (mcp?.close) await step("mcp engine", () => mcp?.close?.());
       if (supervision) await step("servers", () => supervision?.shutdown());
       if (control) await step("control api", () => control?.close());
+      observed?.close();
       await step("pid file", () => releasePidFile(paths.pidFile));
       logger.info("daemon stopped");
       resolveStopped();
@@ -227,6 +231,18 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       }),
     );
 
+    // Metrics, the audit log and dsctl top's figures: fed by the engine's one instrumentation point.
+    observed = openObservability({
+      paths,
+      servers: () => supervisor.list(),
+      currentTeam: () => plane.currentTeam(),
+      whoAmI: async () => {
+        const who = await plane.whoAmI();
+        return who.loggedIn ? who.user?.email : undefined;
+      },
+      events,
+    });
+    const { observability } = observed;
     mcp = createMcpWiring({
       supervision,
       events,
@@ -234,8 +250,11 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       signal,
       team,
       acquireTimeoutMs: options.serverWaitMs,
+      observer: observability,
     });
     const mcpWiring = mcp;
+    const catalog = mcpWiring?.registry;
+    if (catalog) observed.setCatalog((server, name) => catalog.describeTool(name)?.server === server);
     // Before any server starts: the policy in force and the cached tool lists.
     await plane.attach({ supervisor, registry: mcpWiring?.registry });
 
@@ -272,11 +291,24 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         allowedOrigins: settings.controlAllowedOrigins,
       },
       routes: controlRoutes({
-        gateway: { status, events, requestShutdown: () => void stop("shutdown requested through the control api") },
+        gateway: {
+          status,
+          events,
+          requestShutdown: () => void stop("shutdown requested through the control api"),
+          observability: { observability, servers: () => supervisor.list() },
+          // dsctl dashboard on a daemon started without --control-listen.
+          enableControlListener: (address) => {
+            const where = parseControlListen(address ?? "127.0.0.1:0");
+            const server = control;
+            if (!server) throw new GatewayError("unavailable", "the control api is not up yet");
+            return server.listenTcp({ ...where, token: ensureControlToken(paths.controlToken), allowedOrigins: settings.controlAllowedOrigins });
+          },
+        },
         servers: { supervisor, nameCollisions: mcpWiring?.registry ? () => mcpWiring.registry?.collisions() ?? [] : undefined },
         mcp: mcpWiring?.routes,
         teams: teamServiceRoutes({ controlPlane: plane, tools: mcpWiring?.registry }),
         auth: authServiceRoutes({ controlPlane: plane }),
+        audit: auditServiceRoutes({ audit: observability.audit }),
       }),
     });
 

@@ -3,6 +3,7 @@ import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { ConfigSource } from "../../gen/deploystack/gateway/v1/gateway_pb.js";
 import {
+  EnableControlListenerResponseSchema,
   GatewayService,
   GetStatusResponseSchema,
   ShutdownResponseSchema,
@@ -11,8 +12,11 @@ import {
 import type { TeamConfig } from "../config/types.js";
 import type { EventHub, GatewayEvent } from "../events.js";
 import type { ServerSnapshot } from "../supervisor/types.js";
+import { GatewayError } from "../errors.js";
 import { createAsyncQueue } from "./async-queue.js";
 import { configErrorToProto, eventToProto, serverCountsToProto, teamToProto } from "./convert.js";
+import { viaTcpListener } from "./listener-context.js";
+import { getMetrics, getStats, type ObservabilityRpcDeps } from "./observability-rpcs.js";
 
 /** The daemon's state as `GetStatus` reports it, in domain terms; the composition root fills it in. */
 export interface GatewayStatusView {
@@ -43,6 +47,13 @@ export interface GatewayServiceDeps {
   readonly events: EventHub;
   /** Starts stopping the daemon; called after the `Shutdown` response was handed to the transport. */
   requestShutdown(): void;
+  /** Metrics and call figures (`GetMetrics`, `GetStats`); absent: they answer `Unimplemented`. */
+  readonly observability?: ObservabilityRpcDeps;
+  /**
+   * Starts the loopback TCP control listener at `address` (`HOST:PORT`; undefined: 127.0.0.1 on a port the OS
+   * picks), or reports the one running. Absent: `EnableControlListener` answers `Unimplemented`.
+   */
+  enableControlListener?(address: string | undefined): Promise<{ readonly address: string; readonly alreadyListening: boolean }>;
 }
 
 /** How many events may wait for a slow watcher before its stream is ended. */
@@ -84,6 +95,23 @@ export function gatewayServiceRoutes(deps: GatewayServiceDeps): (router: Connect
         } finally {
           unsubscribe();
         }
+      },
+      async enableControlListener(req, context) {
+        // A token holder on TCP must not be able to open listeners; only the socket's owner may.
+        if (context.values.get(viaTcpListener)) {
+          throw new GatewayError("permission_denied", "the control listener can be enabled only through the unix socket");
+        }
+        if (!deps.enableControlListener) throw new ConnectError("enabling the control listener is not supported here", Code.Unimplemented);
+        const result = await deps.enableControlListener(req.address === "" ? undefined : req.address);
+        return create(EnableControlListenerResponseSchema, result);
+      },
+      getMetrics() {
+        if (!deps.observability) throw new ConnectError("metrics are not available here", Code.Unimplemented);
+        return getMetrics(deps.observability);
+      },
+      getStats(req) {
+        if (!deps.observability) throw new ConnectError("call statistics are not available here", Code.Unimplemented);
+        return getStats(deps.observability, req);
       },
       shutdown() {
         // Let the response reach the transport before the stop sequence begins.
