@@ -4,6 +4,7 @@ import type { FastPath } from "./api/open-session-fast-path.js";
 import type { TeamConfig } from "./config/types.js";
 import type { EventHub } from "./events.js";
 import type { Registry } from "./mcp/registry.js";
+import type { CallObserver } from "./observability/call-observer.js";
 import type { SupervisionHandle } from "./supervision.js";
 
 /**
@@ -21,6 +22,8 @@ export interface McpWiringContext {
   readonly team: TeamConfig;
   /** How long calls and lists wait for a starting server; the engine's default when absent. */
   readonly acquireTimeoutMs?: number;
+  /** Where the engine reports calls and sessions (metrics, audit log, `dsctl top`). */
+  readonly observer?: CallObserver;
 }
 
 /** What the MCP engine gives back. */

@@ -42,6 +42,8 @@ export interface HopTiming {
   now(): number;
   /** Records the time since `startedAt` under `span`. */
   record(span: HopSpan, startedAt: number): void;
+  /** Also hands every recorded duration (µs) to `listener` (the Prometheus hop histograms); nothing when off. */
+  onRecord(listener: (span: HopSpan, micros: number) => void): void;
 }
 
 /** Samples kept per span: enough for stable percentiles, bounded however long the process runs. */
@@ -50,6 +52,7 @@ const KEPT_SAMPLES = 4096;
 class RecordingHopTiming implements HopTiming {
   readonly enabled = true;
   private readonly samples = new Map<HopSpan, { kept: Float64Array; count: number }>();
+  private readonly listeners: ((span: HopSpan, micros: number) => void)[] = [];
   private dirty = false;
 
   constructor(
@@ -71,9 +74,15 @@ class RecordingHopTiming implements HopTiming {
       entry = { kept: new Float64Array(KEPT_SAMPLES), count: 0 };
       this.samples.set(span, entry);
     }
-    entry.kept[entry.count % KEPT_SAMPLES] = (performance.now() - startedAt) * 1000;
+    const micros = (performance.now() - startedAt) * 1000;
+    entry.kept[entry.count % KEPT_SAMPLES] = micros;
     entry.count++;
     this.dirty = true;
+    for (const listener of this.listeners) listener(span, micros);
+  }
+
+  onRecord(listener: (span: HopSpan, micros: number) => void): void {
+    this.listeners.push(listener);
   }
 
   private flush(): void {
@@ -95,7 +104,7 @@ class RecordingHopTiming implements HopTiming {
   }
 }
 
-const off: HopTiming = { enabled: false, dir: undefined, now: () => 0, record: () => undefined };
+const off: HopTiming = { enabled: false, dir: undefined, now: () => 0, record: () => undefined, onRecord: () => undefined };
 
 /** The process's timer: off until `startHopTiming` (an ES live binding, so importers see it switch on). */
 export let hopTiming: HopTiming = off;

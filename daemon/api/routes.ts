@@ -11,6 +11,8 @@ export interface ControlRoutesDeps {
   /** The control plane's routes (daemon/api/team-service.ts, auth-service.ts). */
   readonly teams?: (router: ConnectRouter) => void;
   readonly auth?: (router: ConnectRouter) => void;
+  /** The audit log's routes (daemon/api/audit-service.ts). */
+  readonly audit?: (router: ConnectRouter) => void;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface ControlRoutesDeps {
  * answers their procedures with `Unimplemented`.
  */
 export function controlRoutes(deps: ControlRoutesDeps): (router: ConnectRouter) => void {
-  const parts = [gatewayServiceRoutes(deps.gateway), serverServiceRoutes(deps.servers), deps.mcp, deps.teams, deps.auth];
+  const parts = [gatewayServiceRoutes(deps.gateway), serverServiceRoutes(deps.servers), deps.mcp, deps.teams, deps.auth, deps.audit];
   return (router) => {
     for (const register of parts) register?.(router);
   };

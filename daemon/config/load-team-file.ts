@@ -218,6 +218,7 @@ function buildTeam(team: RawTeam, isDefault: boolean, server: (raw: RawServer, i
       managementTools: policy.managementTools ?? false,
     },
   };
+    ...(team.audit ? { audit: { enabled: team.audit.enabled ?? true, arguments: team.audit.arguments ?? "none" } } : {}),
 }
 
 function buildServer(

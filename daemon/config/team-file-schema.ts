@@ -79,6 +79,12 @@ const policySchema = z.strictObject({
   managementTools: z.boolean().optional(),
 });
 
+/** The audit log of a team's calls (docs/observability.md). */
+const auditSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  arguments: z.enum(["none", "keys", "hash", "full"]).optional(),
+});
+
 const teamSchema = z.strictObject({
   id: z.string().regex(TEAM_ID_PATTERN, "must match ^[A-Za-z0-9_.-]{1,128}$"),
   name: z.string().min(1).optional(),
@@ -86,6 +92,7 @@ const teamSchema = z.strictObject({
   role: z.string().min(1).optional(),
   servers: z.array(serverSchema).optional(),
   policy: policySchema.optional(),
+  audit: auditSchema.optional(),
 });
 
 const gatewaySchema = z.strictObject({

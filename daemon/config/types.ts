@@ -65,6 +65,16 @@ export interface PolicyConfig extends PolicyRules {
   readonly managementTools: boolean;
 }
 
+/** What the audit log keeps of a call's arguments (docs/observability.md). */
+export type AuditArgumentsMode = "none" | "keys" | "hash" | "full";
+
+/** A team's `audit:` section. */
+export interface AuditConfig {
+  /** Record tool calls, prompt gets and resource reads in `logs/audit.jsonl`. */
+  readonly enabled: boolean;
+  readonly arguments: AuditArgumentsMode;
+}
+
 /** One team and its servers. */
 export interface TeamConfig {
   readonly id: string;
@@ -75,6 +85,8 @@ export interface TeamConfig {
   readonly isDefault: boolean;
   readonly servers: readonly ServerConfig[];
   readonly policy: PolicyConfig;
+  /** The audit log's settings; absent: on, without arguments (daemon/observability). */
+  readonly audit?: AuditConfig;
 }
 
 /** How MCP clients must authenticate to the frontend. */

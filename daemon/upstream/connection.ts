@@ -185,10 +185,10 @@ export class UpstreamClosedError extends GatewayError {
  * in a loop). Waiting callers get this instead of waiting for their own timeouts.
  */
 export class UpstreamUnresponsiveError extends GatewayError {
-  constructor(serverName: string, pingMs: number, restarting: boolean) {
+  constructor(serverName: string, pingMs: number, restarting: boolean, probe = "a ping") {
     super(
       "unavailable",
-      `server "${serverName}" stopped responding (no answer to a ping within ${formatDuration(pingMs)})${restarting ? "; it is being restarted" : ""}`,
+      `server "${serverName}" stopped responding (no answer to ${probe} within ${formatDuration(pingMs)})${restarting ? "; it is being restarted" : ""}`,
     );
   }
 }
@@ -610,7 +610,8 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   /** Our ping went unanswered: fail every waiting request now, close, and tell the owner. */
   function declareUnresponsive(): void {
     pingId = undefined;
-    const error = new UpstreamUnresponsiveError(serverName, timeouts.pingMs, options.onUnresponsive !== undefined);
+    const probe = era === "modern" ? "a server/discover probe" : "a ping";
+    const error = new UpstreamUnresponsiveError(serverName, timeouts.pingMs, options.onUnresponsive !== undefined, probe);
     logger.warn({ server: serverName, pingMs: timeouts.pingMs }, "upstream did not answer a ping: unresponsive");
     const waiting = [...pending.values()];
     pending.clear();
@@ -621,7 +622,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
       logger.debug({ server: serverName, err: String(failure) }, "upstream transport close failed");
     });
     try {
-      options.onUnresponsive?.(`no answer to a ping within ${formatDuration(timeouts.pingMs)}`);
+      options.onUnresponsive?.(`no answer to ${probe} within ${formatDuration(timeouts.pingMs)}`);
     } catch (failure) {
       logger.warn({ server: serverName, err: String(failure) }, "unresponsive handler failed");
     }

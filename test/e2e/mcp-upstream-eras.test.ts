@@ -34,6 +34,8 @@ async function connect(t: { context: Context; teardown(fn: () => unknown): void 
 }
 
 const text = (result: Json): string => ((result.content as Json[])[0]?.text as string) ?? "";
+/** The text of a resource's first contents entry. */
+const contentsText = (result: { contents: readonly Json[] }): string => String(result.contents[0]?.text ?? "");
 
 test("dsctl servers get and list show each server's era and protocol", async (t) => {
   const { gateway } = t.context;
@@ -93,11 +95,11 @@ test("resources and prompts of a modern server: list, read, subscribe → update
   const updates: string[] = [];
   client.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => void updates.push(notification.params.uri));
   await client.client.subscribeResource({ uri: "fixture://counter" });
-  const before = Number((await client.client.readResource({ uri: "fixture://counter" })).contents[0]?.text);
+  const before = Number(contentsText(await client.client.readResource({ uri: "fixture://counter" })));
   await client.client.callTool({ name: "modern-touch", arguments: {} });
   t.true(await waitUntil(() => updates.includes("fixture://counter"), 30_000), "notifications/resources/updated reached the client");
   const after = await client.client.readResource({ uri: "fixture://counter" });
-  t.is(Number(after.contents[0]?.text), before + 1);
+  t.is(Number(contentsText(after)), before + 1);
   await client.client.unsubscribeResource({ uri: "fixture://counter" });
 
   const { prompts } = await client.client.listPrompts();

@@ -1,0 +1,152 @@
+/**
+ * The daemon's observability: the `CallObserver` that the data plane reports to, fanning each event out to the
+ * Prometheus metrics (gateway-metrics.ts), the windowed figures of `dsctl top` (call-stats.ts) and the audit log
+ * (audit-log.ts). One place decides an operation's outcome and error code, so the three agree by construction.
+ */
+import { GatewayError } from "../errors.js";
+import { maskJsonValue, type Masker } from "../supervisor/masking.js";
+import { RawJson } from "../upstream/raw-json.js";
+import { UpstreamRpcError } from "../upstream/types.js";
+import type { AuditConfig } from "../config/types.js";
+import { auditArguments } from "./audit-arguments.js";
+import type { AuditLog, AuditRecord } from "./audit-log.js";
+import type { CallObserver } from "./call-observer.js";
+import type { CallOutcome, ClientEra, SessionTransportLabel } from "./call-record.js";
+import { createCallStats, type CallStats } from "./call-stats.js";
+import type { GatewayMetrics } from "./gateway-metrics.js";
+
+/**
+ * A team's `audit:` settings, with defaults applied: on by default (the audit log is how a team answers "who called
+ * what"), arguments `none`.
+ */
+export type AuditSettings = AuditConfig;
+
+/** The settings when a team has no `audit:` section. */
+export const DEFAULT_AUDIT_SETTINGS: AuditSettings = { enabled: true, arguments: "none" };
+
+/** Open sessions of one era and transport. */
+export interface SessionCount {
+  readonly era: ClientEra;
+  readonly transport: SessionTransportLabel;
+  readonly open: number;
+}
+
+/** Options of `createObservability`. */
+export interface ObservabilityOptions {
+  readonly metrics: GatewayMetrics;
+  readonly audit: AuditLog;
+  /** The current team's id and audit settings (read per operation: a team switch applies at once). */
+  readonly team: () => { readonly id: string; readonly audit: AuditSettings };
+  /** The signed-in account, when there is one. */
+  readonly account: () => string | undefined;
+  /** Masks every configured server's secrets (for names a client sent and `full` arguments). */
+  readonly masker: () => Masker;
+  /** The installation's audit key (audit-key.ts). */
+  readonly auditKey: () => Buffer;
+  /** Wall clock in epoch ms; default `Date.now`. */
+  readonly wallClock?: () => number;
+  /** Monotonic clock in ms; default `performance.now`. */
+  readonly monotonic?: () => number;
+}
+
+/** The daemon's observability. */
+export interface Observability extends CallObserver {
+  readonly metrics: GatewayMetrics;
+  readonly stats: CallStats;
+  readonly audit: AuditLog;
+  /** Open sessions by era and transport (non-zero ones). */
+  sessions(): SessionCount[];
+  /** Wall clock (epoch ms), the time base of `stats`. */
+  wallNow(): number;
+}
+
+/** The outcome of an operation that ended with `result` or `error`. */
+export function callOutcome(result: unknown, error: unknown): CallOutcome {
+  if (error === undefined) {
+    const isToolError = typeof result === "object" && result !== null && !(result instanceof RawJson) && (result as { isError?: unknown }).isError === true;
+    return isToolError ? "tool_error" : "ok";
+  }
+  if (error instanceof GatewayError) {
+    if (error.kind === "permission_denied") return "denied";
+    if (error.kind === "cancelled") return "cancelled";
+  }
+  return "error";
+}
+
+/** The error code an audit record names: a gateway error kind or a JSON-RPC code; never a message. */
+export function callErrorCode(error: unknown): string | undefined {
+  if (error === undefined) return undefined;
+  if (error instanceof GatewayError) return error.kind;
+  if (error instanceof UpstreamRpcError) return String(error.code);
+  return "internal";
+}
+
+/** Creates the observer and its sinks. */
+export function createObservability(options: ObservabilityOptions): Observability {
+  const { metrics, audit } = options;
+  const wallNow = options.wallClock ?? Date.now;
+  const monotonic = options.monotonic ?? (() => performance.now());
+  const stats = createCallStats();
+  const open = new Map<string, SessionCount & { open: number }>();
+
+  const sessionEntry = (era: ClientEra, transport: SessionTransportLabel): { open: number } => {
+    const key = `${era} ${transport}`;
+    let entry = open.get(key);
+    if (!entry) open.set(key, (entry = { era, transport, open: 0 }));
+    return entry;
+  };
+
+  return {
+    metrics,
+    stats,
+    audit,
+    wallNow,
+    now: monotonic,
+    finished(operation, name, server, canonicalName, client, args, startedAt, result, error) {
+      const durationMs = monotonic() - startedAt;
+      const outcome = callOutcome(result, error);
+      const now = wallNow();
+      metrics.observeCall(operation, server, operation === "tools/call" ? name : undefined, outcome, durationMs / 1000);
+      if (server !== undefined) stats.record(server, operation === "tools/call" ? name : undefined, outcome !== "ok", durationMs, now);
+      const team = options.team();
+      if (!team.audit.enabled) return;
+      const mask = options.masker();
+      const errorCode = callErrorCode(error);
+      const account = options.account();
+      const kept =
+        team.audit.arguments === "none"
+          ? undefined
+          : auditArguments(team.audit.arguments, args, { key: options.auditKey, mask: (value) => maskJsonValue(mask, value) });
+      const record: AuditRecord = {
+        time: new Date(now).toISOString(),
+        team: team.id,
+        ...(account !== undefined ? { account } : {}),
+        client: client
+          ? { ...(client.name !== undefined ? { name: mask(client.name) } : {}), ...(client.era ? { era: client.era } : {}), transport: client.transport }
+          : { transport: "unspecified" },
+        operation,
+        // A resource URI or an unresolved name is whatever the client sent: masked like server text.
+        name: server !== undefined && operation !== "resources/read" ? name : mask(name),
+        ...(canonicalName !== undefined ? { canonicalName } : {}),
+        ...(server !== undefined ? { server } : {}),
+        outcome,
+        durationMs: Math.round(durationMs * 1000) / 1000,
+        ...(errorCode !== undefined ? { errorCode } : {}),
+        ...(kept ? { arguments: kept } : {}),
+      };
+      audit.append(record);
+    },
+    upstream: (server, method, failed) => metrics.upstream(server, method, failed),
+    sessionOpened(era, transport) {
+      sessionEntry(era, transport).open++;
+      metrics.sessionOpened(era, transport);
+    },
+    sessionClosed(era, transport) {
+      const entry = sessionEntry(era, transport);
+      entry.open = Math.max(0, entry.open - 1);
+      metrics.sessionClosed(era, transport);
+    },
+    bytes: (direction, transport, count) => metrics.bytes(direction, transport, count),
+    sessions: () => [...open.values()].filter((entry) => entry.open > 0).map(({ era, transport, open: count }) => ({ era, transport, open: count })),
+  };
+}
