@@ -3,6 +3,13 @@
  * Resources › Subscriptions"). The server sees one subscriber, the gateway: it subscribes
  * upstream when the first session subscribes to a URI and unsubscribes when the last one
  * leaves, and `notifications/resources/updated` reaches only the sessions subscribed.
+ *
+ * The book speaks `resources/subscribe` / `resources/unsubscribe` to every server. A modern
+ * server (2026-07-28) has neither: its connection turns them into one `subscriptions/listen`
+ * per URI, settled by the server's acknowledgement and cancelled on unsubscribe
+ * (daemon/upstream/modern-listens.ts), and its updates come back as the same
+ * `notifications/resources/updated`. `resubscribe` works the same way for both eras: a
+ * restarted modern server holds no subscription until a new listen is opened.
  */
 import type { Logger } from "../../shared/logger.js";
 import type { UpstreamConnection } from "../upstream/types.js";

@@ -121,3 +121,31 @@ test("a modern server's tool list change reaches a legacy client as notification
   const called = await client.client.callTool({ name: `modern-${added}`, arguments: {} });
   t.is(text(called as Json), added);
 });
+
+test.serial("a restarted modern server gets its subscriptions re-established: updates keep reaching the client", async (t) => {
+  const { gateway } = t.context;
+  const client = await connect(t, "eras-restart");
+  const updates: string[] = [];
+  client.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => void updates.push(notification.params.uri));
+  await client.client.subscribeResource({ uri: "fixture://counter" });
+  const before = await gateway.dsctl(["servers", "get", "modern", "--json"]);
+  const oldPid = (JSON.parse(before.stdout) as { server: { pid: number } }).server.pid;
+  const restarted = await gateway.dsctl(["servers", "restart", "modern"]);
+  t.is(restarted.code, 0, restarted.stderr);
+  t.true(
+    await waitUntil(async () => {
+      const server = (JSON.parse((await gateway.dsctl(["servers", "get", "modern", "--json"])).stdout) as { server: { state: string; pid: number } }).server;
+      return server.state === "SERVER_STATE_RUNNING" && server.pid !== oldPid;
+    }, 60_000),
+    "the modern server is running again in a new process",
+  );
+  // The new process holds no subscription until the gateway re-opens its subscriptions/listen.
+  t.true(
+    await waitUntil(async () => {
+      await client.client.callTool({ name: "modern-touch", arguments: {} });
+      return updates.includes("fixture://counter");
+    }, 30_000),
+    "notifications/resources/updated from the new process reached the client",
+  );
+  await client.client.unsubscribeResource({ uri: "fixture://counter" });
+});
