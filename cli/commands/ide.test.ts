@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -226,6 +226,9 @@ test("with client auth on, user files carry the token header (file kept private)
   const token = "tok-3f9a1c7e5b2d4a6c8e0f1a3b5c7d9e1f";
   writeFileSync(h.deps.paths.clientToken, `${token}\n`, { mode: 0o600 });
   const bearer = `Bearer ${token}`;
+  // An existing config readable by others is made private once it holds the token.
+  place(join(h.home, ".gemini/settings.json"), fixture("gemini.json"));
+  chmodSync(join(h.home, ".gemini/settings.json"), 0o644);
 
   const expectations: readonly [McpClientId, string, string, unknown][] = [
     ["vscode", ".config/Code/User/mcp.json", "servers", { type: "http", url, headers: { Authorization: bearer } }],
@@ -238,8 +241,8 @@ test("with client auth on, user files carry the token header (file kept private)
   for (const [client, file, key, entry] of expectations) {
     t.is(await ideAdd({ client }, createCapturedIo(), h.deps), 0);
     const path = join(h.home, file);
-    t.deepEqual((JSON.parse(readFileSync(path, "utf8")) as Record<string, Record<string, unknown>>)[key]!.deploystack, entry, client);
-    if (client !== "claude-desktop") t.is(statSync(path).mode & 0o777, 0o600, `${client}: a new file holding the token is 0600`);
+    t.deepEqual((parseJsonc(readFileSync(path, "utf8")) as Record<string, Record<string, unknown>>)[key]!.deploystack, entry, client);
+    if (client !== "claude-desktop") t.is(statSync(path).mode & 0o777, 0o600, `${client}: a file holding the token is 0600`);
   }
   t.is(await ideAdd({ client: "codex" }, createCapturedIo(), h.deps), 0);
   t.deepEqual(parseToml(readFileSync(join(h.home, ".codex/config.toml"), "utf8")), { mcp_servers: { deploystack: { url, http_headers: { Authorization: bearer } } } });

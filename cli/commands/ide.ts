@@ -121,7 +121,10 @@ export async function ideAdd(args: IdeArgs, io: CliIo, deps: IdeDeps): Promise<n
   }
   for (const location of targets) {
     if (location.client === "claude-desktop" && args.profile !== undefined) {
-      throw new CliFailure("Claude Desktop reaches the gateway through `dsctl stdio`, which serves the default profile only; drop --profile");
+      const reason = "Claude Desktop reaches the gateway through `dsctl stdio`, which serves the default profile only";
+      if (named) throw new CliFailure(`${reason}; drop --profile`);
+      io.stderr.write(`skipped: ${reason}\n`);
+      continue;
     }
     const entry = clientEntry(location.client, endpoint);
     const usesPrompt = location.client === "vscode" && endpoint.tokenEnvVar !== undefined;
@@ -208,9 +211,10 @@ export async function ideList(args: IdeArgs, io: CliIo, deps: IdeDeps): Promise<
   checkProfile(args.profile);
   const name = gatewayEntryName(args.profile);
   const rows: IdeListRow[] = [];
+  const port = args.port ?? (await deps.gatewayPort()) ?? DEFAULT_MCP_PORT;
   const endpoints = {
-    user: await gatewayEndpoint(args, deps, "user"),
-    workspace: await gatewayEndpoint(args, deps, "workspace"),
+    user: await gatewayEndpoint({ ...args, port }, deps, "user"),
+    workspace: await gatewayEndpoint({ ...args, port }, deps, "workspace"),
   };
   for (const client of chosenClients(args)) {
     for (const scope of describeClient(client)!.scopes) {
