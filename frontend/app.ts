@@ -6,6 +6,7 @@ import { createErrorRenderer } from "./middleware/error-renderer.js";
 import { createHealth } from "./middleware/health.js";
 import { createHostOriginGuard } from "./middleware/host-origin-guard.js";
 import { createLegacySse } from "./middleware/legacy-sse.js";
+import { createMetrics } from "./middleware/metrics.js";
 import { createNotFound } from "./middleware/not-found.js";
 import { createStreamableHttp } from "./middleware/streamable-http.js";
 import type { SessionRegistry } from "./session/session-registry.js";
@@ -23,6 +24,8 @@ export interface AppDeps {
   /** The client bearer token when `clientAuth` is `token`. */
   readonly clientToken?: string;
   readonly logger?: Logger;
+  /** `GET /metrics`'s exposition (frontend-metrics.ts); absent: not served. */
+  readonly metrics?: () => Promise<string>;
 }
 
 /**
@@ -43,6 +46,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(createCors());
   app.use(createClientAuth({ token: deps.settings.clientAuth === "token" ? deps.clientToken : undefined }));
   app.use(createHealth({ sessionCount: () => deps.sessions.size }));
+  app.use(createMetrics({ text: deps.metrics }));
   app.use(createStreamableHttp({ sessions: deps.sessions, maxBodyBytes: deps.settings.maxBodyBytes }));
   app.use(createLegacySse({ sessions: deps.sessions, maxBodyBytes: deps.settings.maxBodyBytes, daemonReachable: deps.daemonReachable }));
   app.use(createNotFound());

@@ -5,6 +5,7 @@ import { startHopTiming } from "../shared/hop-timing.js";
 import type { Logger } from "../shared/logger.js";
 import { statePaths } from "../shared/paths.js";
 import { createApp } from "./app.js";
+import { createFrontendMetrics } from "./frontend-metrics.js";
 import { loadOrCreateClientToken } from "./client-token.js";
 import { createDaemonClient } from "./daemon-client.js";
 import { createFrontendServer } from "./http/server.js";
@@ -47,7 +48,8 @@ function main(): void {
   // Cached once listening: the Host guard asks on every request and `server.address()` is a getsockname(2) call.
   let listeningPort: number | undefined;
   const port = (): number => listeningPort ?? (server.address() as AddressInfo | null)?.port ?? settings.port;
-  const app = createApp({ settings, sessions, port, clientToken, logger, daemonReachable: daemon.reachable });
+  const metrics = createFrontendMetrics(controlSocket);
+  const app = createApp({ settings, sessions, port, clientToken, logger, daemonReachable: daemon.reachable, metrics: metrics.text });
   server.on("request", app.callback());
   const shortest = Math.min(settings.sessionIdleTimeoutMs, settings.sessionInitTimeoutMs);
   const sweep = setInterval(() => sessions.sweep(), Math.max(1000, Math.min(60_000, shortest / 4)));
@@ -79,6 +81,7 @@ function main(): void {
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("unhandledRejection", (reason) => logger.error({ err: String(reason) }, "unhandled rejection"));
   process.on("uncaughtException", (error) => logger.error({ err: String(error), stack: error.stack }, "uncaught exception"));
+      metrics.close();
 }
 
 main();
