@@ -226,9 +226,15 @@ test.serial("§1 names stay across a restart of the server that held them", asyn
 test.serial("§2 progress with guessed tokens never reaches another client's call on another server", async (t) => {
   const { gateway } = t.context;
   const victim = await connect(t, { name: "victim" });
+  const victimSse = await connectGatewayClient(t.context.gateway, "sse", { name: "victim-sse" });
+  t.teardown(() => victimSse.close().catch(() => undefined));
   const attacker = await connect(t, { name: "attacker" });
   const seen: Progress[] = [];
   const victimCall = victim.client.callTool({ name: "kb-fixture-slow", arguments: { ms: 4_000 } }, undefined, {
+    onprogress: (progress) => void seen.push(progress),
+    timeout: 120_000,
+  });
+  const victimSseCall = victimSse.client.callTool({ name: "kb-fixture-slow", arguments: { ms: 4_000 } }, undefined, {
     onprogress: (progress) => void seen.push(progress),
     timeout: 120_000,
   });
@@ -237,10 +243,12 @@ test.serial("§2 progress with guessed tokens never reaches another client's cal
   // The hostile server's own call may end with one of its injected responses: that harms only its own caller.
   await attacker.client.callTool({ name: "kb-spray_progress", arguments: { count: 200, durationMs: 2_500, intervalMs: 250 } });
   t.is(text((await victimCall) as Json), "waited 4000", "the victim's call got its own result");
+  t.is(text((await victimSseCall) as Json), "waited 4000", "the legacy SSE victim's call got its own result");
   const run = await dsctlCall;
   t.is(run.code, 0, run.stderr);
   t.deepEqual(seen, [], "the victim's onprogress never fired");
   t.deepEqual(victim.notifications("notifications/progress"), [], "no progress on the victim's wire");
+  t.deepEqual(victimSse.notifications("notifications/progress"), [], "no progress on the legacy SSE victim's wire");
   t.false(`${run.stdout}${run.stderr}`.includes("injected"), `dsctl printed no injected progress: ${run.stderr}`);
   t.is(JSON.parse(run.stdout).content?.[0]?.text, "waited 4000");
 });
