@@ -1,0 +1,75 @@
+/**
+ * Whether the gateway exports traces, and where to. Tracing is off unless an OTLP endpoint is configured, by the
+ * standard OpenTelemetry variables (so that a gateway started in an instrumented environment joins it with no
+ * gateway-specific setting) or by the team file's `gateway.tracing.endpoint`. The daemon resolves this once, from
+ * its own environment and file, and hands the result to its frontend, whose environment is a minimal one.
+ */
+
+/** What a process needs to export its spans; absent means tracing is off. */
+export interface TracingSettings {
+  /** The OTLP/HTTP traces URL spans are POSTed to as protobuf (`…/v1/traces`). */
+  readonly tracesUrl: string;
+  /** How long finished spans wait to be sent together (OpenTelemetry's `OTEL_BSP_SCHEDULE_DELAY`, default 5 s). */
+  readonly scheduleDelayMs: number;
+}
+
+/** The team file's `gateway.tracing` section. */
+export interface TracingFileConfig {
+  /** An OTLP/HTTP base URL (`http://127.0.0.1:4318`); `/v1/traces` is appended, as for `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  readonly endpoint?: string;
+}
+
+/** OpenTelemetry's default `OTEL_BSP_SCHEDULE_DELAY`. */
+const DEFAULT_SCHEDULE_DELAY_MS = 5000;
+
+/** Appends the signal path to a base endpoint the way the OTLP exporter specification says (one slash between). */
+export function tracesUrlOf(baseEndpoint: string): string {
+  return `${baseEndpoint.replace(/\/+$/, "")}/v1/traces`;
+}
+
+/** Throws unless `url` is an absolute http(s) URL; the message names `source` and never echoes the URL (it may hold a credential). */
+function checkUrl(url: string, source: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`${source} must be an absolute http:// or https:// URL`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error(`${source} must be an http:// or https:// URL`);
+  return url;
+}
+
+/**
+ * Resolves the settings: `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none` turn tracing off whatever else
+ * says; otherwise `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (a full URL, used as is), then `OTEL_EXPORTER_OTLP_ENDPOINT`
+ * (a base URL), then the team file's `gateway.tracing.endpoint` (a base URL). Empty variables count as unset.
+ * Throws with the variable or field named when a URL is not an http(s) URL.
+ */
+export function resolveTracingSettings(env: NodeJS.ProcessEnv, file: TracingFileConfig | undefined): TracingSettings | undefined {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return undefined;
+  if (env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() === "none") return undefined;
+  const tracesUrl = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+    ? checkUrl(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    : env.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? tracesUrlOf(checkUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT, "OTEL_EXPORTER_OTLP_ENDPOINT"))
+      : file?.endpoint
+        ? tracesUrlOf(checkUrl(file.endpoint, "gateway.tracing.endpoint"))
+        : undefined;
+  if (tracesUrl === undefined) return undefined;
+  const delay = Number(env.OTEL_BSP_SCHEDULE_DELAY);
+  const scheduleDelayMs = env.OTEL_BSP_SCHEDULE_DELAY && Number.isInteger(delay) && delay >= 0 ? delay : DEFAULT_SCHEDULE_DELAY_MS;
+  return { tracesUrl, scheduleDelayMs };
+}
+
+/** Checks settings that crossed a process boundary (the frontend's config); throws naming the field. */
+export function checkTracingSettings(value: unknown): TracingSettings | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "object" || Array.isArray(value)) throw new Error('config field "tracing" must be an object');
+  const { tracesUrl, scheduleDelayMs } = value as Record<string, unknown>;
+  if (typeof tracesUrl !== "string") throw new Error('config field "tracing.tracesUrl" must be a string');
+  checkUrl(tracesUrl, 'config field "tracing.tracesUrl"');
+  if (typeof scheduleDelayMs !== "number" || !Number.isInteger(scheduleDelayMs) || scheduleDelayMs < 0) {
+    throw new Error('config field "tracing.scheduleDelayMs" must be a non-negative integer');
+  }
+  return { tracesUrl, scheduleDelayMs };
+}
