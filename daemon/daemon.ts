@@ -24,6 +24,8 @@ import { startSupervision, type SupervisionHandle } from "./supervision.js";
 import { openControlPlane } from "./control-plane/open-control-plane.js";
 import type { ControlPlane } from "./control-plane/control-plane.js";
 import { hopTiming } from "../shared/hop-timing.js";
+import { startTracing, stopTracing } from "../shared/tracing/request-tracer.js";
+import { resolveTracingSettings } from "../shared/tracing/tracing-settings.js";
 import { openObservability, type OpenedObservability } from "./observability/open-observability.js";
 import { auditServiceRoutes } from "./api/audit-service.js";
 
@@ -144,6 +146,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   if (teamsFile.teams.length === 0) throw new GatewayError("invalid_argument", `team file "${teamsFile.path}" defines no team`);
   const settings = teamsFile.gateway;
   const frontendPort = options.port ?? settings.port;
+  // Off unless an OTLP endpoint is configured; a malformed one stops the start with the variable or field named.
+  const tracing = resolveTracingSettings(options.env ?? process.env, settings.tracing);
 
   ensurePrivateDir(home);
   ensurePrivateDir(paths.runDir);
@@ -184,6 +188,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       controlPlane?.close();
       if (frontend) await step("frontend", () => frontend?.stop());
       if (mcp?.close) await step("mcp engine", () => mcp?.close?.());
+      await step("tracing", () => stopTracing());
       if (supervision) await step("servers", () => supervision?.shutdown());
       if (control) await step("control api", () => control?.close());
       observed?.close();
@@ -218,6 +223,13 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       // Read when a lazy server would start for discovery: the control plane seeds before every start.
       knowsCatalog: (config) => plane.cachedServers().has(config.name),
     });
+    if (tracing) {
+      // Loaded only now, and only when on (nothing of OpenTelemetry is imported otherwise); never fatal.
+      await startTracing(tracing, "daemon", gatewayVersion).then(
+        () => logger.info({ endpoint: new URL(tracing.tracesUrl).origin }, "tracing on: spans are exported over OTLP/HTTP"),
+        (error: unknown) => logger.error({ err: String(error) }, "tracing could not start; continuing without it"),
+      );
+    }
     const { supervisor } = supervision;
     supervisor.on("state", (snapshot, previous) =>
       events.publish({ kind: "server_state", time: Date.now(), server: snapshot, previous }),
@@ -326,6 +338,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         sessionIdleTimeoutMs: settings.sessionIdleTimeoutMs,
         maxSessions: settings.maxSessions,
         hopTimingDir: hopTiming.dir,
+        ...(tracing ? { tracing } : {}),
       },
       onProcess: (event, pid) => tracked.trackProcessGroup(event, pid),
       onChange: () => {

@@ -25,6 +25,8 @@ const usage = `usage: node dist/daemon/main.js [--config FILE] [--port N] [--con
   --server-wait DURATION         how long MCP calls wait for a server that is still starting (default 5s)
   DEPLOYSTACK_HOME               the state folder (default ~/.deploystack)
   DEPLOYSTACK_HOP_TIMING_DIR     write per-hop timings of the hot path there (benchmarks; off by default)
+  OTEL_EXPORTER_OTLP_ENDPOINT    export OpenTelemetry traces to this OTLP/HTTP collector (off by default; also
+                                 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or gateway.tracing.endpoint in the team file)
 `;
 
 function fail(message: string): never {

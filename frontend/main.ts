@@ -12,6 +12,8 @@ import { createFrontendServer } from "./http/server.js";
 import { systemClock } from "./session/clock.js";
 import { SessionRegistry } from "./session/session-registry.js";
 import { parseFrontendConfig, sessionLimitsOf } from "./settings.js";
+import { startTracing, stopTracing } from "../shared/tracing/request-tracer.js";
+import { gatewayVersion } from "../shared/version.js";
 
 /**
  * The frontend process, supervised by the daemon (`node dist/frontend/main.js`, env `DEPLOYSTACK_HOME` and
@@ -58,11 +60,18 @@ function main(): void {
     logger.error({ err: String(error) }, "cannot listen");
     process.exit(1);
   });
-  server.listen({ host: settings.host, port: settings.port }, () => {
-    listeningPort = (server.address() as AddressInfo | null)?.port;
-    process.stdout.write(formatListeningLine(port()));
-    logger.info({ host: settings.host, port: port(), controlSocket }, "frontend listening");
+  // Tracing (when the daemon turned it on) is loaded before the first request can arrive; a failure leaves it off.
+  const tracingReady = startTracing(settings.tracing, "frontend", gatewayVersion).catch((error: unknown) => {
+    logger.error({ err: String(error) }, "tracing could not start; continuing without it");
+    return false;
   });
+  void tracingReady.then(() =>
+    server.listen({ host: settings.host, port: settings.port }, () => {
+      listeningPort = (server.address() as AddressInfo | null)?.port;
+      process.stdout.write(formatListeningLine(port()));
+      logger.info({ host: settings.host, port: port(), controlSocket }, "frontend listening");
+    }),
+  );
 
   const stop = (signal: string): void => {
     if (shutdown.signal.aborted) return;
@@ -72,8 +81,10 @@ function main(): void {
     clearInterval(sweep);
     sessions.closeAll("the gateway frontend is shutting down");
     server.close(() => {
+      metrics.close();
       daemon.close();
-      process.exit(0);
+      // The last spans are sent first (bounded, within the exit timer above).
+      void stopTracing().finally(() => process.exit(0));
     });
     server.closeAllConnections();
   };
@@ -81,7 +92,6 @@ function main(): void {
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("unhandledRejection", (reason) => logger.error({ err: String(reason) }, "unhandled rejection"));
   process.on("uncaughtException", (error) => logger.error({ err: String(error), stack: error.stack }, "uncaught exception"));
-      metrics.close();
 }
 
 main();

@@ -7,6 +7,8 @@
  *   `{"event":"listening","port":N}` (with port 0 in tests, the only way to learn the port).
  */
 
+import type { TracingSettings } from "./tracing/tracing-settings.js";
+
 /** The environment variable that carries `FrontendProcessConfig` as JSON. */
 export const FRONTEND_CONFIG_ENV = "DEPLOYSTACK_FRONTEND_CONFIG";
 
@@ -30,6 +32,8 @@ export interface FrontendProcessConfig {
   readonly maxSessions: number;
   /** Where to write hop timings (shared/hop-timing.ts); empty or absent: timing off. */
   readonly hopTimingDir?: string;
+  /** Where to export traces (shared/tracing), as the daemon resolved it; absent: tracing off. */
+  readonly tracing?: TracingSettings;
 }
 
 /** The line the frontend prints once it listens. */

@@ -191,6 +191,7 @@ function buildTeamsFile(raw: RawTeamFile, absolutePath: string, options: LoadTea
       sessionIdleTimeoutMs: gateway.sessionIdleTimeout ?? GATEWAY_DEFAULTS.sessionIdleTimeoutMs,
       maxSessions: gateway.maxSessions ?? GATEWAY_DEFAULTS.maxSessions,
       watch: gateway.watch ?? GATEWAY_DEFAULTS.watch,
+      ...(gateway.tracing ? { tracing: gateway.tracing } : {}),
     },
     teams: raw.teams.map((team, teamIndex) =>
       buildTeam(team, team.id === defaultTeamId, (server, serverIndex) =>

@@ -102,10 +102,16 @@ const gatewaySchema = z.strictObject({
   controlAllowedOrigins: z.array(z.string().min(1)).optional(),
   sessionIdleTimeout: duration.optional(),
   maxSessions: z.number().int().min(1).optional(),
-});
-
   /** Reload the file when it is saved (default true); false: only `dsctl teams sync` re-reads it. */
   watch: z.boolean().optional(),
+  /** OpenTelemetry traces to an OTLP/HTTP collector (the OTEL_EXPORTER_OTLP_* variables take precedence). */
+  tracing: z
+    .strictObject({
+      endpoint: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
+    })
+    .optional(),
+});
+
 /** The whole file. */
 export const teamFileSchema = z.strictObject({
   gateway: gatewaySchema.optional(),

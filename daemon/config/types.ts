@@ -105,6 +105,8 @@ export interface GatewaySettings {
   readonly sessionIdleTimeoutMs: number;
   /** Cap on concurrent MCP client sessions. */
   readonly maxSessions: number;
+  /** `gateway.tracing`: the OTLP/HTTP endpoint traces go to (shared/tracing/tracing-settings.ts); absent: none from the file. */
+  readonly tracing?: { readonly endpoint?: string };
 }
 
 /** A loaded team file: where it came from, its teams, and the settings. */

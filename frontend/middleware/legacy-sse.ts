@@ -4,6 +4,7 @@ import { HttpError, sessionNotFound } from "../http/http-error.js";
 import { readBody } from "../http/read-body.js";
 import { inspectBody } from "../mcp/inspect-body.js";
 import type { SessionRegistry } from "../session/session-registry.js";
+import { tracePost } from "../tracing.js";
 
 /** Options of the legacy HTTP+SSE endpoints. */
 export interface LegacySseOptions {
@@ -54,7 +55,8 @@ export function createLegacySse(options: LegacySseOptions) {
       const shape = inspectBody(body);
       if (!shape) throw new HttpError(400, "Parse error", { rpcCode: -32700 });
       if (shape.owesAnswers && !shape.initialize && session.initialized) session.markUsed();
-      if (!(await session.postLegacy(body))) throw sessionNotFound();
+      // Tracing on: the span of the POST (answered 202 at once), whose context the daemon's spans descend from.
+      if (!(await session.postLegacy(tracePost(ctx.req, ctx.res, messagePath, body) ?? body))) throw sessionNotFound();
       ctx.body = null;
       ctx.status = 202;
       return;

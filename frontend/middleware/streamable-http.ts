@@ -9,6 +9,7 @@ import { DEFAULT_HTTP_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, isSupported
 import { parseEventId } from "../session/sse.js";
 import type { ExchangeOutcome, Session } from "../session/session.js";
 import type { SessionRegistry } from "../session/session-registry.js";
+import { tracePost } from "../tracing.js";
 
 /** Options of the Streamable HTTP endpoint. */
 export interface StreamableHttpOptions {
@@ -58,6 +59,8 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise
   const body = await readBody(ctx.req, options.maxBodyBytes);
   const shape = inspectBody(body);
   if (!shape) throw new HttpError(400, "Parse error", { rpcCode: -32700 });
+  // Tracing on: the HTTP span starts here and its context rides in the requests' `_meta` (frontend/tracing.ts).
+  const forwarded = tracePost(ctx.req, ctx.res, ctx.path, body) ?? body;
   const accept = parseAccept(ctx.req.headers.accept);
   if (shape.owesAnswers && !accept.json && !accept.eventStream) {
     throw new HttpError(406, "not acceptable: the client must accept application/json or text/event-stream");
@@ -81,7 +84,7 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise
   const clientVersion = shape.initialize
     ? (shape.requestedVersion ?? DEFAULT_HTTP_PROTOCOL_VERSION)
     : (headerValue(ctx, "mcp-protocol-version") ?? DEFAULT_HTTP_PROTOCOL_VERSION);
-  const outcome = await session.post(body, {
+  const outcome = await session.post(forwarded, {
     mode: accept.eventStream || !accept.json ? "sse" : "json",
     batch: shape.batch,
     acceptsJson: accept.json,
