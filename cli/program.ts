@@ -232,6 +232,47 @@ export function createProgram(context: ProgramContext): Command {
       ),
     );
 
+  program
+    .command("dashboard")
+    .description("open the web dashboard (starts the loopback control listener when the daemon runs without one)")
+    .option("--no-browser", "print the address to open (it carries the control token) instead of opening a browser")
+    .option("--listen <host:port>", "where to start the control listener if it is not running (default 127.0.0.1, a free port)")
+    .option("--json", "print the EnableControlListener response as proto JSON")
+    .action((options: { browser?: boolean; listen?: string; json?: boolean }) =>
+      withDaemon(async (v, t) => {
+        const { openDashboard } = await import("./commands/dashboard.js");
+        return openDashboard(v.createClient(v.GatewayService, t), options, io, { paths, openBrowser: context.openBrowser });
+      }),
+    );
+
+  program
+    .command("audit")
+    .description("show the audit log: every tool call, prompt get and resource read (oldest first)")
+    .option("-f, --follow", "keep printing new events until Ctrl-C")
+    .option("-n, --lines <n>", "how many recent events first (default 20)", parseCount)
+    .option("--server <name>", "only this server's events")
+    .option("--tool <name>", "only events of this tool, prompt or resource (exposed or canonical name)")
+    .addOption(new Option("--outcome <outcome>", "only events with this outcome").choices(["ok", "tool_error", "error", "denied", "cancelled"]))
+    .option("--json", "print each event as one line of proto JSON")
+    .action((options: { follow?: boolean; lines?: number; server?: string; tool?: string; outcome?: "ok"; json?: boolean }) =>
+      withDaemon(async (_v, t) => {
+        const { createAuditClient, showAudit } = await import("./commands/audit.js");
+        return showAudit(createAuditClient(t), { ...options, signal: options.follow ? context.interrupt() : undefined }, io);
+      }),
+    );
+  program
+    .command("top")
+    .description("a live view of the gateway: servers, calls/s, p50/p99, errors, busiest tools, sessions (q quits)")
+    .option("--once", "print one snapshot and exit")
+    .option("--interval <seconds>", "seconds between refreshes (default 2)", parseSeconds)
+    .option("--window <seconds>", "the window the figures cover (default 60, at most 300)", parseSeconds)
+    .action((options: { once?: boolean; interval?: number; window?: number }) =>
+      withDaemon(async (v, t) => {
+        const { runTop } = await import("./commands/top.js");
+        return runTop(v.createClient(v.GatewayService, t), options, io, { stdin: context.stdin, stdout: context.stdout, signal: context.interrupt() });
+      }),
+    );
+
   const ide = program.command("ide").description("put the gateway into your MCP clients' config files (VS Code, Cursor, Claude Code, …)");
   const ideVerbs = [
     ["add", "add the gateway's entry (without CLIENT: to every client found here); other entries stay as they are", "ideAdd"],
