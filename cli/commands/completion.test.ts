@@ -29,13 +29,18 @@ test("verbs come from the program (hidden ones excluded), filtered by the typed 
   for (const verb of ["start", "stop", "status", "servers", "tools", "ide", "completion", "stdio", "teams", "policy"]) t.true(verbs.includes(verb), verb);
   t.false(verbs.includes("__complete"));
   t.deepEqual(verbs, program.commands.filter((c) => c.name() !== "__complete").map((c) => c.name()).sort());
-  t.deepEqual(await complete("st"), ["start", "status", "stdio", "stop"]);
-  t.deepEqual(await complete("servers", ""), ["disable", "enable", "get", "list", "logs", "restart"]);
+  const st = await complete("st");
+  t.true(["start", "status", "stdio", "stop"].every((verb) => st.includes(verb)) && st.every((verb) => verb.startsWith("st")), st.join(" "));
+  const servers = program.commands.find((c) => c.name() === "servers")!.commands.map((c) => c.name()).sort();
+  t.deepEqual(await complete("servers", ""), servers);
+  t.true(servers.includes("restart"));
   t.deepEqual(await complete("ide", "r"), ["remove"]);
 });
 
 test("flags come from the command being completed; choices from commander", async (t) => {
-  t.deepEqual(await complete("start", "--"), ["--config", "--control-listen", "--foreground", "--help", "--json", "--port"]);
+  const start = program.commands.find((c) => c.name() === "start")!;
+  t.deepEqual(await complete("start", "--"), [...start.options.map((option) => option.long!), "--help"].sort());
+  t.true((await complete("start", "--")).includes("--foreground"));
   t.deepEqual(await complete("servers", "logs", "alpha", "-"), ["--follow", "--help", "--json", "--tail"]);
   t.deepEqual(await complete("ide", "add", "--scope", ""), ["user", "workspace"]);
   t.deepEqual(await complete("completion", ""), ["bash", "fish", "zsh"]);

@@ -47,8 +47,11 @@ async function bashComplete(home: string, completion: string, line: string): Pro
 test("bash: verbs and flags without a daemon, silently; live server and tool names with one", async (t) => {
   const idle = tempHome(t);
   const bash = await script(idle, "bash");
-  t.deepEqual(await bashComplete(idle, bash, "dsctl se"), ["servers"]);
-  t.deepEqual(await bashComplete(idle, bash, "dsctl servers "), ["disable", "enable", "get", "list", "logs", "restart"]);
+  // Other verbs come and go: check that the known ones are offered and that every candidate fits the typed prefix.
+  const se = await bashComplete(idle, bash, "dsctl se");
+  t.true(se.includes("servers") && se.every((verb) => verb.startsWith("se")), se.join(" "));
+  const serverVerbs = await bashComplete(idle, bash, "dsctl servers ");
+  for (const verb of ["disable", "enable", "get", "list", "logs", "restart"]) t.true(serverVerbs.includes(verb), verb);
   t.deepEqual(await bashComplete(idle, bash, "dsctl tools call --a"), ["--args"]);
   t.deepEqual(await bashComplete(idle, bash, "dsctl ide add c"), ["claude-code", "claude-desktop", "codex", "cursor"]);
   t.deepEqual(await bashComplete(idle, bash, "dsctl servers get "), [], "no daemon: no names, no error");
