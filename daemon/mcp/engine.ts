@@ -20,6 +20,7 @@ import { createRegistry, type CatalogKind, type ExposedPrompt, type ExposedResou
 import { createResourceSubscriptions } from "./resource-subscriptions.js";
 import { ClientSession, type McpSession, type SessionFrame, type SessionHost } from "./session.js";
 import { createUpstreamRouter, type Caller, type RoutableSupervisor } from "./upstream-router.js";
+import { serveTraced, startMcpRequestSpan } from "../observability/tracing.js";
 
 /** The serverInfo name the gateway answers `initialize` with. */
 export const GATEWAY_SERVER_NAME = "deploystack-gateway";
@@ -192,6 +193,7 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
   }
 
   const methods = createMethodTable({ operations, subscriptions, setLogLevel });
+  const canonicalNameOf = (exposedName: string): string | undefined => registry.describeTool(exposedName)?.canonicalName;
 
   let pendingKinds = new Set<CatalogKind>();
   let debounceTimer: ClockTimer | undefined;
@@ -277,7 +279,10 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     handle(session, method, params, caller, signal) {
       const handler = methods.get(method);
       if (!handler) return Promise.reject(new Error(`no handler for ${method}`));
-      return handler({ sessionId: session.id, params: params ?? {}, caller, signal });
+      // Tracing (off: one branch): the request's span, which the upstream request's span and `_meta` descend from.
+      const span = startMcpRequestSpan(method, params, session.protocolVersion, canonicalNameOf);
+      if (span === undefined) return handler({ sessionId: session.id, params: params ?? {}, caller, signal });
+      return serveTraced(span, method, params, caller, (traced) => handler({ sessionId: session.id, params: params ?? {}, caller: traced, signal }));
     },
     clientNotification(_session, method) {
       // Any server may be told that some client's roots changed: the notification carries nothing
