@@ -35,6 +35,7 @@ const ARGUMENT_KINDS: Readonly<Record<string, NameKind | readonly string[]>> = {
 /** Which option value names what, by long flag. */
 const OPTION_KINDS: Readonly<Record<string, NameKind>> = {
   "--server": "server",
+  "--tool": "tool",
   "--profile": "profile",
 };
 
