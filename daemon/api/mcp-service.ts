@@ -1,13 +1,16 @@
 /**
  * `McpService`: the thin adapter between the control API and the MCP session engine
- * (daemon/mcp). `OpenSession` carries one MCP client session as JSON-RPC bytes both ways;
- * the typed RPCs convert to and from proto and call the engine's operations, which share
- * their routing with sessions. Domain errors are converted once (./errors.ts); JSON-RPC
- * errors of upstream servers map to the nearest Connect code with their message.
+ * (daemon/mcp). `OpenSession` carries one MCP client session as JSON-RPC bytes both ways:
+ * connect-node's handler here converts proto frames and feeds the one session loop
+ * (open-session-loop.ts), as the unix socket's fast path does. The typed RPCs convert to and
+ * from proto and call the engine's operations, which share their routing with sessions.
+ * Domain errors are converted once (./errors.ts); JSON-RPC errors of upstream servers map to
+ * the nearest Connect code with their message.
  */
 import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { codeFromString, codeToString } from "@connectrpc/connect/protocol-connect";
 import {
   CallLogMessageSchema,
   CallProgressSchema,
@@ -16,7 +19,6 @@ import {
   ServerMessageSchema,
   SessionEndedSchema,
   SessionInitializedSchema,
-  SessionTransport,
   ToolSchema,
   type Resource,
 } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
@@ -33,8 +35,9 @@ import {
   type OpenSessionRequest,
   type OpenSessionResponse,
 } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
-import { hopTiming } from "../../shared/hop-timing.js";
-import { jsonPayloadBytes } from "../../shared/open-session-wire/codec.js";
+import type { OpenSessionRequestFrame } from "../../shared/open-session-wire/codec.js";
+import type { ConnectWireCode } from "../../shared/open-session-wire/envelope.js";
+import { jsonPayloadByteLength, jsonPayloadBytes } from "../../shared/open-session-wire/payload.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { gatewayVersion } from "../../shared/version.js";
 import type { McpWiring, McpWiringContext } from "../mcp-wiring.js";
@@ -46,25 +49,47 @@ import type { SessionFrame } from "../mcp/session.js";
 import { UpstreamRpcError, type JsonObject } from "../upstream/types.js";
 import { createAsyncQueue } from "./async-queue.js";
 import { createOpenSessionFastPath } from "./open-session-fast-path.js";
+import { createOpenSessionLoops, type OpenSessionFailure, type OpenSessionLoop, type OpenSessionSink } from "./open-session-loop.js";
 import { toConnectError } from "./errors.js";
 
 /** Options of the adapter. */
 export interface McpServiceOptions {
   readonly logger?: Logger;
   /**
-   * Frames a session may have queued for a client that does not read them before its stream
-   * is ended (back-pressure without unbounded buffers). Default 10 000.
+   * `OpenSession`'s loops, when the caller shares them with the fast path; by default made
+   * here over the engine (open-session-loop.ts: the start rule, back-pressure, hop timing).
    */
-  readonly maxQueuedFrames?: number;
+  readonly openSessionLoop?: (sink: OpenSessionSink) => OpenSessionLoop;
+  /**
+   * Events a `CallTool` stream may have queued for a client that does not read them; later
+   * progress and log events are dropped (the result always gets through). Default 10 000.
+   */
+  readonly maxQueuedCallEvents?: number;
 }
 
+/** A proto request frame as the session loop takes it (the fast path decodes to the same). */
+function frameFromProto(request: OpenSessionRequest): OpenSessionRequestFrame {
+  const frame = request.frame;
+  switch (frame.case) {
+    case "start":
+      return { kind: "start", sessionId: frame.value.sessionId, transport: frame.value.transport, ...(frame.value.profile !== "" ? { profile: frame.value.profile } : {}) };
+    case "message":
+      return { kind: "message", exchangeId: frame.value.exchangeId, json: frame.value.json };
+    default:
+      return { kind: "empty" };
+  }
+}
 
-const transportNames: Record<SessionTransport, string> = {
-  [SessionTransport.UNSPECIFIED]: "unspecified",
-  [SessionTransport.STREAMABLE_HTTP]: "streamable-http",
-  [SessionTransport.SSE]: "sse",
-  [SessionTransport.STDIO]: "stdio",
-};
+/** The loop's failure as connect-node throws it. */
+function failureToConnect(failure: OpenSessionFailure): ConnectError {
+  return new ConnectError(failure.message, codeFromString(failure.code) ?? Code.Unknown);
+}
+
+/** An error from connect-node's reading of the request stream, as a loop failure. */
+function failureFromConnect(error: unknown): OpenSessionFailure {
+  const connectError = ConnectError.from(error);
+  return { code: codeToString(connectError.code) as ConnectWireCode, message: connectError.rawMessage };
+}
 
 function frameToProto(frame: SessionFrame): OpenSessionResponse {
   switch (frame.kind) {
@@ -116,65 +141,48 @@ function resourceToProto(entry: ExposedResource | ExposedResourceTemplate): Reso
 /** Registers `McpService` on `router` over `engine`. */
 export function registerMcpService(router: ConnectRouter, engine: McpEngine, options: McpServiceOptions = {}): void {
   const logger = options.logger ?? silentLogger;
-  const maxQueuedFrames = options.maxQueuedFrames ?? 10_000;
+  const openSessionLoop = options.openSessionLoop ?? createOpenSessionLoops(engine, { logger });
+  const maxQueuedCallEvents = options.maxQueuedCallEvents ?? 10_000;
 
+  /**
+   * connect-node's carrier of `OpenSession`: frames from the request iterable into the loop, the
+   * loop's frames into the response iterable. The bytes waiting in that queue are the client's
+   * unread bytes the loop's back-pressure rule measures.
+   */
   async function* openSession(requests: AsyncIterable<OpenSessionRequest>, context: HandlerContext): AsyncIterable<OpenSessionResponse> {
-    const iterator = requests[Symbol.asyncIterator]();
-    const first = await iterator.next();
-    if (first.done || first.value.frame.case !== "start") {
-      throw new ConnectError("the first OpenSession message must be a SessionStart", Code.InvalidArgument);
-    }
-    const start = first.value.frame.value;
-    const queue = createAsyncQueue<OpenSessionResponse>(maxQueuedFrames, context.signal);
-    // Only with hop timing on: when each exchange's message was read, until its final answer is queued.
-    const receivedAt = hopTiming.enabled ? new Map<bigint, number>() : undefined;
-    const session = engine.openSession({
-      transportSessionId: start.sessionId,
-      transport: transportNames[start.transport] ?? "unspecified",
-      onFrame(frame) {
-        if (receivedAt && frame.kind === "message" && frame.exchangeComplete) {
-          const at = receivedAt.get(frame.exchangeId);
-          if (at !== undefined) {
-            receivedAt.delete(frame.exchangeId);
-            hopTiming.record("daemon.session", at);
-          }
-        }
-        if (!queue.push(frameToProto(frame))) {
-          queue.end(new ConnectError("the session's client fell behind; reconnect", Code.ResourceExhausted));
-          queueMicrotask(() => session.close());
-          return;
-        }
-        if (frame.kind === "ended") queue.end();
+    const queue = createAsyncQueue<{ readonly response: OpenSessionResponse; readonly bytes: number }>(Number.MAX_SAFE_INTEGER, context.signal);
+    let queuedBytes = 0;
+    const loop = openSessionLoop({
+      write(frame) {
+        const bytes = frame.kind === "message" ? jsonPayloadByteLength(frame.json) + 16 : 64;
+        if (queue.push({ response: frameToProto(frame), bytes })) queuedBytes += bytes;
       },
+      queuedBytes: () => queuedBytes,
+      end: (failure) => queue.end(failure && failureToConnect(failure)),
     });
-    // Client messages are read concurrently with the frames we send: answers may arrive in any order.
-    const reading = (async () => {
+    // Client frames are read concurrently with the frames we send: answers may arrive in any order.
+    // Not awaited: once the loop has ended the stream, the response must not wait for the client's
+    // next frame; this reading ends by itself when the stream closes.
+    void (async () => {
       try {
-        for (;;) {
-          const next = await iterator.next();
-          if (next.done) break;
-          const frame = next.value.frame;
-          if (frame.case === "message") {
-            receivedAt?.set(frame.value.exchangeId, hopTiming.now());
-            session.receive(frame.value.exchangeId, frame.value.json);
-          } else {
-            queue.end(new ConnectError("SessionStart may only be the first OpenSession message", Code.InvalidArgument));
-            break;
-          }
+        for await (const request of requests) {
+          loop.receive(frameFromProto(request));
+          if (loop.finished) return;
         }
+        loop.inputEnded();
       } catch (error) {
-        if (!context.signal.aborted) logger.debug({ err: error, session: session.id }, "OpenSession request stream failed");
-      } finally {
-        // The client side ended (or went away): the session ends with it and its calls are cancelled.
-        session.close();
-        queue.end();
+        // The client went away (the call was cancelled) or sent what connect-node cannot read.
+        if (context.signal.aborted) loop.abort();
+        else loop.fail(failureFromConnect(error));
       }
     })();
     try {
-      yield* queue;
+      for await (const { response, bytes } of queue) {
+        queuedBytes -= bytes;
+        yield response;
+      }
     } finally {
-      session.close();
-      await reading.catch(() => undefined);
+      loop.abort();
     }
   }
 
@@ -196,7 +204,7 @@ export function registerMcpService(router: ConnectRouter, engine: McpEngine, opt
     },
     async *callTool(req, context) {
       const name = requireText(req.name, "a tool name");
-      const queue = createAsyncQueue<CallToolResponse>(maxQueuedFrames, context.signal);
+      const queue = createAsyncQueue<CallToolResponse>(maxQueuedCallEvents, context.signal);
       const push = (event: CallToolResponse["event"]): void => {
         if (!queue.push(create(CallToolResponseSchema, { event }))) {
           logger.debug({ tool: name }, "CallTool event dropped: the client is not reading");
@@ -286,13 +294,17 @@ export function createMcpWiring(context: McpWiringContext): McpWiring {
     version: gatewayVersion,
     policy: createTeamAccessPolicy(context.team),
     ...(context.acquireTimeoutMs !== undefined ? { acquireTimeoutMs: context.acquireTimeoutMs } : {}),
+    ...(context.observer ? { observer: context.observer } : {}),
   });
   context.signal.addEventListener("abort", () => engine.close(), { once: true });
+  // One loop for OpenSession, whichever carrier a stream arrives on.
+  const openSessionLoop = createOpenSessionLoops(engine, { logger: context.logger });
   return {
-    routes: mcpServiceRoutes(engine, { logger: context.logger }),
-    socketFastPaths: [createOpenSessionFastPath(engine, { logger: context.logger })],
+    routes: mcpServiceRoutes(engine, { logger: context.logger, openSessionLoop }),
+    socketFastPaths: [createOpenSessionFastPath(openSessionLoop)],
     sessionCount: () => engine.sessionCount(),
     close: () => engine.close(),
     registry: engine.registry,
+    profiles: engine,
   };
 }

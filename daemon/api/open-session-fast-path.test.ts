@@ -18,17 +18,19 @@ import { createProbe, createTestServer } from "../mcp/testing/test-server.js";
 import { startControlServer } from "./control-server.js";
 import { mcpServiceRoutes } from "./mcp-service.js";
 import { createOpenSessionFastPath, type FastPath } from "./open-session-fast-path.js";
+import { createOpenSessionLoops } from "./open-session-loop.js";
 import { requestStream } from "../mcp/testing/request-stream.js";
 
 type Json = Record<string, any>;
 
 /** The real control server on a unix socket, with the fast path counted so each test knows who served it. */
-async function setup(t: ExecutionContext) {
+async function setup(t: ExecutionContext, loopOptions: { maxQueuedBytes?: number } = {}) {
   const probe = createProbe();
   const supervisor = createMemorySupervisor([{ name: "alpha", create: () => createTestServer("alpha", probe) }]);
   await supervisor.start();
   const engine = createMcpEngine({ supervisor, logger: silentLogger, version: "1.2.3" });
-  const fastPath = createOpenSessionFastPath(engine, { logger: silentLogger, maxMessageBytes: 64 * 1024 });
+  const openSessionLoop = createOpenSessionLoops(engine, { logger: silentLogger, ...loopOptions });
+  const fastPath = createOpenSessionFastPath(openSessionLoop, { maxMessageBytes: 64 * 1024 });
   const counter = { taken: 0 };
   const counted: FastPath = (req, res) => {
     const taken = fastPath(req, res);
@@ -39,7 +41,7 @@ async function setup(t: ExecutionContext) {
   const socketPath = join(dir, "run", "gateway.sock");
   const shutdown = new AbortController();
   const server = await startControlServer({
-    routes: mcpServiceRoutes(engine),
+    routes: mcpServiceRoutes(engine, { openSessionLoop }),
     socketFastPaths: [counted],
     socketPath,
     logger: silentLogger,
@@ -174,4 +176,74 @@ test("malformed input ends the stream with a clear error and leaves the daemon s
   }
   const result = await initializeAndCall(createClient(McpService, transport("connect")));
   t.is(result.result.content[0].text, "alpha:fast");
+});
+
+/**
+ * A raw HTTP/2 OpenSession call that writes `frames` and reads nothing until `readWhen` resolves, then returns what
+ * came back. With `deadline`, the call carries `connect-timeout-ms`, so connect-node serves it instead of the
+ * fast path: the same bytes on the wire, the other carrier.
+ */
+async function slowReader(socketPath: string, frames: Buffer[], options: { deadline: boolean; readWhen: () => Promise<void> }): Promise<{ envelopes: [number, Buffer][] }> {
+  const session = http2Connect("http://localhost", { createConnection: () => netConnect(socketPath) });
+  try {
+    const stream = session.request({
+      [constants.HTTP2_HEADER_METHOD]: "POST",
+      [constants.HTTP2_HEADER_PATH]: OPEN_SESSION_PATH,
+      "content-type": "application/connect+proto",
+      "connect-protocol-version": "1",
+      ...(options.deadline ? { "connect-timeout-ms": "60000" } : {}),
+    });
+    for (const frame of frames) stream.write(frame);
+    await options.readWhen();
+    const envelopes: [number, Buffer][] = [];
+    const reader = new EnvelopeReader(64 << 20);
+    await new Promise<void>((resolve) => {
+      stream.on("data", (chunk: Buffer) =>
+        reader.push(chunk, (flags, payload) => {
+          envelopes.push([flags, Buffer.from(payload)]);
+          if (flags & FLAG_END_STREAM) resolve();
+        }),
+      );
+      stream.on("close", () => resolve());
+    });
+    stream.close();
+    return { envelopes };
+  } finally {
+    session.close();
+  }
+}
+
+test("back-pressure is one rule for both carriers: a client that stops reading is cut off with resource_exhausted", async (t) => {
+  const { socketPath, counter, engine } = await setup(t, { maxQueuedBytes: 256 * 1024 });
+  const text = "y".repeat(30_000);
+  const frames = [
+    encodeOpenSessionRequest({ kind: "start", sessionId: "slow", transport: SessionTransport.STDIO }, true),
+    encodeOpenSessionRequest({ kind: "message", exchangeId: 1n, json: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {} } }) }, true),
+    ...Array.from({ length: 80 }, (_, i) =>
+      encodeOpenSessionRequest(
+        { kind: "message", exchangeId: BigInt(i + 2), json: JSON.stringify({ jsonrpc: "2.0", id: i + 2, method: "tools/call", params: { name: "alpha-echo", arguments: { text } } }) },
+        true,
+      ),
+    ),
+  ];
+  for (const deadline of [false, true]) {
+    const before = counter.taken;
+    // Read only once the daemon has given up on the client (its session closed): however slow the machine.
+    const readWhen = async (): Promise<void> => {
+      const deadlineAt = Date.now() + 60_000;
+      let opened = false;
+      while (Date.now() < deadlineAt) {
+        if (engine.sessionCount() > 0) opened = true;
+        else if (opened) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    const { envelopes } = await slowReader(socketPath, frames, { deadline, readWhen });
+    t.is(counter.taken - before, deadline ? 0 : 1, deadline ? "served by connect-node" : "served by the fast path");
+    const last = envelopes.at(-1);
+    t.is(last?.[0], FLAG_END_STREAM);
+    t.deepEqual(last && parseEndStream(last[1]), { code: "resource_exhausted", message: "the session's client fell behind; reconnect" }, deadline ? "connect-node" : "fast path");
+    t.true(envelopes.length < frames.length + 2, "cut off before every answer was written");
+  }
+  t.is(engine.sessionCount(), 0);
 });

@@ -21,7 +21,7 @@
  * gathers the responses of the exchange into an array itself.
  */
 import { GatewayError } from "../errors.js";
-import type { SplicedJson } from "../../shared/open-session-wire/codec.js";
+import { spliceJson, type JsonPayload } from "../../shared/open-session-wire/payload.js";
 import { RawJson } from "../upstream/raw-json.js";
 import type { JsonObject, UpstreamResult } from "../upstream/types.js";
 import { UpstreamRpcError } from "../upstream/types.js";
@@ -40,10 +40,14 @@ import type { LogLevel } from "./log-levels.js";
 import { negotiateProtocolVersion } from "../../shared/mcp-protocol-versions.js";
 import { toRpcError } from "./rpc-errors.js";
 import type { Caller, CallerCapabilities } from "./upstream-router.js";
+import type { CallClient, SessionTransportLabel } from "../observability/call-record.js";
 
-/** What a session emits towards its transport (the `OpenSessionResponse` frames). */
+/**
+ * What a session emits towards its transport (the `OpenSessionResponse` frames). A message's JSON is the wire
+ * module's opaque payload: a string, or a server's result spliced in as the bytes it wrote.
+ */
 export type SessionFrame =
-  | { readonly kind: "message"; readonly exchangeId: bigint; readonly json: string | SplicedJson; readonly exchangeComplete: boolean }
+  | { readonly kind: "message"; readonly exchangeId: bigint; readonly json: JsonPayload; readonly exchangeComplete: boolean }
   | { readonly kind: "initialized"; readonly protocolVersion: string }
   | { readonly kind: "ended"; readonly reason: string };
 
@@ -61,7 +65,7 @@ export interface McpSession {
 /** Where a session gets its answers: implemented by the engine. */
 export interface SessionHost {
   /** The `initialize` result for a negotiated version (capabilities, serverInfo, instructions). */
-  initializeResult(protocolVersion: string): JsonObject;
+  initializeResult(protocolVersion: string, session: ClientSession): JsonObject;
   /** Whether the engine serves `method` after initialization. */
   hasMethod(method: string): boolean;
   /** Serves one request; throws `McpRpcError`, `UpstreamRpcError` or `GatewayError`. */
@@ -70,6 +74,8 @@ export interface SessionHost {
   clientNotification(session: ClientSession, method: string, params: JsonObject | undefined): void;
   /** The session closed: drop its subscriptions and log level. */
   sessionClosed(session: ClientSession): void;
+  /** A client message of `bytes` bytes arrived (metrics). */
+  received?(session: ClientSession, bytes: number): void;
 }
 
 interface PendingCall {
@@ -95,6 +101,7 @@ export class ClientSession implements McpSession {
   private state: "new" | "initialized" | "closed" = "new";
   private negotiated: string | undefined;
   private clientCaps: CallerCapabilities = {};
+  private clientIdentity: CallClient | undefined;
   /** The level this session asked for with `logging/setLevel`. */
   logLevel: LogLevel | undefined;
 
@@ -102,7 +109,14 @@ export class ClientSession implements McpSession {
     readonly id: string,
     private readonly host: SessionHost,
     private readonly emit: (frame: SessionFrame) => void,
+    /** The transport the session arrived on, for metrics and the audit log. */
+    readonly transport: SessionTransportLabel = "unspecified",
   ) {}
+
+  /** Who the client is (its `clientInfo.name`, era and transport), once initialized: the audit log's caller. */
+  get client(): CallClient | undefined {
+    return this.clientIdentity;
+  }
 
   get closed(): boolean {
     return this.state === "closed";
@@ -125,6 +139,7 @@ export class ClientSession implements McpSession {
 
   receive(exchangeId: bigint, json: string | Uint8Array): void {
     if (this.closed) return;
+    this.host.received?.(this, typeof json === "string" ? Buffer.byteLength(json, "utf8") : json.byteLength);
     const parsed = parseClientMessage(typeof json === "string" ? json : decoder.decode(json));
     if (parsed.kind === "malformed") {
       this.open(exchangeId, 1);
@@ -248,9 +263,12 @@ export class ClientSession implements McpSession {
       }
       this.clientCaps = pickCapabilities(capabilities as JsonObject);
       this.negotiated = negotiateProtocolVersion(params.protocolVersion);
+      const clientInfo = objectOrUndefined(params.clientInfo);
+      const clientName = typeof clientInfo?.name === "string" ? clientInfo.name.slice(0, 200) : undefined;
+      this.clientIdentity = { ...(clientName !== undefined ? { name: clientName } : {}), era: "legacy", transport: this.transport };
       this.state = "initialized";
       this.emit({ kind: "initialized", protocolVersion: this.negotiated });
-      finish(resultResponse(id, this.host.initializeResult(this.negotiated)));
+      finish(resultResponse(id, this.host.initializeResult(this.negotiated, this)));
       return;
     }
     if (method === "ping") return finish(resultResponse(id, {}));
@@ -330,7 +348,7 @@ export class ClientSession implements McpSession {
   }
 
   /** Sends one owed answer (or records that it will never come) and completes the exchange when nothing is owed any more. */
-  private settleJson(exchangeId: bigint, json: string | SplicedJson | undefined): void {
+  private settleJson(exchangeId: bigint, json: JsonPayload | undefined): void {
     if (this.closed) return;
     if (exchangeId === 0n) {
       if (json !== undefined) this.emit({ kind: "message", exchangeId, json, exchangeComplete: false });
@@ -355,10 +373,10 @@ export class ClientSession implements McpSession {
  * A response as JSON. A result the server wrote as `RawJson` is not decoded: its bytes are spliced between the
  * response's own members, so they reach the client as they left the server.
  */
-function serializeResponse(response: JsonObject): string | SplicedJson {
+function serializeResponse(response: JsonObject): JsonPayload {
   const result = response.result;
   if (!(result instanceof RawJson)) return JSON.stringify(response);
-  return { head: `{"jsonrpc":"2.0","id":${JSON.stringify(response.id)},"result":`, body: result.pieces, bodyLength: result.byteLength, tail: "}" };
+  return spliceJson(`{"jsonrpc":"2.0","id":${JSON.stringify(response.id)},"result":`, result, "}");
 }
 
 /**
@@ -379,6 +397,10 @@ class RequestCaller implements Caller {
 
   get capabilities(): CallerCapabilities {
     return this.session.capabilities;
+  }
+
+  get client(): CallClient | undefined {
+    return this.session.client;
   }
 
   clientRequest(method: string, params: JsonObject | undefined, signal: AbortSignal): Promise<JsonObject> {

@@ -19,11 +19,11 @@ import {
   encodeOpenSessionRequest,
   encodeOpenSessionResponse,
   encodeOpenSessionResponseParts,
-  jsonPayloadBytes,
   WireFormatError,
   type OpenSessionRequestFrame,
   type OpenSessionResponseFrame,
 } from "./codec.js";
+import { jsonPayloadByteLength, jsonPayloadBytes, jsonPayloadText, spliceJson } from "./payload.js";
 import { EnvelopeReader, encodeEndStream, encodeEnvelope, parseEndStream, FLAG_END_STREAM } from "./envelope.js";
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -32,6 +32,7 @@ const big = utf8(`{"jsonrpc":"2.0","id":1,"result":{"text":"${"é".repeat(70_000
 const requests: { frame: OpenSessionRequestFrame; init: Parameters<typeof create<typeof OpenSessionRequestSchema>>[1] }[] = [
   { frame: { kind: "start", sessionId: "abc-123", transport: SessionTransport.STREAMABLE_HTTP }, init: { frame: { case: "start", value: { sessionId: "abc-123", transport: SessionTransport.STREAMABLE_HTTP } } } },
   { frame: { kind: "start", sessionId: "", transport: 0 }, init: { frame: { case: "start", value: {} } } },
+  { frame: { kind: "start", sessionId: "s", transport: SessionTransport.SSE, profile: "frontend-é" }, init: { frame: { case: "start", value: { sessionId: "s", transport: SessionTransport.SSE, profile: "frontend-é" } } } },
   { frame: { kind: "message", exchangeId: 0n, json: utf8('{"jsonrpc":"2.0","method":"x"}') }, init: { frame: { case: "message", value: { exchangeId: 0n, json: utf8('{"jsonrpc":"2.0","method":"x"}') } } } },
   { frame: { kind: "message", exchangeId: 300n, json: big }, init: { frame: { case: "message", value: { exchangeId: 300n, json: big } } } },
   { frame: { kind: "message", exchangeId: 2n ** 64n - 1n, json: new Uint8Array(0) }, init: { frame: { case: "message", value: { exchangeId: 2n ** 64n - 1n } } } },
@@ -127,8 +128,9 @@ test("the end-of-stream message carries the error as connect-es reads it, and no
 
 test("spliced JSON leaves in parts whose concatenation is the frame's single-buffer encoding", (t) => {
   const body = [Buffer.from('{"text":"'), Buffer.from("é".repeat(40_000)), Buffer.from('"}')];
-  const json = { head: '{"jsonrpc":"2.0","id":"ü-1","result":', body, bodyLength: body.reduce((n, b) => n + b.length, 0), tail: "}" };
-  const text = json.head + Buffer.concat(body).toString() + json.tail;
+  const head = '{"jsonrpc":"2.0","id":"ü-1","result":';
+  const json = spliceJson(head, { pieces: body, byteLength: body.reduce((n, b) => n + b.length, 0) }, "}");
+  const text = `${head}${Buffer.concat(body).toString()}}`;
   for (const exchangeComplete of [true, false]) {
     for (const exchangeId of [0n, 5n, 2n ** 64n - 1n]) {
       const frame = { kind: "message", exchangeId, json, exchangeComplete } as const;
@@ -139,9 +141,15 @@ test("spliced JSON leaves in parts whose concatenation is the frame's single-buf
       t.deepEqual(Buffer.concat(parts), whole);
       t.deepEqual(encodeOpenSessionResponse(frame, true), whole);
       t.deepEqual(Buffer.from(jsonPayloadBytes(json)).toString(), text);
+      t.is(jsonPayloadText(json), text);
+      t.is(jsonPayloadByteLength(json), Buffer.byteLength(text));
     }
   }
   t.is(encodeOpenSessionResponseParts({ kind: "message", exchangeId: 1n, json: "{}", exchangeComplete: true }).length, 1);
+  for (const flat of ["é{}", utf8("é{}")]) {
+    t.is(jsonPayloadText(flat), "é{}");
+    t.is(jsonPayloadByteLength(flat), 4);
+  }
 });
 
 test("a large response decodes from its pieces into slices of them, the same frame as when joined", (t) => {
@@ -214,6 +222,7 @@ test("every field number the codec uses is the generated descriptor's, and no me
     "OpenSessionRequest.message": "message deploystack.gateway.v1.ClientMessage",
     "SessionStart.sessionId": "string",
     "SessionStart.transport": "enum deploystack.gateway.v1.SessionTransport",
+    "SessionStart.profile": "string",
     "ClientMessage.exchangeId": "uint64",
     "ClientMessage.json": "bytes",
     "OpenSessionResponse.message": "message deploystack.gateway.v1.ServerMessage",

@@ -8,10 +8,11 @@
  * stay interchangeable.
  */
 import { sliceOfPieces } from "../byte-pieces.js";
+import { splicedLayout, type JsonPayload } from "./payload.js";
 
 /** `OpenSessionRequest`, as the fast paths see it. `transport` is the `SessionTransport` enum's number. */
 export type OpenSessionRequestFrame<Json = Uint8Array> =
-  | { readonly kind: "start"; readonly sessionId: string; readonly transport: number }
+  | { readonly kind: "start"; readonly sessionId: string; readonly transport: number; readonly profile?: string }
   | { readonly kind: "message"; readonly exchangeId: bigint; readonly json: Json }
   | { readonly kind: "empty" };
 
@@ -44,7 +45,7 @@ const WIRE_FIXED32 = 5;
  */
 export const OPEN_SESSION_FIELDS = {
   OpenSessionRequest: { start: 1, message: 2 },
-  SessionStart: { sessionId: 1, transport: 2 },
+  SessionStart: { sessionId: 1, transport: 2, profile: 3 },
   ClientMessage: { exchangeId: 1, json: 2 },
   OpenSessionResponse: { message: 1, initialized: 2, ended: 3 },
   ServerMessage: { exchangeId: 1, json: 2, exchangeComplete: 3 },
@@ -63,6 +64,7 @@ const TAG_EXCHANGE_COMPLETE = fieldTag(F.ServerMessage.exchangeComplete, WIRE_VA
 const TAG_ONLY_STRING = fieldTag(F.SessionInitialized.protocolVersion, WIRE_LENGTH);
 const TAG_SESSION_ID = fieldTag(F.SessionStart.sessionId, WIRE_LENGTH);
 const TAG_TRANSPORT = fieldTag(F.SessionStart.transport, WIRE_VARINT);
+const TAG_PROFILE = fieldTag(F.SessionStart.profile, WIRE_LENGTH);
 const TAG_REQUEST_START = fieldTag(F.OpenSessionRequest.start, WIRE_LENGTH);
 const TAG_REQUEST_MESSAGE = fieldTag(F.OpenSessionRequest.message, WIRE_LENGTH);
 const TAG_RESPONSE_MESSAGE = fieldTag(F.OpenSessionResponse.message, WIRE_LENGTH);
@@ -139,33 +141,10 @@ class Writer {
 /** A length-delimited field's size on the wire (tag of one byte: field numbers here are all below 16). */
 const lengthField = (length: number): number => 1 + varintSize(length) + length;
 
-/**
- * JSON whose bulk is bytes a server wrote, between two strings the daemon wrote (a response's envelope around a
- * large result): encoded without copying the bulk (`encodeOpenSessionResponseParts`).
- */
-export interface SplicedJson {
-  readonly head: string;
-  readonly body: readonly Uint8Array[];
-  readonly bodyLength: number;
-  readonly tail: string;
-}
-
 /** JSON as bytes, or as a string (the daemon's frames hold strings: encoded straight in). */
 type FlatJson = Uint8Array | string;
 
-/** Any JSON a frame may carry: flat, or spliced (responses only). */
-export type JsonPayload = FlatJson | SplicedJson;
-
-const isSpliced = (json: JsonPayload): json is SplicedJson => typeof json === "object" && !(json instanceof Uint8Array);
-
 const payloadLength = (json: FlatJson): number => (typeof json === "string" ? Buffer.byteLength(json, "utf8") : json.length);
-
-/** A JSON payload as one byte array (copies a spliced one: for the paths that need a single buffer). */
-export function jsonPayloadBytes(json: JsonPayload): Uint8Array {
-  if (typeof json === "string") return textEncoder.encode(json);
-  if (!isSpliced(json)) return json;
-  return Buffer.concat([Buffer.from(json.head, "utf8"), ...json.body, Buffer.from(json.tail, "utf8")]);
-}
 
 function messageSize(exchangeId: bigint, jsonLength: number, exchangeComplete: boolean | undefined): number {
   return (exchangeId !== 0n ? 1 + bigVarintSize(exchangeId) : 0) + (jsonLength > 0 ? lengthField(jsonLength) : 0) + (exchangeComplete ? 2 : 0);
@@ -222,7 +201,11 @@ export function encodeOpenSessionRequest(frame: OpenSessionRequestFrame<FlatJson
       return new Writer(0, envelope).bytes;
     case "start": {
       const id = textEncoder.encode(frame.sessionId);
-      const inner = (id.length > 0 ? lengthField(id.length) : 0) + (frame.transport !== 0 ? 1 + varintSize(frame.transport) : 0);
+      const profile = textEncoder.encode(frame.profile ?? "");
+      const inner =
+        (id.length > 0 ? lengthField(id.length) : 0) +
+        (frame.transport !== 0 ? 1 + varintSize(frame.transport) : 0) +
+        (profile.length > 0 ? lengthField(profile.length) : 0);
       const writer = new Writer(lengthField(inner), envelope);
       writer.varint(TAG_REQUEST_START);
       writer.varint(inner);
@@ -234,6 +217,11 @@ export function encodeOpenSessionRequest(frame: OpenSessionRequestFrame<FlatJson
       if (frame.transport !== 0) {
         writer.varint(TAG_TRANSPORT);
         writer.varint(frame.transport);
+      }
+      if (profile.length > 0) {
+        writer.varint(TAG_PROFILE);
+        writer.varint(profile.length);
+        writer.raw(profile);
       }
       return writer.bytes;
     }
@@ -255,13 +243,14 @@ export function encodeOpenSessionResponse(frame: OpenSessionResponseFrame<JsonPa
     case "empty":
       return new Writer(0, envelope).bytes;
     case "message": {
-      if (isSpliced(frame.json)) return Buffer.concat(encodeOpenSessionResponseParts(frame, envelope));
-      const jsonLength = payloadLength(frame.json);
+      if (splicedLayout(frame.json) !== undefined) return Buffer.concat(encodeOpenSessionResponseParts(frame, envelope));
+      const json = frame.json as FlatJson;
+      const jsonLength = payloadLength(json);
       const inner = messageSize(frame.exchangeId, jsonLength, frame.exchangeComplete);
       const writer = new Writer(lengthField(inner), envelope);
       writer.varint(TAG_RESPONSE_MESSAGE);
       writer.varint(inner);
-      writeMessage(writer, frame.exchangeId, frame.json, jsonLength, frame.exchangeComplete);
+      writeMessage(writer, frame.exchangeId, json, jsonLength, frame.exchangeComplete);
       return writer.bytes;
     }
     case "initialized":
@@ -272,13 +261,14 @@ export function encodeOpenSessionResponse(frame: OpenSessionResponseFrame<JsonPa
 }
 
 /**
- * `OpenSessionResponse` as a list of byte arrays to write in order. A message holding `SplicedJson` leaves as three
+ * `OpenSessionResponse` as a list of byte arrays to write in order. A message holding `SplicedJson` (payload.ts) leaves as three
  * parts or more — what comes before the bulk, the bulk's own pieces, what follows — so the bulk is never copied;
  * every other frame is one part.
  */
 export function encodeOpenSessionResponseParts(frame: OpenSessionResponseFrame<JsonPayload>, envelope = false): Uint8Array[] {
-  if (frame.kind !== "message" || !isSpliced(frame.json)) return [encodeOpenSessionResponse(frame, envelope)];
-  const { head, body, bodyLength, tail } = frame.json;
+  const layout = frame.kind === "message" ? splicedLayout(frame.json) : undefined;
+  if (frame.kind !== "message" || layout === undefined) return [encodeOpenSessionResponse(frame, envelope)];
+  const { head, body, bodyLength, tail } = layout;
   const headLength = Buffer.byteLength(head, "utf8");
   const tailLength = Buffer.byteLength(tail, "utf8");
   const jsonLength = headLength + bodyLength + tailLength;
@@ -417,17 +407,20 @@ function readMessage(bytes: Uint8Array, start: number, end: number): { exchangeI
   return { exchangeId, json, exchangeComplete };
 }
 
-function readStart(bytes: Uint8Array, start: number, end: number): { sessionId: string; transport: number } {
+/** A start frame's fields; `profile` only when set (empty means the default profile, as in proto3). */
+function readStart(bytes: Uint8Array, start: number, end: number): { sessionId: string; transport: number; profile?: string } {
   const reader = new Reader(bytes, start, end);
   let sessionId = "";
   let transport = 0;
+  let profile = "";
   while (!reader.done) {
     const tag = reader.varint();
     if (tag === TAG_SESSION_ID) sessionId = readString(reader);
     else if (tag === TAG_TRANSPORT) transport = reader.varint();
+    else if (tag === TAG_PROFILE) profile = readString(reader);
     else reader.skip(tag & 7);
   }
-  return { sessionId, transport };
+  return profile === "" ? { sessionId, transport } : { sessionId, transport, profile };
 }
 
 /** Bytes to `OpenSessionRequest`. */

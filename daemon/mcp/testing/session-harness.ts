@@ -8,11 +8,11 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { McpEngine } from "../engine.js";
 import type { McpSession, SessionFrame } from "../session.js";
-import { jsonPayloadBytes, type SplicedJson } from "../../../shared/open-session-wire/codec.js";
+import { jsonPayloadText, type JsonPayload } from "../../../shared/open-session-wire/payload.js";
 
 /** A message frame's JSON as text, whether the session wrote it as a string or spliced a server's bytes in. */
-export function jsonText(json: string | SplicedJson): string {
-  return typeof json === "string" ? json : Buffer.from(jsonPayloadBytes(json)).toString("utf8");
+export function jsonText(json: JsonPayload): string {
+  return jsonPayloadText(json);
 }
 
 /** A JSON-RPC message frame, parsed. */
