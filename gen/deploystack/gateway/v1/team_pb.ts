@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file deploystack/gateway/v1/team.proto.
  */
 export const file_deploystack_gateway_v1_team: GenFile = /*@__PURE__*/
-  fileDesc("CiFkZXBsb3lzdGFjay9nYXRld2F5L3YxL3RlYW0ucHJvdG8SFmRlcGxveXN0YWNrLmdhdGV3YXkudjEiZAoEVGVhbRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBHNsdWcYAyABKAkSDAoEcm9sZRgEIAEoCRISCgppc19kZWZhdWx0GAUgASgIEhIKCmlzX2N1cnJlbnQYBiABKAgiawoMU2VydmVyQ2hhbmdlEhMKC3NlcnZlcl9uYW1lGAEgASgJEjYKBGtpbmQYAiABKA4yKC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlckNoYW5nZUtpbmQSDgoGcmVhc29uGAMgASgJImAKDlBvbGljeURlY2lzaW9uEgwKBHRvb2wYASABKAkSDwoHYWxsb3dlZBgCIAEoCBIMCgRydWxlGAMgASgJEgwKBHJvbGUYBCABKAkSEwoLZXhwbGFuYXRpb24YBSABKAkq1gEKEFNlcnZlckNoYW5nZUtpbmQSIgoeU0VSVkVSX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYU0VSVkVSX0NIQU5HRV9LSU5EX0FEREVEEAESHgoaU0VSVkVSX0NIQU5HRV9LSU5EX1JFTU9WRUQQAhIeChpTRVJWRVJfQ0hBTkdFX0tJTkRfQ0hBTkdFRBADEiAKHFNFUlZFUl9DSEFOR0VfS0lORF9VTkNIQU5HRUQQBBIeChpTRVJWRVJfQ0hBTkdFX0tJTkRfSU5WQUxJRBAFYgZwcm90bzM");
+  fileDesc("CiFkZXBsb3lzdGFjay9nYXRld2F5L3YxL3RlYW0ucHJvdG8SFmRlcGxveXN0YWNrLmdhdGV3YXkudjEiZAoEVGVhbRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBHNsdWcYAyABKAkSDAoEcm9sZRgEIAEoCRISCgppc19kZWZhdWx0GAUgASgIEhIKCmlzX2N1cnJlbnQYBiABKAgiawoMU2VydmVyQ2hhbmdlEhMKC3NlcnZlcl9uYW1lGAEgASgJEjYKBGtpbmQYAiABKA4yKC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlckNoYW5nZUtpbmQSDgoGcmVhc29uGAMgASgJImAKDlBvbGljeURlY2lzaW9uEgwKBHRvb2wYASABKAkSDwoHYWxsb3dlZBgCIAEoCBIMCgRydWxlGAMgASgJEgwKBHJvbGUYBCABKAkSEwoLZXhwbGFuYXRpb24YBSABKAkihAIKB1Byb2ZpbGUSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIPCgdzZXJ2ZXJzGAMgAygJEg8KB2luY2x1ZGUYBCADKAkSDwoHZXhjbHVkZRgFIAMoCRI1CgRtb2RlGAYgASgOMicuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Qcm9maWxlVG9vbE1vZGUSEgoKdG9vbF9jb3VudBgHIAEoDRILCgN1cmwYCCABKAkSDwoHc3NlX3VybBgJIAEoCRISCgppc19kZWZhdWx0GAogASgIEg8KB2RlZmluZWQYCyABKAgSFQoNc2Vzc2lvbl9jb3VudBgMIAEoDSrWAQoQU2VydmVyQ2hhbmdlS2luZBIiCh5TRVJWRVJfQ0hBTkdFX0tJTkRfVU5TUEVDSUZJRUQQABIcChhTRVJWRVJfQ0hBTkdFX0tJTkRfQURERUQQARIeChpTRVJWRVJfQ0hBTkdFX0tJTkRfUkVNT1ZFRBACEh4KGlNFUlZFUl9DSEFOR0VfS0lORF9DSEFOR0VEEAMSIAocU0VSVkVSX0NIQU5HRV9LSU5EX1VOQ0hBTkdFRBAEEh4KGlNFUlZFUl9DSEFOR0VfS0lORF9JTlZBTElEEAUqbQoPUHJvZmlsZVRvb2xNb2RlEiEKHVBST0ZJTEVfVE9PTF9NT0RFX1VOU1BFQ0lGSUVEEAASGQoVUFJPRklMRV9UT09MX01PREVfQUxMEAESHAoYUFJPRklMRV9UT09MX01PREVfU0VBUkNIEAJiBnByb3RvMw");
 
 /**
  * A team the user belongs to.
@@ -153,6 +153,104 @@ export const PolicyDecisionSchema: GenMessage<PolicyDecision> = /*@__PURE__*/
   messageDesc(file_deploystack_gateway_v1_team, 2);
 
 /**
+ * A named subset of the current team's servers and tools.
+ *
+ * @generated from message deploystack.gateway.v1.Profile
+ */
+export type Profile = Message<"deploystack.gateway.v1.Profile"> & {
+  /**
+   * The profile's name: the URL path segment ("frontend" in /mcp/frontend).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The description from the team file; may be empty.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * The servers it serves; empty means every server of the team.
+   *
+   * @generated from field: repeated string servers = 3;
+   */
+  servers: string[];
+
+  /**
+   * Globs over canonical tool names (<prefix>-<tool>) a tool must match; empty means all.
+   *
+   * @generated from field: repeated string include = 4;
+   */
+  include: string[];
+
+  /**
+   * Globs over canonical or exposed tool names that are left out.
+   *
+   * @generated from field: repeated string exclude = 5;
+   */
+  exclude: string[];
+
+  /**
+   * How tools/list presents the profile's tools.
+   *
+   * @generated from field: deploystack.gateway.v1.ProfileToolMode mode = 6;
+   */
+  mode: ProfileToolMode;
+
+  /**
+   * Tools of the profile a client can reach now (after the team policy).
+   *
+   * @generated from field: uint32 tool_count = 7;
+   */
+  toolCount: number;
+
+  /**
+   * The Streamable HTTP URL that serves it; empty while the frontend is not listening.
+   *
+   * @generated from field: string url = 8;
+   */
+  url: string;
+
+  /**
+   * The legacy HTTP+SSE URL that serves it; empty while the frontend is not listening.
+   *
+   * @generated from field: string sse_url = 9;
+   */
+  sseUrl: string;
+
+  /**
+   * Whether the bare /mcp and /sse serve it.
+   *
+   * @generated from field: bool is_default = 10;
+   */
+  isDefault: boolean;
+
+  /**
+   * Whether the team file defines it (false for the implicit default: every tool).
+   *
+   * @generated from field: bool defined = 11;
+   */
+  defined: boolean;
+
+  /**
+   * MCP client sessions open on it now.
+   *
+   * @generated from field: uint32 session_count = 12;
+   */
+  sessionCount: number;
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.Profile.
+ * Use `create(ProfileSchema)` to create a new message.
+ */
+export const ProfileSchema: GenMessage<Profile> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_team, 3);
+
+/**
  * What a sync did to one server.
  *
  * @generated from enum deploystack.gateway.v1.ServerChangeKind
@@ -206,4 +304,39 @@ export enum ServerChangeKind {
  */
 export const ServerChangeKindSchema: GenEnum<ServerChangeKind> = /*@__PURE__*/
   enumDesc(file_deploystack_gateway_v1_team, 0);
+
+/**
+ * How a profile presents its tools to MCP clients.
+ *
+ * @generated from enum deploystack.gateway.v1.ProfileToolMode
+ */
+export enum ProfileToolMode {
+  /**
+   * Not set; never sent by the daemon.
+   *
+   * @generated from enum value: PROFILE_TOOL_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * tools/list shows every tool of the profile.
+   *
+   * @generated from enum value: PROFILE_TOOL_MODE_ALL = 1;
+   */
+  ALL = 1,
+
+  /**
+   * tools/list shows the find_tools and call_tool meta-tools (and the tools
+   * the session found); the catalog is searched instead of listed.
+   *
+   * @generated from enum value: PROFILE_TOOL_MODE_SEARCH = 2;
+   */
+  SEARCH = 2,
+}
+
+/**
+ * Describes the enum deploystack.gateway.v1.ProfileToolMode.
+ */
+export const ProfileToolModeSchema: GenEnum<ProfileToolMode> = /*@__PURE__*/
+  enumDesc(file_deploystack_gateway_v1_team, 1);
 

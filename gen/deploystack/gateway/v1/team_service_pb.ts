@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { PolicyDecision, ServerChange, Team } from "./team_pb.js";
+import type { PolicyDecision, Profile, ServerChange, Team } from "./team_pb.js";
 import { file_deploystack_gateway_v1_team } from "./team_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file deploystack/gateway/v1/team_service.proto.
  */
 export const file_deploystack_gateway_v1_team_service: GenFile = /*@__PURE__*/
-  fileDesc("CilkZXBsb3lzdGFjay9nYXRld2F5L3YxL3RlYW1fc2VydmljZS5wcm90bxIWZGVwbG95c3RhY2suZ2F0ZXdheS52MSISChBMaXN0VGVhbXNSZXF1ZXN0IkAKEUxpc3RUZWFtc1Jlc3BvbnNlEisKBXRlYW1zGAEgAygLMhwuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5UZWFtIhcKFUdldEN1cnJlbnRUZWFtUmVxdWVzdCJEChZHZXRDdXJyZW50VGVhbVJlc3BvbnNlEioKBHRlYW0YASABKAsyHC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlRlYW0iIQoRU3dpdGNoVGVhbVJlcXVlc3QSDAoEdGVhbRgBIAEoCSJAChJTd2l0Y2hUZWFtUmVzcG9uc2USKgoEdGVhbRgBIAEoCzIcLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVGVhbSITChFTeW5jQ29uZmlnUmVxdWVzdCJLChJTeW5jQ29uZmlnUmVzcG9uc2USNQoHY2hhbmdlcxgBIAMoCzIkLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyQ2hhbmdlIiQKFEV4cGxhaW5Qb2xpY3lSZXF1ZXN0EgwKBHRvb2wYASABKAkipgEKFUV4cGxhaW5Qb2xpY3lSZXNwb25zZRI4CghkZWNpc2lvbhgBIAEoCzImLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuUG9saWN5RGVjaXNpb24SFgoOY2Fub25pY2FsX25hbWUYAiABKAkSFAoMZXhwb3NlZF9uYW1lGAMgASgJEg4KBnNlcnZlchgEIAEoCRIVCg11cHN0cmVhbV9uYW1lGAUgASgJMpgECgtUZWFtU2VydmljZRJgCglMaXN0VGVhbXMSKC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkxpc3RUZWFtc1JlcXVlc3QaKS5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkxpc3RUZWFtc1Jlc3BvbnNlEm8KDkdldEN1cnJlbnRUZWFtEi0uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5HZXRDdXJyZW50VGVhbVJlcXVlc3QaLi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkdldEN1cnJlbnRUZWFtUmVzcG9uc2USYwoKU3dpdGNoVGVhbRIpLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU3dpdGNoVGVhbVJlcXVlc3QaKi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlN3aXRjaFRlYW1SZXNwb25zZRJjCgpTeW5jQ29uZmlnEikuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TeW5jQ29uZmlnUmVxdWVzdBoqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU3luY0NvbmZpZ1Jlc3BvbnNlEmwKDUV4cGxhaW5Qb2xpY3kSLC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkV4cGxhaW5Qb2xpY3lSZXF1ZXN0Gi0uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5FeHBsYWluUG9saWN5UmVzcG9uc2ViBnByb3RvMw", [file_deploystack_gateway_v1_team]);
+  fileDesc("CilkZXBsb3lzdGFjay9nYXRld2F5L3YxL3RlYW1fc2VydmljZS5wcm90bxIWZGVwbG95c3RhY2suZ2F0ZXdheS52MSISChBMaXN0VGVhbXNSZXF1ZXN0IkAKEUxpc3RUZWFtc1Jlc3BvbnNlEisKBXRlYW1zGAEgAygLMhwuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5UZWFtIhcKFUdldEN1cnJlbnRUZWFtUmVxdWVzdCJEChZHZXRDdXJyZW50VGVhbVJlc3BvbnNlEioKBHRlYW0YASABKAsyHC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlRlYW0iIQoRU3dpdGNoVGVhbVJlcXVlc3QSDAoEdGVhbRgBIAEoCSJAChJTd2l0Y2hUZWFtUmVzcG9uc2USKgoEdGVhbRgBIAEoCzIcLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVGVhbSITChFTeW5jQ29uZmlnUmVxdWVzdCJLChJTeW5jQ29uZmlnUmVzcG9uc2USNQoHY2hhbmdlcxgBIAMoCzIkLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyQ2hhbmdlIiQKFEV4cGxhaW5Qb2xpY3lSZXF1ZXN0EgwKBHRvb2wYASABKAkipgEKFUV4cGxhaW5Qb2xpY3lSZXNwb25zZRI4CghkZWNpc2lvbhgBIAEoCzImLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuUG9saWN5RGVjaXNpb24SFgoOY2Fub25pY2FsX25hbWUYAiABKAkSFAoMZXhwb3NlZF9uYW1lGAMgASgJEg4KBnNlcnZlchgEIAEoCRIVCg11cHN0cmVhbV9uYW1lGAUgASgJIhUKE0xpc3RQcm9maWxlc1JlcXVlc3QiSQoUTGlzdFByb2ZpbGVzUmVzcG9uc2USMQoIcHJvZmlsZXMYASADKAsyHy5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlByb2ZpbGUygwUKC1RlYW1TZXJ2aWNlEmAKCUxpc3RUZWFtcxIoLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuTGlzdFRlYW1zUmVxdWVzdBopLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuTGlzdFRlYW1zUmVzcG9uc2USbwoOR2V0Q3VycmVudFRlYW0SLS5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkdldEN1cnJlbnRUZWFtUmVxdWVzdBouLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuR2V0Q3VycmVudFRlYW1SZXNwb25zZRJjCgpTd2l0Y2hUZWFtEikuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Td2l0Y2hUZWFtUmVxdWVzdBoqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU3dpdGNoVGVhbVJlc3BvbnNlEmMKClN5bmNDb25maWcSKS5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlN5bmNDb25maWdSZXF1ZXN0GiouZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TeW5jQ29uZmlnUmVzcG9uc2USbAoNRXhwbGFpblBvbGljeRIsLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuRXhwbGFpblBvbGljeVJlcXVlc3QaLS5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkV4cGxhaW5Qb2xpY3lSZXNwb25zZRJpCgxMaXN0UHJvZmlsZXMSKy5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkxpc3RQcm9maWxlc1JlcXVlc3QaLC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkxpc3RQcm9maWxlc1Jlc3BvbnNlYgZwcm90bzM", [file_deploystack_gateway_v1_team]);
 
 /**
  * Request for ListTeams.
@@ -238,6 +238,42 @@ export const ExplainPolicyResponseSchema: GenMessage<ExplainPolicyResponse> = /*
   messageDesc(file_deploystack_gateway_v1_team_service, 9);
 
 /**
+ * Request for ListProfiles.
+ *
+ * @generated from message deploystack.gateway.v1.ListProfilesRequest
+ */
+export type ListProfilesRequest = Message<"deploystack.gateway.v1.ListProfilesRequest"> & {
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.ListProfilesRequest.
+ * Use `create(ListProfilesRequestSchema)` to create a new message.
+ */
+export const ListProfilesRequestSchema: GenMessage<ListProfilesRequest> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_team_service, 10);
+
+/**
+ * Response for ListProfiles.
+ *
+ * @generated from message deploystack.gateway.v1.ListProfilesResponse
+ */
+export type ListProfilesResponse = Message<"deploystack.gateway.v1.ListProfilesResponse"> & {
+  /**
+   * The profiles; the first is the one the bare /mcp and /sse serve.
+   *
+   * @generated from field: repeated deploystack.gateway.v1.Profile profiles = 1;
+   */
+  profiles: Profile[];
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.ListProfilesResponse.
+ * Use `create(ListProfilesResponseSchema)` to create a new message.
+ */
+export const ListProfilesResponseSchema: GenMessage<ListProfilesResponse> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_team_service, 11);
+
+/**
  * Teams, team switching, configuration sync and access policy.
  *
  * @generated from service deploystack.gateway.v1.TeamService
@@ -293,6 +329,17 @@ export const TeamService: GenService<{
     methodKind: "unary";
     input: typeof ExplainPolicyRequestSchema;
     output: typeof ExplainPolicyResponseSchema;
+  },
+  /**
+   * Lists the current team's profiles (named subsets of its servers and tools,
+   * served at /mcp/<profile>), the bare path's default profile first.
+   *
+   * @generated from rpc deploystack.gateway.v1.TeamService.ListProfiles
+   */
+  listProfiles: {
+    methodKind: "unary";
+    input: typeof ListProfilesRequestSchema;
+    output: typeof ListProfilesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_deploystack_gateway_v1_team_service, 0);
