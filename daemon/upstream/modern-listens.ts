@@ -123,50 +123,64 @@ export function createModernListens(deps: ModernListensDeps): ModernListens {
     });
   };
 
+  const subscribe = (uri: string, signal: AbortSignal | undefined): Promise<JsonObject> => {
+    const existing = resources.get(uri);
+    if (existing) return existing.ready;
+    const controller = new AbortController();
+    const listenSignal = AbortSignal.any([controller.signal, deps.closed]);
+    let settled = false;
+    const acked = open({ resourceSubscriptions: [uri] }, listenSignal, (error) => {
+      if (resources.get(uri)?.controller !== controller) return;
+      resources.delete(uri);
+      // The server ended an acknowledged subscription on its own (graceful closure): the sessions still want it.
+      if (error === undefined && settled && !deps.closed.aborted) {
+        setTimeout(() => {
+          if (deps.closed.aborted || resources.has(uri)) return;
+          subscribe(uri, undefined).catch((failure: unknown) =>
+            deps.logger.debug({ server: deps.serverName, uri, err: String(failure) }, "re-opening a resource subscription failed"),
+          );
+        }, RELISTEN_DELAY_MS).unref();
+      }
+    });
+    const limit = AbortSignal.any([AbortSignal.timeout(deps.ackTimeoutMs()), ...(signal ? [signal] : [])]);
+    const ready = new Promise<JsonObject>((resolve, reject) => {
+      const onAbort = (): void => {
+        controller.abort();
+        reject(
+          signal?.aborted
+            ? new GatewayError("cancelled", `resources/subscribe on ${quoted} was cancelled`)
+            : new GatewayError("deadline_exceeded", `${quoted} did not acknowledge a subscription to ${JSON.stringify(uri)}`),
+        );
+      };
+      if (limit.aborted) return onAbort();
+      limit.addEventListener("abort", onAbort, { once: true });
+      acked.then(
+        (filter) => {
+          limit.removeEventListener("abort", onAbort);
+          if (!filter.resourceSubscriptions?.includes(uri)) {
+            controller.abort();
+            reject(new UpstreamRpcError(-32602, `${quoted} does not offer updates of ${JSON.stringify(uri)}`));
+            return;
+          }
+          settled = true;
+          resolve({});
+        },
+        (error: unknown) => {
+          limit.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      );
+    });
+    resources.set(uri, { controller, ready });
+    ready.catch(() => {
+      if (resources.get(uri)?.controller === controller) resources.delete(uri);
+    });
+    return ready;
+  };
+
   return {
     start: startListChanges,
-    subscribe(uri, signal) {
-      const existing = resources.get(uri);
-      if (existing) return existing.ready;
-      const controller = new AbortController();
-      const listenSignal = AbortSignal.any([controller.signal, deps.closed]);
-      const acked = open({ resourceSubscriptions: [uri] }, listenSignal, () => {
-        if (resources.get(uri)?.controller === controller) resources.delete(uri);
-      });
-      const limit = AbortSignal.any([AbortSignal.timeout(deps.ackTimeoutMs()), ...(signal ? [signal] : [])]);
-      const ready = new Promise<JsonObject>((resolve, reject) => {
-        const onAbort = (): void => {
-          controller.abort();
-          reject(
-            signal?.aborted
-              ? new GatewayError("cancelled", `resources/subscribe on ${quoted} was cancelled`)
-              : new GatewayError("deadline_exceeded", `${quoted} did not acknowledge a subscription to ${JSON.stringify(uri)}`),
-          );
-        };
-        if (limit.aborted) return onAbort();
-        limit.addEventListener("abort", onAbort, { once: true });
-        acked.then(
-          (filter) => {
-            limit.removeEventListener("abort", onAbort);
-            if (!filter.resourceSubscriptions?.includes(uri)) {
-              controller.abort();
-              reject(new UpstreamRpcError(-32602, `${quoted} does not offer updates of ${JSON.stringify(uri)}`));
-              return;
-            }
-            resolve({});
-          },
-          (error: unknown) => {
-            limit.removeEventListener("abort", onAbort);
-            reject(error);
-          },
-        );
-      });
-      resources.set(uri, { controller, ready });
-      ready.catch(() => {
-        if (resources.get(uri)?.controller === controller) resources.delete(uri);
-      });
-      return ready;
-    },
+    subscribe,
     async unsubscribe(uri) {
       const entry = resources.get(uri);
       if (entry) {
