@@ -35,7 +35,7 @@ export interface ProgramContext {
   readonly throwOnUsageError?: boolean;
   /** Overrides for `dsctl start` (tests). */
   readonly start?: Partial<Omit<StartDeps, "paths">>;
-  /** How `dsctl login` opens a browser (tests); default the platform's opener. */
+  /** How `dsctl login` and `dsctl dashboard` open a browser (tests); default the platform's opener. */
   readonly openBrowser?: BrowserOpener;
   /** Overrides for `dsctl ide` (tests: a temp home, another platform, a fixed port). */
   readonly ide?: Partial<Omit<IdeDeps, "paths">>;

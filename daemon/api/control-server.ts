@@ -107,10 +107,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
     let boundPort = port;
     const rpc = handlerWith([errorInterceptor, createBearerAuthInterceptor(token)], true);
     const tcpServer = createDualProtocolServer(
-      withLoopbackGuard(withFastPaths(rpc, [createDashboardStatic(options.dashboardDir)]), {
-        allowedOrigins,
-        port: () => boundPort,
-      }),
+      withFastPaths(withLoopbackGuard(rpc, { allowedOrigins, port: () => boundPort }), [
+        createDashboardStatic({ dir: options.dashboardDir, port: () => boundPort }),
+      ]),
       limits,
     );
     await listen(tcpServer, () => tcpServer.server.listen(port, host), `control address ${formatListenAddress({ host, port })}`);

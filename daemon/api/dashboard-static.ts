@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isLoopbackHost } from "../../shared/loopback.js";
 import type { FastPath } from "./open-session-fast-path.js";
 
 /**
@@ -8,7 +9,13 @@ import type { FastPath } from "./open-session-fast-path.js";
  * script, style sheet and icon, all built by scripts/build-dashboard.mjs into `dist/dashboard/`. They carry no data
  * (every figure comes from an RPC, and every RPC needs the bearer token), so they are served without the token: a
  * browser cannot send an `Authorization` header on a navigation, and the token reaches the page in the URL fragment,
- * which browsers never send to a server. The Host, Origin and Sec-Fetch-Site checks of loopback-guard.ts run first.
+ * which browsers never send to a server.
+ *
+ * Like every request on the listener, they need a loopback `Host` with the listener's port (against DNS rebinding).
+ * Unlike an RPC, they are served whatever `Sec-Fetch-Site` says: `dsctl dashboard` hands the browser a local file
+ * that forwards it here, and that navigation is "cross-site". Serving a page that holds no data to any site is
+ * harmless: it cannot be framed (`frame-ancestors 'none'`), and whatever it then asks for is an RPC, which passes
+ * loopback-guard.ts and the bearer check. Requests this handler does not take go on to those checks.
  *
  * The files are read once, when the listener starts, from a flat folder; only names found there are served, so no
  * request path ever reaches the file system. Every answer forbids inline script and style and any other origin
@@ -36,14 +43,25 @@ export function defaultDashboardDir(): string {
   return fileURLToPath(new URL(relative, here));
 }
 
+/** Options of `createDashboardStatic`. */
+export interface DashboardStaticOptions {
+  /** The built dashboard; default `defaultDashboardDir()`. */
+  readonly dir?: string;
+  /** The port the listener is bound to, for the Host check (known only after `listen` with port 0). */
+  readonly port: () => number;
+}
+
 /**
- * Loads the built dashboard from `dir` and returns a handler that takes `GET`/`HEAD` of `/` and `/dashboard/…` (true
- * when it answered) and leaves every other request to the control API. When the dashboard is not built, `/` says so.
+ * Loads the built dashboard and returns a handler that takes `GET`/`HEAD` of `/` and `/dashboard/…` with a loopback
+ * Host (true when it answered) and leaves every other request to the control API's checks. When the dashboard is
+ * not built, `/` says so.
  */
-export function createDashboardStatic(dir: string = defaultDashboardDir()): FastPath {
-  const files = loadFiles(dir);
+export function createDashboardStatic(options: DashboardStaticOptions): FastPath {
+  const files = loadFiles(options.dir ?? defaultDashboardDir());
   return function dashboardStatic(req, res) {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
+    const host = (req.headers.host ?? req.headers[":authority"]) as string | undefined;
+    if (!isLoopbackHost(host, options.port())) return false;
     const path = (req.url ?? "").split("?")[0] ?? "";
     let name: string;
     if (path === "/" || path === "/index.html") name = "index.html";

@@ -147,6 +147,13 @@ function layout(clients: DashboardClients, signal: AbortSignal): void {
   logs.run(signal, () => undefined);
 }
 
+// A token pasted into the address of an open page arrives as a fragment change, not a new load.
+window.addEventListener("hashchange", () => {
+  if (!location.hash.includes("token=")) return;
+  const fresh = takeToken();
+  if (fresh !== undefined) void start(fresh);
+});
+
 const token = takeToken();
 if (token === undefined) showTokenNeeded("This page shows the gateway's servers, calls and logs; every request to the gateway needs its control token.");
 else void start(token);
