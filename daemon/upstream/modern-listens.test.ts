@@ -10,7 +10,8 @@ import { UpstreamRpcError, type JsonObject } from "./types.js";
  * linked in-memory pair, which acknowledges what the test tells it to.
  */
 
-async function scriptedModern(t: import("ava").ExecutionContext, options: { honour: (uris: string[]) => string[] }) {
+/** `honour` returns the URIs to acknowledge, or undefined for a server that never acknowledges. */
+async function scriptedModern(t: import("ava").ExecutionContext, options: { honour: (uris: string[]) => string[] | undefined; requestMs?: number }) {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const received: JsonObject[] = [];
   serverSide.onmessage = (message) => {
@@ -26,15 +27,22 @@ async function scriptedModern(t: import("ava").ExecutionContext, options: { hono
     if (request.method === "subscriptions/listen") {
       const filter = (request.params as JsonObject).notifications as JsonObject;
       const uris = (filter.resourceSubscriptions as string[] | undefined) ?? [];
+      const honoured = options.honour(uris);
+      if (honoured === undefined) return;
       void serverSide.send({
         jsonrpc: "2.0",
         method: "notifications/subscriptions/acknowledged",
-        params: { notifications: { resourceSubscriptions: options.honour(uris) }, _meta: { "io.modelcontextprotocol/subscriptionId": request.id } },
+        params: { notifications: { resourceSubscriptions: honoured }, _meta: { "io.modelcontextprotocol/subscriptionId": request.id } },
       } as never);
     }
   };
   await serverSide.start();
-  const connection = await createUpstreamConnection({ serverName: "m", transport: clientSide, era: "modern" });
+  const connection = await createUpstreamConnection({
+    serverName: "m",
+    transport: clientSide,
+    era: "modern",
+    ...(options.requestMs !== undefined ? { timeouts: { toolCallMs: 300_000, requestMs: options.requestMs, quietMs: 30_000, pingMs: 30_000 } } : {}),
+  });
   t.teardown(() => connection.close());
   const listens = (uri: string): JsonObject[] =>
     received.filter(
@@ -73,4 +81,18 @@ test("a subscription the server ends gracefully is opened again", async (t) => {
   const first = listens("file:///b")[0]!;
   await send({ jsonrpc: "2.0", id: first.id, result: { resultType: "complete", _meta: { "io.modelcontextprotocol/subscriptionId": first.id } } });
   t.true(await waitFor(() => listens("file:///b").length === 2, 10_000), "a new subscriptions/listen for the URI");
+});
+
+test("a server that never acknowledges a subscription fails it after the request timeout, and the listen is cancelled", async (t) => {
+  const { connection, received } = await scriptedModern(t, { honour: () => undefined, requestMs: 300 });
+  const error = await t.throwsAsync(connection.request("resources/subscribe", { uri: "file:///silent" }));
+  t.regex(error!.message, /did not acknowledge a subscription to "file:\/\/\/silent"/);
+  t.true(await waitFor(() => received.some((message) => message.method === "notifications/cancelled"), 5_000));
+});
+
+test("acknowledgements and notifications naming no subscription of ours are ignored", async (t) => {
+  const { connection, send } = await scriptedModern(t, { honour: (uris) => uris });
+  await send({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: { _meta: { "io.modelcontextprotocol/subscriptionId": 999 } } });
+  await send({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: { notifications: "garbage" } });
+  t.deepEqual(await connection.request("resources/subscribe", { uri: "file:///c" }), {});
 });
