@@ -1,0 +1,65 @@
+import test from "ava";
+import { checkTracingSettings, resolveTracingSettings, tracesUrlOf } from "./tracing-settings.js";
+
+test("off without any endpoint, and with empty variables", (t) => {
+  t.is(resolveTracingSettings({}, undefined), undefined);
+  t.is(resolveTracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: "", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "" }, {}), undefined);
+});
+
+test("OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: /v1/traces is appended with one slash", (t) => {
+  t.deepEqual(resolveTracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" }, undefined), {
+    tracesUrl: "http://127.0.0.1:4318/v1/traces",
+    scheduleDelayMs: 5000,
+  });
+  t.is(tracesUrlOf("http://collector:4318/otlp/"), "http://collector:4318/otlp/v1/traces");
+});
+
+test("precedence: the traces variable, then the general one, then the team file", (t) => {
+  const file = { endpoint: "http://file:4318" };
+  t.is(resolveTracingSettings({}, file)?.tracesUrl, "http://file:4318/v1/traces");
+  t.is(resolveTracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://env:4318" }, file)?.tracesUrl, "http://env:4318/v1/traces");
+  t.is(
+    resolveTracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://env:4318", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://traces.example/custom" }, file)?.tracesUrl,
+    "https://traces.example/custom",
+    "the signal-specific URL is used as is",
+  );
+});
+
+test("OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none turn tracing off whatever else is set", (t) => {
+  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://env:4318" };
+  t.is(resolveTracingSettings({ ...env, OTEL_SDK_DISABLED: "TRUE" }, { endpoint: "http://file:4318" }), undefined);
+  t.is(resolveTracingSettings({ ...env, OTEL_TRACES_EXPORTER: "none" }, undefined), undefined);
+  t.truthy(resolveTracingSettings({ ...env, OTEL_SDK_DISABLED: "false", OTEL_TRACES_EXPORTER: "otlp" }, undefined));
+});
+
+test("OTEL_BSP_SCHEDULE_DELAY sets the batch delay; a bad value keeps the default", (t) => {
+  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://env:4318" };
+  t.is(resolveTracingSettings({ ...env, OTEL_BSP_SCHEDULE_DELAY: "250" }, undefined)?.scheduleDelayMs, 250);
+  t.is(resolveTracingSettings({ ...env, OTEL_BSP_SCHEDULE_DELAY: "soon" }, undefined)?.scheduleDelayMs, 5000);
+  t.is(resolveTracingSettings({ ...env, OTEL_BSP_SCHEDULE_DELAY: "-1" }, undefined)?.scheduleDelayMs, 5000);
+});
+
+test("a malformed endpoint is refused with the variable named and the value (which may hold a credential) not echoed", (t) => {
+  const secretish = "ftp://user:hunter2@collector";
+  for (const [env, file, named] of [
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: secretish }, undefined, "OTEL_EXPORTER_OTLP_ENDPOINT"],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "not a url hunter2" }, undefined, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"],
+    [{}, { endpoint: secretish }, "gateway.tracing.endpoint"],
+  ] as const) {
+    const error = t.throws(() => resolveTracingSettings(env, file));
+    t.true(error!.message.startsWith(named), error!.message);
+    t.false(error!.message.includes("hunter2"));
+  }
+});
+
+test("settings that crossed to the frontend are checked field by field", (t) => {
+  t.is(checkTracingSettings(undefined), undefined);
+  t.deepEqual(checkTracingSettings({ tracesUrl: "http://127.0.0.1:4318/v1/traces", scheduleDelayMs: 0 }), {
+    tracesUrl: "http://127.0.0.1:4318/v1/traces",
+    scheduleDelayMs: 0,
+  });
+  t.throws(() => checkTracingSettings("http://x"), { message: /"tracing" must be an object/ });
+  t.throws(() => checkTracingSettings({ tracesUrl: 4318, scheduleDelayMs: 0 }), { message: /tracing\.tracesUrl/ });
+  t.throws(() => checkTracingSettings({ tracesUrl: "file:///etc/passwd", scheduleDelayMs: 0 }), { message: /tracing\.tracesUrl/ });
+  t.throws(() => checkTracingSettings({ tracesUrl: "http://x", scheduleDelayMs: 1.5 }), { message: /scheduleDelayMs/ });
+});
