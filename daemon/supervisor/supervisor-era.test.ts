@@ -84,7 +84,7 @@ test("a modern server (SDK v2, modern only) is detected modern: identity from se
   t.is(running.era, "modern");
   t.is(running.identity?.protocolVersion, "2026-07-28");
   t.is(running.identity?.serverInfo.name, "fixture-modern");
-  t.is(running.toolCount, 6);
+  t.is(running.toolCount, 7);
   t.regex(logText(supervisor, "modern"), /running: fixture-modern 2\.0\.0 \(protocol 2026-07-28\)/);
   const connection = await supervisor.acquire("modern");
   const result = await connection.request("tools/call", { name: "echo", arguments: { text: "through the supervisor" } });

@@ -47,7 +47,7 @@ test("auto: a modern server (SDK v2, modern only) is detected by server/discover
   t.is(connection.identity.serverInfo.name, "m1");
   t.truthy(connection.identity.capabilities.tools);
   const listed = await connection.request("tools/list", {});
-  t.deepEqual((listed.tools as JsonObject[]).map((tool) => tool.name).sort(), ["add_tool", "echo", "meta", "progress", "slow", "touch"]);
+  t.deepEqual((listed.tools as JsonObject[]).map((tool) => tool.name).sort(), ["add_tool", "echo", "log", "meta", "progress", "slow", "touch"]);
   // Results pass through untouched, `resultType` and the server's `_meta` included.
   const echoed = await connection.request("tools/call", { name: "echo", arguments: { text: "hi" } });
   t.is(echoed.resultType, "complete");
@@ -167,4 +167,14 @@ test("legacy (the default) never probes; modern (cached) refuses a legacy server
   });
   const modern = await connectTo(t, [modernServer], "modern");
   t.is(modern.connection.identity.era, "modern");
+});
+
+test("modern: the server logs only for requests that carry a level; logging/setLevel makes every later request carry one", async (t) => {
+  const { connection, notifications } = await connectTo(t, [modernServer], "auto");
+  await connection.request("tools/call", { name: "log", arguments: { text: "unasked" } });
+  await connection.request("tools/call", { name: "echo", arguments: { text: "barrier" } });
+  t.deepEqual(notifications.filter((n) => n.method === "notifications/message"), [], "no level in _meta: no log notification");
+  await connection.request("logging/setLevel", { level: "info" });
+  await connection.request("tools/call", { name: "log", arguments: { text: "asked" } });
+  t.true(await waitFor(() => notifications.some((n) => n.method === "notifications/message" && n.params?.data === "asked"), 10_000));
 });

@@ -70,6 +70,17 @@ test("a legacy client lists and calls a modern server's tools beside a legacy se
   t.deepEqual(seen, [1, 2, 3]);
 });
 
+test("a legacy client's log level reaches a modern server in each request's _meta, and its log comes back", async (t) => {
+  const client = await connect(t, "eras-logging");
+  await client.client.setLoggingLevel("info");
+  await client.client.callTool({ name: "modern-log", arguments: { text: "hello from a modern server" } });
+  t.true(
+    await client.waitForNotifications("notifications/message", 1, 30_000),
+    "notifications/message reached the client",
+  );
+  t.true(client.notifications("notifications/message").some((n) => n.params?.data === "hello from a modern server"));
+});
+
 test("cancelling a legacy client's call cancels it in the modern server", async (t) => {
   const { gateway } = t.context;
   const client = await connect(t, "eras-cancel");
