@@ -1,7 +1,6 @@
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { AuditOutcome, AuditOperation } from "../../gen/deploystack/gateway/v1/audit_pb.js";
-import { ServerState, type Server } from "../../gen/deploystack/gateway/v1/server_pb.js";
-import { MODERN_PROTOCOL_VERSIONS } from "../../shared/mcp-protocol-versions.js";
+import { ProtocolEra, ServerState, type Server } from "../../gen/deploystack/gateway/v1/server_pb.js";
 
 /** Human words for the values the API sends as enums and well-known types. */
 
@@ -10,10 +9,9 @@ export function stateName(state: ServerState): string {
   return (ServerState[state] ?? "unknown").toLowerCase();
 }
 
-/** The era the daemon speaks to a server in, from the protocol version it negotiated; "" before it is known. */
+/** The era the daemon speaks to a server in ("legacy", "modern"); "" before it is known. */
 export function eraOf(server: Server): string {
-  if (server.protocolVersion === "") return "";
-  return MODERN_PROTOCOL_VERSIONS.includes(server.protocolVersion) ? "modern" : "legacy";
+  return server.protocolEra === ProtocolEra.UNSPECIFIED ? "" : (ProtocolEra[server.protocolEra] ?? "").toLowerCase();
 }
 
 /** An audit outcome in words. */
