@@ -71,8 +71,11 @@ export function tracePost(req: IncomingMessage, res: ServerResponse, route: stri
     span.end();
   });
   for (const request of requests) {
-    const params: Message = isObject(request.params) ? { ...request.params } : {};
-    const meta: Message = { ...metaOf(request) };
+    // A malformed `params` or `_meta` stays as the client sent it, for the daemon to judge: only well-formed ones gain context.
+    if (request.params !== undefined && !isObject(request.params)) continue;
+    const params: Message = { ...request.params };
+    if (params._meta !== undefined && !isObject(params._meta)) continue;
+    const meta: Message = { ...params._meta };
     span.inject(meta);
     params._meta = meta;
     request.params = params;

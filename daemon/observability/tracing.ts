@@ -121,7 +121,7 @@ export function serveTraced<C extends object, T>(span: RequestSpan, method: stri
 /** The CLIENT span of one upstream request and the params to send in its place (with its trace context in `_meta`). */
 export interface UpstreamSpan {
   readonly span: RequestSpan;
-  readonly params: JsonObject;
+  readonly params: JsonObject | undefined;
 }
 
 /**
@@ -136,6 +136,8 @@ export function startUpstreamSpan(caller: TracedCaller, server: string, method: 
   parent.setAttribute(ATTR_DEPLOYSTACK_SERVER, server);
   const attributes: Record<string, SpanAttributeValue> = { [ATTR_DEPLOYSTACK_SERVER]: server };
   const span = tracer.startSpan(describe(method, params, attributes), "client", attributes, parent);
+  // A `_meta` that is not an object is the client's to have got wrong: it goes on as it came, without context.
+  if (params?._meta !== undefined && metaOf(params) === undefined) return { span, params };
   const meta: Record<string, unknown> = { ...metaOf(params) };
   span.inject(meta);
   return { span, params: { ...params, _meta: meta as JsonObject } };

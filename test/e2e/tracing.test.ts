@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { fixtureServer, repoRoot, startDaemon, waitForRunning, waitUntil, type DaemonProcess, type TeamServer } from "./helpers/daemon-process.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { connectGatewayClient } from "./helpers/mcp-clients.js";
 import { OTLP_SPAN_KIND, startOtlpCollector, type CollectedSpan } from "./helpers/otlp-collector.js";
 
@@ -194,6 +196,36 @@ test("tracing on: frontend, daemon and upstream spans join the client's trace; t
   const exported = Buffer.concat(collector.bodies).toString("latin1");
   for (const form of canaryForms()) t.false(exported.includes(form), `the canary (${form.slice(0, 12)}…) is in an exported span`);
   t.is(collector.rejected, 0, "every export was a valid OTLP protobuf request");
+
+  // No `_meta` context: the W3C traceparent HTTP header is joined instead.
+  const headerTraceId = randomBytes(16).toString("hex");
+  const headerSpanId = randomBytes(8).toString("hex");
+  const headerClient = new Client({ name: "header-client", version: "1.0.0" });
+  await headerClient.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers: { traceparent: `00-${headerTraceId}-${headerSpanId}-01` } } }));
+  t.teardown(() => headerClient.close());
+  const viaHeader = JSON.parse(resultText(await headerClient.callTool({ name: "meta-echo_meta", arguments: {} }))) as Record<string, unknown>;
+  t.is(parseTraceparent(viaHeader.traceparent).traceId, headerTraceId);
+  t.true(await collector.waitFor((spans) => spans.some((s) => s.traceId === headerTraceId && s.service === "deploystack-gateway-frontend")));
+  t.is(collector.spans.find((s) => s.traceId === headerTraceId && s.service === "deploystack-gateway-frontend")?.parentSpanId, headerSpanId);
+
+  // Legacy HTTP+SSE: the POST's span carries the client's context to the daemon the same way.
+  const sseTraceId = randomBytes(16).toString("hex");
+  const sse = await connectGatewayClient({ mcpUrl, sseUrl: mcpUrl.replace(/\/mcp$/, "/sse") }, "sse", { name: "sse-client" });
+  t.teardown(() => sse.close());
+  const viaSse = JSON.parse(
+    resultText(await sse.client.callTool({ name: "meta-echo_meta", arguments: {}, _meta: { traceparent: `00-${sseTraceId}-${randomBytes(8).toString("hex")}-01` } })),
+  ) as Record<string, unknown>;
+  t.is(parseTraceparent(viaSse.traceparent).traceId, sseTraceId);
+  t.true(await collector.waitFor((spans) => spans.some((s) => s.traceId === sseTraceId && s.name === "POST /message")), describeSpans(collector.spans));
+
+  // A client's malformed trace context is ignored (a new trace), never an error; an oversized tracestate is not carried on.
+  const malformed = JSON.parse(
+    resultText(await client.client.callTool({ name: "meta-echo_meta", arguments: {}, _meta: { traceparent: "00-zz-not-a-trace", tracestate: `k=${"v".repeat(10_000)}` } })),
+  ) as Record<string, unknown>;
+  parseTraceparent(malformed.traceparent);
+  t.true(typeof malformed.tracestate !== "string" || malformed.tracestate.length <= 512);
+  const badType = JSON.parse(resultText(await client.client.callTool({ name: "meta-echo_meta", arguments: {}, _meta: { traceparent: 42 } }))) as Record<string, unknown>;
+  parseTraceparent(badType.traceparent);
 
   // The loads recorder sees OpenTelemetry when it is on: the check of the test below is not vacuous.
   t.true(readFileSync(loads, "utf8").includes("/node_modules/@opentelemetry/"));
