@@ -3,7 +3,7 @@
  * and records are converted here, reading and following are the log's.
  */
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import { durationFromMs, timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { AuditArgumentsSchema, AuditClientSchema, AuditEventSchema, AuditOperation, AuditOutcome, type AuditEvent } from "../../gen/deploystack/gateway/v1/audit_pb.js";
 import {
@@ -12,6 +12,7 @@ import {
   WatchAuditEventsResponseSchema,
   type AuditFilter as ProtoAuditFilter,
 } from "../../gen/deploystack/gateway/v1/audit_service_pb.js";
+import { durationFromFractionalMs } from "./proto-duration.js";
 import { auditRecordMatches, type AuditFilter, type AuditLog, type AuditRecord } from "../observability/audit-log.js";
 import type { CallOperation, CallOutcome } from "../observability/call-record.js";
 import { createAsyncQueue } from "./async-queue.js";
@@ -55,7 +56,7 @@ export function auditRecordToProto(record: AuditRecord): AuditEvent {
     canonicalName: record.canonicalName ?? "",
     server: record.server ?? "",
     outcome: outcomeToProto[record.outcome] ?? AuditOutcome.UNSPECIFIED,
-    duration: durationFromMs(record.durationMs),
+    duration: durationFromFractionalMs(record.durationMs),
     errorCode: record.errorCode ?? "",
     arguments: create(AuditArgumentsSchema, {
       mode: args?.mode ?? "none",

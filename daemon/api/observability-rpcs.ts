@@ -10,6 +10,7 @@ import { clampWindowSeconds, type CallFigures } from "../observability/call-stat
 import type { Observability } from "../observability/observability.js";
 import type { ServerSnapshot } from "../supervisor/types.js";
 import { serverStateToProto } from "./convert.js";
+import { durationFromFractionalMs } from "./proto-duration.js";
 
 /** What the two RPCs read. */
 export interface ObservabilityRpcDeps {
@@ -27,8 +28,8 @@ function figuresToProto(figures: CallFigures): CallStats {
     calls: BigInt(figures.calls),
     errors: BigInt(figures.errors),
     callsPerSecond: figures.callsPerSecond,
-    p50: durationFromMs(figures.p50Ms),
-    p99: durationFromMs(figures.p99Ms),
+    p50: durationFromFractionalMs(figures.p50Ms),
+    p99: durationFromFractionalMs(figures.p99Ms),
   });
 }
 
