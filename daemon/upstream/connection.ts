@@ -18,7 +18,7 @@ import {
 } from "./types.js";
 import { createDeadlineSweep } from "./deadline-sweep.js";
 import { RawJson } from "./raw-json.js";
-import { classifyProbeAnswer, stampModernRequest, type ModernStamp } from "./modern-era.js";
+import { classifyProbeAnswer, stampModernRequest, withoutSubscriptionTag, type ModernStamp } from "./modern-era.js";
 import { createModernListens, type ListenFilter, type ModernListens } from "./modern-listens.js";
 
 /**
@@ -343,6 +343,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
       listens?.acknowledged(params);
       return;
     }
+    if (era === "modern") params = withoutSubscriptionTag(params);
     if (method === "notifications/progress") {
       restartTimeoutOnProgress(params?.progressToken);
     } else if (method === "notifications/cancelled") {

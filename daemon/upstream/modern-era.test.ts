@@ -1,5 +1,5 @@
 import test from "ava";
-import { classifyProbeAnswer, stampModernRequest } from "./modern-era.js";
+import { classifyProbeAnswer, stampModernRequest, withoutSubscriptionTag } from "./modern-era.js";
 import { UpstreamRpcError } from "./types.js";
 
 const STAMP = {
@@ -90,4 +90,12 @@ test("probe: -32022 naming our version asks again with it; naming only versions 
     kind: "incompatible",
     supported: ["2027-03-01"],
   });
+});
+
+test("notifications lose only the subscription tag (an upstream id), nothing else", (t) => {
+  t.deepEqual(withoutSubscriptionTag({ uri: "file:///a", _meta: { "io.modelcontextprotocol/subscriptionId": 4 } }), { uri: "file:///a" });
+  t.deepEqual(withoutSubscriptionTag({ _meta: { "io.modelcontextprotocol/subscriptionId": 4, other: 1 } }), { _meta: { other: 1 } });
+  const untagged = { uri: "file:///b", _meta: { other: 2 } };
+  t.is(withoutSubscriptionTag(untagged), untagged);
+  t.is(withoutSubscriptionTag(undefined), undefined);
 });

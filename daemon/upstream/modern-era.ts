@@ -50,6 +50,20 @@ export function stampModernRequest(params: JsonObject | undefined, stamp: Modern
   return { ...params, _meta: meta };
 }
 
+/**
+ * A notification's params without the `io.modelcontextprotocol/subscriptionId` tag: it names
+ * one of the connection's own `subscriptions/listen` requests (an upstream id, meaningless to
+ * any session), so a modern server's `…/list_changed` and `resources/updated` go on looking
+ * exactly like a legacy server's. Everything else in the params stays untouched.
+ */
+export function withoutSubscriptionTag(params: JsonObject | undefined): JsonObject | undefined {
+  const meta = params?._meta;
+  if (!isObject(meta) || !(META.subscriptionId in meta)) return params;
+  const { [META.subscriptionId]: _tag, ...rest } = meta;
+  const { _meta: _old, ...others } = params!;
+  return Object.keys(rest).length > 0 ? { ...others, _meta: rest } : others;
+}
+
 /** The era verdict of one `server/discover` probe answer. */
 export type ProbeVerdict =
   | { readonly kind: "modern"; readonly identity: UpstreamIdentity }
