@@ -9,6 +9,11 @@ import type { JsonObject } from "./types.js";
  * List Changed Notification", likewise for prompts and resources). Only the lists the
  * server's capabilities declare are asked for, and every `nextCursor` is followed
  * ("Utilities › Pagination"), so the catalog always holds complete lists.
+ *
+ * The same code serves both eras: a modern server's connection stamps each list request with
+ * the per-request `_meta` and turns its `subscriptions/listen` notifications into the
+ * `…/list_changed` this watcher follows (modern-listens.ts); extra result fields (`resultType`,
+ * `ttlMs`, `cacheScope`) are ignored here and the items kept as listed.
  */
 
 /** One list the catalog holds and how to fetch it. */
