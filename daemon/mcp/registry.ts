@@ -35,6 +35,7 @@ import {
   type NamingCandidate,
 } from "./exposed-names.js";
 import { managementToolDefinition, managementToolName } from "./management-tools.js";
+import { createClientNameView, type ClientNameRule, type ClientNameView } from "./client-names.js";
 
 /** A tool as clients see it. */
 export interface ExposedTool {
@@ -102,6 +103,11 @@ export interface Registry {
   /** Collisions of tool and prompt names, resource URIs and URI templates, for `ListServers` and logs. */
   collisions(): NameCollision[];
   /**
+   * The tool names a client with `rule`, whose config names the gateway `entry`, sees (client-names.ts):
+   * built once per snapshot, rule and entry, so lists and calls only look names up.
+   */
+  clientNames(rule: ClientNameRule, entry: string): ClientNameView;
+  /**
    * Replaces every seeded catalog (the start-up cache of the current team) with `catalogs`: a seed
    * answers for a server only until it is discovered live, and seeds of another team must never
    * answer for a same-named server of this one. `names`, when given, replaces the name ledger
@@ -160,6 +166,8 @@ interface Snapshot {
   /** The lists clients see, computed once per snapshot (lists are served often; the policy is applied here). */
   readonly visible: VisibleLists;
   readonly signatures: Record<CatalogKind, string>;
+  /** Client name views made for this snapshot, by rule id and entry (filled on first use). */
+  readonly clientViews: Map<string, ClientNameView>;
 }
 
 interface VisibleLists {
@@ -169,7 +177,7 @@ interface VisibleLists {
   readonly templates: readonly ExposedResourceTemplate[];
 }
 
-type SnapshotParts = Omit<Snapshot, "signatures" | "visible">;
+type SnapshotParts = Omit<Snapshot, "signatures" | "visible" | "clientViews">;
 
 function ofServer<T extends { readonly server: string }>(items: readonly T[], server: string | undefined): T[] {
   return server === undefined ? items.slice() : items.filter((item) => item.server === server);
@@ -380,7 +388,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       resources: visibleResources(partial),
       templates: visibleTemplates(partial),
     };
-    return { ...partial, visible, signatures: signaturesOf(visible) };
+    return { ...partial, visible, signatures: signaturesOf(visible), clientViews: new Map() };
   }
 
   function visibleTools(snap: SnapshotParts): ExposedTool[] {
@@ -502,6 +510,15 @@ export function createRegistry(options: RegistryOptions): Registry {
       return { server: resolveResource(ref.uri), ref: { type: "ref/resource", uri: ref.uri } };
     },
     collisions: () => [...current.collisions],
+    clientNames(rule, entry) {
+      const key = `${rule.id}\u0000${entry}`;
+      let view = current.clientViews.get(key);
+      if (view === undefined) {
+        view = createClientNameView(rule, entry, current.tools.keys());
+        current.clientViews.set(key, view);
+      }
+      return view;
+    },
     replaceSeeds(catalogs, names) {
       seeds = new Map(catalogs);
       if (names) ledger = names;

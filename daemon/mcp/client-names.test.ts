@@ -1,0 +1,150 @@
+import test from "ava";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import {
+  CLIENT_NAME_RULES,
+  clientRuleFor,
+  createClientNameView,
+  DEFAULT_CLIENT_RULE,
+  shapeToolName,
+  toolNameBudget,
+  type ClientNameRule,
+} from "./client-names.js";
+import { EXPOSED_NAME_PATTERN, wantedExposedName } from "./exposed-names.js";
+import { createRegistry } from "./registry.js";
+import { createMemorySupervisor } from "./testing/memory-supervisor.js";
+
+const ENTRY = "deploystack";
+const LONG_SERVER = "enterprise-database-management-and-reporting-service-eu-west";
+const TOOL_NAMES = [
+  "echo",
+  "récupérer_les_données_de_tous_les_utilisateurs_du_système",
+  "synchronize-all-customer-data-across-multiple-systems-now",
+  "synchronize-all-customer-data-across-multiple-systems-later",
+  "検索",
+  "get_console_message",
+];
+
+/** Gateway names for tools of a short and a long server (the gateway's own naming: sanitized, 64 at most). */
+const EXPOSED = [
+  ...TOOL_NAMES.map((tool) => wantedExposedName("kb", tool)),
+  ...TOOL_NAMES.map((tool) => wantedExposedName(LONG_SERVER, tool)),
+  wantedExposedName("", "7zip-extract"),
+];
+
+const ALL_RULES: readonly ClientNameRule[] = [...CLIENT_NAME_RULES, DEFAULT_CLIENT_RULE];
+
+function fitsRule(rule: ClientNameRule, entry: string, name: string): boolean {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) return false;
+  if (rule.prefix(entry).length + name.length > rule.maxLength) return false;
+  return rule.firstCharacter === undefined || rule.firstCharacter.test(name);
+}
+
+for (const rule of ALL_RULES) {
+  test(`${rule.label}: every name fits, is unique, resolves back, and a name that fits is unchanged`, (t) => {
+    t.true(EXPOSED.every((name) => EXPOSED_NAME_PATTERN.test(name)));
+    const view = createClientNameView(rule, ENTRY, EXPOSED);
+    const names = EXPOSED.map((exposed) => view.clientName(exposed));
+    for (const [index, name] of names.entries()) {
+      t.true(fitsRule(rule, ENTRY, name), `${rule.prefix(ENTRY)}${name} (${rule.prefix(ENTRY).length + name.length} chars) fits ${rule.label}`);
+      const exposed = EXPOSED[index]!;
+      if (name === exposed) t.is(view.exposedName(name), undefined, "an unchanged name is the gateway name itself");
+      else t.is(view.exposedName(name), exposed);
+      if (fitsRule(rule, ENTRY, exposed)) t.is(name, exposed, `${exposed} fits ${rule.label} and is left alone`);
+    }
+    t.is(new Set(names).size, names.length, "unique");
+    // Stable: a function of the gateway names, whatever the order they come in.
+    const again = createClientNameView(rule, ENTRY, [...EXPOSED].reverse());
+    t.deepEqual(EXPOSED.map((exposed) => again.clientName(exposed)), names);
+    t.is(view.identity, EXPOSED.every((exposed) => fitsRule(rule, ENTRY, exposed)));
+  });
+}
+
+test("clients are recognised by the clientInfo.name they send; anything else gets the strict default", (t) => {
+  const cases: [string | undefined, string][] = [
+    ["claude-code", "claude-code"],
+    ["claude-ai", "claude-desktop"],
+    ["cursor-vscode", "cursor"],
+    ["Visual Studio Code", "vscode"],
+    ["Visual Studio Code - Insiders", "vscode"],
+    ["codex-mcp-client", "codex"],
+    ["gemini-cli-mcp-client", "gemini"],
+    ["windsurf-client", "windsurf"],
+    ["unknown-thing", "default"],
+    [undefined, "default"],
+  ];
+  for (const [clientName, id] of cases) t.is(clientRuleFor(clientName).id, id, String(clientName));
+});
+
+test("budgets follow the prefix each client puts before the name", (t) => {
+  t.is(toolNameBudget(clientRuleFor("claude-code"), "deploystack"), 64 - "mcp__deploystack__".length);
+  t.is(toolNameBudget(clientRuleFor("cursor-vscode"), "deploystack"), 60 - "deploystack_".length);
+  t.is(toolNameBudget(clientRuleFor("claude-ai"), "deploystack"), 64);
+  // A profile's entry is longer and leaves less; a silly-long entry still leaves room for a head and a hash.
+  t.is(toolNameBudget(clientRuleFor("claude-code"), "deploystack-frontend"), 64 - "mcp__deploystack-frontend__".length);
+  t.is(toolNameBudget(clientRuleFor("claude-code"), "x".repeat(80)), 16);
+});
+
+test("a shortened name keeps a readable head and ends in a hash of the whole gateway name", (t) => {
+  const rule = clientRuleFor("claude-code");
+  const exposed = wantedExposedName(LONG_SERVER, "synchronize-all-customer-data-across-multiple-systems-now");
+  const shaped = shapeToolName(rule, ENTRY, exposed);
+  t.is(shaped.length, toolNameBudget(rule, ENTRY));
+  t.true(shaped.startsWith(exposed.slice(0, shaped.length - 7)));
+  t.regex(shaped, /_[0-9a-f]{6}$/);
+  t.not(shaped, shapeToolName(rule, ENTRY, wantedExposedName(LONG_SERVER, "synchronize-all-customer-data-across-multiple-systems-later")));
+  // Gemini and the default want a letter or `_` first.
+  t.is(shapeToolName(clientRuleFor("gemini-cli"), ENTRY, "7zip-extract"), "_7zip-extract");
+  t.is(shapeToolName(clientRuleFor("claude-code"), ENTRY, "7zip-extract"), "7zip-extract");
+});
+
+test("uniqueness: a gateway name that equals another tool's shortened name keeps it; the shortened one is re-hashed", (t) => {
+  const rule = clientRuleFor("claude-code");
+  const long = wantedExposedName(LONG_SERVER, "synchronize-all-customer-data-across-multiple-systems-now");
+  const squatter = shapeToolName(rule, ENTRY, long);
+  const view = createClientNameView(rule, ENTRY, [long, squatter]);
+  t.is(view.clientName(squatter), squatter, "the name that fits stays");
+  const renamed = view.clientName(long);
+  t.not(renamed, squatter);
+  t.true(fitsRule(rule, ENTRY, renamed));
+  t.is(view.exposedName(renamed), long);
+  t.is(view.exposedName(squatter), undefined, "the squatter's name means the squatter's tool");
+});
+
+test("registry: one view per snapshot and client rule; shaped names resolve to the tools, long and non-ASCII names included", async (t) => {
+  const server = (): McpServer => {
+    const mcp = new McpServer({ name: "long", version: "1.0.0" });
+    for (const name of TOOL_NAMES) mcp.registerTool(name, { description: `tool ${name}` }, async () => ({ content: [{ type: "text", text: name }] }));
+    return mcp;
+  };
+  const supervisor = createMemorySupervisor([
+    { name: LONG_SERVER, create: server },
+    { name: "kb", create: server },
+  ]);
+  t.teardown(() => supervisor.shutdown());
+  await supervisor.start();
+  const registry = createRegistry({ supervisor });
+  t.teardown(() => registry.close());
+  const tools = registry.tools();
+  t.is(tools.length, TOOL_NAMES.length * 2);
+  for (const rule of ALL_RULES) {
+    const view = registry.clientNames(rule, ENTRY);
+    t.is(registry.clientNames(rule, ENTRY), view, "built once per snapshot");
+    const seen = new Set<string>();
+    for (const tool of tools) {
+      const shaped = view.tool(tool);
+      t.is(view.tool(tool), shaped, "memoized");
+      t.is(shaped.definition.name, shaped.exposedName);
+      t.true(fitsRule(rule, ENTRY, shaped.exposedName), `${rule.label}: ${shaped.exposedName}`);
+      seen.add(shaped.exposedName);
+      const back = view.exposedName(shaped.exposedName) ?? shaped.exposedName;
+      const resolved = registry.resolveTool(back);
+      t.is(resolved.server, tool.server);
+      t.is(resolved.upstreamName, tool.upstreamName);
+      t.deepEqual({ ...shaped.definition, name: tool.exposedName }, tool.definition, "only the name changes");
+    }
+    t.is(seen.size, tools.length);
+  }
+  // Claude Desktop and Windsurf check the bare name against 64 characters: the gateway's names pass as they are.
+  t.true(registry.clientNames(clientRuleFor("claude-ai"), ENTRY).identity);
+  t.false(registry.clientNames(clientRuleFor("claude-code"), ENTRY).identity);
+});
