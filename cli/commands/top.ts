@@ -89,6 +89,7 @@ const stateNames: Record<ServerState, string> = {
   [ServerState.FAILED]: "FAILED",
   [ServerState.IDLE]: "IDLE",
   [ServerState.UNHEALTHY]: "UNHEALTHY",
+  [ServerState.INVALID]: "INVALID",
 };
 
 function stateName(state: ServerState): string {

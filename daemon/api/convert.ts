@@ -42,6 +42,7 @@ const stateToProto: Readonly<Record<DomainServerState, ServerState>> = {
   failed: ServerState.FAILED,
   idle: ServerState.IDLE,
   unhealthy: ServerState.UNHEALTHY,
+  invalid: ServerState.INVALID,
 };
 
 /** The proto `ServerState` of a domain state. */

@@ -5,6 +5,7 @@
  * which run on the same routing code as sessions.
  */
 import { randomUUID } from "node:crypto";
+import { GatewayError } from "../errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { ServerRoot } from "../config/types.js";
 import type { ServerSnapshot, ServerState } from "../supervisor/types.js";
@@ -66,6 +67,23 @@ export interface ToolCallProgress {
 /** A log message of the called tool's server while a typed call ran. */
 export interface ToolCallLog {
   readonly level: string;
+  /**
+   * The team profile the session is confined to (`/mcp/<profile>`); absent or empty: the default
+   * profile. An unknown name throws `GatewayError("not_found")` and no session is opened.
+   */
+  readonly profile?: string;
+}
+
+/** The engine's profiles as the control plane and `TeamService.ListProfiles` use them. */
+export type ProfileCatalog = Pick<McpEngine, "setProfiles" | "listProfiles">;
+
+/** A profile as `dsctl profiles list` shows it. */
+export interface ProfileSummary {
+  readonly profile: Profile;
+  /** The tools of the profile's catalog a client can reach now (after the policy), meta-tools not counted. */
+  readonly toolCount: number;
+  /** Open sessions on the profile. */
+  readonly sessionCount: number;
   readonly logger?: string;
   readonly data: unknown;
 }
@@ -120,6 +138,14 @@ const CAPABILITIES: JsonObject = {
   prompts: { listChanged: true },
   completions: {},
   logging: {},
+  /**
+   * Puts the current team's profiles in force (on start-up, team switch and reload): new sessions
+   * get them at once; an open session keeps its profile by name, with the new definition, and is
+   * told of any list that changed for it; a session whose profile is gone is ended.
+   */
+  setProfiles(profiles: readonly ProfileConfig[]): void;
+  /** The profiles in force (the bare path's first), with their tool counts. */
+  listProfiles(): ProfileSummary[];
 };
 
 function optionalNumber(value: unknown): number | undefined {
@@ -155,9 +181,11 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     logger,
     acquireTimeoutMs,
     hooks: {
-      onLog(_server, params) {
+      onLog(server, params) {
         for (const session of sessions.values()) {
-          if (session.initialized && admitsLogLevel(session.logLevel, params.level)) session.notify("notifications/message", params);
+          if (!session.initialized || !admitsLogLevel(session.logLevel, params.level)) continue;
+          // A server's log messages reach only the sessions whose profile serves it.
+          if (scopes.get(session.id)?.profile.admitsServer(server) !== false) session.notify("notifications/message", params);
         }
       },
       onResourceUpdated(server, params) {
@@ -192,7 +220,58 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     for (const connection of router.connections()) applyLevel(connection, wanted);
   }
 
-  const methods = createMethodTable({ operations, subscriptions, setLogLevel });
+  /**
+   * Profiles: each session has a scope (its profile and, in search mode, the tools it found);
+   * its operations are the shared ones confined to it (profile-scope.ts).
+   */
+  let profiles: ProfileSet = createProfileSet();
+  interface SessionScope extends ScopeState {
+    readonly operations: SessionOperations;
+    /** Per list kind, the signature of what this session was last shown (to confine list_changed). */
+    readonly seen: Partial<Record<CatalogKind, string>>;
+  }
+  const scopes = new Map<string, SessionScope>();
+  /** Bumped whenever any visible list or the profiles change: memoized views and indexes are keyed by it. */
+  let generation = 0;
+  const indexes = new WeakMap<Profile, { generation: number; index: ToolIndex }>();
+  /** A profile's search index, rebuilt only after its catalog may have changed. */
+  const indexOf = (profile: Profile): ToolIndex => {
+    const cached = indexes.get(profile);
+    if (cached && cached.generation === generation) return cached.index;
+    const index = createToolIndex(profileTools(registry, profile));
+    indexes.set(profile, { generation, index });
+    return index;
+  };
+  let signatureCache = new Map<string, string>();
+  let signatureGeneration = -1;
+  /** What a session's list of one kind looks like now, memoized per profile (and found set) and generation. */
+  const signatureOf = (scope: ScopeState, kind: CatalogKind): string => {
+    if (signatureGeneration !== generation) {
+      signatureCache = new Map();
+      signatureGeneration = generation;
+    }
+    const found = kind === "tools" && scope.profile.mode === "search" ? [...scope.found].sort().join(",") : "";
+    const key = `${kind}\0${scope.profile.name}\0${scope.profile.mode}\0${found}`;
+    let signature = signatureCache.get(key);
+    if (signature === undefined) {
+      const { profile } = scope;
+      signature =
+        kind === "tools"
+          ? JSON.stringify(sessionTools(registry, scope).map((t) => t.definition))
+          : kind === "prompts"
+            ? JSON.stringify(profilePrompts(registry, profile).map((p) => p.definition))
+            : JSON.stringify(Object.values(profileResources(registry, profile)).map((list) => list.map((r) => r.definition)));
+      signatureCache.set(key, signature);
+    }
+    return signature;
+  };
+  const operationsFor = (sessionId: string): SessionOperations => {
+    const scope = scopes.get(sessionId);
+    if (!scope) throw new GatewayError("unavailable", "the session is closed");
+    return scope.operations;
+  };
+
+  const methods = createMethodTable({ operationsFor, subscriptions, setLogLevel });
   const canonicalNameOf = (exposedName: string): string | undefined => registry.describeTool(exposedName)?.canonicalName;
 
   let pendingKinds = new Set<CatalogKind>();
@@ -202,8 +281,15 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     const kinds = pendingKinds;
     pendingKinds = new Set();
     for (const session of sessions.values()) {
-      if (!session.initialized) continue;
-      for (const kind of kinds) session.notify(`notifications/${kind}/list_changed`);
+      const scope = scopes.get(session.id);
+      if (!scope) continue;
+      for (const kind of kinds) {
+        // Confined: a session hears of a change only when its own list (profile, found tools) changed.
+        const signature = signatureOf(scope, kind);
+        if (scope.seen[kind] === signature) continue;
+        scope.seen[kind] = signature;
+        if (session.initialized) session.notify(`notifications/${kind}/list_changed`);
+      }
     }
   };
   let reportedCollisions = new Set<string>();
@@ -220,9 +306,14 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
   logCollisions();
   const stopFollowingRegistry = registry.onChange((kinds) => {
     logCollisions();
+    scheduleListChanged(kinds);
+  });
+  /** Folds list changes into the next debounced list_changed round. */
+  const scheduleListChanged = (kinds: Iterable<CatalogKind>): void => {
+    generation++;
     for (const kind of kinds) pendingKinds.add(kind);
     debounceTimer ??= clock.setTimeout(flushListChanged, debounceMs);
-  });
+  };
 
   /** A server's configured roots; none for a server the supervisor no longer knows. */
   function configuredRoots(server: string): readonly ServerRoot[] {
@@ -260,20 +351,25 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
   supervisor.on("state", onState);
   for (const server of supervisor.list()) if (server.state === "running") router.attach(server.name);
 
-  function instructions(): string {
-    const names = supervisor.list().filter((s) => s.enabled).map((s) => s.name);
+  function instructions(profile: Profile | undefined): string {
+    const names = supervisor.list().filter((s) => s.enabled && (profile?.admitsServer(s.name) ?? true)).map((s) => s.name);
+    const scope = profile?.defined ? ` (profile "${profile.name}")` : "";
+    const base =
+      `DeployStack Gateway${scope}: one MCP endpoint for your team's servers (${names.join(", ") || "none configured"}). ` +
+      "Tools and prompts are named <prefix>-<name>, where the prefix is normally the server's name; resources keep their URIs.";
+    if (profile?.mode !== "search") return base;
     return (
-      `DeployStack Gateway: one MCP endpoint for your team's servers (${names.join(", ") || "none configured"}). ` +
-      "Tools and prompts are named <prefix>-<name>, where the prefix is normally the server's name; resources keep their URIs."
+      `${base} This endpoint lists no tools up front: call ${FIND_TOOLS} with a few words about the task to find tools ` +
+      `(names, descriptions, input schemas), then call one with ${CALL_TOOL} (or by its name once your tool list shows it).`
     );
   }
 
   const host: SessionHost = {
-    initializeResult: (protocolVersion) => ({
+    initializeResult: (protocolVersion, session) => ({
       protocolVersion,
       capabilities: CAPABILITIES,
       serverInfo: { name: GATEWAY_SERVER_NAME, title: "DeployStack Gateway", version },
-      instructions: instructions(),
+      instructions: instructions(scopes.get(session.id)?.profile),
     }),
     hasMethod: (method) => methods.has(method),
     handle(session, method, params, caller, signal) {
@@ -305,7 +401,8 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
   }
 
   return {
-    openSession({ transportSessionId, transport, onFrame }) {
+    openSession({ transportSessionId, transport, onFrame, profile: profileName }) {
+      const profile = profiles.resolve(profileName);
       const id = `${transportSessionId ? transportSessionId.slice(0, 16) : "session"}-${randomUUID()}`;
       const session = new ClientSession(id, host, onFrame);
       sessions.set(id, session);
@@ -313,6 +410,7 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       return session;
     },
     listTools: (server) => operations.listTools(server),
+      scopes.delete(session.id);
     callTool(name, args, callOptions = {}) {
       const caller: Caller = {
         capabilities: {},
@@ -354,3 +452,21 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     },
   };
 }
+    setProfiles(configs) {
+      profiles = createProfileSet(configs);
+      for (const [id, scope] of [...scopes]) {
+        const next = profiles.find(scope.profile.name);
+        if (next) scope.profile = next;
+        else sessions.get(id)?.end(`profile "${scope.profile.name}" no longer exists in the team`);
+      }
+      scheduleListChanged(["tools", "prompts", "resources"]);
+    },
+    listProfiles() {
+      const open = new Map<string, number>();
+      for (const scope of scopes.values()) open.set(scope.profile.name, (open.get(scope.profile.name) ?? 0) + 1);
+      return profiles.list().map((profile) => ({
+        profile,
+        toolCount: profileTools(registry, profile).length,
+        sessionCount: open.get(profile.name) ?? 0,
+      }));
+    },

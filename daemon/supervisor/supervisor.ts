@@ -407,7 +407,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     if (sameStart && entry.state === "starting") Object.assign(entry, { startedAt: clock.now(), nextStartAt: undefined });
     else setState(entry, "starting", { startedAt: clock.now(), nextStartAt: undefined });
     run.startTimer = clock.setTimeout(() => {
-      run.failure = `did not answer initialize within ${formatDuration(config.startupTimeoutMs)}`;
+      run.failure = `did not answer ${era === "modern" ? "server/discover" : "initialize"} within ${formatDuration(config.startupTimeoutMs)}`;
       run.startController.abort();
     }, config.startupTimeoutMs);
     void initialize(entry, run);

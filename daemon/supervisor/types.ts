@@ -10,8 +10,11 @@ import type { JsonObject, ProtocolEra, UpstreamConnection, UpstreamIdentity } fr
  * Lifecycle states of a supervised server (mirrors the control API's `ServerState`).
  * `unhealthy`: it stopped answering (a liveness ping went unanswered) and is being killed,
  * to be restarted with back-off like a crashed server.
+ * `invalid`: the control plane marked the server invalid (a DeployStack server missing a
+ * required setting). Such a server is never handed to the supervisor, so it never starts; it
+ * is listed with this state (see `invalidServerSnapshot`) so that it does not vanish silently.
  */
-export type ServerState = "stopped" | "starting" | "running" | "backoff" | "failed" | "idle" | "unhealthy";
+export type ServerState = "stopped" | "starting" | "running" | "backoff" | "failed" | "idle" | "unhealthy" | "invalid";
 
 /** What a server offers, discovered after `initialize` and refreshed on `notifications/…/list_changed`. */
 export interface ServerCatalog {
