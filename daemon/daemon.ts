@@ -316,7 +316,11 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
             return server.listenTcp({ ...where, token: ensureControlToken(paths.controlToken), allowedOrigins: settings.controlAllowedOrigins });
           },
         },
-        servers: { supervisor, nameCollisions: mcpWiring?.registry ? () => mcpWiring.registry?.collisions() ?? [] : undefined },
+        servers: {
+          supervisor,
+          nameCollisions: mcpWiring?.registry ? () => mcpWiring.registry?.collisions() ?? [] : undefined,
+          invalidServers: () => plane.invalidServers(),
+        },
         mcp: mcpWiring?.routes,
         teams: teamServiceRoutes({ controlPlane: plane, tools: mcpWiring?.registry }),
         auth: authServiceRoutes({ controlPlane: plane }),

@@ -12,6 +12,8 @@ import {
 import { NameCollisionSchema } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import { GatewayError } from "../errors.js";
 import type { LogEntry, Supervisor } from "../supervisor/types.js";
+import { invalidServerError, invalidServerSnapshot, withInvalidServers } from "../control-plane/invalid-servers.js";
+import type { InvalidServer } from "../control-plane/server-diff.js";
 import { createAsyncQueue } from "./async-queue.js";
 import { logEntryToProto, serverToProto } from "./convert.js";
 
@@ -28,6 +30,8 @@ export interface NameCollisionInfo {
 export interface ServerServiceDeps {
   readonly supervisor: Pick<Supervisor, "list" | "get" | "enable" | "disable" | "restart" | "log">;
   readonly nameCollisions?: () => readonly NameCollisionInfo[];
+  /** Servers the control plane lists but never starts (cloud `invalid`), shown with state `INVALID` and their reason. */
+  readonly invalidServers?: () => readonly InvalidServer[];
 }
 
 /** How many followed log lines may wait for a slow client before its stream is ended. */
@@ -44,29 +48,42 @@ function requireName(name: string): string {
  */
 export function serverServiceRoutes(deps: ServerServiceDeps): (router: ConnectRouter) => void {
   const { supervisor } = deps;
+  /** An invalid server by name, unless a supervised server has that name (supervised servers win, as in the list). */
+  const invalidNamed = (name: string): InvalidServer | undefined => {
+    const invalid = deps.invalidServers?.().find((server) => server.name === name);
+    if (invalid === undefined || supervisor.list().some((server) => server.name === name)) return undefined;
+    return invalid;
+  };
+  /** Actions on an invalid server are refused with its reason, not with "not found". */
+  const supervised = (name: string): string => {
+    const invalid = invalidNamed(requireName(name));
+    if (invalid) throw invalidServerError(invalid);
+    return name;
+  };
   return (router) => {
     router.service(ServerService, {
       listServers() {
         const now = Date.now();
         return create(ListServersResponseSchema, {
-          servers: supervisor.list().map((snapshot) => serverToProto(snapshot, now)),
+          servers: withInvalidServers(supervisor.list(), deps.invalidServers?.() ?? []).map((snapshot) => serverToProto(snapshot, now)),
           nameCollisions: (deps.nameCollisions?.() ?? []).map((collision) => create(NameCollisionSchema, collision)),
         });
       },
       getServer(req) {
-        return create(GetServerResponseSchema, { server: serverToProto(supervisor.get(requireName(req.name))) });
+        const invalid = invalidNamed(requireName(req.name));
+        return create(GetServerResponseSchema, { server: serverToProto(invalid ? invalidServerSnapshot(invalid) : supervisor.get(req.name)) });
       },
       async enableServer(req) {
-        return create(EnableServerResponseSchema, { server: serverToProto(await supervisor.enable(requireName(req.name))) });
+        return create(EnableServerResponseSchema, { server: serverToProto(await supervisor.enable(supervised(req.name))) });
       },
       async disableServer(req) {
-        return create(DisableServerResponseSchema, { server: serverToProto(await supervisor.disable(requireName(req.name))) });
+        return create(DisableServerResponseSchema, { server: serverToProto(await supervisor.disable(supervised(req.name))) });
       },
       async restartServer(req) {
-        return create(RestartServerResponseSchema, { server: serverToProto(await supervisor.restart(requireName(req.name))) });
+        return create(RestartServerResponseSchema, { server: serverToProto(await supervisor.restart(supervised(req.name))) });
       },
       async *streamServerLogs(req, context) {
-        const log = supervisor.log(requireName(req.name));
+        const log = supervisor.log(supervised(req.name));
         const queue = createAsyncQueue<LogEntry>(followBufferLines, context.signal);
         // Subscribing and taking the tail in the same tick leaves neither a gap nor a duplicate.
         const unsubscribe = req.follow

@@ -29,6 +29,7 @@ import type { Supervisor } from "../supervisor/types.js";
 import { defaultUpstreamHandlers } from "../upstream/connection.js";
 import { UpstreamRpcError, type JsonObject, type UpstreamConnection, type UpstreamHandlers, type UpstreamResult } from "../upstream/types.js";
 import { JsonRpcErrorCode } from "./json-rpc.js";
+import type { CallClient } from "../observability/call-record.js";
 import type { RequestSpan } from "../../shared/tracing/request-tracer.js";
 
 /** The client capabilities a caller declared in `initialize` (empty for typed RPCs). */
@@ -49,6 +50,8 @@ export interface Caller {
   onLog?(params: JsonObject): void;
   /** The caller sends results on to its client untouched, so a large one may come as `RawJson` (`UpstreamConnection.forward`). */
   readonly forwardsResults?: boolean;
+  /** Who is calling, for the audit log (a session's client, or the control API). */
+  readonly client?: CallClient;
   /** The span of the client's request when tracing is on (daemon/observability/tracing.ts); upstream spans descend from it. */
   readonly trace?: RequestSpan;
 }
