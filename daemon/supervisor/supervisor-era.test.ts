@@ -1,5 +1,7 @@
 import test from "ava";
-import { assertNoLeftovers, nodeFixture, serverConfig, serverEverythingPath, supervisorForTest, waitForState } from "./test-support.js";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { assertNoLeftovers, nodeFixture, serverConfig, serverEverythingPath, supervisorForTest, tempHome, waitFor, waitForState } from "./test-support.js";
 import type { ServerState } from "./types.js";
 
 /**
@@ -105,6 +107,25 @@ test("a changed configuration forgets the known era and probes again", async (t)
   await supervisor.replaceServers([nodeFixture("switch", "modern-server.mjs")]);
   const modern = await waitForState(t, supervisor, "switch", "running");
   t.is(modern.era, "modern");
+  await supervisor.shutdown();
+  await assertNoLeftovers(t, spawned);
+});
+
+test("a known era that no longer holds (a legacy server now modern, same configuration) is forgotten and probed again", async (t) => {
+  const modeFile = join(tempHome(t), "mode");
+  writeFileSync(modeFile, "legacy");
+  const { supervisor, spawned } = supervisorForTest(t, {
+    servers: [nodeFixture("switch", "era-switch.mjs", {}, ["--mode-file", modeFile])],
+    restartPolicy: { initialDelayMs: 100, maxCrashes: 5, windowMs: 60_000 },
+  });
+  await supervisor.start();
+  t.is((await waitForState(t, supervisor, "switch", "running")).era, "legacy");
+  writeFileSync(modeFile, "modern");
+  await supervisor.restart("switch");
+  // The known (legacy) era is tried first: the server refuses initialize with -32022, so the next start probes.
+  const modern = await waitFor(() => supervisor.get("switch").state === "running" && supervisor.get("switch").era === "modern", 30_000);
+  t.true(modern, JSON.stringify(supervisor.get("switch")));
+  t.regex(logText(supervisor, "switch"), /refused initialize: Unsupported protocol version/);
   await supervisor.shutdown();
   await assertNoLeftovers(t, spawned);
 });

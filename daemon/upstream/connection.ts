@@ -18,7 +18,7 @@ import {
 } from "./types.js";
 import { createDeadlineSweep } from "./deadline-sweep.js";
 import { RawJson } from "./raw-json.js";
-import { classifyProbeAnswer, stampModernRequest, withoutSubscriptionTag, type ModernStamp } from "./modern-era.js";
+import { classifyProbeAnswer, stampModernRequest, UNSUPPORTED_PROTOCOL_VERSION_CODE, withoutSubscriptionTag, type ModernStamp } from "./modern-era.js";
 import { createModernListens, type ListenFilter, type ModernListens } from "./modern-listens.js";
 
 /**
@@ -207,7 +207,8 @@ export class EraProbeFallbackError extends GatewayError {
 
 /**
  * A start in a given era was answered as if the server spoke the other one: `initialize` was
- * refused, or `server/discover` was not answered by a modern server. An owner that chose the
+ * refused with `-32022` (a modern-only server naming its versions), or `server/discover` was
+ * not answered by a modern server. An owner that chose the
  * era from a cache forgets it and probes on the next start ("Versioning › Backward
  * Compatibility": re-probe if the cached assumption later fails).
  */
@@ -798,7 +799,9 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
       });
     }
     if (error instanceof UpstreamRpcError) {
-      throw new EraMismatchError("unavailable", `${quoted} refused initialize: ${error.message}`, { cause: error });
+      // A modern-only server names its versions in `-32022` ("Versioning › Backward Compatibility"): the other era.
+      const Refusal = error.code === UNSUPPORTED_PROTOCOL_VERSION_CODE ? EraMismatchError : GatewayError;
+      throw new Refusal("unavailable", `${quoted} refused initialize: ${error.message}`, { cause: error });
     }
     if (error instanceof GatewayError) throw error;
     throw new GatewayError("unavailable", `${quoted} could not be initialized`, { cause: error });
