@@ -213,6 +213,13 @@ export function createProgram(context: ProgramContext): Command {
     .option("--json", "print the response as proto JSON")
     .action((options: { json?: boolean }) => withDaemon((v, t) => v.syncTeams(v.createClient(v.TeamService, t), options, io)));
 
+  const profiles = program.command("profiles").description("the current team's profiles: named subsets of its tools at /mcp/<profile>");
+  profiles
+    .command("list")
+    .description("list the profiles with their mode, tool count and URL (* marks what the bare /mcp serves)")
+    .option("--json", "print the response as proto JSON")
+    .action((options: { json?: boolean }) => withDaemon((v, t) => v.listProfiles(v.createClient(v.TeamService, t), options, io)));
+
   const policy = program.command("policy").description("the current team's access policy");
   policy
     .command("explain")

@@ -11,6 +11,7 @@ export { TeamService } from "../gen/deploystack/gateway/v1/team_service_pb.js";
 export { login, logout, whoAmI } from "./commands/auth.js";
 export { showStatus, stopDaemon } from "./commands/daemon.js";
 export { explainPolicy } from "./commands/policy.js";
+export { listProfiles } from "./commands/profiles.js";
 export { disableServer, enableServer, getServer, listServers, restartServer, serverLogs } from "./commands/servers.js";
 export { runStdioBridge } from "./commands/stdio.js";
 export { listTeams, switchTeam, syncTeams } from "./commands/teams.js";

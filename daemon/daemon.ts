@@ -268,7 +268,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     const catalog = mcpWiring?.registry;
     if (catalog) observed.setCatalog((server, name) => catalog.describeTool(name)?.server === server);
     // Before any server starts: the policy in force and the cached tool lists.
-    await plane.attach({ supervisor, registry: mcpWiring?.registry });
+    await plane.attach({ supervisor, registry: mcpWiring?.registry, profiles: mcpWiring?.profiles });
 
     const status = (): GatewayStatusView => {
       const frontendStatus = frontend?.status();
@@ -322,7 +322,12 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
           invalidServers: () => plane.invalidServers(),
         },
         mcp: mcpWiring?.routes,
-        teams: teamServiceRoutes({ controlPlane: plane, tools: mcpWiring?.registry }),
+        teams: teamServiceRoutes({
+          controlPlane: plane,
+          tools: mcpWiring?.registry,
+          profiles: mcpWiring?.profiles,
+          mcpBaseUrl: () => status().mcpUrl?.replace(/\/mcp$/, ""),
+        }),
         auth: authServiceRoutes({ controlPlane: plane }),
         audit: auditServiceRoutes({ audit: observability.audit }),
       }),

@@ -4,6 +4,7 @@ import type { FastPath } from "./api/open-session-fast-path.js";
 import type { TeamConfig } from "./config/types.js";
 import type { EventHub } from "./events.js";
 import type { Registry } from "./mcp/registry.js";
+import type { ProfileCatalog } from "./mcp/engine.js";
 import type { CallObserver } from "./observability/call-observer.js";
 import type { SupervisionHandle } from "./supervision.js";
 
@@ -35,4 +36,6 @@ export interface McpWiring {
   readonly close?: () => Promise<void> | void;
   /** The exposed catalog: the control plane seeds it from the tool cache and swaps its policy. */
   readonly registry?: Registry;
+  /** The team's profiles: the control plane puts them in force, `ListProfiles` lists them. */
+  readonly profiles?: ProfileCatalog;
 }

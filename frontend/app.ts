@@ -21,6 +21,8 @@ export interface AppDeps {
   readonly port?: () => number;
   /** Whether the daemon answers now (see `DaemonClient.reachable`); checked before a legacy SSE stream opens. */
   readonly daemonReachable?: () => Promise<boolean>;
+  /** The team's profile names, for `/mcp/<profile>` and `/sse/<profile>` (see `DaemonClient.profileNames`). */
+  readonly profileNames?: () => Promise<readonly string[] | undefined>;
   /** The client bearer token when `clientAuth` is `token`. */
   readonly clientToken?: string;
   readonly logger?: Logger;
@@ -47,8 +49,15 @@ export function createApp(deps: AppDeps): Koa {
   app.use(createClientAuth({ token: deps.settings.clientAuth === "token" ? deps.clientToken : undefined }));
   app.use(createHealth({ sessionCount: () => deps.sessions.size }));
   app.use(createMetrics({ text: deps.metrics }));
-  app.use(createStreamableHttp({ sessions: deps.sessions, maxBodyBytes: deps.settings.maxBodyBytes }));
-  app.use(createLegacySse({ sessions: deps.sessions, maxBodyBytes: deps.settings.maxBodyBytes, daemonReachable: deps.daemonReachable }));
+  app.use(createStreamableHttp({ sessions: deps.sessions, maxBodyBytes: deps.settings.maxBodyBytes, profileNames: deps.profileNames }));
+  app.use(
+    createLegacySse({
+      sessions: deps.sessions,
+      maxBodyBytes: deps.settings.maxBodyBytes,
+      daemonReachable: deps.daemonReachable,
+      profileNames: deps.profileNames,
+    }),
+  );
   app.use(createNotFound());
   return app;
 }

@@ -44,6 +44,11 @@ export interface DaemonClient {
    * session announces its endpoint: that transport has no answer in which to report a missing daemon later.
    */
   reachable(): Promise<boolean>;
+  /**
+   * The names of the current team's profiles (`TeamService.ListProfiles`, the bare path's first), or undefined
+   * when the daemon does not answer: `/mcp/<profile>` and `/sse/<profile>` answer an unknown profile with 404.
+   */
+  profileNames(): Promise<readonly string[] | undefined>;
   /** Closes the HTTP/2 connection (shutdown, tests). */
   close(): void;
 }
@@ -132,11 +137,48 @@ export function createDaemonClient(socketPath: string): DaemonClient {
         session.once("close", onClose);
       });
     },
+    profileNames() {
+      return new Promise((resolve) => {
+        let stream: ClientHttp2Stream;
+        try {
+          stream = connect().request(LIST_PROFILES_HEADERS);
+        } catch {
+          resolve(undefined);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let status = 0;
+        stream.setTimeout(LIST_PROFILES_TIMEOUT_MS, () => stream.close(constants.NGHTTP2_CANCEL));
+        stream.on("response", (headers) => (status = Number(headers[constants.HTTP2_HEADER_STATUS])));
+        stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+        stream.on("error", () => undefined);
+        stream.on("close", () => resolve(status === 200 ? profileNamesOf(Buffer.concat(chunks)) : undefined));
+        stream.end("{}");
+      });
+    },
     close() {
       connection?.destroy();
       connection = undefined;
     },
   };
+}
+
+/** `TeamService.ListProfiles` in the Connect protocol's unary JSON form: a few names, read rarely (a new session). */
+const LIST_PROFILES_HEADERS = {
+  [constants.HTTP2_HEADER_METHOD]: "POST",
+  [constants.HTTP2_HEADER_PATH]: "/deploystack.gateway.v1.TeamService/ListProfiles",
+  "content-type": "application/json",
+  "connect-protocol-version": "1",
+};
+const LIST_PROFILES_TIMEOUT_MS = 5_000;
+
+function profileNamesOf(body: Buffer): readonly string[] | undefined {
+  try {
+    const parsed = JSON.parse(body.toString("utf8")) as { profiles?: { name?: unknown }[] };
+    return (parsed.profiles ?? []).flatMap((profile) => (typeof profile.name === "string" ? [profile.name] : []));
+  } catch {
+    return undefined;
+  }
 }
 
 function openChannel(stream: ClientHttp2Stream, handlers: ChannelHandlers): DaemonChannel {

@@ -51,7 +51,7 @@ function main(): void {
   let listeningPort: number | undefined;
   const port = (): number => listeningPort ?? (server.address() as AddressInfo | null)?.port ?? settings.port;
   const metrics = createFrontendMetrics(controlSocket);
-  const app = createApp({ settings, sessions, port, clientToken, logger, daemonReachable: daemon.reachable, metrics: metrics.text });
+  const app = createApp({ settings, sessions, port, clientToken, logger, daemonReachable: daemon.reachable, profileNames: daemon.profileNames, metrics: metrics.text });
   server.on("request", app.callback());
   const shortest = Math.min(settings.sessionIdleTimeoutMs, settings.sessionInitTimeoutMs);
   const sweep = setInterval(() => sessions.sweep(), Math.max(1000, Math.min(60_000, shortest / 4)));

@@ -3,6 +3,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import {
   ExplainPolicyResponseSchema,
   GetCurrentTeamResponseSchema,
+  ListProfilesResponseSchema,
   ListTeamsResponseSchema,
   SwitchTeamResponseSchema,
   SyncConfigResponseSchema,
@@ -11,6 +12,8 @@ import {
 import type { ControlPlane } from "../control-plane/control-plane.js";
 import { GatewayError } from "../errors.js";
 import type { Registry } from "../mcp/registry.js";
+import type { ProfileCatalog, ProfileSummary } from "../mcp/engine.js";
+import { ProfileSchema, ProfileToolMode, type Profile } from "../../gen/deploystack/gateway/v1/team_pb.js";
 import { policyDecisionToProto, serverChangeToProto, teamToProto } from "./convert.js";
 
 /** What `TeamService` needs: the daemon's control plane, and the MCP registry once the engine exists. */
@@ -22,6 +25,30 @@ export interface TeamServiceDeps {
    * engine) a name is explained as it is.
    */
   readonly tools?: Pick<Registry, "describeTool" | "suggestTool">;
+  /** The engine's profiles; without an engine only the implicit default profile is listed. */
+  readonly profiles?: Pick<ProfileCatalog, "listProfiles">;
+  /** `http://localhost:<port>` of the MCP frontend, once it listens (the profiles' URLs). */
+  readonly mcpBaseUrl?: () => string | undefined;
+}
+
+/** A profile for `ListProfiles`, with the URLs that serve it (the default one's are the bare paths). */
+export function profileSummaryToProto(summary: ProfileSummary, isDefault: boolean, baseUrl: string | undefined): Profile {
+  const { profile } = summary;
+  const suffix = isDefault ? "" : `/${profile.name}`;
+  return create(ProfileSchema, {
+    name: profile.name,
+    description: profile.config.description ?? "",
+    servers: [...(profile.config.servers ?? [])],
+    include: [...(profile.config.include ?? [])],
+    exclude: [...(profile.config.exclude ?? [])],
+    mode: profile.mode === "search" ? ProfileToolMode.SEARCH : ProfileToolMode.ALL,
+    toolCount: summary.toolCount,
+    url: baseUrl === undefined ? "" : `${baseUrl}/mcp${suffix}`,
+    sseUrl: baseUrl === undefined ? "" : `${baseUrl}/sse${suffix}`,
+    isDefault,
+    defined: profile.defined,
+    sessionCount: summary.sessionCount,
+  });
 }
 
 /**
@@ -30,7 +57,7 @@ export interface TeamServiceDeps {
  * error interceptor (./errors.ts).
  */
 export function teamServiceRoutes(deps: TeamServiceDeps): (router: ConnectRouter) => void {
-  const { controlPlane, tools } = deps;
+  const { controlPlane, tools, profiles } = deps;
   return (router) => {
     router.service(TeamService, {
       listTeams() {
@@ -45,6 +72,13 @@ export function teamServiceRoutes(deps: TeamServiceDeps): (router: ConnectRouter
       },
       async syncConfig() {
         return create(SyncConfigResponseSchema, { changes: (await controlPlane.sync()).map(serverChangeToProto) });
+      },
+      listProfiles() {
+        const baseUrl = deps.mcpBaseUrl?.();
+        const summaries = profiles?.listProfiles() ?? [];
+        return create(ListProfilesResponseSchema, {
+          profiles: summaries.map((summary, index) => profileSummaryToProto(summary, index === 0, baseUrl)),
+        });
       },
       explainPolicy(req) {
         const name = req.tool.trim();

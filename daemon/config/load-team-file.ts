@@ -16,8 +16,9 @@ import {
 } from "./team-file-problems.js";
 import { knownFieldsAt, teamFileSchema, type RawServer, type RawTeam, type RawTeamFile } from "./team-file-schema.js";
 import { ResolveProblem, resolveCommand, resolveCwd, resolvePackageReference, resolveRoot, substituteVariables } from "./resolve-server-strings.js";
-import type { GatewaySettings, ServerConfig, TeamConfig, TeamsFile } from "./types.js";
+import type { GatewaySettings, ProfileConfig, ServerConfig, TeamConfig, TeamsFile } from "./types.js";
 import { findPrefixOverlaps } from "../mcp/exposed-names.js";
+import { closestMatch } from "../did-you-mean.js";
 
 /**
  * The file control plane's loader: reads a YAML or JSON team file (JSON is read by the
@@ -144,8 +145,39 @@ function crossCheck(raw: unknown): UnplacedProblem[] {
       else names.set(name, serverIndex);
     });
   });
+  teams.forEach((team, teamIndex) => problems.push(...profileServerProblems(team, teamIndex)));
   if (typeof root.defaultTeam === "string" && teams.length > 0 && !teamIds.has(root.defaultTeam)) {
     problems.push({ path: ["defaultTeam"], anchor: "value", message: `no team has the id "${root.defaultTeam}"` });
+  }
+  return problems;
+}
+
+/**
+ * A profile's `servers` must name servers of its team: a typo would otherwise serve an empty
+ * profile without a word. Each unknown name is reported at its list entry, with the closest
+ * server name as a "did you mean" hint.
+ */
+function profileServerProblems(team: unknown, teamIndex: number): UnplacedProblem[] {
+  if (team === null || typeof team !== "object") return [];
+  const { servers, profiles } = team as Record<string, unknown>;
+  if (profiles === null || typeof profiles !== "object" || Array.isArray(profiles)) return [];
+  const known = (Array.isArray(servers) ? servers : []).flatMap((server: unknown) => {
+    const name = server !== null && typeof server === "object" ? (server as Record<string, unknown>).name : undefined;
+    return typeof name === "string" ? [name] : [];
+  });
+  const problems: UnplacedProblem[] = [];
+  for (const [profile, body] of Object.entries(profiles as Record<string, unknown>)) {
+    const listed = body !== null && typeof body === "object" ? (body as Record<string, unknown>).servers : undefined;
+    if (!Array.isArray(listed)) continue;
+    listed.forEach((name: unknown, index) => {
+      if (typeof name !== "string" || known.includes(name)) return;
+      const hint = closestMatch(name, known);
+      problems.push({
+        path: ["teams", teamIndex, "profiles", profile, "servers", index],
+        anchor: "value",
+        message: `profile "${profile}" names server "${name}", which the team does not have${hint === undefined ? "" : `; did you mean "${hint}"?`}`,
+      });
+    });
   }
   return problems;
 }
@@ -218,8 +250,21 @@ function buildTeam(team: RawTeam, isDefault: boolean, server: (raw: RawServer, i
       ),
       managementTools: policy.managementTools ?? false,
     },
-  };
     ...(team.audit ? { audit: { enabled: team.audit.enabled ?? true, arguments: team.audit.arguments ?? "none" } } : {}),
+    ...(team.profiles ? { profiles: buildProfiles(team.profiles) } : {}),
+  };
+}
+
+/** Profiles in file order, with the mode's default (`all`). */
+function buildProfiles(raw: NonNullable<RawTeam["profiles"]>): ProfileConfig[] {
+  return Object.entries(raw).map(([name, profile]) => ({
+    name,
+    ...(profile.description !== undefined ? { description: profile.description } : {}),
+    ...(profile.servers !== undefined ? { servers: profile.servers } : {}),
+    ...(profile.include !== undefined ? { include: profile.include } : {}),
+    ...(profile.exclude !== undefined ? { exclude: profile.exclude } : {}),
+    tools: profile.tools ?? "all",
+  }));
 }
 
 function buildServer(

@@ -85,6 +85,33 @@ const auditSchema = z.strictObject({
   arguments: z.enum(["none", "keys", "hash", "full"]).optional(),
 });
 
+/** Profile names are URL path segments (`/mcp/<profile>`) and appear in `dsctl profiles list`. */
+export const PROFILE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * A profile (daemon/mcp/profiles.ts). `tools` is the mode, as the issue names it (`tools: all | search`);
+ * the tool globs are `include` and `exclude`, so a list under `tools` gets a message saying where globs go.
+ */
+const profileSchema = z.strictObject({
+  description: z.string().max(200).optional(),
+  servers: z.array(z.string().min(1)).optional(),
+  include: z.array(z.string().min(1)).optional(),
+  exclude: z.array(z.string().min(1)).optional(),
+  tools: z
+    .unknown()
+    .transform((value, ctx) => {
+      if (value === "all" || value === "search") return value;
+      ctx.addIssue({
+        code: "custom",
+        message: Array.isArray(value)
+          ? 'expected "all" or "search" (the mode); tool globs go in "include" and "exclude"'
+          : 'expected "all" or "search"',
+      });
+      return z.NEVER;
+    })
+    .optional(),
+});
+
 const teamSchema = z.strictObject({
   id: z.string().regex(TEAM_ID_PATTERN, "must match ^[A-Za-z0-9_.-]{1,128}$"),
   name: z.string().min(1).optional(),
@@ -93,6 +120,7 @@ const teamSchema = z.strictObject({
   servers: z.array(serverSchema).optional(),
   policy: policySchema.optional(),
   audit: auditSchema.optional(),
+  profiles: z.record(z.string().regex(PROFILE_NAME_PATTERN, "profile names must match ^[A-Za-z0-9_-]{1,64}$"), profileSchema).optional(),
 });
 
 const gatewaySchema = z.strictObject({

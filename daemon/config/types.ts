@@ -75,6 +75,30 @@ export interface AuditConfig {
   readonly arguments: AuditArgumentsMode;
 }
 
+/**
+ * How a profile shows its tools: `all` lists the profile's whole catalog; `search` lists only the
+ * gateway's meta-tools (`find_tools`, `call_tool`), so a client pays for the catalog only when it asks.
+ */
+export type ProfileToolMode = "all" | "search";
+
+/**
+ * A named subset of a team's servers and tools (`profiles:` in the team file), served at
+ * `/mcp/<name>` and `/sse/<name>`. Applied after the team policy: a profile can only narrow.
+ */
+export interface ProfileConfig {
+  /** The URL path segment; `default` is the profile the bare `/mcp` and `/sse` serve. */
+  readonly name: string;
+  /** For `dsctl profiles list` and the banner. */
+  readonly description?: string;
+  /** The servers whose tools, prompts and resources the profile serves; absent: every server. */
+  readonly servers?: readonly string[];
+  /** Globs over canonical tool names (`<prefix>-<tool>`): only matching tools are served; absent: all. */
+  readonly include?: readonly string[];
+  /** Globs over canonical (or exposed) tool names that are left out, whatever `include` says. */
+  readonly exclude?: readonly string[];
+  readonly tools: ProfileToolMode;
+}
+
 /** One team and its servers. */
 export interface TeamConfig {
   readonly id: string;
@@ -87,6 +111,8 @@ export interface TeamConfig {
   readonly policy: PolicyConfig;
   /** The audit log's settings; absent: on, without arguments (daemon/observability). */
   readonly audit?: AuditConfig;
+  /** Named subsets of the team's servers and tools (served at `/mcp/<name>`); absent: none. */
+  readonly profiles?: readonly ProfileConfig[];
 }
 
 /** How MCP clients must authenticate to the frontend. */
@@ -105,6 +131,8 @@ export interface GatewaySettings {
   readonly sessionIdleTimeoutMs: number;
   /** Cap on concurrent MCP client sessions. */
   readonly maxSessions: number;
+  /** Whether the daemon reloads the team file when it is saved (hot reload); `false` leaves it to `dsctl teams sync`. */
+  readonly watch: boolean;
   /** `gateway.tracing`: the OTLP/HTTP endpoint traces go to (shared/tracing/tracing-settings.ts); absent: none from the file. */
   readonly tracing?: { readonly endpoint?: string };
 }
@@ -113,8 +141,6 @@ export interface GatewaySettings {
 export interface TeamsFile {
   /** Absolute path of the file, for messages. */
   readonly path: string;
-  /** Whether the daemon reloads the team file when it is saved (hot reload); `false` leaves it to `dsctl teams sync`. */
-  readonly watch: boolean;
   readonly teams: readonly TeamConfig[];
   /** Id of the team to select when none was chosen. */
   readonly defaultTeamId: string;

@@ -5,7 +5,7 @@ import { ensurePrivateDir } from "../../shared/paths.js";
 import { SESSION_EXPIRED_MESSAGE, type CloudClient, type SessionStatus } from "../cloud/cloud-client.js";
 import type { CloudUser } from "../cloud/cloud-contract.js";
 import { loadCloudTeams, type CloudTeamsSnapshot } from "../cloud/cloud-teams.js";
-import type { ServerConfig, TeamConfig, TeamsFile } from "../config/types.js";
+import type { ProfileConfig, ServerConfig, TeamConfig, TeamsFile } from "../config/types.js";
 import { GatewayError } from "../errors.js";
 import type { EventHub, ServerChange } from "../events.js";
 import type { ToolIdentity } from "../mcp/access-policy.js";
@@ -45,6 +45,8 @@ export interface ControlPlaneTargets {
     /** Tells management tools apart exactly, for the policy's admin-only rule. */
     isManagementTool?(exposedName: string): boolean;
   };
+  /** The MCP engine's profiles (`/mcp/<profile>`): the current team's are put in force with its policy. */
+  readonly profiles?: { setProfiles(profiles: readonly ProfileConfig[]): void };
 }
 
 /** Inputs of `createControlPlane`. */
@@ -236,6 +238,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   const enforcePolicy = (): void => {
     targets?.registry?.setManagementTools?.(team.policy.managementTools);
     targets?.registry?.setPolicy(policy);
+    targets?.profiles?.setProfiles(team.profiles ?? []);
   };
 
   /** One change at a time: switch, sync, login and logout never interleave. */

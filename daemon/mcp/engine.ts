@@ -19,11 +19,13 @@ import { createMethodTable } from "./methods.js";
 import { createMcpOperations } from "./operations.js";
 import { createRegistry, type CatalogKind, type ExposedPrompt, type ExposedResource, type ExposedResourceTemplate, type ExposedTool, type Registry } from "./registry.js";
 import { createResourceSubscriptions } from "./resource-subscriptions.js";
+import { createProfileScope, profilePrompts, profileResources, profileTools, sessionTools, type ScopeState, type SessionOperations } from "./profile-scope.js";
+import { createProfileSet, type Profile, type ProfileSet } from "./profiles.js";
+import { createToolIndex, type ToolIndex } from "./tool-search.js";
+import { FIND_TOOLS, CALL_TOOL } from "./tool-search-tools.js";
+import type { ProfileConfig } from "../config/types.js";
 import { ClientSession, type McpSession, type SessionFrame, type SessionHost } from "./session.js";
 import { createUpstreamRouter, type Caller, type RoutableSupervisor } from "./upstream-router.js";
-import { nullCallObserver, type CallObserver } from "../observability/call-observer.js";
-import { CONTROL_API_CLIENT, transportLabel } from "../observability/call-record.js";
-import { jsonPayloadByteLength } from "../../shared/open-session-wire/payload.js";
 import { serveTraced, startMcpRequestSpan } from "../observability/tracing.js";
 
 /** The serverInfo name the gateway answers `initialize` with. */
@@ -48,8 +50,6 @@ export interface McpEngineOptions {
   readonly listChangedDebounceMs?: number;
   /** Expose one management tool per configured server (the team policy's `managementTools`); default false. */
   readonly managementTools?: boolean;
-  /** Metrics, audit log and `dsctl top` figures (daemon/observability); default: nothing is recorded. */
-  readonly observer?: CallObserver;
 }
 
 /** Options of `openSession`. */
@@ -60,18 +60,6 @@ export interface OpenSessionOptions {
   readonly transport?: string;
   /** Receives every frame of the session, in order. */
   readonly onFrame: (frame: SessionFrame) => void;
-}
-
-/** Progress of a typed tool call (MCP `notifications/progress` without the token). */
-export interface ToolCallProgress {
-  readonly progress: number;
-  readonly total?: number;
-  readonly message?: string;
-}
-
-/** A log message of the called tool's server while a typed call ran. */
-export interface ToolCallLog {
-  readonly level: string;
   /**
    * The team profile the session is confined to (`/mcp/<profile>`); absent or empty: the default
    * profile. An unknown name throws `GatewayError("not_found")` and no session is opened.
@@ -89,6 +77,18 @@ export interface ProfileSummary {
   readonly toolCount: number;
   /** Open sessions on the profile. */
   readonly sessionCount: number;
+}
+
+/** Progress of a typed tool call (MCP `notifications/progress` without the token). */
+export interface ToolCallProgress {
+  readonly progress: number;
+  readonly total?: number;
+  readonly message?: string;
+}
+
+/** A log message of the called tool's server while a typed call ran. */
+export interface ToolCallLog {
+  readonly level: string;
   readonly logger?: string;
   readonly data: unknown;
 }
@@ -131,6 +131,14 @@ export interface McpEngine {
    * policy's `isManagementTool` option (bound, may be passed as is).
    */
   isManagementTool(exposedName: string): boolean;
+  /**
+   * Puts the current team's profiles in force (on start-up, team switch and reload): new sessions
+   * get them at once; an open session keeps its profile by name, with the new definition, and is
+   * told of any list that changed for it; a session whose profile is gone is ended.
+   */
+  setProfiles(profiles: readonly ProfileConfig[]): void;
+  /** The profiles in force (the bare path's first), with their tool counts. */
+  listProfiles(): ProfileSummary[];
   /** Open client sessions. */
   sessionCount(): number;
   /** Ends every session (with an `ended` frame) and stops following the supervisor. */
@@ -143,18 +151,7 @@ const CAPABILITIES: JsonObject = {
   prompts: { listChanged: true },
   completions: {},
   logging: {},
-  /**
-   * Puts the current team's profiles in force (on start-up, team switch and reload): new sessions
-   * get them at once; an open session keeps its profile by name, with the new definition, and is
-   * told of any list that changed for it; a session whose profile is gone is ended.
-   */
-  setProfiles(profiles: readonly ProfileConfig[]): void;
-  /** The profiles in force (the bare path's first), with their tool counts. */
-  listProfiles(): ProfileSummary[];
 };
-
-/** The caller of typed RPCs that take no progress or log messages. */
-const TYPED_CALLER: Caller = { capabilities: {}, client: CONTROL_API_CLIENT };
 
 function optionalNumber(value: unknown): number | undefined {
   return typeof value === "number" ? value : undefined;
@@ -168,7 +165,6 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
   const acquireTimeoutMs = options.acquireTimeoutMs ?? 5_000;
   const debounceMs = options.listChangedDebounceMs ?? 50;
   const sessions = new Map<string, ClientSession>();
-  const observer = options.observer ?? nullCallObserver;
   let forwardedLevel: LogLevel | undefined;
 
   const registry = createRegistry({
@@ -214,7 +210,6 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     router,
     waitMs: acquireTimeoutMs,
     manage: (server, args) => runManagementAction(supervisor, server, args),
-    observer,
   });
 
   /** Servers get the most verbose level any session asked for, so that every session can be served by filtering. */
@@ -302,6 +297,12 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       }
     }
   };
+  /** Folds list changes into the next debounced list_changed round. */
+  const scheduleListChanged = (kinds: Iterable<CatalogKind>): void => {
+    generation++;
+    for (const kind of kinds) pendingKinds.add(kind);
+    debounceTimer ??= clock.setTimeout(flushListChanged, debounceMs);
+  };
   let reportedCollisions = new Set<string>();
   /** Collisions are logged once each, when they appear (they are also listed by `ListServers`). */
   const logCollisions = (): void => {
@@ -318,12 +319,6 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     logCollisions();
     scheduleListChanged(kinds);
   });
-  /** Folds list changes into the next debounced list_changed round. */
-  const scheduleListChanged = (kinds: Iterable<CatalogKind>): void => {
-    generation++;
-    for (const kind of kinds) pendingKinds.add(kind);
-    debounceTimer ??= clock.setTimeout(flushListChanged, debounceMs);
-  };
 
   /** A server's configured roots; none for a server the supervisor no longer knows. */
   function configuredRoots(server: string): readonly ServerRoot[] {
@@ -398,10 +393,9 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
         for (const connection of router.connections()) connection.notify("notifications/roots/list_changed");
       }
     },
-    received: (session, bytes) => observer.bytes("received", session.transport, bytes),
     sessionClosed(session) {
-      observer.sessionClosed("legacy", session.transport);
       sessions.delete(session.id);
+      scopes.delete(session.id);
       subscriptions.dropSession(session.id);
       refreshForwardedLevel();
       logger.debug({ session: session.id }, "session closed");
@@ -416,23 +410,22 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     openSession({ transportSessionId, transport, onFrame, profile: profileName }) {
       const profile = profiles.resolve(profileName);
       const id = `${transportSessionId ? transportSessionId.slice(0, 16) : "session"}-${randomUUID()}`;
-      const label = transportLabel(transport);
-      const emit = (frame: SessionFrame): void => {
-        if (frame.kind === "message") observer.bytes("sent", label, jsonPayloadByteLength(frame.json));
-        onFrame(frame);
-      };
-      const session = new ClientSession(id, host, emit, label);
+      const state: ScopeState = { profile, found: new Set() };
+      const scope: SessionScope = Object.assign(state, {
+        operations: createProfileScope(state, { registry, operations, indexOf, onFound: () => scheduleListChanged(["tools"]) }),
+        seen: {},
+      });
+      for (const kind of ["tools", "prompts", "resources"] as const) scope.seen[kind] = signatureOf(scope, kind);
+      scopes.set(id, scope);
+      const session = new ClientSession(id, host, onFrame);
       sessions.set(id, session);
-      observer.sessionOpened("legacy", label);
       logger.debug({ session: id, transport }, "session opened");
       return session;
     },
     listTools: (server) => operations.listTools(server),
-      scopes.delete(session.id);
     callTool(name, args, callOptions = {}) {
       const caller: Caller = {
         capabilities: {},
-        client: CONTROL_API_CLIENT,
         onProgress: (p) =>
           callOptions.onProgress?.({
             progress: optionalNumber(p.progress) ?? 0,
@@ -451,26 +444,13 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       return { resources, resourceTemplates };
     },
     readResource: (uri, callOptions = {}) =>
-      operations.readResource({ uri }, TYPED_CALLER, typedSignal(callOptions.signal)).then(parsedResult),
+      operations.readResource({ uri }, { capabilities: {} }, typedSignal(callOptions.signal)).then(parsedResult),
     listPrompts: (server) => operations.listPrompts(server),
     getPrompt: (name, args, callOptions = {}) =>
-      operations.getPrompt({ name, arguments: { ...args } }, TYPED_CALLER, typedSignal(callOptions.signal)).then(parsedResult),
+      operations.getPrompt({ name, arguments: { ...args } }, { capabilities: {} }, typedSignal(callOptions.signal)).then(parsedResult),
     registry,
     setManagementTools: (enabled) => registry.setManagementTools(enabled),
     isManagementTool: (exposedName) => registry.isManagementTool(exposedName),
-    sessionCount: () => sessions.size,
-    close(reason = "the gateway is shutting down") {
-      for (const session of [...sessions.values()]) session.end(reason);
-      if (debounceTimer !== undefined) clock.clearTimeout(debounceTimer);
-      debounceTimer = undefined;
-      stopFollowingRegistry();
-      supervisor.off("state", onState);
-      supervisor.off("servers", onServers);
-      registry.close();
-      router.close();
-    },
-  };
-}
     setProfiles(configs) {
       profiles = createProfileSet(configs);
       for (const [id, scope] of [...scopes]) {
@@ -489,3 +469,16 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
         sessionCount: open.get(profile.name) ?? 0,
       }));
     },
+    sessionCount: () => sessions.size,
+    close(reason = "the gateway is shutting down") {
+      for (const session of [...sessions.values()]) session.end(reason);
+      if (debounceTimer !== undefined) clock.clearTimeout(debounceTimer);
+      debounceTimer = undefined;
+      stopFollowingRegistry();
+      supervisor.off("state", onState);
+      supervisor.off("servers", onServers);
+      registry.close();
+      router.close();
+    },
+  };
+}

@@ -8,7 +8,7 @@
 import type { JsonObject, UpstreamResult } from "../upstream/types.js";
 import { JsonRpcErrorCode, McpRpcError } from "./json-rpc.js";
 import { isLogLevel, type LogLevel } from "./log-levels.js";
-import type { McpOperations } from "./operations.js";
+import type { SessionOperations } from "./profile-scope.js";
 import type { ResourceSubscriptions } from "./resource-subscriptions.js";
 import type { Caller } from "./upstream-router.js";
 
@@ -25,7 +25,8 @@ export type MethodHandler = (context: MethodContext) => Promise<UpstreamResult>;
 
 /** What the method table needs from the engine. */
 export interface MethodDeps {
-  readonly operations: McpOperations;
+  /** A session's operations, confined to its profile (profile-scope.ts). */
+  readonly operationsFor: (sessionId: string) => SessionOperations;
   readonly subscriptions: ResourceSubscriptions;
   setLogLevel(sessionId: string, level: LogLevel): void;
 }
@@ -66,49 +67,51 @@ function checkCompletion(params: JsonObject): void {
 }
 
 /** Builds the method table. */
-export function createMethodTable({ operations, subscriptions, setLogLevel }: MethodDeps): ReadonlyMap<string, MethodHandler> {
+export function createMethodTable({ operationsFor, subscriptions, setLogLevel }: MethodDeps): ReadonlyMap<string, MethodHandler> {
   const table: Record<string, MethodHandler> = {
-    "tools/list": async ({ params }) => {
+    "tools/list": async ({ sessionId, params }) => {
       rejectCursor(params);
-      return { tools: (await operations.listTools()).map((t) => t.definition) };
+      return { tools: (await operationsFor(sessionId).listTools()).map((t) => t.definition) };
     },
-    "tools/call": ({ params, caller, signal }) => {
+    "tools/call": ({ sessionId, params, caller, signal }) => {
       requireString(params, "name");
       optionalObject(params, "arguments");
-      return operations.callTool(params, caller, signal);
+      return operationsFor(sessionId).callTool(params, caller, signal);
     },
-    "prompts/list": async ({ params }) => {
+    "prompts/list": async ({ sessionId, params }) => {
       rejectCursor(params);
-      return { prompts: (await operations.listPrompts()).map((p) => p.definition) };
+      return { prompts: (await operationsFor(sessionId).listPrompts()).map((p) => p.definition) };
     },
-    "prompts/get": ({ params, caller, signal }) => {
+    "prompts/get": ({ sessionId, params, caller, signal }) => {
       requireString(params, "name");
       optionalObject(params, "arguments");
-      return operations.getPrompt(params, caller, signal);
+      return operationsFor(sessionId).getPrompt(params, caller, signal);
     },
-    "resources/list": async ({ params }) => {
+    "resources/list": async ({ sessionId, params }) => {
       rejectCursor(params);
-      return { resources: (await operations.listResources()).map((r) => r.definition) };
+      return { resources: (await operationsFor(sessionId).listResources()).map((r) => r.definition) };
     },
-    "resources/templates/list": async ({ params }) => {
+    "resources/templates/list": async ({ sessionId, params }) => {
       rejectCursor(params);
-      return { resourceTemplates: (await operations.listResourceTemplates()).map((r) => r.definition) };
+      return { resourceTemplates: (await operationsFor(sessionId).listResourceTemplates()).map((r) => r.definition) };
     },
-    "resources/read": ({ params, caller, signal }) => {
+    "resources/read": ({ sessionId, params, caller, signal }) => {
       requireString(params, "uri");
-      return operations.readResource(params, caller, signal);
+      return operationsFor(sessionId).readResource(params, caller, signal);
     },
     "resources/subscribe": async ({ sessionId, params, signal }) => {
-      await subscriptions.subscribe(sessionId, requireString(params, "uri"), signal);
+      const uri = requireString(params, "uri");
+      operationsFor(sessionId).checkResource(uri);
+      await subscriptions.subscribe(sessionId, uri, signal);
       return {};
     },
     "resources/unsubscribe": async ({ sessionId, params }) => {
       subscriptions.unsubscribe(sessionId, requireString(params, "uri"));
       return {};
     },
-    "completion/complete": ({ params, caller, signal }) => {
+    "completion/complete": ({ sessionId, params, caller, signal }) => {
       checkCompletion(params);
-      return operations.complete(params, caller, signal);
+      return operationsFor(sessionId).complete(params, caller, signal);
     },
     "logging/setLevel": async ({ sessionId, params }) => {
       if (!isLogLevel(params.level)) throw invalidParams('"level" must be a log level (debug … emergency)');

@@ -4,6 +4,7 @@ import { HttpError, sessionNotFound } from "../http/http-error.js";
 import { readBody } from "../http/read-body.js";
 import { inspectBody } from "../mcp/inspect-body.js";
 import type { SessionRegistry } from "../session/session-registry.js";
+import { profileOfPath, requireKnownProfile } from "../http/profile-path.js";
 import { tracePost } from "../tracing.js";
 
 /** Options of the legacy HTTP+SSE endpoints. */
@@ -17,6 +18,8 @@ export interface LegacySseOptions {
   readonly messagePath?: string;
   /** Whether the daemon answers; without it a stream would open and close at once (503 instead). */
   readonly daemonReachable?: () => Promise<boolean>;
+  /** The team's profile names (`<ssePath>/<profile>`); absent: only the bare path is served. */
+  readonly profileNames?: () => Promise<readonly string[] | undefined>;
 }
 
 /**
@@ -30,13 +33,16 @@ export function createLegacySse(options: LegacySseOptions) {
   const ssePath = options.ssePath ?? "/sse";
   const messagePath = options.messagePath ?? "/message";
   return async function legacySse(ctx: Context, next: Next): Promise<void> {
-    if (ctx.path === ssePath) {
+    const profile = profileOfPath(ctx.path, ssePath);
+    if (profile !== undefined) {
       if (ctx.method !== "GET") throw new HttpError(405, "method not allowed", { headers: { Allow: "GET" } });
       if (options.daemonReachable && !(await options.daemonReachable())) throw new HttpError(503, "gateway daemon unavailable");
+      // This transport has no answer after the endpoint event in which to refuse an unknown profile: checked first.
+      await requireKnownProfile(profile, options.profileNames);
       // The stream is the session (its id is in the endpoint event), so it is admitted at once; it counts as unused,
       // expiring after the short init timeout and first in line for eviction, until a request follows a successful
       // initialize on it (see `Session.used`).
-      const session = options.sessions.create("sse");
+      const session = options.sessions.create("sse", profile);
       options.sessions.admit(session);
       ctx.respond = false;
       session.attachLegacy(ctx.res, `${messagePath}?sessionId=${session.id}`);

@@ -9,6 +9,7 @@ import { DEFAULT_HTTP_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, isSupported
 import { parseEventId } from "../session/sse.js";
 import type { ExchangeOutcome, Session } from "../session/session.js";
 import type { SessionRegistry } from "../session/session-registry.js";
+import { profileOfPath, requireKnownProfile } from "../http/profile-path.js";
 import { tracePost } from "../tracing.js";
 
 /** Options of the Streamable HTTP endpoint. */
@@ -16,8 +17,10 @@ export interface StreamableHttpOptions {
   readonly sessions: SessionRegistry;
   /** Largest accepted POST body; larger → 413. */
   readonly maxBodyBytes: number;
-  /** The endpoint path (`/mcp`). */
+  /** The endpoint path (`/mcp`); `<path>/<profile>` serves a team profile. */
   readonly path?: string;
+  /** The team's profile names (see `DaemonClient.profileNames`); absent: only the bare path is served. */
+  readonly profileNames?: () => Promise<readonly string[] | undefined>;
 }
 
 const SESSION_HEADER = "mcp-session-id";
@@ -31,19 +34,20 @@ const SESSION_HEADER = "mcp-session-id";
 export function createStreamableHttp(options: StreamableHttpOptions) {
   const path = options.path ?? "/mcp";
   return async function streamableHttp(ctx: Context, next: Next): Promise<void> {
-    if (ctx.path !== path) {
+    const profile = profileOfPath(ctx.path, path);
+    if (profile === undefined) {
       await next();
       return;
     }
     switch (ctx.method) {
       case "POST":
-        await handlePost(ctx, options);
+        await handlePost(ctx, options, profile);
         return;
       case "GET":
-        handleGet(ctx, options.sessions);
+        handleGet(ctx, options.sessions, profile);
         return;
       case "DELETE":
-        handleDelete(ctx, options.sessions);
+        handleDelete(ctx, options.sessions, profile);
         return;
       default:
         throw new HttpError(405, "method not allowed", { headers: { Allow: "GET, POST, DELETE" } });
@@ -51,7 +55,7 @@ export function createStreamableHttp(options: StreamableHttpOptions) {
   };
 }
 
-async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise<void> {
+async function handlePost(ctx: Context, options: StreamableHttpOptions, profile: string): Promise<void> {
   const startedAt = hopTiming.enabled ? hopTiming.now() : 0;
   if (!isJsonContentType(ctx.req.headers["content-type"])) {
     throw new HttpError(415, "unsupported media type: content-type must be application/json");
@@ -74,10 +78,11 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions): Promise
     // from the first answer whether it was initialized.
     if (!shape.initialize) throw new HttpError(400, "bad request: the mcp-session-id header is required");
     if (shape.batch) throw new HttpError(400, "bad request: initialize must not be part of a batch");
-    session = options.sessions.create("streamable-http");
+    await requireKnownProfile(profile, options.profileNames);
+    session = options.sessions.create("streamable-http", profile);
     created = true;
   } else {
-    session = lookup(options.sessions, sessionId);
+    session = lookup(options.sessions, sessionId, profile);
     checkProtocolVersion(ctx);
     if (shape.owesAnswers && !session.used && !shape.initialize) session.markUsed();
   }
@@ -142,11 +147,11 @@ function respond(ctx: Context, outcome: ExchangeOutcome, session: Session, sessi
   }
 }
 
-function handleGet(ctx: Context, sessions: SessionRegistry): void {
+function handleGet(ctx: Context, sessions: SessionRegistry, profile: string): void {
   if (!parseAccept(ctx.req.headers.accept).eventStream) {
     throw new HttpError(406, "not acceptable: the client must accept text/event-stream");
   }
-  const session = lookup(sessions, requireSessionHeader(ctx));
+  const session = lookup(sessions, requireSessionHeader(ctx), profile);
   checkProtocolVersion(ctx);
   const lastEventId = headerValue(ctx, "last-event-id");
   const headers = { "Mcp-Session-Id": session.id };
@@ -161,8 +166,8 @@ function handleGet(ctx: Context, sessions: SessionRegistry): void {
   ctx.respond = false;
 }
 
-function handleDelete(ctx: Context, sessions: SessionRegistry): void {
-  const session = lookup(sessions, requireSessionHeader(ctx));
+function handleDelete(ctx: Context, sessions: SessionRegistry, profile: string): void {
+  const session = lookup(sessions, requireSessionHeader(ctx), profile);
   checkProtocolVersion(ctx);
   session.end("deleted by the client", "client");
   ctx.body = null;
@@ -175,11 +180,12 @@ function requireSessionHeader(ctx: Context): string {
   return typeof id === "string" ? id : String(id);
 }
 
-function lookup(sessions: SessionRegistry, id: string | string[]): Session {
+function lookup(sessions: SessionRegistry, id: string | string[], profile: string): Session {
   if (typeof id !== "string") throw sessionNotFound();
   const session = sessions.get(id);
-  // A legacy SSE session's id is not a Streamable HTTP session: its answers belong to its own stream.
-  if (!session || session.kind !== "streamable-http") throw sessionNotFound();
+  // A legacy SSE session's id is not a Streamable HTTP session: its answers belong to its own stream. A session
+  // belongs to the URL it was opened on: another profile's path does not know it.
+  if (!session || session.kind !== "streamable-http" || session.profile !== profile) throw sessionNotFound();
   session.touch();
   return session;
 }

@@ -51,7 +51,7 @@ export class SessionRegistry {
    * succeeded, or `end` it. Makes room first: expired sessions are freed, then the least recently used idle one is
    * evicted; 503 only when every session (and every pending initialize) has work in flight.
    */
-  create(kind: SessionKind): Session {
+  create(kind: SessionKind, profile = ""): Session {
     if (this.sessions.size + this.pending.size >= this.options.maxSessions) this.makeRoom();
     let id = createSessionId(this.options.randomBytes);
     while (this.sessions.has(id)) id = createSessionId(this.options.randomBytes);
@@ -64,7 +64,7 @@ export class SessionRegistry {
         this.pending.delete(ended);
         if (this.sessions.get(ended.id) === ended) this.sessions.delete(ended.id);
       },
-    });
+    }, profile);
     this.pending.add(session);
     return session;
   }

@@ -104,7 +104,7 @@ export interface SessionDeps {
 }
 
 /** Why a session ended; decides what a still-waiting POST gets (503 when the daemon failed, else 404). */
-export type EndCause = "client" | "idle" | "daemon" | "shutdown";
+export type EndCause = "client" | "idle" | "daemon" | "shutdown" | "not_found";
 
 /**
  * One MCP client session on the HTTP side: one `McpService.OpenSession` stream to the daemon, the exchanges (POSTs)
@@ -139,6 +139,8 @@ export class Session {
     readonly id: string,
     readonly kind: SessionKind,
     private readonly deps: SessionDeps,
+    /** The team profile the session serves (`/mcp/<profile>`); empty: the default one. Its URL must keep naming it. */
+    readonly profile = "",
   ) {
     this.lastActivity = deps.clock.now();
     this.createdAt = this.lastActivity;
@@ -149,6 +151,7 @@ export class Session {
       kind: "start",
       sessionId: id,
       transport: kind === "sse" ? SESSION_TRANSPORT.sse : SESSION_TRANSPORT.streamableHttp,
+      ...(profile !== "" ? { profile } : {}),
     });
   }
 
@@ -332,7 +335,12 @@ export class Session {
     } else {
       setTimeout(() => this.channel.cancel(), this.deps.limits.closeGraceMs).unref();
     }
-    const error = cause === "daemon" ? new HttpError(503, `${reason}; the session ended, initialize a new one`) : sessionNotFound();
+    const error =
+      cause === "daemon"
+        ? new HttpError(503, `${reason}; the session ended, initialize a new one`)
+        : cause === "not_found"
+          ? new HttpError(404, `not found: ${reason}`)
+          : sessionNotFound();
     for (const exchange of this.exchanges.values()) {
       exchange.complete = true;
       if (exchange.resolve) this.decide(exchange, { kind: "failed", error });
@@ -378,6 +386,11 @@ export class Session {
     if (this.ended) return;
     if (!error) {
       this.end("the gateway daemon closed the session", "daemon");
+      return;
+    }
+    if (error.code === "not_found") {
+      // The daemon knows no such profile (it went away between the frontend's check and the open): a 404 that says so.
+      this.end(error.message, "not_found");
       return;
     }
     this.log.warn({ code: error.code, err: error.message }, "session stream to the daemon failed");

@@ -45,7 +45,7 @@ export async function startTestFrontend(options: TestFrontendOptions): Promise<T
   });
   const server = createFrontendServer(settings);
   const port = (): number => (server.address() as AddressInfo).port;
-  const app = createApp({ settings, sessions, port, clientToken: options.clientToken, logger: options.logger, daemonReachable: daemon.reachable });
+  const app = createApp({ settings, sessions, port, clientToken: options.clientToken, logger: options.logger, daemonReachable: daemon.reachable, profileNames: daemon.profileNames });
   server.on("request", app.callback());
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
