@@ -1,0 +1,53 @@
+import anyTest, { type ExecutionContext, type TestFn } from "ava";
+import { existsSync } from "node:fs";
+import { conformanceCli, conformanceTeam, formatConformanceReport, node22, runConformance, type RequirementSet } from "./helpers/conformance-suite.js";
+import { startGateway, type Gateway } from "./helpers/mcp-gateway.js";
+
+/**
+ * The official MCP conformance suite (@modelcontextprotocol/conformance, run on the `node@22` devDependency)
+ * tests the whole running gateway as an MCP server at its /mcp, with one fixture upstream
+ * (test/fixtures/servers/conformance-upstream.mjs, unprefixed) that provides what the suite's scenarios call. Every
+ * scenario a requirement set requires must pass; the failures are listed in the assertion message.
+ *
+ * The 2026-07-28 set runs once the modern (stateless) era towards clients lands: add
+ * `test(requirementSetPasses, "2026-07-28");` below (docs/protocol.md "Conformance" has the current status).
+ */
+
+interface Context {
+  gateway: Gateway;
+}
+
+const test = anyTest as TestFn<Context>;
+
+test.before(async (t) => {
+  t.context = { gateway: await startGateway({ configPath: conformanceTeam, servers: ["conformance"] }) };
+});
+
+test.after.always(async (t) => {
+  await t.context.gateway?.close();
+});
+
+test("the conformance suite and the Node 22 that runs it are installed", (t) => {
+  t.true(existsSync(node22), `${node22} (the node@22 devDependency)`);
+  t.true(existsSync(conformanceCli), conformanceCli);
+});
+
+const requirementSetPasses = test.macro({
+  async exec(t: ExecutionContext<Context>, requirements: RequirementSet) {
+    t.timeout(240_000);
+    const result = await runConformance({ url: `http://127.0.0.1:${t.context.gateway.port}/mcp`, requirements, timeoutMs: 200_000 });
+    t.log(formatConformanceReport(result));
+    t.false(result.timedOut, `the suite did not finish within 200s\n${result.stdout.slice(-2000)}\n${result.stderr.slice(-2000)}`);
+    t.true(result.scenarios.length > 0, "the requirement set names scenarios");
+    const failed = result.scenarios.filter((scenario) => !scenario.passed);
+    t.deepEqual(
+      failed.map((scenario) => scenario.scenario),
+      [],
+      `failing scenarios:\n${failed.map((scenario) => `${scenario.scenario}\n  ${scenario.failures.join("\n  ")}`).join("\n")}\n${result.stderr.slice(-2000)}`,
+    );
+    t.is(result.code, 0, "the suite's own verdict (exit code) agrees");
+  },
+  title: (_provided, requirements) => `every server scenario of the ${requirements} requirement set passes through the gateway`,
+});
+
+test(requirementSetPasses, "2025-11-25");
