@@ -164,8 +164,6 @@ interface PendingRequest {
   deadline: number;
   /** The `_meta.progressToken` it was sent with, whose progress restarts its timeout. */
   readonly progressToken: string | number | undefined;
-  /** A `subscriptions/listen`: open for as long as the subscription lasts, so it never makes the server look quiet. */
-  readonly longLived: boolean;
   resolve(result: UpstreamResult): void;
   reject(error: Error): void;
 }
@@ -216,7 +214,10 @@ export class EraMismatchError extends GatewayError {}
 
 /** Extra knobs of one request, used inside this module only. */
 interface SendExtras {
-  /** A `subscriptions/listen`: no timeout and not counted as waiting. */
+  /**
+   * A `subscriptions/listen`: open for as long as the subscription lasts, so it has no timeout
+   * and never counts as waiting (it must not make the server look quiet).
+   */
   readonly longLived?: boolean;
   /** Told the request's JSON-RPC id before it is written. */
   readonly onId?: (id: number) => void;
@@ -264,6 +265,8 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     clientInfo,
   };
   let listens: ModernListens | undefined;
+  /** Ids of the pending `subscriptions/listen` requests (see `waitingCount`). */
+  const longLivedIds = new Set<number>();
   /** Messages received so far: the liveness check compares it instead of stamping each message with the time. */
   let received = 0;
   /** `received` when the quiet period being timed began, and when that period ends. */
@@ -450,7 +453,6 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
         limitMs,
         deadline: 0,
         progressToken,
-        longLived,
         resolve(result) {
           if (sentAt !== 0) hopTiming.record("daemon.upstream", sentAt);
           if (onAbort) signal!.removeEventListener("abort", onAbort);
@@ -468,6 +470,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
         sweeper.due(Math.min(settle.deadline, quietCheckAt));
       }
       pending.set(id, settle);
+      if (longLived) longLivedIds.add(id);
       if (signal) {
         onAbort = (): void => {
           if (!pending.delete(id)) return;
@@ -511,11 +514,19 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     quietCheckAt = now + timeouts.quietMs;
   }
 
-  /** Requests waiting for an answer: pending ones, less open subscriptions (a ping counts). */
+  /**
+   * Requests waiting for an answer: pending ones, less open subscriptions (a ping counts). O(1)
+   * for a legacy server (no subscriptions); otherwise a look at the few subscription ids, which
+   * also forgets the ones no longer pending.
+   */
   function waitingCount(): number {
-    let count = 0;
-    for (const request of pending.values()) if (!request.longLived) count++;
-    return count;
+    if (longLivedIds.size === 0) return pending.size;
+    let open = 0;
+    for (const id of longLivedIds) {
+      if (pending.has(id)) open++;
+      else longLivedIds.delete(id);
+    }
+    return pending.size - open;
   }
 
   /** Sends the liveness ping (at most one outstanding); returns its deadline. */
@@ -529,7 +540,6 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
       limitMs: timeouts.pingMs,
       deadline,
       progressToken: undefined,
-      longLived: false,
       resolve() {},
       reject() {},
     };
