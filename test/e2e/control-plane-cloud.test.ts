@@ -7,6 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { ConfigSource } from "../../gen/deploystack/gateway/v1/gateway_pb.js";
 import { GetStatusResponseSchema } from "../../gen/deploystack/gateway/v1/gateway_service_pb.js";
 import { ListServersResponseSchema } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
+import { ServerState } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import { ServerChangeKind } from "../../gen/deploystack/gateway/v1/team_pb.js";
 import { startFakeDeployStack, followAuthorizationUrl, type FakeDeployStack, type FakeServer } from "../fixtures/fake-deploystack/fake-deploystack.js";
 import { fixtureServer, isAlive, tempHome, waitForRunning, waitUntil } from "./helpers/daemon-process.js";
@@ -70,7 +71,8 @@ test.after.always(async () => {
 const pidsOf = async (): Promise<Map<string, number>> => {
   const { servers } = await gateway.daemon.clients.servers.listServers({});
   gateway.daemon.track(servers.map((s) => s.pid));
-  return new Map(servers.map((s) => [s.name, s.pid]));
+  // Processes only: an INVALID server is listed but never has one.
+  return new Map(servers.filter((s) => s.pid > 0).map((s) => [s.name, s.pid]));
 };
 const toolNames = async (): Promise<string[]> => (await session.client.listTools()).tools.map((tool) => tool.name).sort();
 
@@ -131,6 +133,23 @@ test.serial("sync lists the invalid server with its reason and does not start it
   t.false([...(await pidsOf()).keys()].some((name) => name.startsWith("github")));
   const cli = await gateway.dsctl(["teams", "sync"]);
   t.regex(cli.stdout, /GitHub Tools\s+INVALID\s+not started: DeployStack marks it "invalid"/);
+
+  // `dsctl servers list` shows it too, state INVALID with the reason, and it is never started.
+  const { servers } = await gateway.daemon.clients.servers.listServers({});
+  const invalid = servers.find((server) => server.name === "GitHub Tools");
+  t.like(invalid, { state: ServerState.INVALID, enabled: false, pid: 0, toolCount: 0 });
+  t.regex(invalid?.lastError ?? "", /^DeployStack marks it "invalid": a required setting/);
+  const list = await gateway.dsctl(["servers", "list"]);
+  t.is(list.code, 0, list.stderr);
+  t.regex(list.stdout, /GitHub Tools\s+INVALID\s+no\b.*DeployStack marks it "invalid"/);
+  const got = await gateway.daemon.clients.servers.getServer({ name: "GitHub Tools" });
+  t.is(got.server?.state, ServerState.INVALID);
+  const refused = await gateway.daemon.clients.servers.enableServer({ name: "GitHub Tools" }).catch((error: unknown) => ConnectError.from(error));
+  t.true(refused instanceof ConnectError && refused.code === Code.FailedPrecondition && /is invalid and is not started/.test(refused.rawMessage), String(refused));
+  const restart = await gateway.dsctl(["servers", "restart", "GitHub Tools"]);
+  t.not(restart.code, 0);
+  t.regex(restart.stderr, /is invalid and is not started: DeployStack marks it "invalid"/);
+  t.false(livingDescendants(gateway.daemon.pid).some((pid) => /server-github/.test(commandLineOf(pid))), "no process of it runs");
 });
 
 test.serial("switching cloud teams keeps the same servers and changes the role", async (t) => {
