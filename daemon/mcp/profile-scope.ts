@@ -52,6 +52,8 @@ const META_TOOLS: readonly ExposedTool[] = SEARCH_META_TOOLS.map((definition) =>
   definition,
 }));
 
+const META_TOOL_NAMES = new Set(META_TOOLS.map((tool) => tool.exposedName));
+
 /** A profile's tools among the visible (policy-allowed) ones. */
 export function profileTools(registry: Registry, profile: Profile): ExposedTool[] {
   const tools = registry.tools();
@@ -62,7 +64,8 @@ export function profileTools(registry: Registry, profile: Profile): ExposedTool[
 export function sessionTools(registry: Registry, state: ScopeState): ExposedTool[] {
   const tools = profileTools(registry, state.profile);
   if (state.profile.mode === "all") return tools;
-  return [...META_TOOLS, ...tools.filter((tool) => state.found.has(tool.exposedName))];
+  // A catalog tool named like a meta-tool (a server with an empty prefix) stays reachable through call_tool only.
+  return [...META_TOOLS, ...tools.filter((tool) => state.found.has(tool.exposedName) && !META_TOOL_NAMES.has(tool.exposedName))];
 }
 
 /** A profile's prompts. */

@@ -58,6 +58,26 @@ export function normalizeTerm(word: string): string {
   return term;
 }
 
+/**
+ * Words people use for what tool names call otherwise ("remove" for `delete_*`), added to a query's own words (at
+ * query time only, so an index never grows). A short list of verbs, not a thesaurus.
+ */
+const QUERY_SYNONYMS: Readonly<Record<string, readonly string[]>> = {
+  remove: ["delete"],
+  erase: ["delete"],
+  destroy: ["delete"],
+  drop: ["delete"],
+  make: ["create"],
+  new: ["create"],
+  fetch: ["get", "read"],
+  retrieve: ["get", "read"],
+  show: ["get", "read"],
+  find: ["search"],
+  lookup: ["search"],
+  modify: ["update", "edit"],
+  change: ["update", "edit"],
+};
+
 function text(value: unknown): string {
   return typeof value === "string" ? value : "";
 }
@@ -97,6 +117,12 @@ export function createToolIndex(tools: readonly ExposedTool[]): ToolIndex {
       prefix: (term) => term.length >= 3,
       fuzzy: (term) => (term.length >= 5 ? 0.2 : false),
       combineWith: "OR",
+      processTerm: (term) => {
+        const normalized = normalizeTerm(term);
+        if (normalized.length === 0) return null;
+        const synonyms = QUERY_SYNONYMS[normalized];
+        return synonyms ? [normalized, ...synonyms] : normalized;
+      },
     },
   });
   index.addAll(tools.map(documentOf));
