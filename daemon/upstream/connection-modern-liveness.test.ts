@@ -94,3 +94,34 @@ test("a modern server that does not answer the probe is declared unresponsive", 
   t.deepEqual(unresponsive, ["no answer to a server/discover probe within 10s"]);
   t.regex(await outcome, /stopped responding/);
 });
+
+test("a slow modern server whose DiscoverResult comes after the probe bound is still modern, not initialized", async (t) => {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  const received: JsonObject[] = [];
+  let discoverId: number | undefined;
+  serverSide.onmessage = (message) => {
+    const request = message as JsonObject;
+    received.push(request);
+    if (request.method === "server/discover" && discoverId === undefined) discoverId = request.id as number;
+  };
+  await serverSide.start();
+  const clock = createManualClock();
+  const opening = createUpstreamConnection({ serverName: "slow", transport: clientSide, era: "auto", clock, probeTimeoutMs: 5_000 });
+  await settle();
+  clock.advance(5_000);
+  await settle();
+  t.deepEqual(methods(received), ["server/discover", "initialize"], "past the bound, initialize follows on the same process");
+  // The slow starter now reads its input in order: the probe first, then initialize (which a modern-only server refuses).
+  await serverSide.send({ jsonrpc: "2.0", id: discoverId!, result: DISCOVER_RESULT } as never);
+  const initializeId = received[1]!.id as number;
+  await serverSide.send({
+    jsonrpc: "2.0",
+    id: initializeId,
+    error: { code: -32022, message: "Unsupported protocol version", data: { supported: ["2026-07-28"], requested: "2025-11-25" } },
+  } as never);
+  const connection = await opening;
+  t.teardown(() => connection.close());
+  t.is(connection.identity.era, "modern");
+  t.is(connection.identity.serverInfo.name, "scripted-modern");
+  t.false(methods(received).includes("notifications/initialized"));
+});
