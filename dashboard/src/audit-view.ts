@@ -1,6 +1,6 @@
 import { AuditOutcome, type AuditEvent } from "../../gen/deploystack/gateway/v1/audit_pb.js";
 import { type DashboardClients, isUnimplemented, keepStreaming } from "./clients.js";
-import { h, panel, replaceChildren } from "./dom.js";
+import { h, headerRow, panel, replaceChildren } from "./dom.js";
 import { clockTime, durationMs, formatMs, operationName, outcomeName } from "./format.js";
 
 /** The audit tail: `AuditService.WatchAuditEvents` with the recent events first, then each new one; newest on top. */
@@ -24,7 +24,7 @@ export function createAuditView(clients: DashboardClients): AuditView {
     h(
       "table",
       { class: "audit" },
-      h("thead", {}, h("tr", {}, ...["Time", "Client", "Kind", "Name", "Server", "Outcome", "Duration"].map((title) => h("th", {}, title)))),
+      headerRow(["Time", "Client", "Kind", "Name", "Server", "Outcome", "Duration>"]),
       rows,
     ),
   );

@@ -59,6 +59,9 @@ export function createLineChart(title: string): LineChart {
         const last = points[points.length - 1]!.split(",")[0]!;
         children.push(svg("polygon", { points: `${first},${height} ${points.join(" ")} ${last},${height}`, class: `area ${line.className}` }));
         children.push(svg("polyline", { points: points.join(" "), class: `line ${line.className}` }));
+        // The newest sample as a dot: visible even while there is only one.
+        const [x, y] = points[points.length - 1]!.split(",");
+        children.push(svg("circle", { cx: x!, cy: y!, r: "2.5", class: `dot ${line.className}` }));
       }
       canvas.replaceChildren(...children);
       legend.replaceChildren(

@@ -31,6 +31,12 @@ export function replaceChildren(parent: Element, ...children: ReadonlyArray<Node
   parent.replaceChildren(...children);
 }
 
+/** A header row; titles ending in ">" are right-aligned (numeric columns), without the marker. */
+export function headerRow(titles: readonly string[]): HTMLTableSectionElement {
+  const cells = titles.map((title) => (title.endsWith(">") ? h("th", { class: "num" }, title.slice(0, -1)) : h("th", {}, title)));
+  return h("thead", {}, h("tr", {}, ...cells));
+}
+
 /** A panel: a titled section whose body the views fill. */
 export function panel(id: string, title: string, ...extra: ReadonlyArray<Node>): { readonly root: HTMLElement; readonly body: HTMLElement } {
   const body = h("div", { class: "panel-body" });

@@ -1,7 +1,7 @@
 import { ServerState, type Server } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import type { DashboardClients } from "./clients.js";
 import { reasonOf } from "./clients.js";
-import { h, panel, replaceChildren } from "./dom.js";
+import { h, headerRow, panel, replaceChildren } from "./dom.js";
 import { eraOf, stateName } from "./format.js";
 
 /**
@@ -31,7 +31,7 @@ export function createServersView(clients: DashboardClients, onChange: () => voi
   const table = h(
     "table",
     { class: "servers" },
-    h("thead", {}, h("tr", {}, ...["Server", "State", "Era", "Restarts", "Tools", "Last error", ""].map((title) => h("th", {}, title)))),
+    headerRow(["Server", "State", "Era", "Restarts>", "Tools>", "Last error", ""]),
     tbody,
   );
   body.append(table);

@@ -1,7 +1,7 @@
 import type { GetStatsResponse } from "../../gen/deploystack/gateway/v1/gateway_service_pb.js";
 import { type DashboardClients, isUnimplemented, reasonOf } from "./clients.js";
 import { createLineChart } from "./chart.js";
-import { h, panel, replaceChildren } from "./dom.js";
+import { h, headerRow, panel, replaceChildren } from "./dom.js";
 import { durationMs, formatMs } from "./format.js";
 
 /**
@@ -12,6 +12,8 @@ import { durationMs, formatMs } from "./format.js";
 
 /** How many samples the charts keep (at the default interval: four minutes). */
 const capacity = 120;
+/** The fewest samples a chart is wide: it fills from the left at first, then scrolls. */
+const minimumSpan = 30;
 
 /** The charts and the busiest-tools table. */
 export interface StatsView {
@@ -30,7 +32,7 @@ export function createStatsView(clients: DashboardClients): StatsView {
   const toolsTable = h(
     "table",
     { class: "tools" },
-    h("thead", {}, h("tr", {}, ...["Busiest tools", "Server", "Calls", "Errors", "p50", "p99"].map((title) => h("th", {}, title)))),
+    headerRow(["Busiest tools", "Server", "Calls>", "Errors>", "p50>", "p99>"]),
     tools,
   );
   body.append(h("div", { class: "charts" }, rate.root, latency.root), toolsTable);
@@ -50,13 +52,14 @@ export function createStatsView(clients: DashboardClients): StatsView {
     push(errors, Number(total?.errors ?? 0n) / windowSeconds);
     push(p50, durationMs(total?.p50));
     push(p99, durationMs(total?.p99));
+    const span = Math.max(minimumSpan, calls.length);
     const perSecond = (value: number): string => `${value.toFixed(value < 10 ? 2 : 0)}/s`;
     rate.draw(
       [
         { label: "calls", className: "s1", values: calls },
         { label: "errors", className: "s3", values: errors },
       ],
-      capacity,
+      span,
       perSecond,
     );
     latency.draw(
@@ -64,7 +67,7 @@ export function createStatsView(clients: DashboardClients): StatsView {
         { label: "p50", className: "s1", values: p50 },
         { label: "p99", className: "s2", values: p99 },
       ],
-      capacity,
+      span,
       formatMs,
     );
     const rows = stats.tools.map((tool) =>

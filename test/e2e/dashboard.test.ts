@@ -4,6 +4,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import test, { type ExecutionContext } from "ava";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { PNG } from "pngjs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
@@ -66,6 +67,29 @@ async function callEcho(daemon: DaemonProcess, tool: string, count: number): Pro
     for await (const _message of daemon.clients.mcp.callTool({ name: tool, arguments: { text: `hello ${i}` } })) {
       // drained: the result is the last message
     }
+  }
+}
+
+/** Calls at a rate that rises and falls, some slow, some failing (an unknown tool), for `ms`. */
+async function varyTraffic(daemon: DaemonProcess, ms: number): Promise<void> {
+  const start = Date.now();
+  for (let second = 0; Date.now() - start < ms; second++) {
+    const calls = 2 + Math.round(6 * (1 + Math.sin(second / 3)));
+    const slowMs = 5 + Math.round(40 * (1 + Math.cos(second / 4)));
+    const drain = async (name: string, args: JsonObject): Promise<void> => {
+      try {
+        for await (const _message of daemon.clients.mcp.callTool({ name, arguments: args })) {
+          // drained
+        }
+      } catch {
+        // the failing calls are the point
+      }
+    };
+    const batch = [drain("beta-slow", { ms: slowMs })];
+    for (let i = 0; i < calls; i++) batch.push(drain(i % 2 === 0 ? "alpha-echo" : "beta-echo", { text: `call ${i}` }));
+    if (second % 5 === 4) batch.push(drain("alpha-missing", {}));
+    await Promise.all(batch);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, start + (second + 1) * 1000 - Date.now())));
   }
 }
 
@@ -163,6 +187,11 @@ test("dashboard: the page lists the servers, toggles one, shows live events and 
   }
   await page.waitForSelector('#connection[data-state="up"]');
 
+  // `DASHBOARD_SCREENSHOT=docs/images/dashboard.png npx ava test/e2e/dashboard.test.ts` refreshes the README's image,
+  // after half a minute of varied traffic so that the charts have a shape.
+  const keep = process.env.DASHBOARD_SCREENSHOT;
+  if (keep) await varyTraffic(daemon, 30_000);
+
   const folder = mkdtempSync(join(tmpdir(), "dashboard-shot-"));
   t.teardown(() => rmSync(folder, { recursive: true, force: true }));
   const shot = join(folder, "dashboard.png");
@@ -174,8 +203,6 @@ test("dashboard: the page lists the servers, toggles one, shows live events and 
   for (let i = 0; i < png.data.length; i += 4) colours.add(png.data.readUInt32BE(i));
   t.true(png.width >= 1000 && png.height >= 800);
   t.true(colours.size > 200, `${colours.size} distinct colours`);
-  // `DASHBOARD_SCREENSHOT=docs/images/dashboard.png npx ava test/e2e/dashboard.test.ts` refreshes the README's image.
-  const keep = process.env.DASHBOARD_SCREENSHOT;
   if (keep) {
     mkdirSync(dirname(join(repoRoot, keep)), { recursive: true });
     copyFileSync(shot, join(repoRoot, keep));
@@ -209,9 +236,9 @@ test("dashboard: without a token the page says it needs one, a wrong one is refu
   t.is(anonymous.status, 401);
   t.false(anonymous.body.includes("alpha"));
 
+  // A fragment change is no new load: the open page takes the token from it.
   await page.goto(`http://${controlAddress}/#token=not-the-token`);
-  await page.waitForSelector("#token-needed");
-  t.regex((await page.textContent("#token-needed")) ?? "", /refused the token/);
+  await page.locator("#token-needed", { hasText: "refused the token" }).waitFor();
   t.false(page.url().includes("not-the-token"));
   t.is(await page.evaluate("sessionStorage.length"), 0, "a refused token is forgotten");
 
