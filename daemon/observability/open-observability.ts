@@ -13,7 +13,7 @@ import type { ServerSnapshot } from "../supervisor/types.js";
 import { auditKeyLoader } from "./audit-key.js";
 import { createAuditLog } from "./audit-log.js";
 import { createGatewayMetrics } from "./gateway-metrics.js";
-import { createObservability, DEFAULT_AUDIT_SETTINGS, type Observability } from "./observability.js";
+import { createObservability, DEFAULT_AUDIT_SETTINGS, type AuditSettings, type Observability } from "./observability.js";
 
 /** What the daemon hands in. */
 export interface OpenObservabilityOptions {
@@ -45,6 +45,7 @@ export function openObservability(options: OpenObservabilityOptions): OpenedObse
   ensurePrivateDir(options.paths.logsDir);
   const audit = createAuditLog({ path: join(options.paths.logsDir, "audit.jsonl") });
   const maskers = new WeakMap<TeamConfig, Masker>();
+  const teamViews = new WeakMap<TeamConfig, { readonly id: string; readonly audit: AuditSettings }>();
   const masker = (): Masker => {
     const team = options.currentTeam();
     let mask = maskers.get(team);
@@ -66,8 +67,11 @@ export function openObservability(options: OpenObservabilityOptions): OpenedObse
     metrics,
     audit,
     team: () => {
+      // Read per call: one view per team object, so that a call allocates nothing for it.
       const team = options.currentTeam();
-      return { id: team.id, audit: team.audit ?? DEFAULT_AUDIT_SETTINGS };
+      let view = teamViews.get(team);
+      if (!view) teamViews.set(team, (view = { id: team.id, audit: team.audit ?? DEFAULT_AUDIT_SETTINGS }));
+      return view;
     },
     account: () => account,
     masker,

@@ -295,6 +295,13 @@ test.serial("dsctl top runs in a real 80×24 terminal (tmux), redraws, and quits
   for (const line of screen.split("\n")) t.true(line.length <= 80);
   await run(tmux, tmuxArgs(["send-keys", "q"]));
   t.true(await waitUntil(async () => (await capture()).includes("TOP-EXITED-0"), 30_000), await capture());
+
+  // Ctrl-C quits too (in raw mode it arrives as a key, not as SIGINT), and the terminal is given back.
+  await run(tmux, tmuxArgs(["respawn-pane", "-k", "-e", `DEPLOYSTACK_HOME=${gateway.home}`, command]));
+  t.true(await waitUntil(async () => (await capture()).includes("BUSIEST TOOLS"), 60_000), await capture());
+  await run(tmux, tmuxArgs(["send-keys", "C-c"]));
+  t.true(await waitUntil(async () => (await capture()).includes("TOP-EXITED-0"), 30_000), await capture());
+  t.false((await capture()).includes("BUSIEST TOOLS"), "the alternate screen was left");
 });
 
 test.serial("WatchAuditEvents and dsctl audit -f deliver a new call as it happens", async (t) => {
