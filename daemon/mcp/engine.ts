@@ -26,6 +26,9 @@ import { FIND_TOOLS, CALL_TOOL } from "./tool-search-tools.js";
 import type { ProfileConfig } from "../config/types.js";
 import { ClientSession, type McpSession, type SessionFrame, type SessionHost } from "./session.js";
 import { createUpstreamRouter, type Caller, type RoutableSupervisor } from "./upstream-router.js";
+import { nullCallObserver, type CallObserver } from "../observability/call-observer.js";
+import { CONTROL_API_CLIENT, transportLabel } from "../observability/call-record.js";
+import { jsonPayloadByteLength } from "../../shared/open-session-wire/payload.js";
 import { serveTraced, startMcpRequestSpan } from "../observability/tracing.js";
 
 /** The serverInfo name the gateway answers `initialize` with. */
@@ -50,6 +53,8 @@ export interface McpEngineOptions {
   readonly listChangedDebounceMs?: number;
   /** Expose one management tool per configured server (the team policy's `managementTools`); default false. */
   readonly managementTools?: boolean;
+  /** Metrics, audit log and `dsctl top` figures (daemon/observability); default: nothing is recorded. */
+  readonly observer?: CallObserver;
 }
 
 /** Options of `openSession`. */
@@ -153,6 +158,9 @@ const CAPABILITIES: JsonObject = {
   logging: {},
 };
 
+/** The caller of typed RPCs that take no progress or log messages. */
+const TYPED_CALLER: Caller = { capabilities: {}, client: CONTROL_API_CLIENT };
+
 function optionalNumber(value: unknown): number | undefined {
   return typeof value === "number" ? value : undefined;
 }
@@ -165,6 +173,7 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
   const acquireTimeoutMs = options.acquireTimeoutMs ?? 5_000;
   const debounceMs = options.listChangedDebounceMs ?? 50;
   const sessions = new Map<string, ClientSession>();
+  const observer = options.observer ?? nullCallObserver;
   let forwardedLevel: LogLevel | undefined;
 
   const registry = createRegistry({
@@ -210,6 +219,7 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     router,
     waitMs: acquireTimeoutMs,
     manage: (server, args) => runManagementAction(supervisor, server, args),
+    observer,
   });
 
   /** Servers get the most verbose level any session asked for, so that every session can be served by filtering. */
@@ -393,7 +403,9 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
         for (const connection of router.connections()) connection.notify("notifications/roots/list_changed");
       }
     },
+    received: (session, bytes) => observer.bytes("received", session.transport, bytes),
     sessionClosed(session) {
+      observer.sessionClosed("legacy", session.transport);
       sessions.delete(session.id);
       scopes.delete(session.id);
       subscriptions.dropSession(session.id);
@@ -417,8 +429,14 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       });
       for (const kind of ["tools", "prompts", "resources"] as const) scope.seen[kind] = signatureOf(scope, kind);
       scopes.set(id, scope);
-      const session = new ClientSession(id, host, onFrame);
+      const label = transportLabel(transport);
+      const emit = (frame: SessionFrame): void => {
+        if (frame.kind === "message") observer.bytes("sent", label, jsonPayloadByteLength(frame.json));
+        onFrame(frame);
+      };
+      const session = new ClientSession(id, host, emit, label);
       sessions.set(id, session);
+      observer.sessionOpened("legacy", label);
       logger.debug({ session: id, transport }, "session opened");
       return session;
     },
@@ -426,6 +444,7 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     callTool(name, args, callOptions = {}) {
       const caller: Caller = {
         capabilities: {},
+        client: CONTROL_API_CLIENT,
         onProgress: (p) =>
           callOptions.onProgress?.({
             progress: optionalNumber(p.progress) ?? 0,
@@ -444,10 +463,10 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       return { resources, resourceTemplates };
     },
     readResource: (uri, callOptions = {}) =>
-      operations.readResource({ uri }, { capabilities: {} }, typedSignal(callOptions.signal)).then(parsedResult),
+      operations.readResource({ uri }, TYPED_CALLER, typedSignal(callOptions.signal)).then(parsedResult),
     listPrompts: (server) => operations.listPrompts(server),
     getPrompt: (name, args, callOptions = {}) =>
-      operations.getPrompt({ name, arguments: { ...args } }, { capabilities: {} }, typedSignal(callOptions.signal)).then(parsedResult),
+      operations.getPrompt({ name, arguments: { ...args } }, TYPED_CALLER, typedSignal(callOptions.signal)).then(parsedResult),
     registry,
     setManagementTools: (enabled) => registry.setManagementTools(enabled),
     isManagementTool: (exposedName) => registry.isManagementTool(exposedName),
