@@ -6,7 +6,8 @@
  * before anything else sees it, so the profile, the policy, the audit log and the upstream
  * all judge and record the gateway name, exactly as for any other client. A name the client
  * was never given passes through untouched: the gateway name (what `dsctl tools list` shows)
- * works for every client.
+ * works for every client, except one that equals an older tool's client name (see
+ * `createClientNameView`), which keeps meaning that older tool.
  *
  * The rule is looked up per request from the client's name, so a client whose identity
  * arrives with each request (the modern era's `_meta`) is served the same way; the views are

@@ -52,8 +52,8 @@ for (const rule of ALL_RULES) {
       if (fitsRule(rule, ENTRY, exposed)) t.is(name, exposed, `${exposed} fits ${rule.label} and is left alone`);
     }
     t.is(new Set(names).size, names.length, "unique");
-    // Stable: a function of the gateway names, whatever the order they come in.
-    const again = createClientNameView(rule, ENTRY, [...EXPOSED].reverse());
+    // Deterministic: the same names in the same order give the same view.
+    const again = createClientNameView(rule, ENTRY, [...EXPOSED]);
     t.deepEqual(EXPOSED.map((exposed) => again.clientName(exposed)), names);
     t.is(view.identity, EXPOSED.every((exposed) => fitsRule(rule, ENTRY, exposed)));
   });
@@ -97,17 +97,24 @@ test("a shortened name keeps a readable head and ends in a hash of the whole gat
   t.is(shapeToolName(clientRuleFor("claude-code"), ENTRY, "7zip-extract"), "7zip-extract");
 });
 
-test("uniqueness: a gateway name that equals another tool's shortened name keeps it; the shortened one is re-hashed", (t) => {
+test("uniqueness by age: a later gateway name equal to an older tool's shortened name cannot take it", (t) => {
   const rule = clientRuleFor("claude-code");
   const long = wantedExposedName(LONG_SERVER, "synchronize-all-customer-data-across-multiple-systems-now");
-  const squatter = shapeToolName(rule, ENTRY, long);
-  const view = createClientNameView(rule, ENTRY, [long, squatter]);
-  t.is(view.clientName(squatter), squatter, "the name that fits stays");
-  const renamed = view.clientName(long);
-  t.not(renamed, squatter);
-  t.true(fitsRule(rule, ENTRY, renamed));
-  t.is(view.exposedName(renamed), long);
-  t.is(view.exposedName(squatter), undefined, "the squatter's name means the squatter's tool");
+  const shortened = shapeToolName(rule, ENTRY, long);
+  // The long tool is older: it keeps its client name; the squatter is shown under a hashed one.
+  const view = createClientNameView(rule, ENTRY, [long, shortened]);
+  t.is(view.clientName(long), shortened);
+  t.is(view.exposedName(shortened), long, "the name the client was given still means the older tool");
+  const squatter = view.clientName(shortened);
+  t.not(squatter, shortened);
+  t.true(fitsRule(rule, ENTRY, squatter));
+  t.is(view.exposedName(squatter), shortened);
+  // The other way round (the tool with the short name is older), the short name stays its own.
+  const older = createClientNameView(rule, ENTRY, [shortened, long]);
+  t.is(older.clientName(shortened), shortened);
+  t.is(older.exposedName(shortened), undefined, "an unchanged name is the gateway name itself");
+  t.not(older.clientName(long), shortened);
+  t.is(older.exposedName(older.clientName(long)), long);
 });
 
 test("registry: one view per snapshot and client rule; shaped names resolve to the tools, long and non-ASCII names included", async (t) => {

@@ -13,8 +13,9 @@
  * sticky (exposed-names.ts), so the shaped one is stable across restarts too. A name that
  * already fits is left alone, so a client whose rule the gateway names satisfy sees them
  * unchanged. One that does not is cut and suffixed with a hash of the whole gateway name.
- * Uniqueness within one client's view is settled deterministically (see
- * `createClientNameView`), and the gateway name keeps working for every client.
+ * Uniqueness within one client's view is settled by age, as gateway names are (see
+ * `createClientNameView`), and the gateway name keeps working for every client (unless a
+ * squatting server chose it to equal an older tool's client name: it then means that tool).
  *
  * Prompts are not shaped: no client hands prompt names to a model API as function names.
  */
@@ -127,27 +128,32 @@ export interface ClientNameView {
 
 /**
  * The view of one client over the gateway names `exposedNames` (every tool the registry knows,
- * listed or not, so that the view does not change when a server stops).
+ * listed or not, so that the view does not change when a server stops), given oldest first.
  *
- * Uniqueness is settled so that no client name can mean two tools and no client name can
- * shadow a gateway name (gateway names stay callable by every client): names that fit are
- * kept; every gateway name is reserved; then each shaped name, in the order of their gateway
- * names, that is taken is re-hashed with an attempt counter until it is free. Collisions need
- * a 24-bit hash collision or a gateway name that looks like a shaped one, so in practice every
- * name is the plain function of its gateway name.
+ * Uniqueness is settled by age, like the gateway names themselves (exposed-names.ts): each
+ * name in turn gets the name it wants unless an older one already has it, in which case it is
+ * re-hashed with an attempt counter until free. So a client name, once handed out, keeps
+ * meaning the same tool: a server that later lists a tool whose gateway name equals another
+ * tool's shaped name cannot take that name from it in any client's view (its tool is shown
+ * under a hashed name there, and its gateway name means the older tool for that client). The
+ * registry passes the held names in the order they were given, which the tool cache keeps
+ * across restarts. Apart from such a squatter, collisions need a 24-bit hash collision, so in
+ * practice every name is the plain function of its gateway name.
  */
 export function createClientNameView(rule: ClientNameRule, entry: string, exposedNames: Iterable<string>): ClientNameView {
-  const all = [...new Set(exposedNames)].sort();
-  const taken = new Set(all);
+  const taken = new Set<string>();
   const toClient = new Map<string, string>();
   const fromClient = new Map<string, string>();
   const budget = toolNameBudget(rule, entry);
-  for (const exposedName of all) {
+  const done = new Set<string>();
+  for (const exposedName of exposedNames) {
+    if (done.has(exposedName)) continue;
+    done.add(exposedName);
     const wanted = shapeToolName(rule, entry, exposedName);
-    if (wanted === exposedName) continue;
     let name = wanted;
     for (let attempt = 1; taken.has(name); attempt++) name = cutWithHash(wanted, budget, `${exposedName}\u0000${attempt}`);
     taken.add(name);
+    if (name === exposedName) continue;
     toClient.set(exposedName, name);
     fromClient.set(name, exposedName);
   }

@@ -278,6 +278,17 @@ function compileTemplate(template: string): UriTemplate | undefined {
   }
 }
 
+/**
+ * Every tool name of a snapshot, oldest first, for client name views (client-names.ts): the
+ * gateway's management tools, then the held names in the order they were given, then any other.
+ */
+function namesByAge(snapshot: Snapshot): string[] {
+  const management = [...snapshot.tools.values()].filter((tool) => tool.management === true).map((tool) => tool.exposedName).sort();
+  const held = snapshot.names.tools.map((entry) => entry.exposedName).filter((name) => snapshot.tools.has(name));
+  const rest = [...snapshot.tools.keys()].sort();
+  return [...management, ...held, ...rest];
+}
+
 /** Builds the registry and starts following the supervisor's events. */
 export function createRegistry(options: RegistryOptions): Registry {
   const { supervisor } = options;
@@ -514,7 +525,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       const key = `${rule.id}\u0000${entry}`;
       let view = current.clientViews.get(key);
       if (view === undefined) {
-        view = createClientNameView(rule, entry, current.tools.keys());
+        view = createClientNameView(rule, entry, namesByAge(current));
         current.clientViews.set(key, view);
       }
       return view;
