@@ -23,6 +23,8 @@ import { createProfileScope, profilePrompts, profileResources, profileTools, ses
 import { createProfileSet, type Profile, type ProfileSet } from "./profiles.js";
 import { createToolIndex, type ToolIndex } from "./tool-search.js";
 import { FIND_TOOLS, CALL_TOOL } from "./tool-search-tools.js";
+import { createClientNamesScope } from "./client-names-scope.js";
+import { gatewayEntryName } from "../../shared/client-snippets.js";
 import type { ProfileConfig } from "../config/types.js";
 import { ClientSession, type McpSession, type SessionFrame, type SessionHost } from "./session.js";
 import { createUpstreamRouter, type Caller, type RoutableSupervisor } from "./upstream-router.js";
@@ -424,7 +426,16 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       const id = `${transportSessionId ? transportSessionId.slice(0, 16) : "session"}-${randomUUID()}`;
       const state: ScopeState = { profile, found: new Set() };
       const scope: SessionScope = Object.assign(state, {
-        operations: createProfileScope(state, { registry, operations, indexOf, onFound: () => scheduleListChanged(["tools"]) }),
+        // Outermost: the client's tool names (client-names.ts), for the entry name the snippets give this path.
+        operations: createClientNamesScope(
+          createProfileScope(state, { registry, operations, indexOf, onFound: () => scheduleListChanged(["tools"]) }),
+          {
+            registry,
+            entry: gatewayEntryName(profileName || undefined),
+            clientName: (caller) => (caller?.client ?? sessions.get(id)?.client)?.name,
+            searchMode: () => state.profile.mode === "search",
+          },
+        ),
         seen: {},
       });
       for (const kind of ["tools", "prompts", "resources"] as const) scope.seen[kind] = signatureOf(scope, kind);
