@@ -233,9 +233,14 @@ export function createProgram(context: ProgramContext): Command {
   program
     .command("stdio")
     .description("serve MCP on stdin/stdout, bridged to the gateway (for clients that launch stdio servers)")
-    .action(() =>
+    .option("--profile <name>", "serve one of the team's profiles (see `dsctl profiles list`) instead of every tool")
+    .action((options: { profile?: string }) =>
       withDaemon((v, t) =>
-        v.runStdioBridge(v.createClient(v.McpService, t), { stdin: context.stdin, stdout: context.stdout, stderr: io.stderr }, { signal: context.interrupt() }),
+        v.runStdioBridge(
+          v.createClient(v.McpService, t),
+          { stdin: context.stdin, stdout: context.stdout, stderr: io.stderr },
+          { signal: context.interrupt(), ...(options.profile !== undefined ? { profile: options.profile } : {}) },
+        ),
       ),
     );
 

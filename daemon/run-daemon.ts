@@ -159,6 +159,7 @@ function printBannerWhenReady(daemon: Daemon, stdout: NodeJS.WritableStream, dsc
         controlSocket: status.controlSocket,
         controlAddress: status.controlAddress,
         frontendRunning: status.frontendRunning,
+        profiles: (status.team?.profiles ?? []).map((profile) => ({ name: profile.name, mode: profile.tools })),
         dsctl,
       })}\n`,
     );

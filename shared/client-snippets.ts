@@ -186,7 +186,13 @@ export function vscodeTokenInput(description: string): Record<string, unknown> {
 
 /** The foreground banner: endpoints, socket, the snippets, and how to stop. */
 export function formatBanner(
-  options: ClientSnippetOptions & { readonly controlSocket: string; readonly controlAddress?: string; readonly frontendRunning: boolean },
+  options: ClientSnippetOptions & {
+    readonly controlSocket: string;
+    readonly controlAddress?: string;
+    readonly frontendRunning: boolean;
+    /** The team's profiles (`/mcp/<profile>`), each with its mode; none: the line is left out. */
+    readonly profiles?: readonly { readonly name: string; readonly mode: string }[];
+  },
 ): string {
   const dsctl = options.dsctl ?? "dsctl";
   const lines = [
@@ -197,6 +203,10 @@ export function formatBanner(
     `  control socket         ${options.controlSocket}`,
   ];
   if (options.controlAddress) lines.push(`  control (tcp)          http://${options.controlAddress}`);
+  if (options.profiles && options.profiles.length > 0) {
+    lines.push("", `  Profiles (a subset of the tools each; \`${dsctl} profiles list\`):`);
+    for (const profile of options.profiles) lines.push(`    ${profile.name.padEnd(20)} ${profile.mode.padEnd(7)} ${options.mcpUrl}/${profile.name}`);
+  }
   if (!options.frontendRunning) lines.push("", "  note: the MCP frontend is not running yet (see the log); the URLs answer once it is.");
   lines.push("", `Add it to your IDE in one step: \`${dsctl} ide add <client>\` (${MCP_CLIENT_IDS.join(", ")}), or paste:`);
   for (const snippet of clientSnippets(options)) {

@@ -203,11 +203,33 @@ async function runDetached(argv: string[], env: NodeJS.ProcessEnv, args: StartAr
       ["  socket", status.controlSocket || paths.controlSocket],
       ...(status.controlAddress ? [["  control", status.controlAddress] as const] : []),
       ["  logs", paths.logsDir],
+      ...(await profileLines(paths.controlSocket)),
     ]),
   );
   const dsctl = dsctlInvocation(deps.env ?? process.env);
   io.stdout.write(`add it to your IDE with \`${dsctl} ide add <client>\`; stop it with \`${dsctl} stop\`\n`);
   return 0;
+}
+
+/** The team's profiles as summary lines (`  profile frontend  http://…/mcp/frontend (search)`); none when it defines none. */
+async function profileLines(socketPath: string): Promise<(readonly [string, string])[]> {
+  const [{ createClient }, { TeamService }, { ProfileToolMode }, { dialDaemon }] = await Promise.all([
+    import("@connectrpc/connect"),
+    import("../../gen/deploystack/gateway/v1/team_service_pb.js"),
+    import("../../gen/deploystack/gateway/v1/team_pb.js"),
+    import("../dial.js"),
+  ]);
+  const connection = dialDaemon(socketPath);
+  try {
+    const { profiles } = await createClient(TeamService, connection.transport).listProfiles({}, { timeoutMs: 2_000 });
+    return profiles
+      .filter((profile) => profile.defined && !profile.isDefault)
+      .map((profile) => [`  profile ${profile.name}`, `${profile.url || "-"}${profile.mode === ProfileToolMode.SEARCH ? " (search)" : ""}`] as const);
+  } catch {
+    return [];
+  } finally {
+    connection.close();
+  }
 }
 
 function tailOf(path: string, offset: number): string {

@@ -33,6 +33,8 @@ export interface StdioBridgeOptions {
    * the stream is cut. Default 5 s.
    */
   readonly drainTimeoutMs?: number;
+  /** The team profile to serve (`dsctl stdio --profile P`, like `/mcp/<profile>`); absent: the default one. */
+  readonly profile?: string;
 }
 
 const encoder = new TextEncoder();
@@ -47,7 +49,7 @@ export async function runStdioBridge(client: McpClient, io: StdioBridgeIo, optio
   let drainTimer: NodeJS.Timeout | undefined;
 
   async function* requests(): AsyncGenerator<OpenSessionRequest> {
-    yield create(OpenSessionRequestSchema, { frame: { case: "start", value: { transport: SessionTransport.STDIO } } });
+    yield create(OpenSessionRequestSchema, { frame: { case: "start", value: { transport: SessionTransport.STDIO, profile: options.profile ?? "" } } });
     const lines = createInterface({ input: io.stdin, crlfDelay: Infinity, terminal: false });
     try {
       for await (const line of lines) {

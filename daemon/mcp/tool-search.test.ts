@@ -68,3 +68,24 @@ test("plural folding meets names and queries in either form", (t) => {
   t.is(normalizeTerm("status"), "status");
   t.is(normalizeTerm("class"), "class");
 });
+
+test("a hostile server's definitions neither break the index nor bury the real tools", (t) => {
+  const hostile = (name: string, definition: JsonObject): ExposedTool => ({
+    exposedName: `evil-${name}`,
+    canonicalName: `evil-${name}`,
+    server: "evil",
+    upstreamName: name,
+    definition: { ...definition, name: `evil-${name}` },
+  });
+  const index = createToolIndex([
+    ...tools,
+    hostile("odd_schema", { description: 42, inputSchema: "object", annotations: null } as unknown as JsonObject),
+    hostile("null_props", { inputSchema: { type: "object", properties: null } } as unknown as JsonObject),
+    hostile("odd_props", { inputSchema: { type: "object", properties: { a: null, b: 7, c: { description: ["x"] } } } } as unknown as JsonObject),
+    // Keyword stuffing: one field repeating the query a million characters long.
+    hostile("stuffed", { description: "delete entity ".repeat(80_000), inputSchema: { type: "object" } }),
+  ]);
+  const ranked = index.search("delete entity", 5).map((match) => match.tool.exposedName);
+  t.is(ranked[0], "memory-delete_entities", ranked.join(", "));
+  t.true(index.search("odd schema", 3).some((match) => match.tool.exposedName === "evil-odd_schema"));
+});

@@ -6,6 +6,9 @@ import { createHookScope, type HookScope } from "./helpers/mcp-gateway.js";
 import { connectGatewayClient, type HttpTransportKind, type RecordingClient } from "./helpers/mcp-clients.js";
 import { startControlPlaneGateway, type ControlPlaneGateway } from "./helpers/control-plane-gateway.js";
 import { mcpHeaders, rawRequest } from "./helpers/mcp-raw-http.js";
+import { dsctlEntry } from "./helpers/mcp-gateway.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
 /**
  * Team profiles and the tool-search mode (issue 14, parts 2 and 3), end to end on one real daemon with real
@@ -243,4 +246,19 @@ test.serial("a profile edited in the team file: its sessions are told their list
   // Give a stray notification time to arrive: none may reach the tiny session.
   await waitUntil(() => false, 1_000);
   t.is(tiny.notifications("notifications/tools/list_changed").length, tinyChanges, "the tiny session's list did not change");
+});
+
+test.serial("dsctl stdio --profile serves the profile; the start-up banner names the profiles", async (t) => {
+  const client = new Client({ name: "profiles-stdio", version: "1.0.0" });
+  await client.connect(
+    new StdioClientTransport({ command: process.execPath, args: [dsctlEntry, "stdio", "--profile", "tiny"], env: { ...process.env, DEPLOYSTACK_HOME: home } as Record<string, string>, stderr: "pipe" }),
+  );
+  try {
+    t.deepEqual((await client.listTools()).tools.map((tool) => tool.name).sort(), ["fixture-echo", "fixture-slow"]);
+  } finally {
+    await client.close();
+  }
+  t.true(await waitUntil(() => gateway.daemon.stdout().includes("Profiles"), 10_000), gateway.daemon.stdout());
+  t.regex(gateway.daemon.stdout(), /tiny\s+all\s+http:\/\/localhost:\d+\/mcp\/tiny/);
+  t.regex(gateway.daemon.stdout(), /find\s+search\s+http:\/\/localhost:\d+\/mcp\/find/);
 });
