@@ -12,7 +12,7 @@ import { splicedLayout, type JsonPayload } from "./payload.js";
 
 /** `OpenSessionRequest`, as the fast paths see it. `transport` is the `SessionTransport` enum's number. */
 export type OpenSessionRequestFrame<Json = Uint8Array> =
-  | { readonly kind: "start"; readonly sessionId: string; readonly transport: number; readonly profile?: string }
+  | { readonly kind: "start"; readonly sessionId: string; readonly transport: number; readonly profile?: string; readonly stateless?: boolean }
   | { readonly kind: "message"; readonly exchangeId: bigint; readonly json: Json }
   | { readonly kind: "empty" };
 
@@ -45,7 +45,7 @@ const WIRE_FIXED32 = 5;
  */
 export const OPEN_SESSION_FIELDS = {
   OpenSessionRequest: { start: 1, message: 2 },
-  SessionStart: { sessionId: 1, transport: 2, profile: 3 },
+  SessionStart: { sessionId: 1, transport: 2, profile: 3, stateless: 4 },
   ClientMessage: { exchangeId: 1, json: 2 },
   OpenSessionResponse: { message: 1, initialized: 2, ended: 3 },
   ServerMessage: { exchangeId: 1, json: 2, exchangeComplete: 3 },
@@ -65,6 +65,7 @@ const TAG_ONLY_STRING = fieldTag(F.SessionInitialized.protocolVersion, WIRE_LENG
 const TAG_SESSION_ID = fieldTag(F.SessionStart.sessionId, WIRE_LENGTH);
 const TAG_TRANSPORT = fieldTag(F.SessionStart.transport, WIRE_VARINT);
 const TAG_PROFILE = fieldTag(F.SessionStart.profile, WIRE_LENGTH);
+const TAG_STATELESS = fieldTag(F.SessionStart.stateless, WIRE_VARINT);
 const TAG_REQUEST_START = fieldTag(F.OpenSessionRequest.start, WIRE_LENGTH);
 const TAG_REQUEST_MESSAGE = fieldTag(F.OpenSessionRequest.message, WIRE_LENGTH);
 const TAG_RESPONSE_MESSAGE = fieldTag(F.OpenSessionResponse.message, WIRE_LENGTH);
@@ -205,7 +206,8 @@ export function encodeOpenSessionRequest(frame: OpenSessionRequestFrame<FlatJson
       const inner =
         (id.length > 0 ? lengthField(id.length) : 0) +
         (frame.transport !== 0 ? 1 + varintSize(frame.transport) : 0) +
-        (profile.length > 0 ? lengthField(profile.length) : 0);
+        (profile.length > 0 ? lengthField(profile.length) : 0) +
+        (frame.stateless ? 2 : 0);
       const writer = new Writer(lengthField(inner), envelope);
       writer.varint(TAG_REQUEST_START);
       writer.varint(inner);
@@ -222,6 +224,10 @@ export function encodeOpenSessionRequest(frame: OpenSessionRequestFrame<FlatJson
         writer.varint(TAG_PROFILE);
         writer.varint(profile.length);
         writer.raw(profile);
+      }
+      if (frame.stateless) {
+        writer.varint(TAG_STATELESS);
+        writer.varint(1);
       }
       return writer.bytes;
     }
@@ -407,20 +413,25 @@ function readMessage(bytes: Uint8Array, start: number, end: number): { exchangeI
   return { exchangeId, json, exchangeComplete };
 }
 
-/** A start frame's fields; `profile` only when set (empty means the default profile, as in proto3). */
-function readStart(bytes: Uint8Array, start: number, end: number): { sessionId: string; transport: number; profile?: string } {
+/**
+ * A start frame's fields; `profile` only when set (empty means the default profile, as in proto3), `stateless` only
+ * when true.
+ */
+function readStart(bytes: Uint8Array, start: number, end: number): { sessionId: string; transport: number; profile?: string; stateless?: boolean } {
   const reader = new Reader(bytes, start, end);
   let sessionId = "";
   let transport = 0;
   let profile = "";
+  let stateless = false;
   while (!reader.done) {
     const tag = reader.varint();
     if (tag === TAG_SESSION_ID) sessionId = readString(reader);
     else if (tag === TAG_TRANSPORT) transport = reader.varint();
     else if (tag === TAG_PROFILE) profile = readString(reader);
+    else if (tag === TAG_STATELESS) stateless = reader.varint() !== 0;
     else reader.skip(tag & 7);
   }
-  return profile === "" ? { sessionId, transport } : { sessionId, transport, profile };
+  return { sessionId, transport, ...(profile !== "" ? { profile } : {}), ...(stateless ? { stateless } : {}) };
 }
 
 /** Bytes to `OpenSessionRequest`. */
