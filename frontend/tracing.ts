@@ -39,11 +39,12 @@ function metaOf(message: Message): Message | undefined {
 }
 
 /**
- * When tracing is on, starts the SERVER span of an MCP POST on `route` (ended when the response closes, with its
- * status) and returns the body to forward in place of `body`, carrying the span's context; returns undefined when
- * tracing is off or the body holds no request.
+ * When tracing is on, starts the SERVER span of an MCP POST (ended when the response closes, with its status) and
+ * returns the body to forward in place of `body`, carrying the span's context; returns undefined when tracing is off
+ * or the body holds no request. `route` is the path's template (`/mcp/{profile}`), `path` the path itself (never the
+ * query, which holds a legacy session's id).
  */
-export function tracePost(req: IncomingMessage, res: ServerResponse, route: string, body: Buffer): Buffer | undefined {
+export function tracePost(req: IncomingMessage, res: ServerResponse, route: string, path: string, body: Buffer): Buffer | undefined {
   const tracer = activeTracer();
   if (tracer === undefined) return undefined;
   let value: unknown;
@@ -60,7 +61,7 @@ export function tracePost(req: IncomingMessage, res: ServerResponse, route: stri
   const attributes: Record<string, SpanAttributeValue> = {
     [ATTR_HTTP_REQUEST_METHOD]: req.method ?? "POST",
     [ATTR_HTTP_ROUTE]: route,
-    [ATTR_URL_PATH]: route,
+    [ATTR_URL_PATH]: path,
   };
   if (requests.length === 1) attributes[ATTR_MCP_METHOD_NAME] = first.method;
   const span = tracer.startSpan(`${req.method ?? "POST"} ${route}`, "server", attributes, parent);
