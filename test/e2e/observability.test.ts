@@ -13,11 +13,11 @@ import { AuditOperation, AuditOutcome } from "../../gen/deploystack/gateway/v1/a
 import { AuditService } from "../../gen/deploystack/gateway/v1/audit_service_pb.js";
 import { fixtureServer, waitUntil } from "./helpers/daemon-process.js";
 import { dsctlEntry, startGateway, type Gateway } from "./helpers/mcp-gateway.js";
-import { connectGatewayClient, type RecordingClient } from "./helpers/mcp-clients.js";
+import { connectGatewayClient, connectStdioClient, type RecordingClient } from "./helpers/mcp-clients.js";
 
-// Issue 13 items 1, 3 and 4 against a real gateway: tool calls from real SDK clients (Streamable HTTP and legacy
-// SSE) and a typed call through dsctl; GET /metrics parsed by a Prometheus text parser with counters matching the
-// calls; the audit log holding exactly the calls made (an allowed, a denied, a failing call, a prompt, a resource)
+// Issue 13 items 1, 3 and 4 against a real gateway: tool calls from real SDK clients (Streamable HTTP, legacy SSE
+// and dsctl stdio) and a typed call through dsctl; GET /metrics parsed by a Prometheus text parser with counters
+// matching the calls; the audit log holding exactly the calls made (allowed, denied, failing, a prompt, a resource)
 // in the file, through AuditService, `dsctl audit` (human, -n, --json, --outcome) and its follow stream; a canary
 // secret of the server found in none of them; `dsctl top --once` and the interactive view under a real terminal.
 
@@ -56,6 +56,7 @@ let gateway: Gateway;
 let folder: string;
 let streamable: RecordingClient;
 let sse: RecordingClient;
+let stdio: RecordingClient;
 
 const ECHO_STREAMABLE = 4;
 
@@ -79,10 +80,12 @@ test.before(async () => {
   gateway = await startGateway({ configPath, servers: ["alpha"] });
   streamable = await connectGatewayClient(gateway, "streamable", { name: "obs-streamable" });
   sse = await connectGatewayClient(gateway, "sse", { name: "obs-sse" });
+  stdio = await connectStdioClient(process.execPath, [dsctlEntry, "stdio"], { env: { ...(process.env as Record<string, string>), DEPLOYSTACK_HOME: gateway.home } });
 
   // The calls every test below looks at, made once, in this order.
   for (let i = 0; i < ECHO_STREAMABLE; i++) await streamable.client.callTool({ name: "alpha-echo", arguments: { text: canary } });
   await sse.client.callTool({ name: "alpha-echo", arguments: { text: "over sse" } });
+  await stdio.client.callTool({ name: "alpha-echo", arguments: { text: "over dsctl stdio" } });
   await streamable.client.callTool({ name: "alpha-env_get", arguments: { name: "CANARY_TOKEN" } }).then(
     () => undefined,
     () => undefined,
@@ -100,6 +103,7 @@ test.before(async () => {
 test.after.always(async () => {
   await streamable?.close().catch(() => undefined);
   await sse?.close().catch(() => undefined);
+  await stdio?.close().catch(() => undefined);
   await gateway?.close();
   if (folder) rmSync(folder, { recursive: true, force: true });
 });
@@ -133,7 +137,7 @@ function histogramCount(text: string, name: string, labels: string): number | un
 
 test.serial("GET /metrics parses as Prometheus text and its counters match the calls made", async (t) => {
   const { text, families } = await scrape();
-  const echoCalls = ECHO_STREAMABLE + 2; // + one over SSE + one typed
+  const echoCalls = ECHO_STREAMABLE + 3; // + one over SSE, one over dsctl stdio, one typed
   t.is(sample(families, "deploystack_gateway_tool_calls_total", { server: "alpha", tool: "alpha-echo", outcome: "ok" }), echoCalls);
   t.is(sample(families, "deploystack_gateway_tool_calls_total", { server: "alpha", tool: "alpha-env_get", outcome: "denied" }), 1);
   // An unknown name is never a label value: it counts under "other".
@@ -151,6 +155,7 @@ test.serial("GET /metrics parses as Prometheus text and its counters match the c
   t.is(sample(families, "deploystack_gateway_server_restarts_total", { server: "alpha" }), 0);
   t.true((sample(families, "deploystack_gateway_sessions", { era: "legacy", transport: "streamable_http" }) ?? 0) >= 1);
   t.true((sample(families, "deploystack_gateway_sessions", { era: "legacy", transport: "sse" }) ?? 0) >= 1);
+  t.true((sample(families, "deploystack_gateway_sessions", { era: "legacy", transport: "stdio" }) ?? 0) >= 1);
   t.true((sample(families, "deploystack_gateway_mcp_received_bytes_total", { transport: "streamable_http" }) ?? 0) > 0);
   t.true((sample(families, "deploystack_gateway_mcp_sent_bytes_total", { transport: "sse" }) ?? 0) > 0);
   // Process metrics of both processes, each under its own prefix; the frontend saw the daemon answer.
@@ -211,6 +216,7 @@ test.serial("the audit log holds exactly the calls made, 0600, without the canar
     [
       ...Array.from({ length: ECHO_STREAMABLE }, () => ["tools/call", "alpha-echo", "ok", "streamable_http"]),
       ["tools/call", "alpha-echo", "ok", "sse"],
+      ["tools/call", "alpha-echo", "ok", "stdio"],
       ["tools/call", "alpha-env_get", "denied", "streamable_http"],
       ["tools/call", "alpha-nope_…", "error", "streamable_http"],
       ["prompts/get", "alpha-greet", "ok", "streamable_http"],
@@ -225,12 +231,13 @@ test.serial("the audit log holds exactly the calls made, 0600, without the canar
   }
   t.deepEqual(lines[0]!.client, { name: "obs-streamable", era: "legacy", transport: "streamable_http" });
   t.deepEqual(lines[4]!.client, { name: "obs-sse", era: "legacy", transport: "sse" });
-  t.deepEqual(lines[9]!.client, { name: "control-api", transport: "control_api" });
+  t.deepEqual(lines[5]!.client, { name: "e2e-stdio", era: "legacy", transport: "stdio" });
+  t.deepEqual(lines[10]!.client, { name: "control-api", transport: "control_api" });
   t.deepEqual(lines[0]!.arguments, { mode: "keys", keys: ["text"] });
-  t.like(lines[5], { server: "alpha", canonicalName: "alpha-env_get", errorCode: "permission_denied" });
-  t.like(lines[6], { errorCode: "not_found" });
-  t.is(lines[6]!.server, undefined);
-  t.true(lines[6]!.name.includes("***"), "the unknown name a client sent is masked like server text");
+  t.like(lines[6], { server: "alpha", canonicalName: "alpha-env_get", errorCode: "permission_denied" });
+  t.like(lines[7], { errorCode: "not_found" });
+  t.is(lines[7]!.server, undefined);
+  t.true(lines[7]!.name.includes("***"), "the unknown name a client sent is masked like server text");
   t.is(lines[0]!.canonicalName, "alpha-echo");
   for (const file of readdirSync(join(gateway.home, "logs"))) {
     t.deepEqual(leaks(readFileSync(join(gateway.home, "logs", file), "utf8")), [], file);
@@ -251,8 +258,8 @@ test.serial("dsctl audit prints the last N events, as proto JSON with --json, fi
     .trim()
     .split("\n")
     .map((line) => (JSON.parse(line) as { event: Record<string, unknown> }).event);
-  t.is(events.length, 10);
-  t.like(events[5], { operation: "AUDIT_OPERATION_TOOL_CALL", outcome: "AUDIT_OUTCOME_DENIED", exposedName: "alpha-env_get", server: "alpha", team: "obs" });
+  t.is(events.length, 11);
+  t.like(events[6], { operation: "AUDIT_OPERATION_TOOL_CALL", outcome: "AUDIT_OUTCOME_DENIED", exposedName: "alpha-env_get", server: "alpha", team: "obs" });
 
   const denied = await gateway.dsctl(["audit", "--outcome", "denied", "--json"]);
   t.is(denied.stdout.trim().split("\n").length, 1);
@@ -269,6 +276,7 @@ test.serial("dsctl top --once prints servers, busiest tools and sessions within 
   t.regex(result.stdout, /^alpha\s+RUNNING\s+\d/m);
   t.regex(result.stdout, /^alpha-echo\s+\d+/m);
   t.regex(result.stdout, /sessions: .*legacy streamable_http/);
+  t.regex(result.stdout, /sessions: .*legacy stdio/);
   t.deepEqual(leaks(result.stdout), []);
 });
 
