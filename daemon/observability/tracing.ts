@@ -26,6 +26,7 @@ import {
 } from "../../shared/tracing/index.js";
 import { GatewayError } from "../errors.js";
 import { toRpcError } from "../mcp/rpc-errors.js";
+import { callOutcome } from "./observability.js";
 import type { JsonObject } from "../upstream/types.js";
 
 /** Something that may carry the span of the request it serves (the upstream router's `Caller`). */
@@ -81,18 +82,16 @@ export function startMcpRequestSpan(
   return tracer.startSpan(name, "server", attributes, metaOf(params));
 }
 
-/** Records how a request ended on its span and ends it. `failure` is what it rejected with, if it did. */
+/**
+ * Records how a request ended on its span and ends it. The outcome is the observer's (`callOutcome`, the vocabulary
+ * of the metrics and the audit log); `error.type` is the gateway's error kind or the JSON-RPC code, never a message.
+ */
 function finish(span: RequestSpan, method: string, params: JsonObject | undefined, result: unknown, failed: boolean, failure: unknown): void {
-  if (!failed) {
-    const isError = typeof result === "object" && result !== null && (result as { isError?: unknown }).isError === true;
-    span.setAttribute(ATTR_DEPLOYSTACK_OUTCOME, isError ? "tool_error" : "ok");
-    if (isError) span.fail("tool_error");
-  } else if (failure instanceof GatewayError && failure.kind === "cancelled") {
-    span.setAttribute(ATTR_DEPLOYSTACK_OUTCOME, "cancelled");
-    span.fail("cancelled");
-  } else {
+  const outcome = callOutcome(result, failed ? (failure ?? new Error("rejected")) : undefined);
+  span.setAttribute(ATTR_DEPLOYSTACK_OUTCOME, outcome);
+  if (outcome === "tool_error" || outcome === "cancelled") span.fail(outcome);
+  else if (failed) {
     const code = toRpcError(failure, method, params as { uri?: unknown } | undefined).code;
-    span.setAttribute(ATTR_DEPLOYSTACK_OUTCOME, "error");
     span.setAttribute(ATTR_RPC_RESPONSE_STATUS_CODE, String(code));
     span.fail(failure instanceof GatewayError ? failure.kind : String(code));
   }

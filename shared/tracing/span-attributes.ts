@@ -38,5 +38,5 @@ export const ATTR_URL_PATH = "url.path";
 export const ATTR_DEPLOYSTACK_SERVER = "deploystack.server.name";
 /** A tool's canonical name (`<prefix>-<tool>`), the name the team policy decides on. */
 export const ATTR_DEPLOYSTACK_CANONICAL_NAME = "deploystack.tool.canonical_name";
-/** How the request ended: `ok`, `tool_error` (a result with `isError`), `cancelled` or `error`. */
+/** How the request ended, in the metrics' and audit log's words: `ok`, `tool_error`, `error`, `denied` or `cancelled`. */
 export const ATTR_DEPLOYSTACK_OUTCOME = "deploystack.outcome";
