@@ -12,8 +12,9 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { AuditService } from "../../gen/deploystack/gateway/v1/audit_service_pb.js";
 import { createProgram } from "../../cli/program.js";
 import { createCapturedIo } from "../../cli/io.js";
+import { createLeakFinder } from "./helpers/canary.js";
 import { createControlClients } from "./helpers/control-clients.js";
-import { normalServer, repoRoot, startDaemon, waitForRunning, type DaemonProcess } from "./helpers/daemon-process.js";
+import { fixtureServer, normalServer, repoRoot, startDaemon, waitForRunning, type DaemonProcess } from "./helpers/daemon-process.js";
 
 // The web dashboard in a real browser: Debian's Chromium, headless, driven by playwright-core against a real daemon
 // serving the built page (dist/dashboard/) on its TCP control listener. No browser is downloaded: the system one is
@@ -165,7 +166,7 @@ test("dashboard: the page lists the servers, toggles one, shows live events and 
   t.true(eventTexts.some((text) => /beta: .*→ running/.test(text)), eventTexts.join("\n"));
 
   // The logs panel follows a server's log (StreamServerLogs).
-  await page.waitForFunction('(document.querySelector("pre.logs")?.textContent ?? "").length > 0');
+  await page.locator("pre.logs", { hasText: /\S/ }).waitFor();
 
   if (hasStats) {
     // The busiest-tools table and the charts come from GetStats.
@@ -181,7 +182,7 @@ test("dashboard: the page lists the servers, toggles one, shows live events and 
     createConnectTransport({ baseUrl: `http://${controlAddress}`, httpVersion: "1.1", interceptors: [bearer(token)] }),
   );
   if (await serves(() => audit.listAuditEvents({}))) {
-    await page.waitForFunction('(document.querySelector("table.audit")?.textContent ?? "").includes("alpha-echo")');
+    await page.locator("table.audit", { hasText: "alpha-echo" }).waitFor();
   } else {
     t.regex((await page.textContent("#audit")) ?? "", /not available/);
   }
@@ -309,6 +310,56 @@ test("dsctl dashboard: starts the control listener on a daemon without one and h
   await page.goto(opened[0]!);
   await page.waitForSelector('tr[data-server="alpha"]', { timeout: 60_000 });
   t.is(page.url(), `http://${controlAddress}/`);
+});
+
+test("dashboard: a server's secret reaches neither the page nor any answer it got", async (t) => {
+  const canary = `Cn"ry/+ Tök&${Date.now().toString(36)}dash`;
+  const leaksIn = createLeakFinder(canary);
+  const daemon = await startDaemon(t, {
+    servers: [normalServer("alpha"), { name: "leaker", args: [fixtureServer("secret-leaker.mjs")], env: { LEAKER_SECRET: canary } }],
+    args: ["--control-listen", "127.0.0.1:0"],
+  });
+  await waitForRunning(daemon, ["alpha", "leaker"]);
+  const { controlAddress } = await daemon.clients.gateway.getStatus({});
+  const token = readFileSync(daemon.paths.controlToken, "utf8").trim();
+
+  const browser = await launchBrowser(t);
+  const { page } = await openPage(browser);
+  // Every answer that ends (unary RPCs, the static files) is kept; the streams' content is checked on the page.
+  const bodies: Array<Promise<string>> = [];
+  page.on("response", (response) => {
+    if (!/connect\+proto/.test(response.headers()["content-type"] ?? "")) {
+      bodies.push(response.body().then((body) => body.toString("latin1") + body.toString("utf8"), () => ""));
+    }
+  });
+  await page.goto(`http://${controlAddress}/#token=${token}`);
+  await page.waitForSelector('tr[data-server="leaker"] td.state[data-state="running"]');
+  // The leaker's errors and logs go to the audit tail, the events and the logs panel.
+  for (const tool of ["leaker-leak_error", "leaker-leak_log"]) {
+    try {
+      for await (const _message of daemon.clients.mcp.callTool({ name: tool, arguments: {} })) {
+        // drained
+      }
+    } catch {
+      // leak_error answers with an error, which is the point
+    }
+  }
+  await page.selectOption("#logs select", "leaker");
+  await page.locator("pre.logs", { hasText: "***" }).waitFor();
+  if (await page.$("table.audit")) await page.locator("table.audit", { hasText: "leak_error" }).waitFor();
+  await page.waitForTimeout(2500); // one more round of polls (status, servers, stats)
+
+  // The canary is live: a tool result, which passes through untouched, does hold it.
+  let result = "";
+  for await (const message of daemon.clients.mcp.callTool({ name: "leaker-leak_result", arguments: {} })) result += JSON.stringify(message);
+  t.true(leaksIn(result).length > 0, "the leaker's result holds its secret");
+
+  const html = await page.content();
+  t.true(html.includes("leaker"), "the page shows the leaker");
+  t.deepEqual(leaksIn(html), [], "the page (text and attributes)");
+  const answers = await Promise.all(bodies);
+  t.true(answers.length >= 5, `${answers.length} answers checked`);
+  t.deepEqual(leaksIn(answers.join("\n")), [], "the answers the page received");
 });
 
 test.before(() => {

@@ -10,6 +10,7 @@ import { GetStatusResponseSchema, WatchEventsResponseSchema } from "../../gen/de
 import { CallToolResponseSchema, ListToolsResponseSchema } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
 import { ServerState } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import { GetServerResponseSchema, ListServersResponseSchema, StreamServerLogsResponseSchema } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
+import { createLeakFinder } from "./helpers/canary.js";
 import { fixtureServer, waitUntil, writeTeamFile } from "./helpers/daemon-process.js";
 import { startGateway } from "./helpers/mcp-gateway.js";
 import { connectGatewayClient } from "./helpers/mcp-clients.js";
@@ -24,47 +25,8 @@ import { connectGatewayClient } from "./helpers/mcp-clients.js";
 /** Characters every encoding changes: quote, slash, plus, space, ampersand, non-ASCII, mixed case. */
 const canary = `Cn"ry/+ Tök&${randomBytes(8).toString("hex")}`;
 
-/** Every form of the canary the gateway must mask, written out here independently of the masker. */
-function encodings(secret: string): Record<string, string> {
-  const forms: Record<string, string> = {};
-  for (const [variant, text] of [
-    ["", secret],
-    ["upper ", secret.toUpperCase()],
-    ["lower ", secret.toLowerCase()],
-  ] as const) {
-    const bytes = Buffer.from(text, "utf8");
-    forms[`${variant}raw`] = text;
-    forms[`${variant}json`] = JSON.stringify(text).slice(1, -1);
-    forms[`${variant}json ascii`] = JSON.stringify(text)
-      .slice(1, -1)
-      .replace(/[^ -~]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
-    forms[`${variant}url`] = encodeURIComponent(text);
-    forms[`${variant}form`] = new URLSearchParams({ v: text }).toString().slice(2);
-    forms[`${variant}base64`] = bytes.toString("base64");
-    forms[`${variant}base64url`] = bytes.toString("base64url");
-    forms[`${variant}hex`] = bytes.toString("hex");
-  }
-  return forms;
-}
-
-const forms = Object.entries(encodings(canary)).map(([kind, form]) => [kind, form.toLowerCase()] as const);
-const canaryBytes = [canary, canary.toUpperCase(), canary.toLowerCase()].map((text) => Buffer.from(text, "utf8"));
-
-/**
- * The encodings found in `text` (compared case-insensitively), plus "base64 inside a longer text" when any run of
- * base64 characters decodes, at any of the four character alignments, to bytes holding the canary.
- */
-function leaksIn(text: string): string[] {
-  const lower = text.toLowerCase();
-  const found = forms.filter(([, form]) => lower.includes(form)).map(([kind]) => kind);
-  for (const run of text.match(/[A-Za-z0-9+/_-]{8,}/g) ?? []) {
-    for (let shift = 0; shift < 4; shift++) {
-      const decoded = Buffer.from(run.slice(shift), "base64");
-      if (canaryBytes.some((bytes) => decoded.includes(bytes))) found.push(`base64 inside "${run.slice(0, 40)}…"`);
-    }
-  }
-  return found;
-}
+/** The canary's encodings in a text (test/e2e/helpers/canary.ts). */
+const leaksIn = createLeakFinder(canary);
 
 /** Every outlet checked, so the end of the test can show that each one was looked at and had content. */
 const checked: Array<{ outlet: string; length: number }> = [];
