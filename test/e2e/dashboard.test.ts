@@ -275,6 +275,13 @@ test("dsctl dashboard: starts the control listener on a daemon without one and h
     return { code, out: io.out(), err: io.err() };
   };
 
+  // A listen address off loopback is refused by the daemon, and nothing starts.
+  const offLoopback = await run("dashboard", "--listen", "0.0.0.0:0");
+  t.is(offLoopback.code, 1);
+  t.regex(offLoopback.err, /must be a loopback address/);
+  t.is((await daemon.clients.gateway.getStatus({})).controlAddress, "");
+  t.is(opened.length, 0);
+
   const first = await run("dashboard");
   t.is(first.code, 0, first.err);
   t.regex(first.out, /started the control listener; the dashboard is served at http:\/\/127\.0\.0\.1:\d+\//);
