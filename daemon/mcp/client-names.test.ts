@@ -29,6 +29,8 @@ const EXPOSED = [
   ...TOOL_NAMES.map((tool) => wantedExposedName("kb", tool)),
   ...TOOL_NAMES.map((tool) => wantedExposedName(LONG_SERVER, tool)),
   wantedExposedName("", "7zip-extract"),
+  // A non-ASCII prefix (a cloud display name before slugging, or a hand-written prefix in a test).
+  ...TOOL_NAMES.map((tool) => wantedExposedName("données-服务-de-référence-pour-les-équipes", tool)),
 ];
 
 const ALL_RULES: readonly ClientNameRule[] = [...CLIENT_NAME_RULES, DEFAULT_CLIENT_RULE];
