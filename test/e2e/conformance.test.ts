@@ -1,6 +1,8 @@
 import anyTest, { type ExecutionContext, type TestFn } from "ava";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { conformanceCli, conformanceTeam, formatConformanceReport, node22, runConformance, type RequirementSet } from "./helpers/conformance-suite.js";
+import { fixtureServer } from "./helpers/daemon-process.js";
 import { startGateway, type Gateway } from "./helpers/mcp-gateway.js";
 
 /**
@@ -54,6 +56,30 @@ const requirementSetPasses = test.macro({
   },
   title: (_provided, requirements, notScored) =>
     `every server scenario of the ${requirements} requirement set passes through the gateway${notScored === "assert" ? ", the not-scored ones too" : ""}`,
+});
+
+test("the fixture upstream by itself passes every required 2026-07-28 scenario (so a failure through the gateway is the gateway's)", async (t) => {
+  t.timeout(240_000);
+  const fixture = spawn(process.execPath, [fixtureServer("conformance-upstream.mjs"), "--era", "http"], { stdio: ["ignore", "pipe", "inherit"] });
+  t.teardown(() => void fixture.kill("SIGKILL"));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    let printed = "";
+    fixture.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      printed += chunk;
+      const match = /listening (http:\/\/\S+)/.exec(printed);
+      if (match) resolveUrl(match[1]);
+    });
+    fixture.once("exit", (code) => reject(new Error(`the fixture exited (${code}) before listening`)));
+  });
+  const result = await runConformance({ url, requirements: "2026-07-28", timeoutMs: 200_000 });
+  t.log(formatConformanceReport(result));
+  const failed = result.scenarios.filter((scenario) => !scenario.passed);
+  t.deepEqual(
+    failed.map((scenario) => scenario.scenario),
+    [],
+    failed.map((scenario) => `${scenario.scenario}\n  ${scenario.failures.join("\n  ")}`).join("\n"),
+  );
+  t.is(result.scenarios.length, 37);
 });
 
 // Not-scored here: server-session-lifecycle, json-schema-2020-12 (input schemas pass through untouched), server-sse-polling.
