@@ -87,7 +87,13 @@ async function start(token: string): Promise<void> {
     if (signal.aborted) return;
     if (ConnectError.from(error).code !== Code.Unauthenticated) {
       setConnection("down", "offline");
-      replaceChildren(app, h("section", { class: "panel" }, h("h2", {}, "Cannot reach the gateway"), h("p", {}, reasonOf(error))));
+      replaceChildren(
+        app,
+        h("section", { class: "panel token-needed" }, h("h2", {}, "Cannot reach the gateway"), h("p", {}, reasonOf(error)), h("p", { class: "muted" }, "Trying again…")),
+      );
+      setTimeout(() => {
+        if (!signal.aborted) void start(token);
+      }, 3000);
     }
     return;
   }
