@@ -29,9 +29,11 @@ export class RawSession {
   readonly session: McpSession;
   private readonly waiters = new Set<() => void>();
 
-  constructor(engine: McpEngine) {
+  /** `profile`: the team profile the session is confined to, as `/mcp/<profile>` names it. */
+  constructor(engine: McpEngine, profile?: string) {
     this.session = engine.openSession({
       transportSessionId: "raw",
+      ...(profile !== undefined ? { profile } : {}),
       onFrame: (frame) => {
         this.frames.push(frame);
         for (const wake of [...this.waiters]) wake();
