@@ -9,6 +9,7 @@ import { mcpHeaders, rawRequest } from "./helpers/mcp-raw-http.js";
 import { dsctlEntry } from "./helpers/mcp-gateway.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { Client as ClientV2, SSEClientTransport as SseTransportV2, StreamableHTTPClientTransport as StreamableTransportV2 } from "@modelcontextprotocol/client";
 
 /**
  * Team profiles and the tool-search mode (issue 14, parts 2 and 3), end to end on one real daemon with real
@@ -261,4 +262,25 @@ test.serial("dsctl stdio --profile serves the profile; the start-up banner names
   t.true(await waitUntil(() => gateway.daemon.stdout().includes("Profiles"), 10_000), gateway.daemon.stdout());
   t.regex(gateway.daemon.stdout(), /tiny\s+all\s+http:\/\/localhost:\d+\/mcp\/tiny/);
   t.regex(gateway.daemon.stdout(), /find\s+search\s+http:\/\/localhost:\d+\/mcp\/find/);
+});
+
+test.serial("the v2 SDK client (legacy era) is confined the same way, and searches on /sse/<profile>", async (t) => {
+  const tiny = new ClientV2({ name: "profiles-v2", version: "1.0.0" });
+  await tiny.connect(new StreamableTransportV2(new URL(`${mcpBase}/mcp/tiny`)));
+  const finder = new ClientV2({ name: "profiles-v2-sse", version: "1.0.0" });
+  await finder.connect(new SseTransportV2(new URL(`${mcpBase}/sse/find`)));
+  try {
+    t.deepEqual((await tiny.listTools()).tools.map((tool) => tool.name).sort(), ["fixture-echo", "fixture-slow"]);
+    const outside = await tiny.callTool({ name: "memory-read_graph", arguments: {} }).then(
+      (result) => JSON.stringify(result),
+      (error: Error) => error.message,
+    );
+    t.regex(outside, /unknown tool "memory-read_graph"/);
+    t.deepEqual((await finder.listTools()).tools.map((tool) => tool.name).sort(), ["call_tool", "find_tools"]);
+    const found = await finder.callTool({ name: "find_tools", arguments: { query: "open nodes by name", limit: 3 } });
+    t.is((found.structuredContent as { tools: { name: string }[] }).tools[0]?.name, "memory-open_nodes");
+  } finally {
+    await tiny.close();
+    await finder.close();
+  }
 });
