@@ -9,10 +9,10 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTe
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from "@opentelemetry/sdk-trace-base";
 import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import type { RequestSpan, RequestSpanKind, RequestTracer, SpanAttributeValue, TraceCarrier, TracingRole } from "./request-tracer.js";
-import type { TracingSettings } from "./tracing-settings.js";
+import type { TracingSampler, TracingSettings } from "./tracing-settings.js";
 
 /** The longest a shutdown waits for the last spans to be sent. */
 const SHUTDOWN_TIMEOUT_MS = 2000;
@@ -49,6 +49,12 @@ class OtelRequestSpan implements RequestSpan {
   }
 }
 
+/** The SDK sampler for the settings' (default: every trace, following a caller's sampled flag). */
+function samplerOf(sampler: TracingSampler | undefined): Sampler {
+  const root = new TraceIdRatioBasedSampler(sampler?.ratio ?? 1);
+  return sampler?.parentBased === false ? root : new ParentBasedSampler({ root });
+}
+
 /** Creates the tracer of one process, exporting to `settings.tracesUrl`. */
 export function createOtelTracer(settings: TracingSettings, role: TracingRole, version: string): RequestTracer {
   const provider = new BasicTracerProvider({
@@ -56,6 +62,7 @@ export function createOtelTracer(settings: TracingSettings, role: TracingRole, v
       [ATTR_SERVICE_NAME]: role === "daemon" ? "deploystack-gateway" : "deploystack-gateway-frontend",
       [ATTR_SERVICE_VERSION]: version,
     }),
+    sampler: samplerOf(settings.sampler),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: settings.tracesUrl }), { scheduledDelayMillis: settings.scheduleDelayMs })],
   });
   const tracer: Tracer = provider.getTracer("deploystack-gateway", version);

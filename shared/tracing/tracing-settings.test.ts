@@ -63,3 +63,22 @@ test("settings that crossed to the frontend are checked field by field", (t) => 
   t.throws(() => checkTracingSettings({ tracesUrl: "file:///etc/passwd", scheduleDelayMs: 0 }), { message: /tracing\.tracesUrl/ });
   t.throws(() => checkTracingSettings({ tracesUrl: "http://x", scheduleDelayMs: 1.5 }), { message: /scheduleDelayMs/ });
 });
+
+test("OTEL_TRACES_SAMPLER and its argument choose the sampler; the default needs none; a bad name is refused", (t) => {
+  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://env:4318" };
+  const sampler = (extra: Record<string, string>) => resolveTracingSettings({ ...env, ...extra }, undefined)?.sampler;
+  t.is(sampler({}), undefined);
+  t.is(sampler({ OTEL_TRACES_SAMPLER: "parentbased_always_on" }), undefined);
+  t.deepEqual(sampler({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.25" }), { ratio: 0.25, parentBased: true });
+  t.deepEqual(sampler({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "7" }), { ratio: 1, parentBased: false }, "out of range: 1");
+  t.deepEqual(sampler({ OTEL_TRACES_SAMPLER: "always_off" }), { ratio: 0, parentBased: false });
+  t.deepEqual(sampler({ OTEL_TRACES_SAMPLER: "parentbased_always_off" }), { ratio: 0, parentBased: true });
+  t.throws(() => sampler({ OTEL_TRACES_SAMPLER: "jaeger_remote" }), { message: /^OTEL_TRACES_SAMPLER must be one of/ });
+  t.deepEqual(checkTracingSettings({ tracesUrl: "http://x/v1/traces", scheduleDelayMs: 1, sampler: { ratio: 0.5, parentBased: true } })?.sampler, {
+    ratio: 0.5,
+    parentBased: true,
+  });
+  t.throws(() => checkTracingSettings({ tracesUrl: "http://x/v1/traces", scheduleDelayMs: 1, sampler: { ratio: 2, parentBased: true } }), {
+    message: /tracing\.sampler/,
+  });
+});

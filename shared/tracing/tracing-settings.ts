@@ -11,6 +11,45 @@ export interface TracingSettings {
   readonly tracesUrl: string;
   /** How long finished spans wait to be sent together (OpenTelemetry's `OTEL_BSP_SCHEDULE_DELAY`, default 5 s). */
   readonly scheduleDelayMs: number;
+  /**
+   * Which traces are recorded (OpenTelemetry's `OTEL_TRACES_SAMPLER`/`_ARG`): a share of new traces, `ratio` from 0
+   * to 1, and whether a caller's sampled flag decides instead (`parentBased`, the default: a client that records its
+   * trace gets the gateway's spans in it). Absent: every trace (`parentbased_always_on`).
+   */
+  readonly sampler?: TracingSampler;
+}
+
+/** A sampler as the `OTEL_TRACES_SAMPLER` values describe one. */
+export interface TracingSampler {
+  readonly ratio: number;
+  readonly parentBased: boolean;
+}
+
+/**
+ * `OTEL_TRACES_SAMPLER` (and `_ARG` for the ratio ones) as a `TracingSampler`; undefined for unset or the default
+ * (`parentbased_always_on`). Throws for a value the specification does not define, naming the variable.
+ */
+function samplerFromEnv(env: NodeJS.ProcessEnv): TracingSampler | undefined {
+  const name = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase();
+  if (!name || name === "parentbased_always_on") return undefined;
+  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG);
+  const ratio = env.OTEL_TRACES_SAMPLER_ARG && Number.isFinite(arg) && arg >= 0 && arg <= 1 ? arg : 1;
+  switch (name) {
+    case "always_on":
+      return { ratio: 1, parentBased: false };
+    case "always_off":
+      return { ratio: 0, parentBased: false };
+    case "parentbased_always_off":
+      return { ratio: 0, parentBased: true };
+    case "traceidratio":
+      return { ratio, parentBased: false };
+    case "parentbased_traceidratio":
+      return { ratio, parentBased: true };
+    default:
+      throw new Error(
+        "OTEL_TRACES_SAMPLER must be one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio",
+      );
+  }
 }
 
 /** The team file's `gateway.tracing` section. */
@@ -58,18 +97,24 @@ export function resolveTracingSettings(env: NodeJS.ProcessEnv, file: TracingFile
   if (tracesUrl === undefined) return undefined;
   const delay = Number(env.OTEL_BSP_SCHEDULE_DELAY);
   const scheduleDelayMs = env.OTEL_BSP_SCHEDULE_DELAY && Number.isInteger(delay) && delay >= 0 ? delay : DEFAULT_SCHEDULE_DELAY_MS;
-  return { tracesUrl, scheduleDelayMs };
+  const sampler = samplerFromEnv(env);
+  return sampler ? { tracesUrl, scheduleDelayMs, sampler } : { tracesUrl, scheduleDelayMs };
 }
 
 /** Checks settings that crossed a process boundary (the frontend's config); throws naming the field. */
 export function checkTracingSettings(value: unknown): TracingSettings | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "object" || Array.isArray(value)) throw new Error('config field "tracing" must be an object');
-  const { tracesUrl, scheduleDelayMs } = value as Record<string, unknown>;
+  const { tracesUrl, scheduleDelayMs, sampler } = value as Record<string, unknown>;
   if (typeof tracesUrl !== "string") throw new Error('config field "tracing.tracesUrl" must be a string');
   checkUrl(tracesUrl, 'config field "tracing.tracesUrl"');
   if (typeof scheduleDelayMs !== "number" || !Number.isInteger(scheduleDelayMs) || scheduleDelayMs < 0) {
     throw new Error('config field "tracing.scheduleDelayMs" must be a non-negative integer');
   }
-  return { tracesUrl, scheduleDelayMs };
+  if (sampler === undefined) return { tracesUrl, scheduleDelayMs };
+  const { ratio, parentBased } = (sampler ?? {}) as Record<string, unknown>;
+  if (typeof ratio !== "number" || !(ratio >= 0 && ratio <= 1) || typeof parentBased !== "boolean") {
+    throw new Error('config field "tracing.sampler" must be { ratio: 0…1, parentBased: boolean }');
+  }
+  return { tracesUrl, scheduleDelayMs, sampler: { ratio, parentBased } };
 }
