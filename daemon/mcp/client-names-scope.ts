@@ -66,10 +66,10 @@ export function createClientNamesScope(inner: SessionOperations, deps: ClientNam
 
   return {
     ...inner,
-    async listTools(server) {
-      // Lists carry no caller: the session's client (from `initialize`) decides.
+    async listTools(server, caller) {
+      // Without a caller (a list the engine makes for itself), the session's client (from `initialize`) decides.
       const tools = await inner.listTools(server);
-      const view = viewOf(undefined);
+      const view = viewOf(caller);
       return view.identity ? tools : tools.map((tool) => view.tool(tool));
     },
     callTool(params, caller, signal) {

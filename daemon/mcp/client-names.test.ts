@@ -11,6 +11,13 @@ import {
 } from "./client-names.js";
 import { EXPOSED_NAME_PATTERN, wantedExposedName } from "./exposed-names.js";
 import { createRegistry } from "./registry.js";
+import { createClientNamesScope } from "./client-names-scope.js";
+import { createMcpOperations } from "./operations.js";
+import { createProfileScope, type ScopeState } from "./profile-scope.js";
+import { createProfileSet, IMPLICIT_DEFAULT_PROFILE } from "./profiles.js";
+import { createToolIndex } from "./tool-search.js";
+import { createUpstreamRouter, type Caller } from "./upstream-router.js";
+import { silentLogger } from "../../shared/logger.js";
 import { createMemorySupervisor } from "./testing/memory-supervisor.js";
 
 const ENTRY = "deploystack";
@@ -156,4 +163,48 @@ test("registry: one view per snapshot and client rule; shaped names resolve to t
   // Claude Desktop and Windsurf check the bare name against 64 characters: the gateway's names pass as they are.
   t.true(registry.clientNames(clientRuleFor("claude-ai"), ENTRY).identity);
   t.false(registry.clientNames(clientRuleFor("claude-code"), ENTRY).identity);
+});
+
+test("scope: the caller's client decides per request (the modern era's per-request clientInfo); calls are turned back into gateway names", async (t) => {
+  const server = (): McpServer => {
+    const mcp = new McpServer({ name: "long", version: "1.0.0" });
+    for (const name of TOOL_NAMES) mcp.registerTool(name, { description: `tool ${name}` }, async () => ({ content: [{ type: "text", text: name }] }));
+    return mcp;
+  };
+  const supervisor = createMemorySupervisor([{ name: LONG_SERVER, create: server }]);
+  t.teardown(() => supervisor.shutdown());
+  await supervisor.start();
+  const registry = createRegistry({ supervisor });
+  t.teardown(() => registry.close());
+  const router = createUpstreamRouter({ supervisor, logger: silentLogger, acquireTimeoutMs: 5_000, hooks: { onLog: () => undefined, onResourceUpdated: () => undefined, configuredRoots: () => [], onConnection: () => undefined } });
+  t.teardown(() => router.close());
+  for (const snapshot of supervisor.list()) router.attach(snapshot.name);
+  const operations = createMcpOperations({ registry, router, waitMs: 5_000, manage: async () => ({}) });
+  const state: ScopeState = { profile: IMPLICIT_DEFAULT_PROFILE, found: new Set() };
+  const scope = createClientNamesScope(
+    createProfileScope(state, { registry, operations, indexOf: () => createToolIndex([]), onFound: () => undefined }),
+    { registry, entry: ENTRY, clientName: (caller) => caller?.client?.name, searchMode: () => state.profile.mode === "search" },
+  );
+  const callerOf = (name: string): Caller => ({ capabilities: {}, client: { name, era: "modern", transport: "streamable_http" } });
+  const signal = new AbortController().signal;
+
+  const gatewayNames = (await scope.listTools(undefined, callerOf("claude-ai"))).map((tool) => tool.exposedName);
+  t.deepEqual(gatewayNames, registry.tools().map((tool) => tool.exposedName), "Claude Desktop: the gateway's names");
+  const claudeCode = await scope.listTools(undefined, callerOf("claude-code"));
+  t.notDeepEqual(claudeCode.map((tool) => tool.exposedName), gatewayNames);
+  for (const tool of claudeCode) {
+    t.true(`mcp__${ENTRY}__${tool.exposedName}`.length <= 64);
+    const result = (await scope.callTool({ name: tool.exposedName, arguments: {} }, callerOf("claude-code"), signal)) as { content: { text: string }[] };
+    t.is(`tool ${result.content[0]!.text}`, String(tool.definition.description), `${tool.exposedName} reaches its tool`);
+  }
+  // A shaped name means nothing to a client that was never given it.
+  const shaped = claudeCode.find((tool) => !gatewayNames.includes(tool.exposedName))!;
+  const unknown = await scope.callTool({ name: shaped.exposedName, arguments: {} }, callerOf("claude-ai"), signal).catch((error: Error) => error);
+  t.true(unknown instanceof Error && /unknown tool/.test(unknown.message));
+  // In search mode, call_tool's target is translated too.
+  state.profile = createProfileSet([{ name: "search", tools: "search" }]).find("search")!;
+  const viaMeta = (await scope.callTool({ name: "call_tool", arguments: { name: shaped.exposedName, arguments: {} } }, callerOf("claude-code"), signal)) as {
+    content: { text: string }[];
+  };
+  t.is(`tool ${viaMeta.content[0]!.text}`, String(shaped.definition.description));
 });

@@ -69,9 +69,10 @@ function checkCompletion(params: JsonObject): void {
 /** Builds the method table. */
 export function createMethodTable({ operationsFor, subscriptions, setLogLevel }: MethodDeps): ReadonlyMap<string, MethodHandler> {
   const table: Record<string, MethodHandler> = {
-    "tools/list": async ({ sessionId, params }) => {
+    "tools/list": async ({ sessionId, params, caller }) => {
       rejectCursor(params);
-      return { tools: (await operationsFor(sessionId).listTools()).map((t) => t.definition) };
+      // The caller names the client (per request in the modern era): the list is under its names.
+      return { tools: (await operationsFor(sessionId).listTools(undefined, caller)).map((t) => t.definition) };
     },
     "tools/call": ({ sessionId, params, caller, signal }) => {
       requireString(params, "name");

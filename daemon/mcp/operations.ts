@@ -14,8 +14,11 @@ import { endUpstreamSpan, startUpstreamSpan } from "../observability/tracing.js"
 
 /** The operations. */
 export interface McpOperations {
-  /** Visible tools, after waiting (bounded) for servers that are still starting. */
-  listTools(server?: string): Promise<ExposedTool[]>;
+  /**
+   * Visible tools, after waiting (bounded) for servers that are still starting. `caller`, when given, is who asks:
+   * a session's operations list under that client's names (client-names-scope.ts); the shared operations ignore it.
+   */
+  listTools(server?: string, caller?: Caller): Promise<ExposedTool[]>;
   /** `tools/call` with `params.name` an exposed name. */
   callTool(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
   listPrompts(server?: string): Promise<ExposedPrompt[]>;
