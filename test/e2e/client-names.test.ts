@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
 import { fixtureServer, tempHome, waitForRunning } from "./helpers/daemon-process.js";
@@ -134,4 +135,31 @@ test("a server that later lists a tool under another tool's client name cannot t
   t.true(desktopNames.includes(victim.name));
   const desktopCall = await desktop.client.callTool({ name: victim.name, arguments: {} });
   t.deepEqual(desktopCall.content, [{ type: "text", text: victim.name }]);
+});
+
+test("on a profile's path the budget follows the profile's entry name (deploystack-<profile>), over Streamable HTTP and legacy SSE", async (t) => {
+  const home = tempHome(t);
+  const configPath = join(home, "team.json");
+  writeFileSync(
+    configPath,
+    JSON.stringify({ teams: [{ id: "names", servers: [namedTools(LONG_SERVER)], profiles: { backoffice: { servers: [LONG_SERVER] } } }] }),
+  );
+  const gateway = await startControlPlaneGateway(t, { configPath, home });
+  gateway.daemon.track((await waitForRunning(gateway.daemon, [LONG_SERVER])).values());
+  const base = (await gateway.mcpUrl()).replace(/\/mcp$/, "");
+  const prefix = `mcp__${ENTRY}-backoffice__`;
+  const lists: string[][] = [];
+  for (const kind of ["streamable", "sse"] as const) {
+    const session = await connectGatewayClient({ mcpUrl: `${base}/mcp/backoffice`, sseUrl: `${base}/sse/backoffice` }, kind, { name: "claude-code" });
+    t.teardown(() => session.close().catch(() => undefined));
+    const tools = (await session.client.listTools()).tools;
+    t.is(tools.length, TOOLS.length);
+    for (const tool of tools) {
+      t.true(`${prefix}${tool.name}`.length <= 64, `${kind}: ${prefix}${tool.name}`);
+      const result = await session.client.callTool({ name: tool.name, arguments: {} });
+      t.deepEqual(result.content, [{ type: "text", text: (tool.description ?? "").replace(/^upstream tool /, "") }]);
+    }
+    lists.push(tools.map((tool) => tool.name));
+  }
+  t.deepEqual(lists[0], lists[1], "the same names on both transports");
 });
