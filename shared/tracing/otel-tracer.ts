@@ -11,7 +11,7 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from "@opentelemetry/sdk-trace-base";
 import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
-import type { RequestSpan, RequestSpanKind, RequestTracer, SpanAttributeValue, TraceCarrier, TracingRole } from "./request-tracer.js";
+import type { RequestSpan, RequestSpanKind, RequestTracer, SpanAttributeValue, TraceCarrier, TracingRole } from "./tracer-types.js";
 import type { TracingSampler, TracingSettings } from "./tracing-settings.js";
 
 /** The longest a shutdown waits for the last spans to be sent. */
