@@ -192,6 +192,23 @@ test("tracing on: frontend, daemon and upstream spans join the client's trace; t
     await collector.waitFor((spans) => ["tools/call leak_result", "tools/call leak_error"].every((name) => spans.some((s) => s.name === name))),
     describeSpans(collector.spans),
   );
+  // The misbehaving server's JSON-RPC error: both daemon spans failed with its code, its message nowhere.
+  const leakServer = collector.spans.find((s) => s.name === "tools/call leaker-leak_error")!;
+  const leakClient = collector.spans.find((s) => s.name === "tools/call leak_error")!;
+  t.is(leakClient.parentSpanId, leakServer.spanId);
+  for (const span of [leakServer, leakClient]) {
+    t.is(span.attributes["deploystack.outcome"], "error");
+    t.is(span.attributes["rpc.response.status_code"], "-32603");
+    t.is(span.attributes["error.type"], "-32603");
+    t.is(span.statusCode, 2);
+  }
+  // A server that dies in the middle of a call: the call's spans still end, failed.
+  await t.throwsAsync(client.client.callTool({ name: "leaker-crash", arguments: {} }));
+  t.true(await collector.waitFor((spans) => spans.some((s) => s.name === "tools/call crash")), describeSpans(collector.spans));
+  const crashClient = collector.spans.find((s) => s.name === "tools/call crash")!;
+  t.is(crashClient.attributes["deploystack.outcome"], "error");
+  t.is(crashClient.statusCode, 2);
+
   t.true(collector.bodies.length > 0);
   const exported = Buffer.concat(collector.bodies).toString("latin1");
   for (const form of canaryForms()) t.false(exported.includes(form), `the canary (${form.slice(0, 12)}…) is in an exported span`);
