@@ -22,8 +22,16 @@ export const node22 = join(repoRoot, "node_modules/node/bin/node");
 /** The conformance CLI entry point. */
 export const conformanceCli = join(repoRoot, "node_modules/@modelcontextprotocol/conformance/dist/index.js");
 
-/** The team file whose only server is the conformance fixture upstream (unprefixed names). */
-export const conformanceTeam = join(repoRoot, "test/fixtures/teams/conformance.yaml");
+/** The era the fixture upstream speaks to the gateway: `legacy` (2025-11-25 session) or `modern` (2026-07-28). */
+export type UpstreamEra = "legacy" | "modern";
+
+/** The upstream eras, in the order runs report them. */
+export const UPSTREAM_ERAS: readonly UpstreamEra[] = ["legacy", "modern"];
+
+/** The team file whose only server is the conformance fixture upstream (unprefixed names) in the given era. */
+export function conformanceTeam(upstream: UpstreamEra): string {
+  return join(repoRoot, "test/fixtures/teams", upstream === "legacy" ? "conformance.yaml" : "conformance-modern.yaml");
+}
 
 /** The verdict on one scenario. */
 export interface ScenarioVerdict {
@@ -36,6 +44,8 @@ export interface ScenarioVerdict {
 /** What one run of one requirement set found. */
 export interface ConformanceResult {
   readonly requirements: RequirementSet;
+  /** What the run is labelled with in reports (e.g. which upstream was behind the gateway). */
+  readonly label?: string;
   /** The CLI's exit code (non-zero when a required scenario failed). */
   readonly code: number;
   readonly timedOut: boolean;
@@ -56,6 +66,8 @@ export interface RunConformanceOptions {
   readonly timeoutMs?: number;
   /** The CLI's per-scenario timeout. */
   readonly scenarioTimeoutMs?: number;
+  /** Copied to the result's `label`. */
+  readonly label?: string;
 }
 
 /** The scenarios a requirement set requires of a server: the frozen `server:` list of the package's YAML. */
@@ -115,7 +127,7 @@ export async function runConformance(options: RunConformanceOptions): Promise<Co
       return { scenario, passed: failures.length === 0, failures };
     };
     const extra = [...checks.keys()].filter((scenario) => !required.includes(scenario)).map(verdict);
-    return { requirements, code, timedOut, scenarios: required.map(verdict), extra, stdout, stderr };
+    return { requirements, label: options.label, code, timedOut, scenarios: required.map(verdict), extra, stdout, stderr };
   } finally {
     rmSync(output, { recursive: true, force: true });
   }
@@ -124,7 +136,8 @@ export async function runConformance(options: RunConformanceOptions): Promise<Co
 /** One line per scenario, the failing checks indented below it. */
 export function formatConformanceReport(result: ConformanceResult): string {
   const failed = result.scenarios.filter((scenario) => !scenario.passed);
-  const lines = [`${result.requirements}: ${result.scenarios.length - failed.length}/${result.scenarios.length} required server scenarios pass`];
+  const label = result.label ? ` (${result.label})` : "";
+  const lines = [`${result.requirements}${label}: ${result.scenarios.length - failed.length}/${result.scenarios.length} required server scenarios pass`];
   for (const scenario of result.scenarios) {
     lines.push(`  ${scenario.passed ? "ok  " : "FAIL"} ${scenario.scenario}`);
     for (const failure of scenario.failures) lines.push(`         ${failure}`);
