@@ -31,6 +31,11 @@ import { UpstreamRpcError, type JsonObject, type UpstreamConnection, type Upstre
 import { JsonRpcErrorCode } from "./json-rpc.js";
 import type { CallClient } from "../observability/call-record.js";
 import type { RequestSpan } from "../../shared/tracing/request-tracer.js";
+import { systemClock, type Clock } from "./clock.js";
+import { asInputRequired, MRTR_METHODS } from "./mrtr.js";
+import { createHeldCalls, type HeldCalls } from "./mrtr-held-calls.js";
+import { completeForLegacyCaller } from "./mrtr-legacy-caller.js";
+import { isGatewayState } from "./mrtr-state.js";
 
 /** The client capabilities a caller declared in `initialize` (empty for typed RPCs). */
 export interface CallerCapabilities {
@@ -54,6 +59,12 @@ export interface Caller {
   readonly client?: CallClient;
   /** The span of the client's request when tracing is on (daemon/observability/tracing.ts); upstream spans descend from it. */
   readonly trace?: RequestSpan;
+  /**
+   * A modern (2026-07-28) caller: it takes no request from a server, so a legacy server's request during its call
+   * suspends the call and answers it with an `InputRequiredResult` (mrtr-held-calls.ts), and its retries carry
+   * `inputResponses` and `requestState`. Absent: the caller is answered as today (its `clientRequest`, or refused).
+   */
+  readonly suspendsForInput?: boolean;
 }
 
 /** A caller that can take no server-to-client request (internal bookkeeping requests). */
@@ -92,6 +103,10 @@ export interface UpstreamRouterOptions {
   readonly hooks: UpstreamRouterHooks;
   /** How long a call waits for a starting, idle or backing-off server. */
   readonly acquireTimeoutMs: number;
+  /** The clock of held calls' lifetimes (default: real time). */
+  readonly clock?: Clock;
+  /** The held calls of modern callers on legacy servers (default: a store with the default bounds and a fresh key). */
+  readonly heldCalls?: HeldCalls;
 }
 
 /** The router's face. */
@@ -204,6 +219,7 @@ export function canTake(caller: Caller, method: string, params: JsonObject | und
 /** Creates the router. */
 export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRouter {
   const { supervisor, logger, hooks, acquireTimeoutMs } = options;
+  const heldCalls = options.heldCalls ?? createHeldCalls({ clock: options.clock ?? systemClock, logger });
   const hooked = new WeakSet<UpstreamConnection>();
   const live = new Map<string, UpstreamConnection>();
   const inflight = new Map<string, Set<InFlightCall>>();
@@ -313,6 +329,36 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     });
   }
 
+  /** The server's live connection, hooked. */
+  async function acquire(server: string, signal: AbortSignal): Promise<UpstreamConnection> {
+    const connection = await supervisor.acquire(server, { timeoutMs: acquireTimeoutMs, signal });
+    hook(connection);
+    if (signal.aborted) throw new GatewayError("cancelled", "request cancelled");
+    return connection;
+  }
+
+  /**
+   * Asks `caller` one of a modern server's input requests for a caller that cannot retry (mrtr-legacy-caller.ts),
+   * with the checks a legacy server's request gets: `roots/list` from a caller without roots is answered with the
+   * server's configured roots; sampling or elicitation the caller cannot take fails the call.
+   */
+  function askCaller(server: string, caller: Caller, method: string, params: JsonObject | undefined, signal: AbortSignal): Promise<JsonObject> {
+    if (canTake(caller, method, params)) return caller.clientRequest!(method, params, signal);
+    if (method === "roots/list") return Promise.resolve({ roots: hooks.configuredRoots(server) });
+    const kind = method === "sampling/createMessage" ? "sampling" : "elicitation";
+    return Promise.reject(
+      new GatewayError(
+        "failed_precondition",
+        `server "${server}" needs ${method} from the client to finish this request, but the client did not declare the ${kind} capability${kind === "elicitation" && params?.mode === "url" ? " (url mode)" : ""}`,
+      ),
+    );
+  }
+
+  /**
+   * Multi round-trip requests across eras (docs/protocol.md "MRTR across eras"): a modern caller's retry of a held
+   * call resumes it; a modern caller's call on a legacy server may be held; a modern server's `InputRequiredResult`
+   * is answered for a caller that cannot retry. Everything else (and modern to modern) passes through untouched.
+   */
   async function forward(
     server: string,
     method: string,
@@ -320,9 +366,35 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     caller: Caller,
     signal: AbortSignal,
   ): Promise<UpstreamResult> {
-    const connection = await supervisor.acquire(server, { timeoutMs: acquireTimeoutMs, signal });
-    hook(connection);
-    if (signal.aborted) throw new GatewayError("cancelled", "request cancelled");
+    if (caller.suspendsForInput && isGatewayState(params?.requestState)) return heldCalls.resume(server, method, params!, caller, signal);
+    const connection = await acquire(server, signal);
+    if (!MRTR_METHODS.has(method)) return send(connection, method, params, caller, signal);
+    if (connection.identity.era === "legacy") {
+      if (!caller.suspendsForInput) return send(connection, method, params, caller, signal);
+      if (params?.requestState !== undefined) throw new GatewayError("invalid_argument", "requestState refused: not issued by this gateway");
+      return heldCalls.start({ server, method, params, caller, signal, send: (p, c, s) => send(connection, method, p, c, s) });
+    }
+    const first = await send(connection, method, params, caller, signal);
+    if (caller.suspendsForInput || asInputRequired(first) === undefined) return first;
+    return completeForLegacyCaller(first, {
+      server,
+      method,
+      params,
+      signal,
+      ask: (inputMethod, inputParams, inputSignal) => askCaller(server, caller, inputMethod, inputParams, inputSignal),
+      send: async (retry) => send(await acquire(server, signal), method, retry, caller, signal),
+    });
+  }
+
+  /** Sends one request on `connection` for `caller`, with its progress token remapped and the call tracked in flight. */
+  async function send(
+    connection: UpstreamConnection,
+    method: string,
+    params: JsonObject | undefined,
+    caller: Caller,
+    signal: AbortSignal,
+  ): Promise<UpstreamResult> {
+    const server = connection.serverName;
     let upstreamParams = params;
     let upstreamToken: string | undefined;
     let tokens: ProgressTable | undefined;
@@ -354,6 +426,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     connections: () => [...live.values()].filter((c) => !c.closed.aborted),
     close() {
       closing.abort();
+      heldCalls.close();
       live.clear();
     },
   };
