@@ -20,7 +20,7 @@
  * Prompts are not shaped: no client hands prompt names to a model API as function names.
  */
 import { shortHash } from "./exposed-names.js";
-import type { ExposedTool } from "./registry.js";
+import type { ExposedTool } from "./exposed-tool.js";
 
 /** One client's tool-name rule. */
 export interface ClientNameRule {

@@ -35,21 +35,10 @@ import {
   type NamingCandidate,
 } from "./exposed-names.js";
 import { managementToolDefinition, managementToolName } from "./management-tools.js";
+import type { ExposedTool } from "./exposed-tool.js";
 import { createClientNameView, type ClientNameRule, type ClientNameView } from "./client-names.js";
 
-/** A tool as clients see it. */
-export interface ExposedTool {
-  readonly exposedName: string;
-  /** `<prefix>-<upstream name>` sanitized: the tool's identity for the policy, whatever it was renamed to. */
-  readonly canonicalName: string;
-  readonly server: string;
-  /** The tool's name on its server; empty for a management tool, which has no upstream. */
-  readonly upstreamName: string;
-  /** The upstream definition, untouched except `name` (the gateway's own for a management tool). */
-  readonly definition: JsonObject;
-  /** The gateway's own tool managing `server` (see management-tools.ts), never forwarded. */
-  readonly management?: true;
-}
+export type { ExposedTool } from "./exposed-tool.js";
 
 /** A prompt as clients see it. */
 export interface ExposedPrompt {
