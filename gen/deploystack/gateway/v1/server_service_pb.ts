@@ -6,13 +6,15 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { LogLine, NameCollision, Server } from "./server_pb.js";
 import { file_deploystack_gateway_v1_server } from "./server_pb.js";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file deploystack/gateway/v1/server_service.proto.
  */
 export const file_deploystack_gateway_v1_server_service: GenFile = /*@__PURE__*/
-  fileDesc("CitkZXBsb3lzdGFjay9nYXRld2F5L3YxL3NlcnZlcl9zZXJ2aWNlLnByb3RvEhZkZXBsb3lzdGFjay5nYXRld2F5LnYxIhQKEkxpc3RTZXJ2ZXJzUmVxdWVzdCKGAQoTTGlzdFNlcnZlcnNSZXNwb25zZRIvCgdzZXJ2ZXJzGAEgAygLMh4uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXISPgoPbmFtZV9jb2xsaXNpb25zGAIgAygLMiUuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5OYW1lQ29sbGlzaW9uIiAKEEdldFNlcnZlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSJDChFHZXRTZXJ2ZXJSZXNwb25zZRIuCgZzZXJ2ZXIYASABKAsyHi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlciIjChNFbmFibGVTZXJ2ZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiRgoURW5hYmxlU2VydmVyUmVzcG9uc2USLgoGc2VydmVyGAEgASgLMh4uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXIiJAoURGlzYWJsZVNlcnZlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSJHChVEaXNhYmxlU2VydmVyUmVzcG9uc2USLgoGc2VydmVyGAEgASgLMh4uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXIiJAoUUmVzdGFydFNlcnZlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSJHChVSZXN0YXJ0U2VydmVyUmVzcG9uc2USLgoGc2VydmVyGAEgASgLMh4uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXIiSwoXU3RyZWFtU2VydmVyTG9nc1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZmb2xsb3cYAiABKAgSEgoKdGFpbF9saW5lcxgDIAEoDSJJChhTdHJlYW1TZXJ2ZXJMb2dzUmVzcG9uc2USLQoEbGluZRgBIAEoCzIfLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuTG9nTGluZTKZBQoNU2VydmVyU2VydmljZRJmCgtMaXN0U2VydmVycxIqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuTGlzdFNlcnZlcnNSZXF1ZXN0GisuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5MaXN0U2VydmVyc1Jlc3BvbnNlEmAKCUdldFNlcnZlchIoLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuR2V0U2VydmVyUmVxdWVzdBopLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuR2V0U2VydmVyUmVzcG9uc2USaQoMRW5hYmxlU2VydmVyEisuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5FbmFibGVTZXJ2ZXJSZXF1ZXN0GiwuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5FbmFibGVTZXJ2ZXJSZXNwb25zZRJsCg1EaXNhYmxlU2VydmVyEiwuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5EaXNhYmxlU2VydmVyUmVxdWVzdBotLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuRGlzYWJsZVNlcnZlclJlc3BvbnNlEmwKDVJlc3RhcnRTZXJ2ZXISLC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlJlc3RhcnRTZXJ2ZXJSZXF1ZXN0Gi0uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5SZXN0YXJ0U2VydmVyUmVzcG9uc2USdwoQU3RyZWFtU2VydmVyTG9ncxIvLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU3RyZWFtU2VydmVyTG9nc1JlcXVlc3QaMC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlN0cmVhbVNlcnZlckxvZ3NSZXNwb25zZTABYgZwcm90bzM", [file_deploystack_gateway_v1_server]);
+  fileDesc("CitkZXBsb3lzdGFjay9nYXRld2F5L3YxL3NlcnZlcl9zZXJ2aWNlLnByb3RvEhZkZXBsb3lzdGFjay5nYXRld2F5LnYxIhQKEkxpc3RTZXJ2ZXJzUmVxdWVzdCKGAQoTTGlzdFNlcnZlcnNSZXNwb25zZRIvCgdzZXJ2ZXJzGAEgAygLMh4uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXISPgoPbmFtZV9jb2xsaXNpb25zGAIgAygLMiUuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5OYW1lQ29sbGlzaW9uIiAKEEdldFNlcnZlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSJDChFHZXRTZXJ2ZXJSZXNwb25zZRIuCgZzZXJ2ZXIYASABKAsyHi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlciIjChNFbmFibGVTZXJ2ZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiRgoURW5hYmxlU2VydmVyUmVzcG9uc2USLgoGc2VydmVyGAEgASgLMh4uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXIiJAoURGlzYWJsZVNlcnZlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSJHChVEaXNhYmxlU2VydmVyUmVzcG9uc2USLgoGc2VydmVyGAEgASgLMh4uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXIiJAoUUmVzdGFydFNlcnZlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSJHChVSZXN0YXJ0U2VydmVyUmVzcG9uc2USLgoGc2VydmVyGAEgASgLMh4uZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXIiSwoXU3RyZWFtU2VydmVyTG9nc1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZmb2xsb3cYAiABKAgSEgoKdGFpbF9saW5lcxgDIAEoDSJJChhTdHJlYW1TZXJ2ZXJMb2dzUmVzcG9uc2USLQoEbGluZRgBIAEoCzIfLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuTG9nTGluZSJOChJMb2dpblNlcnZlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRIqCgd0aW1lb3V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlYKFExvZ2luU2VydmVyU3VjY2VlZGVkEi4KBnNlcnZlchgBIAEoCzIeLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyEg4KBmlzc3VlchgCIAEoCSJ9ChNMb2dpblNlcnZlclJlc3BvbnNlEhsKEWF1dGhvcml6YXRpb25fdXJsGAEgASgJSAASQQoJc3VjY2VlZGVkGAIgASgLMiwuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Mb2dpblNlcnZlclN1Y2NlZWRlZEgAQgYKBHN0ZXAiIwoTTG9nb3V0U2VydmVyUmVxdWVzdBIMCgRuYW1lGAEgASgJIlcKFExvZ291dFNlcnZlclJlc3BvbnNlEi4KBnNlcnZlchgBIAEoCzIeLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyEg8KB3JlbW92ZWQYAiABKAgy7gYKDVNlcnZlclNlcnZpY2USZgoLTGlzdFNlcnZlcnMSKi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkxpc3RTZXJ2ZXJzUmVxdWVzdBorLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuTGlzdFNlcnZlcnNSZXNwb25zZRJgCglHZXRTZXJ2ZXISKC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkdldFNlcnZlclJlcXVlc3QaKS5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkdldFNlcnZlclJlc3BvbnNlEmkKDEVuYWJsZVNlcnZlchIrLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuRW5hYmxlU2VydmVyUmVxdWVzdBosLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuRW5hYmxlU2VydmVyUmVzcG9uc2USbAoNRGlzYWJsZVNlcnZlchIsLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuRGlzYWJsZVNlcnZlclJlcXVlc3QaLS5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkRpc2FibGVTZXJ2ZXJSZXNwb25zZRJsCg1SZXN0YXJ0U2VydmVyEiwuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5SZXN0YXJ0U2VydmVyUmVxdWVzdBotLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuUmVzdGFydFNlcnZlclJlc3BvbnNlEncKEFN0cmVhbVNlcnZlckxvZ3MSLy5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlN0cmVhbVNlcnZlckxvZ3NSZXF1ZXN0GjAuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TdHJlYW1TZXJ2ZXJMb2dzUmVzcG9uc2UwARJoCgtMb2dpblNlcnZlchIqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuTG9naW5TZXJ2ZXJSZXF1ZXN0GisuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Mb2dpblNlcnZlclJlc3BvbnNlMAESaQoMTG9nb3V0U2VydmVyEisuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Mb2dvdXRTZXJ2ZXJSZXF1ZXN0GiwuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Mb2dvdXRTZXJ2ZXJSZXNwb25zZWIGcHJvdG8z", [file_deploystack_gateway_v1_server, file_google_protobuf_duration]);
 
 /**
  * Request for ListServers.
@@ -282,6 +284,148 @@ export const StreamServerLogsResponseSchema: GenMessage<StreamServerLogsResponse
   messageDesc(file_deploystack_gateway_v1_server_service, 11);
 
 /**
+ * Request for LoginServer.
+ *
+ * @generated from message deploystack.gateway.v1.LoginServerRequest
+ */
+export type LoginServerRequest = Message<"deploystack.gateway.v1.LoginServerRequest"> & {
+  /**
+   * The server's name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * How long to wait for the browser to come back; unset means 5 minutes.
+   *
+   * @generated from field: google.protobuf.Duration timeout = 2;
+   */
+  timeout?: Duration | undefined;
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.LoginServerRequest.
+ * Use `create(LoginServerRequestSchema)` to create a new message.
+ */
+export const LoginServerRequestSchema: GenMessage<LoginServerRequest> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_server_service, 12);
+
+/**
+ * The outcome of a successful server sign-in.
+ *
+ * @generated from message deploystack.gateway.v1.LoginServerSucceeded
+ */
+export type LoginServerSucceeded = Message<"deploystack.gateway.v1.LoginServerSucceeded"> & {
+  /**
+   * The server after the sign-in (reconnecting or already RUNNING).
+   *
+   * @generated from field: deploystack.gateway.v1.Server server = 1;
+   */
+  server?: Server | undefined;
+
+  /**
+   * The issuer identifier of the authorization server that issued the token.
+   *
+   * @generated from field: string issuer = 2;
+   */
+  issuer: string;
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.LoginServerSucceeded.
+ * Use `create(LoginServerSucceededSchema)` to create a new message.
+ */
+export const LoginServerSucceededSchema: GenMessage<LoginServerSucceeded> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_server_service, 13);
+
+/**
+ * One message of LoginServer.
+ *
+ * @generated from message deploystack.gateway.v1.LoginServerResponse
+ */
+export type LoginServerResponse = Message<"deploystack.gateway.v1.LoginServerResponse"> & {
+  /**
+   * What this message carries.
+   *
+   * @generated from oneof deploystack.gateway.v1.LoginServerResponse.step
+   */
+  step: {
+    /**
+     * The URL the user must open to authorize the gateway.
+     *
+     * @generated from field: string authorization_url = 1;
+     */
+    value: string;
+    case: "authorizationUrl";
+  } | {
+    /**
+     * The sign-in completed.
+     *
+     * @generated from field: deploystack.gateway.v1.LoginServerSucceeded succeeded = 2;
+     */
+    value: LoginServerSucceeded;
+    case: "succeeded";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.LoginServerResponse.
+ * Use `create(LoginServerResponseSchema)` to create a new message.
+ */
+export const LoginServerResponseSchema: GenMessage<LoginServerResponse> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_server_service, 14);
+
+/**
+ * Request for LogoutServer.
+ *
+ * @generated from message deploystack.gateway.v1.LogoutServerRequest
+ */
+export type LogoutServerRequest = Message<"deploystack.gateway.v1.LogoutServerRequest"> & {
+  /**
+   * The server's name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.LogoutServerRequest.
+ * Use `create(LogoutServerRequestSchema)` to create a new message.
+ */
+export const LogoutServerRequestSchema: GenMessage<LogoutServerRequest> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_server_service, 15);
+
+/**
+ * Response for LogoutServer.
+ *
+ * @generated from message deploystack.gateway.v1.LogoutServerResponse
+ */
+export type LogoutServerResponse = Message<"deploystack.gateway.v1.LogoutServerResponse"> & {
+  /**
+   * The server after the tokens were removed.
+   *
+   * @generated from field: deploystack.gateway.v1.Server server = 1;
+   */
+  server?: Server | undefined;
+
+  /**
+   * Whether any stored token was removed (false: it was not signed in).
+   *
+   * @generated from field: bool removed = 2;
+   */
+  removed: boolean;
+};
+
+/**
+ * Describes the message deploystack.gateway.v1.LogoutServerResponse.
+ * Use `create(LogoutServerResponseSchema)` to create a new message.
+ */
+export const LogoutServerResponseSchema: GenMessage<LogoutServerResponse> = /*@__PURE__*/
+  messageDesc(file_deploystack_gateway_v1_server_service, 16);
+
+/**
  * Manages the supervised MCP server processes of the current team.
  *
  * @generated from service deploystack.gateway.v1.ServerService
@@ -347,6 +491,30 @@ export const ServerService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamServerLogsRequestSchema;
     output: typeof StreamServerLogsResponseSchema;
+  },
+  /**
+   * Signs in to a remote server that uses OAuth (`oauth:` in its config): first
+   * sends the authorization URL to open, then the outcome once the browser came
+   * back and the server was reconnected with the new token. The token itself is
+   * never sent.
+   *
+   * @generated from rpc deploystack.gateway.v1.ServerService.LoginServer
+   */
+  loginServer: {
+    methodKind: "server_streaming";
+    input: typeof LoginServerRequestSchema;
+    output: typeof LoginServerResponseSchema;
+  },
+  /**
+   * Forgets a remote server's OAuth tokens (the vault records are removed); the
+   * server then needs a new sign-in (NEEDS_AUTH) before it can be used again.
+   *
+   * @generated from rpc deploystack.gateway.v1.ServerService.LogoutServer
+   */
+  logoutServer: {
+    methodKind: "unary";
+    input: typeof LogoutServerRequestSchema;
+    output: typeof LogoutServerResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_deploystack_gateway_v1_server_service, 0);
