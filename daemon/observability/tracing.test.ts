@@ -59,6 +59,10 @@ test.serial("engine spans: cancellation, lists, concurrent sessions and typed ca
   const listed = traceparent();
   await one.request(13, 7, "tools/list", { _meta: { traceparent: listed.header } });
 
+  // A client's absurd tool name: refused as unknown, and only a bounded piece of it is recorded.
+  const huge = traceparent();
+  await one.request(14, 8, "tools/call", { name: "x".repeat(100_000), arguments: {}, _meta: { traceparent: huge.header } });
+
   // A typed RPC (the control API's CallTool) carries no client trace context and is not traced.
   const spansBefore = () => collector.spans.filter((s) => s.name.includes("alpha-echo") || s.name === "tools/call echo").length;
   await engine.callTool("alpha-echo", { text: "typed" });
@@ -66,7 +70,8 @@ test.serial("engine spans: cancellation, lists, concurrent sessions and typed ca
   const done = await collector.waitFor(
     (spans) =>
       [cancelled, first, second].every((trace) => spans.filter((s) => s.traceId === trace.traceId).length === 2) &&
-      spans.some((s) => s.traceId === listed.traceId),
+      spans.some((s) => s.traceId === listed.traceId) &&
+      spans.some((s) => s.traceId === huge.traceId),
   );
   t.true(done, describeSpans(collector.spans));
 
@@ -91,6 +96,11 @@ test.serial("engine spans: cancellation, lists, concurrent sessions and typed ca
   const list = collector.spans.filter((s) => s.traceId === listed.traceId);
   t.deepEqual(list.map((s) => [s.name, s.kind, s.parentSpanId]), [["tools/list", OTLP_SPAN_KIND.server, listed.spanId]]);
   t.is(list[0]?.attributes["mcp.protocol.version"], "2025-11-25");
+
+  const hugeSpan = collector.spans.find((s) => s.traceId === huge.traceId)!;
+  t.true(hugeSpan.name.length < 300, `${hugeSpan.name.length}`);
+  t.true(String(hugeSpan.attributes["gen_ai.tool.name"]).length <= 1024);
+  t.is(hugeSpan.attributes["deploystack.outcome"], "error");
 
   // The typed call's spans would have been exported with the others (same batch schedule): there are none.
   await new Promise((resolve) => setTimeout(resolve, 300));

@@ -2,7 +2,8 @@
  * The daemon's spans (see shared/tracing/request-tracer.ts for the seam and docs/observability.md for the picture):
  * - one SERVER span per MCP request a session serves (the engine's `handle`), a child of the trace context in the
  *   request's `_meta` — the frontend's span when the request came over HTTP, the client's own for `dsctl stdio`;
- * - one CLIENT span per request forwarded to a server (the upstream router's `forward`), a child of the first,
+ * - one CLIENT span per request forwarded to a server (the operations' `forward`, beside the observer's count), a
+ *   child of the first,
  *   whose context replaces `traceparent`/`tracestate` in the `_meta` the server receives.
  * Every function here is reached only when `activeTracer()` is defined, so with tracing off none of it runs and the
  * caller's `_meta` goes to the server untouched. Spans carry names, codes and outcomes, never arguments, results or
@@ -39,11 +40,19 @@ function metaOf(params: JsonObject | undefined): JsonObject | undefined {
   return typeof meta === "object" && meta !== null && !Array.isArray(meta) ? (meta as JsonObject) : undefined;
 }
 
+/** The longest tool or prompt name or URI a span records: names come from clients, and a span is not a place for a megabyte. */
+const MAX_TARGET_LENGTH = 256;
+
+function bounded(value: unknown): string | undefined {
+  if (typeof value !== "string") return undefined;
+  return value.length <= MAX_TARGET_LENGTH ? value : `${value.slice(0, MAX_TARGET_LENGTH)}…`;
+}
+
 /** The span name and target attributes of an MCP request, as the MCP semantic conventions name them. */
 function describe(method: string, params: JsonObject | undefined, attributes: Record<string, SpanAttributeValue>): string {
   attributes[ATTR_MCP_METHOD_NAME] = method;
-  const name = typeof params?.name === "string" ? params.name : undefined;
-  const uri = typeof params?.uri === "string" ? params.uri : undefined;
+  const name = bounded(params?.name);
+  const uri = bounded(params?.uri);
   if (method === "tools/call" && name !== undefined) {
     attributes[ATTR_GEN_AI_TOOL_NAME] = name;
     attributes[ATTR_GEN_AI_OPERATION_NAME] = GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL;
@@ -75,7 +84,7 @@ export function startMcpRequestSpan(
   const attributes: Record<string, SpanAttributeValue> = {};
   const name = describe(method, params, attributes);
   if (protocolVersion !== undefined) attributes[ATTR_MCP_PROTOCOL_VERSION] = protocolVersion;
-  if (method === "tools/call" && typeof params?.name === "string") {
+  if (method === "tools/call" && typeof params?.name === "string" && params.name.length <= MAX_TARGET_LENGTH) {
     const canonicalName = canonicalNameOf(params.name);
     if (canonicalName !== undefined) attributes[ATTR_DEPLOYSTACK_CANONICAL_NAME] = canonicalName;
   }

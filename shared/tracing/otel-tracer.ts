@@ -63,6 +63,8 @@ export function createOtelTracer(settings: TracingSettings, role: TracingRole, v
       [ATTR_SERVICE_VERSION]: version,
     }),
     sampler: samplerOf(settings.sampler),
+    // Attribute values come partly from clients (names, URIs, the HTTP route): bounded, whatever a client sends.
+    spanLimits: { attributeValueLengthLimit: 1024 },
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: settings.tracesUrl }), { scheduledDelayMillis: settings.scheduleDelayMs })],
   });
   const tracer: Tracer = provider.getTracer("deploystack-gateway", version);
