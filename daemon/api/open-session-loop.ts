@@ -16,8 +16,9 @@ import type { McpSession, SessionFrame } from "../mcp/session.js";
  *   (measured in bytes on both carriers, so a session's limit no longer depends on how it connected);
  * - the lifetime: the session ends with the client's side of the stream, and the stream with the session;
  * - hop timing: a client message's time in the daemon, until its exchange's final answer is handed on.
- * A carrier decodes frames and writes them; the loop decides. A later carrier (a stateless request path, say)
- * feeds it the same way: a start frame, then messages, then the end of its input.
+ * A carrier decodes frames and writes them; the loop decides. A start frame flagged `stateless` opens a channel of
+ * modern requests (daemon/mcp/modern-requests.ts) instead of a session; everything else is the same: exchanges,
+ * back-pressure, lifetime, timing.
  */
 
 /** Why a stream ends with an error: a Connect code (snake_case, as on the wire) and a message for the client. */
@@ -97,12 +98,14 @@ class StreamLoop implements OpenSessionLoop {
     if (session === undefined) {
       if (frame.kind !== "start") return this.fail({ code: "invalid_argument", message: FIRST_MUST_BE_START });
       try {
-        this.session = this.engine.openSession({
+        const options = {
           transportSessionId: frame.sessionId,
           transport: TRANSPORT_NAMES[frame.transport] ?? "unspecified",
-          onFrame: (sessionFrame) => this.onFrame(sessionFrame),
+          onFrame: (sessionFrame: SessionFrame) => this.onFrame(sessionFrame),
           ...(frame.profile !== undefined ? { profile: frame.profile } : {}),
-        });
+        };
+        // A stateless stream (modern requests, each standing alone) is fed exactly like a session.
+        this.session = frame.stateless ? this.engine.openStatelessChannel(options) : this.engine.openSession(options);
       } catch (error) {
         // An unknown profile (`/mcp/<profile>`): the transport answers it as a 404 with this message.
         if (error instanceof GatewayError && error.kind === "not_found") return this.fail({ code: "not_found", message: error.message });

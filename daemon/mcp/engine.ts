@@ -27,6 +27,8 @@ import { createClientNamesScope } from "./client-names-scope.js";
 import { gatewayEntryName } from "../../shared/client-snippets.js";
 import type { ProfileConfig } from "../config/types.js";
 import { ClientSession, type McpSession, type SessionFrame, type SessionHost } from "./session.js";
+import { ModernChannel, type SubscriptionFilter } from "./modern-requests.js";
+import { ALL_PROTOCOL_VERSIONS, META } from "../../shared/mcp-modern.js";
 import { createUpstreamRouter, type Caller, type RoutableSupervisor } from "./upstream-router.js";
 import { nullCallObserver, type CallObserver } from "../observability/call-observer.js";
 import { CONTROL_API_CLIENT, transportLabel } from "../observability/call-record.js";
@@ -117,6 +119,11 @@ export interface CallToolOptions extends TypedCallOptions {
 export interface McpEngine {
   /** Starts a client session; every frame goes to `options.onFrame`. */
   openSession(options: OpenSessionOptions): McpSession;
+  /**
+   * Opens a stream of stateless modern requests (`SessionStart.stateless`, modern-requests.ts): each message is a
+   * request of its own, answered on its exchange. Confined to `options.profile` like a session.
+   */
+  openStatelessChannel(options: OpenSessionOptions): McpSession;
   /** Visible tools, sorted by exposed name, optionally of one server. */
   listTools(server?: string): Promise<ExposedTool[]>;
   /** Calls an exposed tool; resolves with the `CallToolResult` untouched. Rejects with `GatewayError` or `UpstreamRpcError`. */
@@ -159,6 +166,16 @@ const CAPABILITIES: JsonObject = {
   completions: {},
   logging: {},
 };
+
+/** The `subscriptions/listen` filter flag of each list kind. */
+const LIST_CHANGED_FILTER = { tools: "toolsListChanged", prompts: "promptsListChanged", resources: "resourcesListChanged" } as const;
+
+/** A found-tools set that keeps nothing: a stateless channel's scope remembers no client's searches. */
+class NothingRemembered extends Set<string> {
+  override add(): this {
+    return this;
+  }
+}
 
 /** The caller of typed RPCs that take no progress or log messages. */
 const TYPED_CALLER: Caller = { capabilities: {}, client: CONTROL_API_CLIENT };
@@ -206,7 +223,11 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       },
       onResourceUpdated(server, params) {
         if (typeof params.uri !== "string") return;
-        for (const id of subscriptions.subscribers(server, params.uri)) sessions.get(id)?.notify("notifications/resources/updated", params);
+        for (const id of subscriptions.subscribers(server, params.uri)) {
+          const session = sessions.get(id);
+          if (session) session.notify("notifications/resources/updated", params);
+          else listeners.get(id)?.deliver("notifications/resources/updated", params);
+        }
       },
       configuredRoots: (server) => configuredRoots(server).map((root) => ({ uri: root.uri, name: root.name })),
       onConnection(connection) {
@@ -248,6 +269,15 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     readonly seen: Partial<Record<CatalogKind, string>>;
   }
   const scopes = new Map<string, SessionScope>();
+  /** Open `subscriptions/listen` requests of modern clients, by listener id (also their resource-subscription key). */
+  interface Listener {
+    readonly scope: SessionScope;
+    readonly filter: SubscriptionFilter;
+    readonly seen: Partial<Record<CatalogKind, string>>;
+    deliver(method: string, params: JsonObject | undefined): void;
+  }
+  const listeners = new Map<string, Listener>();
+  const modernChannels = new Map<string, ModernChannel>();
   /** Bumped whenever any visible list or the profiles change: memoized views and indexes are keyed by it. */
   let generation = 0;
   const indexes = new WeakMap<Profile, { generation: number; index: ToolIndex }>();
@@ -306,6 +336,16 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
         if (scope.seen[kind] === signature) continue;
         scope.seen[kind] = signature;
         if (session.initialized) session.notify(`notifications/${kind}/list_changed`);
+      }
+    }
+    // Modern listeners (`subscriptions/listen`): the kinds each asked for, confined the same way.
+    for (const listener of listeners.values()) {
+      for (const kind of kinds) {
+        if (listener.filter[LIST_CHANGED_FILTER[kind]] !== true) continue;
+        const signature = signatureOf(listener.scope, kind);
+        if (listener.seen[kind] === signature) continue;
+        listener.seen[kind] = signature;
+        listener.deliver(`notifications/${kind}/list_changed`, undefined);
       }
     }
   };
@@ -451,6 +491,86 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       logger.debug({ session: id, transport }, "session opened");
       return session;
     },
+    openStatelessChannel({ transportSessionId, transport, onFrame, profile: profileName }) {
+      const profile = profiles.resolve(profileName);
+      const id = `${transportSessionId ? transportSessionId.slice(0, 16) : "stateless"}-${randomUUID()}`;
+      // Stateless: tools found in search mode are not remembered for anyone (the stream is shared by every modern
+      // client of the frontend); a modern client calls them through call_tool.
+      const state: ScopeState = { profile, found: new NothingRemembered() };
+      const scope: SessionScope = Object.assign(state, {
+        operations: createClientNamesScope(createProfileScope(state, { registry, operations, indexOf, onFound: () => undefined }), {
+          registry,
+          entry: gatewayEntryName(profileName || undefined),
+          clientName: (caller) => caller?.client?.name,
+          searchMode: () => state.profile.mode === "search",
+        }),
+        seen: {},
+      });
+      scopes.set(id, scope);
+      const label = transportLabel(transport);
+      const channel = new ModernChannel({
+        id,
+        transport: label,
+        emit: (frame) => {
+          if (frame.kind === "message") observer.bytes("sent", label, jsonPayloadByteLength(frame.json));
+          onFrame(frame);
+        },
+        host: {
+          discover: () => ({
+            supportedVersions: [...ALL_PROTOCOL_VERSIONS],
+            capabilities: CAPABILITIES,
+            _meta: { [META.serverInfo]: { name: GATEWAY_SERVER_NAME, title: "DeployStack Gateway", version } },
+            instructions: instructions(scope.profile),
+          }),
+          hasMethod: (method) => methods.has(method),
+          handle(method, params, caller, protocolVersion, signal) {
+            const handler = methods.get(method);
+            if (!handler) return Promise.reject(new Error(`no handler for ${method}`));
+            const span = startMcpRequestSpan(method, params, protocolVersion, canonicalNameOf);
+            if (span === undefined) return handler({ sessionId: id, params, caller, signal });
+            return serveTraced(span, method, params, caller, (traced) => handler({ sessionId: id, params, caller: traced, signal }));
+          },
+          async listen(listenerId, filter, deliver, signal) {
+            const honoured: { -readonly [K in keyof SubscriptionFilter]: SubscriptionFilter[K] } = {};
+            for (const key of Object.values(LIST_CHANGED_FILTER)) if (filter[key]) honoured[key] = true;
+            const listener: Listener = { scope, filter: honoured, seen: {}, deliver };
+            for (const kind of ["tools", "prompts", "resources"] as const) listener.seen[kind] = signatureOf(scope, kind);
+            listeners.set(listenerId, listener);
+            signal.addEventListener("abort", () => {
+              listeners.delete(listenerId);
+              subscriptions.dropSession(listenerId);
+            }, { once: true });
+            // A resource is honoured when it is in the profile and its server took the subscription upstream.
+            const uris: string[] = [];
+            await Promise.all(
+              (filter.resourceSubscriptions ?? []).map(async (uri) => {
+                try {
+                  scope.operations.checkResource(uri);
+                  await subscriptions.subscribe(listenerId, uri, signal);
+                  uris.push(uri);
+                } catch (error) {
+                  logger.debug({ uri, err: error }, "a listen request's resource subscription cannot be honoured");
+                }
+              }),
+            );
+            if (filter.resourceSubscriptions !== undefined) {
+              const order = filter.resourceSubscriptions;
+              honoured.resourceSubscriptions = uris.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+            }
+            return honoured;
+          },
+          closed() {
+            observer.sessionClosed("modern", label);
+            scopes.delete(id);
+            modernChannels.delete(id);
+          },
+        },
+      });
+      modernChannels.set(id, channel);
+      observer.sessionOpened("modern", label);
+      logger.debug({ channel: id, transport }, "stateless channel opened");
+      return channel;
+    },
     listTools: (server) => operations.listTools(server),
     callTool(name, args, callOptions = {}) {
       const caller: Caller = {
@@ -486,7 +606,7 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       for (const [id, scope] of [...scopes]) {
         const next = profiles.find(scope.profile.name);
         if (next) scope.profile = next;
-        else sessions.get(id)?.end(`profile "${scope.profile.name}" no longer exists in the team`);
+        else (sessions.get(id) ?? modernChannels.get(id))?.end(`profile "${scope.profile.name}" no longer exists in the team`);
       }
       scheduleListChanged(["tools", "prompts", "resources"]);
     },
@@ -502,6 +622,7 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     sessionCount: () => sessions.size,
     close(reason = "the gateway is shutting down") {
       for (const session of [...sessions.values()]) session.end(reason);
+      for (const channel of [...modernChannels.values()]) channel.end(reason);
       if (debounceTimer !== undefined) clock.clearTimeout(debounceTimer);
       debounceTimer = undefined;
       stopFollowingRegistry();

@@ -11,15 +11,9 @@ import { UpstreamRpcError, type JsonObject, type UpstreamIdentity } from "./type
  * The modern versions themselves are in the one list of protocol versions (shared/).
  */
 
-/** The reserved `_meta` keys of a modern request ("Basic › _meta › Per-request protocol fields"). */
-export const META = {
-  protocolVersion: "io.modelcontextprotocol/protocolVersion",
-  clientCapabilities: "io.modelcontextprotocol/clientCapabilities",
-  clientInfo: "io.modelcontextprotocol/clientInfo",
-  logLevel: "io.modelcontextprotocol/logLevel",
-  subscriptionId: "io.modelcontextprotocol/subscriptionId",
-  serverInfo: "io.modelcontextprotocol/serverInfo",
-} as const;
+/** The reserved `_meta` keys of a modern request: one list for the whole gateway (shared/mcp-modern.ts). */
+export { META } from "../../shared/mcp-modern.js";
+import { META } from "../../shared/mcp-modern.js";
 
 /** `UnsupportedProtocolVersionError` ("Versioning › Protocol Version Negotiation"): a recognised modern error. */
 export const UNSUPPORTED_PROTOCOL_VERSION_CODE = -32022;
