@@ -213,6 +213,8 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     supervisor,
     logger,
     acquireTimeoutMs,
+    // Held calls (multi round-trip requests of modern clients on legacy servers) expire on the engine's clock.
+    clock,
     hooks: {
       onLog(server, params) {
         for (const session of sessions.values()) {
