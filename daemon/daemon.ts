@@ -231,17 +231,6 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       );
     }
     const { supervisor } = supervision;
-    supervisor.on("state", (snapshot, previous) =>
-      events.publish({ kind: "server_state", time: Date.now(), server: snapshot, previous }),
-    );
-    supervisor.on("catalog", (serverName) =>
-      events.publish({
-        kind: "catalog",
-        time: Date.now(),
-        serverName,
-        toolCount: supervisor.list().reduce((sum, server) => sum + server.toolCount, 0),
-      }),
-    );
 
     // Metrics, the audit log and dsctl top's figures: fed by the engine's one instrumentation point.
     observed = openObservability({
@@ -265,6 +254,26 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       observer: observability,
     });
     const mcpWiring = mcp;
+    // Subscribed after the registry (made with the engine above), which refreshes first on the same supervisor
+    // events, so the counts published are the registry's new ones: the same as GetStatus, ListServers, ListTools.
+    const registry = mcpWiring?.registry;
+    supervisor.on("state", (snapshot, previous) =>
+      events.publish({
+        kind: "server_state",
+        time: Date.now(),
+        server: snapshot,
+        previous,
+        ...(registry ? { tools: registry.toolCounts().get(snapshot.name) ?? { exposed: 0, hidden: 0 } } : {}),
+      }),
+    );
+    supervisor.on("catalog", (serverName) =>
+      events.publish({
+        kind: "catalog",
+        time: Date.now(),
+        serverName,
+        toolCount: registry ? registry.tools().length : supervisor.list().reduce((sum, server) => sum + server.toolCount, 0),
+      }),
+    );
     const catalog = mcpWiring?.registry;
     if (catalog) observed.setCatalog((server, name) => catalog.describeTool(name)?.server === server);
     // Before any server starts: the policy in force and the cached tool lists.
@@ -286,6 +295,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         sseUrl: port !== undefined ? `http://localhost:${port}/sse` : undefined,
         frontendRunning: frontendStatus?.running ?? false,
         servers: supervisor.list(),
+        toolCounts: mcpWiring?.registry?.toolCounts(),
         sessionCount: mcpWiring?.sessionCount?.() ?? 0,
         home,
         configError: plane.configError(),
@@ -319,6 +329,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         servers: {
           supervisor,
           nameCollisions: mcpWiring?.registry ? () => mcpWiring.registry?.collisions() ?? [] : undefined,
+          toolCounts: mcpWiring?.registry ? () => mcpWiring.registry?.toolCounts() ?? new Map() : undefined,
           invalidServers: () => plane.invalidServers(),
         },
         mcp: mcpWiring?.routes,

@@ -1,5 +1,6 @@
 import type { TeamConfig } from "./config/types.js";
 import type { ServerSnapshot, ServerState } from "./supervisor/types.js";
+import type { ToolCount } from "./mcp/registry.js";
 
 /**
  * The daemon's event feed: every state change, catalog change, team switch and config sync,
@@ -9,7 +10,14 @@ import type { ServerSnapshot, ServerState } from "./supervisor/types.js";
  * how many watchers there are.
  */
 export type GatewayEvent =
-  | { readonly kind: "server_state"; readonly time: number; readonly server: ServerSnapshot; readonly previous: ServerState }
+  | {
+      readonly kind: "server_state";
+      readonly time: number;
+      readonly server: ServerSnapshot;
+      readonly previous: ServerState;
+      /** The server's tool counts by the registry's one definition (absent without an MCP engine). */
+      readonly tools?: ToolCount;
+    }
   | { readonly kind: "catalog"; readonly time: number; readonly serverName: string; readonly toolCount: number }
   | { readonly kind: "team_switched"; readonly time: number; readonly team: TeamConfig }
   | { readonly kind: "config_synced"; readonly time: number; readonly changes: readonly ServerChange[] }

@@ -9,7 +9,7 @@ import {
 import { CliFailure, isDaemonUnreachable } from "../dial.js";
 import type { CliIo } from "../io.js";
 import { durationMs, formatDurationMs, formatFields, printJson } from "../output.js";
-import type { JsonFlag } from "./servers.js";
+import { toolsLine, type JsonFlag } from "./servers.js";
 
 /**
  * `dsctl status` and `dsctl stop`: the daemon as a whole, through `GatewayService`.
@@ -36,7 +36,7 @@ export function formatStatus(status: GetStatusResponse): string {
         ? `${counts.total} total, ${counts.running} running, ${counts.starting} starting, ${counts.unhealthy} unhealthy, ${counts.stopped} stopped`
         : "-",
     ],
-    ["tools", counts ? String(counts.tools) : "-"],
+    ["tools", counts ? toolsLine(counts.tools, counts.hiddenTools) : "-"],
     ["sessions", String(status.sessionCount)],
     ["home", status.home],
   ]) + formatConfigError(status);

@@ -63,7 +63,7 @@ export async function listServers(client: ServerClient, args: JsonFlag, io: CliI
         server.pid > 0 ? String(server.pid) : "-",
         server.uptime ? formatDurationMs(durationMs(server.uptime)) : "-",
         String(server.restarts),
-        String(server.toolCount),
+        server.hiddenToolCount === 0 ? String(server.toolCount) : `${server.toolCount} (+${server.hiddenToolCount} hidden)`,
         eraName(server.protocolEra),
         errorHeadline(server.lastError),
       ]),
@@ -78,6 +78,14 @@ export async function listServers(client: ServerClient, args: JsonFlag, io: CliI
     io.stdout.write(`${escapeControls(note, { singleLine: true })}\n`);
   }
   return 0;
+}
+
+/**
+ * A tool count as status and `servers get` print it: the exposed count (what `dsctl tools list` lists)
+ * and, when some are hidden, how many and where the reasons are.
+ */
+export function toolsLine(exposed: number, hidden: number): string {
+  return hidden === 0 ? String(exposed) : `${exposed} exposed, ${hidden} hidden (dsctl tools list --all says why)`;
 }
 
 /** The era a server speaks, in lower case (`legacy`, `modern`), or "-" while it is not known. */
@@ -112,7 +120,7 @@ export function formatServer(server: Server): string {
     ["uptime", server.uptime ? formatDurationMs(durationMs(server.uptime)) : "-"],
     ["started", formatTimestamp(server.startTime) || "-"],
     ["restarts", String(server.restarts)],
-    ["tools", String(server.toolCount)],
+    ["tools", toolsLine(server.toolCount, server.hiddenToolCount)],
     ["prefix", server.prefix === "" ? "(none)" : server.prefix],
     ["startup", enumName(StartupMode, server.startup).toLowerCase()],
     ["transport", enumName(ServerTransport, server.transport).toLowerCase()],

@@ -2,6 +2,7 @@ import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { toJson, type JsonObject } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { CallToolResponseSchema, ListToolsResponseSchema, McpService } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
+import type { Tool } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
 import { CliFailure } from "../dial.js";
 import type { CliIo } from "../io.js";
 import { escapeControls, formatTable, oneLine, printJson, printJsonLine } from "../output.js";
@@ -19,11 +20,16 @@ export type McpClient = Client<typeof McpService>;
 export interface ListToolsArgs extends JsonFlag {
   /** Only this server's tools. */
   readonly server?: string;
+  /** Also the tools clients do not see, each with the reason (`--all`). */
+  readonly all?: boolean;
 }
 
-/** `dsctl tools list [--server S]`. */
+/**
+ * `dsctl tools list [--server S] [--all]`: the tools MCP clients see; with `--all` also the ones they do not,
+ * with a STATUS column saying why (policy rule, task-only, server disabled or failed) or that a collision renamed it.
+ */
 export async function listTools(client: McpClient, args: ListToolsArgs, io: CliIo): Promise<number> {
-  const response = await client.listTools({ server: args.server ?? "" });
+  const response = await client.listTools({ server: args.server ?? "", includeHidden: args.all === true });
   if (args.json) {
     printJson(io, ListToolsResponseSchema, response);
     return 0;
@@ -32,12 +38,29 @@ export async function listTools(client: McpClient, args: ListToolsArgs, io: CliI
     io.stdout.write(args.server ? `server "${args.server}" exposes no tools\n` : "no tools available\n");
     return 0;
   }
+  if (!args.all) {
+    io.stdout.write(
+      formatTable(
+        ["NAME", "SERVER", "DESCRIPTION"],
+        response.tools.map((tool) => [tool.name, tool.server, oneLine(tool.description, 70)]),
+      ),
+    );
+    return 0;
+  }
+  const status = (tool: Tool): string =>
+    tool.hiddenReason !== ""
+      ? `hidden: ${tool.hiddenReason}`
+      : tool.wantedName !== ""
+        ? `exposed (name collision resolved as "${tool.name}", wanted "${tool.wantedName}")`
+        : "exposed";
   io.stdout.write(
     formatTable(
-      ["NAME", "SERVER", "DESCRIPTION"],
-      response.tools.map((tool) => [tool.name, tool.server, oneLine(tool.description, 70)]),
+      ["NAME", "SERVER", "STATUS", "DESCRIPTION"],
+      response.tools.map((tool) => [tool.name, tool.server, oneLine(status(tool), 90), oneLine(tool.description, 50)]),
     ),
   );
+  const hidden = response.tools.filter((tool) => tool.hiddenReason !== "").length;
+  io.stdout.write(`${response.tools.length - hidden} exposed, ${hidden} hidden\n`);
   return 0;
 }
 

@@ -27,6 +27,7 @@ import type { PolicyDecision as DomainPolicyDecision } from "../policy/access-po
 import type { TeamConfig } from "../config/types.js";
 import type { GatewayEvent, ServerChange } from "../events.js";
 import type { LogEntry, LogSource as DomainLogSource, ServerSnapshot, ServerState as DomainServerState } from "../supervisor/types.js";
+import type { HiddenToolReason, ToolCount } from "../mcp/registry.js";
 
 /**
  * Domain → proto conversions for the control API. The domain never sees proto types; these
@@ -50,8 +51,12 @@ export function serverStateToProto(state: DomainServerState): ServerState {
   return stateToProto[state];
 }
 
-/** A server snapshot as the control API's `Server`; `now` (epoch ms) computes the uptime. */
-export function serverToProto(snapshot: ServerSnapshot, now: number = Date.now()): Server {
+/**
+ * A server snapshot as the control API's `Server`; `now` (epoch ms) computes the uptime. `tools` is the
+ * registry's count for it (`Registry.toolCounts`, the one definition of a tool count); without a registry
+ * (adapter tests) the supervisor's discovered count stands in.
+ */
+export function serverToProto(snapshot: ServerSnapshot, now: number = Date.now(), tools?: ToolCount): Server {
   const running = snapshot.pid !== undefined && snapshot.startedAt !== undefined;
   return create(ServerSchema, {
     name: snapshot.name,
@@ -61,7 +66,8 @@ export function serverToProto(snapshot: ServerSnapshot, now: number = Date.now()
     restarts: snapshot.restarts,
     lastError: snapshot.lastError ?? "",
     uptime: running ? durationFromMs(Math.max(0, now - (snapshot.startedAt ?? now))) : undefined,
-    toolCount: snapshot.toolCount,
+    toolCount: tools ? tools.exposed : snapshot.toolCount,
+    hiddenToolCount: tools?.hidden ?? 0,
     transport: ServerTransport.STDIO,
     command: snapshot.command,
     args: [...snapshot.args],
@@ -91,11 +97,27 @@ export function logEntryToProto(entry: LogEntry): LogLine {
   });
 }
 
-/** Server counts by state, as `GetStatus` reports them. */
-export function serverCountsToProto(snapshots: readonly ServerSnapshot[]): ServerCounts {
+/** Why a tool is hidden, as `Tool.hidden_reason` says it (and `dsctl tools list --all` shows it). */
+export function hiddenReasonToText(reason: HiddenToolReason): string {
+  switch (reason.kind) {
+    case "task_only":
+      return "task-only (tasks not supported)";
+    case "denied":
+      return `denied by policy (${reason.rule})`;
+    case "server_disabled":
+      return "server disabled";
+    case "server_failed":
+      return "server failed";
+  }
+}
+
+/** Server counts by state, as `GetStatus` reports them; tools by the registry's `toolCounts` when given (see `serverToProto`). */
+export function serverCountsToProto(snapshots: readonly ServerSnapshot[], tools?: ReadonlyMap<string, ToolCount>): ServerCounts {
   const counts = create(ServerCountsSchema, { total: snapshots.length });
   for (const snapshot of snapshots) {
-    counts.tools += snapshot.toolCount;
+    const count = tools?.get(snapshot.name);
+    counts.tools += tools ? (count?.exposed ?? 0) : snapshot.toolCount;
+    counts.hiddenTools += count?.hidden ?? 0;
     switch (snapshot.state) {
       case "running":
         counts.running++;
@@ -176,7 +198,7 @@ export function configErrorToProto(error: { readonly path: string; readonly mess
         time,
         kind: {
           case: "serverStateChanged",
-          value: { server: serverToProto(event.server, event.time), previousState: serverStateToProto(event.previous) },
+          value: { server: serverToProto(event.server, event.time, event.tools), previousState: serverStateToProto(event.previous) },
         },
       });
     case "catalog":

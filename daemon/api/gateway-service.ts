@@ -12,6 +12,7 @@ import {
 import type { TeamConfig } from "../config/types.js";
 import type { EventHub, GatewayEvent } from "../events.js";
 import type { ServerSnapshot } from "../supervisor/types.js";
+import type { ToolCount } from "../mcp/registry.js";
 import { GatewayError } from "../errors.js";
 import { createAsyncQueue } from "./async-queue.js";
 import { configErrorToProto, eventToProto, serverCountsToProto, teamToProto } from "./convert.js";
@@ -35,6 +36,8 @@ export interface GatewayStatusView {
   readonly sseUrl?: string;
   readonly frontendRunning: boolean;
   readonly servers: readonly ServerSnapshot[];
+  /** The registry's tool counts per server (the one definition of a count); absent: the supervisor's discovered counts. */
+  readonly toolCounts?: ReadonlyMap<string, ToolCount>;
   readonly sessionCount: number;
   readonly home: string;
   /** The team file's last load failure while the config loaded before keeps running. */
@@ -79,7 +82,7 @@ export function gatewayServiceRoutes(deps: GatewayServiceDeps): (router: Connect
           mcpUrl: view.mcpUrl ?? "",
           sseUrl: view.sseUrl ?? "",
           frontendRunning: view.frontendRunning,
-          servers: serverCountsToProto(view.servers),
+          servers: serverCountsToProto(view.servers, view.toolCounts),
           sessionCount: view.sessionCount,
           home: view.home,
           configError: view.configError ? configErrorToProto(view.configError) : undefined,

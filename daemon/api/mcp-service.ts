@@ -20,6 +20,7 @@ import {
   SessionEndedSchema,
   SessionInitializedSchema,
   ToolSchema,
+  type Tool,
   type Resource,
 } from "../../gen/deploystack/gateway/v1/mcp_pb.js";
 import {
@@ -44,7 +45,8 @@ import type { McpWiring, McpWiringContext } from "../mcp-wiring.js";
 import { GatewayError } from "../errors.js";
 import { createMcpEngine, type McpEngine } from "../mcp/engine.js";
 import { createTeamAccessPolicy } from "../policy/access-policy.js";
-import type { ExposedResource, ExposedResourceTemplate } from "../mcp/registry.js";
+import type { ExposedResource, ExposedResourceTemplate, ExposedTool, HiddenTool } from "../mcp/registry.js";
+import { hiddenReasonToText } from "./convert.js";
 import type { SessionFrame } from "../mcp/session.js";
 import { UpstreamRpcError, type JsonObject } from "../upstream/types.js";
 import { createAsyncQueue } from "./async-queue.js";
@@ -189,17 +191,28 @@ export function registerMcpService(router: ConnectRouter, engine: McpEngine, opt
   router.service(McpService, {
     openSession,
     async listTools(req) {
-      const tools = await engine.listTools(req.server === "" ? undefined : req.server);
+      const server = req.server === "" ? undefined : req.server;
+      const tools = await engine.listTools(server);
+      // A renamed tool says what it wanted, so `tools list` explains the name it got.
+      const wanted = new Map(
+        engine.registry
+          .collisions()
+          .filter((collision) => collision.assignedName !== "")
+          .map((collision) => [`${collision.renamedServer}\0${collision.renamedItem}\0${collision.assignedName}`, collision.wantedName]),
+      );
+      const toProto = (tool: ExposedTool | HiddenTool, hiddenReason: string): Tool =>
+        create(ToolSchema, {
+          name: tool.exposedName,
+          server: tool.server,
+          upstreamName: tool.upstreamName,
+          description: typeof tool.definition.description === "string" ? tool.definition.description : "",
+          definition: tool.definition as JsonObject & { [k: string]: JsonValue },
+          hiddenReason,
+          wantedName: wanted.get(`${tool.server}\0${tool.upstreamName}\0${tool.exposedName}`) ?? "",
+        });
+      const hidden = req.includeHidden ? engine.registry.hiddenTools(server) : [];
       return create(ListToolsResponseSchema, {
-        tools: tools.map((tool) =>
-          create(ToolSchema, {
-            name: tool.exposedName,
-            server: tool.server,
-            upstreamName: tool.upstreamName,
-            description: typeof tool.definition.description === "string" ? tool.definition.description : "",
-            definition: tool.definition as JsonObject & { [k: string]: JsonValue },
-          }),
-        ),
+        tools: [...tools.map((tool) => toProto(tool, "")), ...hidden.map((tool) => toProto(tool, hiddenReasonToText(tool.reason)))],
       });
     },
     async *callTool(req, context) {

@@ -9,13 +9,14 @@ import {
   ServerService,
   StreamServerLogsResponseSchema,
 } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
-import { NameCollisionSchema } from "../../gen/deploystack/gateway/v1/server_pb.js";
+import { NameCollisionSchema, type Server } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import { GatewayError } from "../errors.js";
-import type { LogEntry, Supervisor } from "../supervisor/types.js";
+import type { LogEntry, ServerSnapshot, Supervisor } from "../supervisor/types.js";
 import { invalidServerError, invalidServerSnapshot, withInvalidServers } from "../control-plane/invalid-servers.js";
 import type { InvalidServer } from "../control-plane/server-diff.js";
 import { createAsyncQueue } from "./async-queue.js";
-import { logEntryToProto, serverToProto } from "./convert.js";
+import { logEntryToProto, serverToProto as snapshotToProto } from "./convert.js";
+import type { ToolCount } from "../mcp/registry.js";
 
 /** Two exposed names that collided and how the registry resolved it (domain shape of `NameCollision`). */
 export interface NameCollisionInfo {
@@ -30,6 +31,8 @@ export interface NameCollisionInfo {
 export interface ServerServiceDeps {
   readonly supervisor: Pick<Supervisor, "list" | "get" | "enable" | "disable" | "restart" | "log">;
   readonly nameCollisions?: () => readonly NameCollisionInfo[];
+  /** The registry's tool counts per server (the one definition of a count); absent: the supervisor's discovered counts. */
+  readonly toolCounts?: () => ReadonlyMap<string, ToolCount>;
   /** Servers the control plane lists but never starts (cloud `invalid`), shown with state `INVALID` and their reason. */
   readonly invalidServers?: () => readonly InvalidServer[];
 }
@@ -60,12 +63,16 @@ export function serverServiceRoutes(deps: ServerServiceDeps): (router: ConnectRo
     if (invalid) throw invalidServerError(invalid);
     return name;
   };
+  /** A server with the registry's counts; `counts` taken once per answer so a list is one consistent view. */
+  const serverToProto = (snapshot: ServerSnapshot, now?: number, counts = deps.toolCounts?.()): Server =>
+    snapshotToProto(snapshot, now, counts ? (counts.get(snapshot.name) ?? { exposed: 0, hidden: 0 }) : undefined);
   return (router) => {
     router.service(ServerService, {
       listServers() {
         const now = Date.now();
+        const counts = deps.toolCounts?.();
         return create(ListServersResponseSchema, {
-          servers: withInvalidServers(supervisor.list(), deps.invalidServers?.() ?? []).map((snapshot) => serverToProto(snapshot, now)),
+          servers: withInvalidServers(supervisor.list(), deps.invalidServers?.() ?? []).map((snapshot) => serverToProto(snapshot, now, counts)),
           nameCollisions: (deps.nameCollisions?.() ?? []).map((collision) => create(NameCollisionSchema, collision)),
         });
       },

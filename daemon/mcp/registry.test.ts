@@ -313,3 +313,63 @@ test("policy explain support: tools are described by exposed or canonical name, 
   t.is(registry.suggestTool("kb-memory-delete_entitie"), "kb-memory-delete_entities");
   t.is(registry.suggestTool("something-else-entirely"), undefined);
 });
+
+test("tool counts: one definition; every tool a catalog lists is either exposed or hidden with its reason", async (t) => {
+  const memory = await started(t, [
+    { name: "alpha", create: () => createTestServer("alpha", createProbe()) },
+    { name: "broke", create: () => plainServer("broke", { tools: ["one", "two"] }) },
+    { name: "cold", enabled: false, create: () => createTestServer("cold", createProbe()) },
+  ]);
+  // The in-memory supervisor never fails a server: this one reports "broke" failed with its catalog kept.
+  const supervisor: Supervisor = { ...memory, list: () => memory.list().map((s) => (s.name === "broke" ? { ...s, state: "failed" as const } : s)) };
+  const registry = createRegistry({
+    supervisor,
+    managementTools: true,
+    policy: { decide: (tool) => (tool.exposedName === "alpha-fail" ? { allowed: false, rule: 'deny "alpha-fail"' } : { allowed: true, rule: "allow *" }) },
+  });
+  t.teardown(() => registry.close());
+  registry.replaceSeeds(
+    new Map([
+      [
+        "cold",
+        {
+          tools: [
+            { name: "normal", inputSchema: { type: "object" } },
+            { name: "tasky", inputSchema: { type: "object" }, execution: { taskSupport: "required" } },
+          ],
+          prompts: [],
+          resources: [],
+          resourceTemplates: [],
+        },
+      ],
+    ]),
+  );
+  const reasons = Object.fromEntries(registry.hiddenTools().map((tool) => [tool.exposedName, tool.reason]));
+  t.deepEqual(reasons, {
+    "alpha-fail": { kind: "denied", rule: 'deny "alpha-fail"' },
+    "broke-one": { kind: "server_failed" },
+    "broke-two": { kind: "server_failed" },
+    "cold-normal": { kind: "server_disabled" },
+    "cold-tasky": { kind: "task_only" },
+  });
+  t.is(registry.hiddenTools("cold").find((tool) => tool.reason.kind === "task_only")?.upstreamName, "tasky");
+  const counts = registry.toolCounts();
+  for (const server of ["alpha", "broke", "cold"]) {
+    t.deepEqual(counts.get(server), { exposed: registry.tools(server).length, hidden: registry.hiddenTools(server).length }, server);
+  }
+  // A disabled or failed server exposes only its management tool (which works on it: enabling it is the point).
+  t.deepEqual(counts.get("cold"), { exposed: 1, hidden: 2 });
+  t.deepEqual(counts.get("broke"), { exposed: 1, hidden: 2 });
+  const alphaListed = memory.catalog("alpha")!.tools.length;
+  t.deepEqual(counts.get("alpha"), { exposed: alphaListed - 1 + 1, hidden: 1 }, "its tools but the denied one, plus its management tool");
+  const total = [...counts.values()].reduce((sum, count) => sum + count.exposed, 0);
+  t.is(total, registry.tools().length, "the per-server counts add up to the list");
+
+  await memory.enable("cold");
+  t.deepEqual(
+    registry.hiddenTools("cold").map((tool) => tool.reason.kind),
+    [],
+    "the live catalog (no task-only tool) replaces the seed, and the server is up",
+  );
+  t.deepEqual(registry.toolCounts().get("cold"), { exposed: registry.tools("cold").length, hidden: 0 });
+});

@@ -40,6 +40,37 @@ import { createClientNameView, type ClientNameRule, type ClientNameView } from "
 
 export type { ExposedTool } from "./exposed-tool.js";
 
+/**
+ * Why a tool a server lists is not exposed. The one vocabulary of "hidden" for `dsctl tools list --all`,
+ * `servers list` and `status`: a tool is counted as exposed exactly when it is in `tools()`, and every
+ * other tool a known catalog lists is hidden for one of these reasons (the first that applies, in this order).
+ */
+export type HiddenToolReason =
+  | { readonly kind: "task_only" }
+  | { readonly kind: "denied"; readonly rule: string }
+  | { readonly kind: "server_disabled" }
+  | { readonly kind: "server_failed" };
+
+/** A tool a server lists that clients do not see, and why. */
+export interface HiddenTool {
+  /** The exposed name it holds (it keeps it for when it comes back); for a task-only tool, which gets none, its canonical name. */
+  readonly exposedName: string;
+  readonly canonicalName: string;
+  readonly server: string;
+  readonly upstreamName: string;
+  readonly definition: JsonObject;
+  readonly reason: HiddenToolReason;
+}
+
+/**
+ * A server's tools by the one definition of "tools" (see `Registry.toolCounts`): `exposed` are the ones in
+ * `tools(server)` (its management tool included), `hidden` the others its catalog lists.
+ */
+export interface ToolCount {
+  readonly exposed: number;
+  readonly hidden: number;
+}
+
 /** A prompt as clients see it. */
 export interface ExposedPrompt {
   readonly exposedName: string;
@@ -81,6 +112,14 @@ export interface Registry {
   prompts(server?: string): ExposedPrompt[];
   resources(server?: string): ExposedResource[];
   resourceTemplates(server?: string): ExposedResourceTemplate[];
+  /** The tools of known catalogs that `tools()` leaves out, with the reason, sorted by server then name. */
+  hiddenTools(server?: string): HiddenTool[];
+  /**
+   * Exposed and hidden tools per server, the single source of every tool count the gateway reports
+   * (`GetStatus`, `ListServers`, `WatchEvents`), so counts always agree with `tools()` and `hiddenTools()`.
+   * A server with no known catalog has none of either.
+   */
+  toolCounts(): ReadonlyMap<string, ToolCount>;
   /** Throws not_found (unknown), permission_denied (policy) or unavailable (server disabled or failed). */
   resolveTool(exposedName: string): ExposedTool;
   /** Throws not_found or unavailable. */
@@ -154,6 +193,9 @@ interface Snapshot {
   readonly unavailable: ReadonlyMap<string, ServerSnapshot>;
   /** The lists clients see, computed once per snapshot (lists are served often; the policy is applied here). */
   readonly visible: VisibleLists;
+  /** Tools known but not in `visible.tools`, with why. */
+  readonly hidden: readonly HiddenTool[];
+  readonly toolCounts: ReadonlyMap<string, ToolCount>;
   readonly signatures: Record<CatalogKind, string>;
   /** Client name views made for this snapshot, by rule id and entry (filled on first use). */
   readonly clientViews: Map<string, ClientNameView>;
@@ -166,7 +208,50 @@ interface VisibleLists {
   readonly templates: readonly ExposedResourceTemplate[];
 }
 
-type SnapshotParts = Omit<Snapshot, "signatures" | "visible" | "clientViews">;
+type SnapshotParts = Omit<Snapshot, "signatures" | "visible" | "clientViews" | "hidden" | "toolCounts">;
+
+/** A task-only tool: listed by its server but given no name (see `isTaskOnly`). */
+interface TaskOnlyTool {
+  readonly server: string;
+  readonly canonicalName: string;
+  readonly upstreamName: string;
+  readonly definition: JsonObject;
+}
+
+function byServerThenName(a: HiddenTool, b: HiddenTool): number {
+  if (a.server !== b.server) return a.server < b.server ? -1 : 1;
+  return a.exposedName < b.exposedName ? -1 : a.exposedName > b.exposedName ? 1 : 0;
+}
+
+/**
+ * Why each named tool not in `visible` is hidden (the policy first: it would stay hidden with the server up),
+ * plus the task-only tools; and the counts per server that follow from the same two lists.
+ */
+function hiddenAndCounts(snap: SnapshotParts, visible: readonly ExposedTool[], taskOnly: readonly TaskOnlyTool[]): Pick<Snapshot, "hidden" | "toolCounts"> {
+  const shown = new Set(visible.map((tool) => tool.exposedName));
+  const hidden: HiddenTool[] = taskOnly.map((tool) => ({ ...tool, exposedName: tool.canonicalName, reason: { kind: "task_only" } }));
+  for (const tool of snap.tools.values()) {
+    if (shown.has(tool.exposedName)) continue;
+    const decision = snap.decisions.get(tool.exposedName);
+    const reason: HiddenToolReason =
+      decision !== undefined && !decision.allowed
+        ? { kind: "denied", rule: decision.rule }
+        : snap.unavailable.get(tool.server)?.enabled === false
+          ? { kind: "server_disabled" }
+          : { kind: "server_failed" };
+    hidden.push({ exposedName: tool.exposedName, canonicalName: tool.canonicalName, server: tool.server, upstreamName: tool.upstreamName, definition: tool.definition, reason });
+  }
+  hidden.sort(byServerThenName);
+  const counts = new Map<string, { exposed: number; hidden: number }>();
+  const countOf = (server: string): { exposed: number; hidden: number } => {
+    let count = counts.get(server);
+    if (count === undefined) counts.set(server, (count = { exposed: 0, hidden: 0 }));
+    return count;
+  };
+  for (const tool of visible) countOf(tool.server).exposed++;
+  for (const tool of hidden) countOf(tool.server).hidden++;
+  return { hidden, toolCounts: counts };
+}
 
 function ofServer<T extends { readonly server: string }>(items: readonly T[], server: string | undefined): T[] {
   return server === undefined ? items.slice() : items.filter((item) => item.server === server);
@@ -307,13 +392,18 @@ export function createRegistry(options: RegistryOptions): Registry {
     const promptCandidates: NamingCandidate[] = [];
     const resourceClaims: UriClaim[] = [];
     const templateClaims: UriClaim[] = [];
+    const taskOnly: TaskOnlyTool[] = [];
     for (const server of servers) {
       (isAvailable(server) ? available : unavailable).set(server.name, server);
       const catalog = catalogOf(server.name);
       if (!catalog) continue;
       for (const tool of catalog.tools) {
         const name = nameOf(tool);
-        if (name === undefined || isTaskOnly(tool)) continue;
+        if (name === undefined) continue;
+        if (isTaskOnly(tool)) {
+          taskOnly.push({ server: server.name, canonicalName: wantedExposedName(server.prefix, name), upstreamName: name, definition: tool });
+          continue;
+        }
         toolCandidates.push({ server: server.name, prefix: server.prefix, upstreamName: name });
         toolDefs.set(itemKey(server.name, name), tool);
       }
@@ -388,7 +478,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       resources: visibleResources(partial),
       templates: visibleTemplates(partial),
     };
-    return { ...partial, visible, signatures: signaturesOf(visible), clientViews: new Map() };
+    return { ...partial, visible, ...hiddenAndCounts(partial, visible.tools, taskOnly), signatures: signaturesOf(visible), clientViews: new Map() };
   }
 
   function visibleTools(snap: SnapshotParts): ExposedTool[] {
@@ -479,6 +569,8 @@ export function createRegistry(options: RegistryOptions): Registry {
     prompts: (server) => ofServer(current.visible.prompts, server),
     resources: (server) => ofServer(current.visible.resources, server),
     resourceTemplates: (server) => ofServer(current.visible.templates, server),
+    hiddenTools: (server) => ofServer(current.hidden, server),
+    toolCounts: () => current.toolCounts,
     resolveTool(exposedName) {
       const tool = current.tools.get(exposedName);
       if (!tool) throw new GatewayError("not_found", `unknown tool "${exposedName}"`);

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file deploystack/gateway/v1/gateway.proto.
  */
 export const file_deploystack_gateway_v1_gateway: GenFile = /*@__PURE__*/
-  fileDesc("CiRkZXBsb3lzdGFjay9nYXRld2F5L3YxL2dhdGV3YXkucHJvdG8SFmRlcGxveXN0YWNrLmdhdGV3YXkudjEicwoMU2VydmVyQ291bnRzEg0KBXRvdGFsGAEgASgNEg8KB3J1bm5pbmcYAiABKA0SEAoIc3RhcnRpbmcYAyABKA0SEQoJdW5oZWFsdGh5GAQgASgNEg8KB3N0b3BwZWQYBSABKA0SDQoFdG9vbHMYBiABKA0igQEKElNlcnZlclN0YXRlQ2hhbmdlZBIuCgZzZXJ2ZXIYASABKAsyHi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlchI7Cg5wcmV2aW91c19zdGF0ZRgCIAEoDjIjLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyU3RhdGUiOQoOQ2F0YWxvZ0NoYW5nZWQSEwoLc2VydmVyX25hbWUYASABKAkSEgoKdG9vbF9jb3VudBgCIAEoDSI6CgxUZWFtU3dpdGNoZWQSKgoEdGVhbRgBIAEoCzIcLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuVGVhbSJFCgxDb25maWdTeW5jZWQSNQoHY2hhbmdlcxgBIAMoCzIkLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyQ2hhbmdlIlYKC0NvbmZpZ0Vycm9yEgwKBHBhdGgYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKDAwoFRXZlbnQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASSgoUc2VydmVyX3N0YXRlX2NoYW5nZWQYAiABKAsyKi5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlNlcnZlclN0YXRlQ2hhbmdlZEgAEkEKD2NhdGFsb2dfY2hhbmdlZBgDIAEoCzImLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuQ2F0YWxvZ0NoYW5nZWRIABI9Cg10ZWFtX3N3aXRjaGVkGAQgASgLMiQuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5UZWFtU3dpdGNoZWRIABI9Cg1jb25maWdfc3luY2VkGAUgASgLMiQuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5Db25maWdTeW5jZWRIABI7Cgxjb25maWdfZXJyb3IYBiABKAsyIy5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkNvbmZpZ0Vycm9ySABCBgoEa2luZCpkCgxDb25maWdTb3VyY2USHQoZQ09ORklHX1NPVVJDRV9VTlNQRUNJRklFRBAAEhYKEkNPTkZJR19TT1VSQ0VfRklMRRABEh0KGUNPTkZJR19TT1VSQ0VfREVQTE9ZU1RBQ0sQAmIGcHJvdG8z", [file_deploystack_gateway_v1_server, file_deploystack_gateway_v1_team, file_google_protobuf_timestamp]);
+  fileDesc("CiRkZXBsb3lzdGFjay9nYXRld2F5L3YxL2dhdGV3YXkucHJvdG8SFmRlcGxveXN0YWNrLmdhdGV3YXkudjEiiQEKDFNlcnZlckNvdW50cxINCgV0b3RhbBgBIAEoDRIPCgdydW5uaW5nGAIgASgNEhAKCHN0YXJ0aW5nGAMgASgNEhEKCXVuaGVhbHRoeRgEIAEoDRIPCgdzdG9wcGVkGAUgASgNEg0KBXRvb2xzGAYgASgNEhQKDGhpZGRlbl90b29scxgHIAEoDSKBAQoSU2VydmVyU3RhdGVDaGFuZ2VkEi4KBnNlcnZlchgBIAEoCzIeLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyEjsKDnByZXZpb3VzX3N0YXRlGAIgASgOMiMuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXJTdGF0ZSI5Cg5DYXRhbG9nQ2hhbmdlZBITCgtzZXJ2ZXJfbmFtZRgBIAEoCRISCgp0b29sX2NvdW50GAIgASgNIjoKDFRlYW1Td2l0Y2hlZBIqCgR0ZWFtGAEgASgLMhwuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5UZWFtIkUKDENvbmZpZ1N5bmNlZBI1CgdjaGFuZ2VzGAEgAygLMiQuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXJ2ZXJDaGFuZ2UiVgoLQ29uZmlnRXJyb3ISDAoEcGF0aBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoMDCgVFdmVudBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBJKChRzZXJ2ZXJfc3RhdGVfY2hhbmdlZBgCIAEoCzIqLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuU2VydmVyU3RhdGVDaGFuZ2VkSAASQQoPY2F0YWxvZ19jaGFuZ2VkGAMgASgLMiYuZGVwbG95c3RhY2suZ2F0ZXdheS52MS5DYXRhbG9nQ2hhbmdlZEgAEj0KDXRlYW1fc3dpdGNoZWQYBCABKAsyJC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLlRlYW1Td2l0Y2hlZEgAEj0KDWNvbmZpZ19zeW5jZWQYBSABKAsyJC5kZXBsb3lzdGFjay5nYXRld2F5LnYxLkNvbmZpZ1N5bmNlZEgAEjsKDGNvbmZpZ19lcnJvchgGIAEoCzIjLmRlcGxveXN0YWNrLmdhdGV3YXkudjEuQ29uZmlnRXJyb3JIAEIGCgRraW5kKmQKDENvbmZpZ1NvdXJjZRIdChlDT05GSUdfU09VUkNFX1VOU1BFQ0lGSUVEEAASFgoSQ09ORklHX1NPVVJDRV9GSUxFEAESHQoZQ09ORklHX1NPVVJDRV9ERVBMT1lTVEFDSxACYgZwcm90bzM", [file_deploystack_gateway_v1_server, file_deploystack_gateway_v1_team, file_google_protobuf_timestamp]);
 
 /**
  * Counts of servers by state.
@@ -60,11 +60,20 @@ export type ServerCounts = Message<"deploystack.gateway.v1.ServerCounts"> & {
   stopped: number;
 
   /**
-   * Tools exposed across all servers.
+   * Tools MCP clients see across all servers: exactly what ListTools returns,
+   * and the sum of the servers' tool_count.
    *
    * @generated from field: uint32 tools = 6;
    */
   tools: number;
+
+  /**
+   * Tools the servers list that MCP clients do not see: the sum of the
+   * servers' hidden_tool_count (ListTools with include_hidden says why).
+   *
+   * @generated from field: uint32 hidden_tools = 7;
+   */
+  hiddenTools: number;
 };
 
 /**
@@ -116,7 +125,8 @@ export type CatalogChanged = Message<"deploystack.gateway.v1.CatalogChanged"> & 
   serverName: string;
 
   /**
-   * How many tools are exposed now, across all servers.
+   * How many tools are exposed now, across all servers (GetStatus's
+   * servers.tools, by the same definition).
    *
    * @generated from field: uint32 tool_count = 2;
    */

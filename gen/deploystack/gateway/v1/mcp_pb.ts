@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file deploystack/gateway/v1/mcp.proto.
  */
 export const file_deploystack_gateway_v1_mcp: GenFile = /*@__PURE__*/
-  fileDesc("CiBkZXBsb3lzdGFjay9nYXRld2F5L3YxL21jcC5wcm90bxIWZGVwbG95c3RhY2suZ2F0ZXdheS52MSKDAQoMU2Vzc2lvblN0YXJ0EhIKCnNlc3Npb25faWQYASABKAkSOwoJdHJhbnNwb3J0GAIgASgOMiguZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXNzaW9uVHJhbnNwb3J0Eg8KB3Byb2ZpbGUYAyABKAkSEQoJc3RhdGVsZXNzGAQgASgIIjIKDUNsaWVudE1lc3NhZ2USEwoLZXhjaGFuZ2VfaWQYASABKAQSDAoEanNvbhgCIAEoDCJNCg1TZXJ2ZXJNZXNzYWdlEhMKC2V4Y2hhbmdlX2lkGAEgASgEEgwKBGpzb24YAiABKAwSGQoRZXhjaGFuZ2VfY29tcGxldGUYAyABKAgiLgoSU2Vzc2lvbkluaXRpYWxpemVkEhgKEHByb3RvY29sX3ZlcnNpb24YASABKAkiHgoMU2Vzc2lvbkVuZGVkEg4KBnJlYXNvbhgBIAEoCSJ9CgRUb29sEgwKBG5hbWUYASABKAkSDgoGc2VydmVyGAIgASgJEhUKDXVwc3RyZWFtX25hbWUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSKwoKZGVmaW5pdGlvbhgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiVAoIUmVzb3VyY2USCwoDdXJpGAEgASgJEg4KBnNlcnZlchgCIAEoCRIrCgpkZWZpbml0aW9uGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJqCgZQcm9tcHQSDAoEbmFtZRgBIAEoCRIOCgZzZXJ2ZXIYAiABKAkSFQoNdXBzdHJlYW1fbmFtZRgDIAEoCRIrCgpkZWZpbml0aW9uGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJPCgxDYWxsUHJvZ3Jlc3MSEAoIcHJvZ3Jlc3MYASABKAESEgoFdG90YWwYAiABKAFIAIgBARIPCgdtZXNzYWdlGAMgASgJQggKBl90b3RhbCJVCg5DYWxsTG9nTWVzc2FnZRINCgVsZXZlbBgBIAEoCRIOCgZsb2dnZXIYAiABKAkSJAoEZGF0YRgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSqUAQoQU2Vzc2lvblRyYW5zcG9ydBIhCh1TRVNTSU9OX1RSQU5TUE9SVF9VTlNQRUNJRklFRBAAEiUKIVNFU1NJT05fVFJBTlNQT1JUX1NUUkVBTUFCTEVfSFRUUBABEhkKFVNFU1NJT05fVFJBTlNQT1JUX1NTRRACEhsKF1NFU1NJT05fVFJBTlNQT1JUX1NURElPEANiBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("CiBkZXBsb3lzdGFjay9nYXRld2F5L3YxL21jcC5wcm90bxIWZGVwbG95c3RhY2suZ2F0ZXdheS52MSKDAQoMU2Vzc2lvblN0YXJ0EhIKCnNlc3Npb25faWQYASABKAkSOwoJdHJhbnNwb3J0GAIgASgOMiguZGVwbG95c3RhY2suZ2F0ZXdheS52MS5TZXNzaW9uVHJhbnNwb3J0Eg8KB3Byb2ZpbGUYAyABKAkSEQoJc3RhdGVsZXNzGAQgASgIIjIKDUNsaWVudE1lc3NhZ2USEwoLZXhjaGFuZ2VfaWQYASABKAQSDAoEanNvbhgCIAEoDCJNCg1TZXJ2ZXJNZXNzYWdlEhMKC2V4Y2hhbmdlX2lkGAEgASgEEgwKBGpzb24YAiABKAwSGQoRZXhjaGFuZ2VfY29tcGxldGUYAyABKAgiLgoSU2Vzc2lvbkluaXRpYWxpemVkEhgKEHByb3RvY29sX3ZlcnNpb24YASABKAkiHgoMU2Vzc2lvbkVuZGVkEg4KBnJlYXNvbhgBIAEoCSKpAQoEVG9vbBIMCgRuYW1lGAEgASgJEg4KBnNlcnZlchgCIAEoCRIVCg11cHN0cmVhbV9uYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEisKCmRlZmluaXRpb24YBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhUKDWhpZGRlbl9yZWFzb24YBiABKAkSEwoLd2FudGVkX25hbWUYByABKAkiVAoIUmVzb3VyY2USCwoDdXJpGAEgASgJEg4KBnNlcnZlchgCIAEoCRIrCgpkZWZpbml0aW9uGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJqCgZQcm9tcHQSDAoEbmFtZRgBIAEoCRIOCgZzZXJ2ZXIYAiABKAkSFQoNdXBzdHJlYW1fbmFtZRgDIAEoCRIrCgpkZWZpbml0aW9uGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJPCgxDYWxsUHJvZ3Jlc3MSEAoIcHJvZ3Jlc3MYASABKAESEgoFdG90YWwYAiABKAFIAIgBARIPCgdtZXNzYWdlGAMgASgJQggKBl90b3RhbCJVCg5DYWxsTG9nTWVzc2FnZRINCgVsZXZlbBgBIAEoCRIOCgZsb2dnZXIYAiABKAkSJAoEZGF0YRgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSqUAQoQU2Vzc2lvblRyYW5zcG9ydBIhCh1TRVNTSU9OX1RSQU5TUE9SVF9VTlNQRUNJRklFRBAAEiUKIVNFU1NJT05fVFJBTlNQT1JUX1NUUkVBTUFCTEVfSFRUUBABEhkKFVNFU1NJT05fVFJBTlNQT1JUX1NTRRACEhsKF1NFU1NJT05fVFJBTlNQT1JUX1NURElPEANiBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * The first message of an OpenSession stream.
@@ -213,6 +213,25 @@ export type Tool = Message<"deploystack.gateway.v1.Tool"> & {
    * @generated from field: google.protobuf.Struct definition = 5;
    */
   definition?: JsonObject | undefined;
+
+  /**
+   * Why MCP clients do not see this tool; empty for an exposed tool. Only
+   * set in ListTools with include_hidden: "denied by policy (<rule>)",
+   * "task-only (tasks not supported)", "server disabled", "server failed".
+   * A task-only tool gets no exposed name: `name` is then the canonical
+   * `<prefix>-<tool>` it would have.
+   *
+   * @generated from field: string hidden_reason = 6;
+   */
+  hiddenReason: string;
+
+  /**
+   * The name the tool wanted when a collision with another server's tool gave
+   * it `name` instead; empty when it has the name it wanted.
+   *
+   * @generated from field: string wanted_name = 7;
+   */
+  wantedName: string;
 };
 
 /**
