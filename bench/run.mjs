@@ -4,7 +4,7 @@
  * half), `npm run bench -- --quick --smoke` (CI: every contender that starts answers a few calls correctly; exits 1
  * only on wrong results or failed calls, never on timing). See bench/README.md for how to read the output.
  *
- * Options: --only id,id (contender ids, see README) --no-startup --no-memory --startup-servers N
+ * Options: --only id,id (contender ids or groups, see README) --no-startup --no-memory --startup-servers N
  * --startup-delay-ms N --out DIR --no-readme --cpu-prof DIR (the gateway's daemon and frontend write CPU profiles)
  */
 import { execFileSync } from "node:child_process";
@@ -51,6 +51,13 @@ const plan = quick
       startupRepeats: 2,
       idleSessions: 1000,
     };
+/**
+ * The observability comparison (issue 13: metrics + audit on vs off, and traces on) runs its three gateways only in
+ * latency and 16-session throughput, with fewer rounds than the main scenarios, so the full run stays a few minutes.
+ */
+const observabilityPlan = quick
+  ? { latency: { warmup: 100, rounds: 2, callsPerRound: 200 }, throughput: { sessions: 16, rounds: 2, durationMs: 1500 } }
+  : { latency: { warmup: 300, rounds: 3, callsPerRound: 500 }, throughput: { sessions: 16, rounds: 3, durationMs: 3000 } };
 const startupServers = Number(option("--startup-servers", "20"));
 const startupDelayMs = Number(option("--startup-delay-ms", "5000"));
 const outDir = option("--out", join(root, "bench", "results"));
@@ -118,7 +125,7 @@ async function main() {
   if (recorded) return renderRecorded(resolvePath(recorded));
   installCleanupHooks();
   const paths = benchPaths(root);
-  const all = createContenders(paths).filter((c) => (only.length === 0 ? !c.optional : only.includes(c.id)));
+  const all = createContenders(paths).filter((c) => (only.length === 0 ? !c.optional : only.includes(c.id) || only.includes(c.group)));
   const sharedInstances = new Map();
   const cpuProfDir = option("--cpu-prof", undefined);
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
@@ -146,7 +153,7 @@ async function main() {
       "mcp-proxy": packageVersion("mcp-proxy"),
       "mcp-hub": packageVersion("mcp-hub"),
     },
-    plan: smoke ? { smoke: true } : { ...plan, startupServers, startupDelayMs },
+    plan: smoke ? { smoke: true } : { ...plan, observability: observabilityPlan, startupServers, startupDelayMs },
     contenders: [],
     scenarios: {},
   };
@@ -184,7 +191,7 @@ async function main() {
       exitCode = await smokeRun(running);
       // Peers that do not start here are skipped (the harness checks itself with what works); the gateway, when it
       // is built, must start: that is a regression of the product, not of the environment.
-      const brokenGateway = started.filter((entry) => entry.contender.group === "gateway" && entry.status === "failed");
+      const brokenGateway = started.filter((entry) => isGateway(entry.contender) && entry.status === "failed");
       if (brokenGateway.length > 0 || running.length === 0) {
         log(`SMOKE FAIL: ${running.length === 0 ? "no contender started" : `${brokenGateway.map((e) => e.contender.id).join(", ")} failed to start`}`);
         exitCode = 1;
@@ -209,11 +216,15 @@ async function main() {
   return exitCode;
 }
 
+/** The gateway's own contenders: when dist/ is built, each of them must start. */
+const isGateway = (contender) => contender.group === "gateway" || contender.group === "observability";
+
 async function smokeRun(running) {
   let failures = 0;
   await limited(running, 3, async (entry) => {
     try {
       const problems = await runSmoke(entry);
+      if (entry.instance.smokeCheck) problems.push(...(await entry.instance.smokeCheck()));
       if (problems.length) {
         failures++;
         log(`SMOKE FAIL ${entry.contender.id}: ${problems.join("; ")}`);
@@ -230,23 +241,51 @@ async function smokeRun(running) {
   return failures > 0 ? 1 : 0;
 }
 
-async function fullRun(running, paths, results) {
+/**
+ * Latency and 16-session throughput of the observability contenders alone, alternating round by round like every
+ * scenario, and what the traces contender's sink received meanwhile (proof that spans were exported).
+ */
+async function observabilityRun(entries) {
+  const sinks = entries.filter((entry) => entry.instance.traceSink);
+  const before = new Map();
+  for (const entry of sinks) before.set(entry.contender.id, await entry.instance.traceSink.stats());
+  log(`observability: ${entries.map((entry) => entry.contender.id).join(", ")}`);
+  const latency = await runLatency(entries, { ...observabilityPlan.latency, log });
+  const throughput16 = await runThroughput(entries, { ...observabilityPlan.throughput, log });
+  // Proof that each setting took effect: the audit lines each gateway wrote (none with audit off).
+  const auditLines = Object.fromEntries(entries.map((entry) => [entry.contender.id, entry.instance.auditLines?.()]));
+  const traceExport = {};
+  for (const entry of sinks) {
+    const after = await entry.instance.traceSink.stats();
+    const start = before.get(entry.contender.id);
+    traceExport[entry.contender.id] = { requests: after.requests - start.requests, bytes: after.bytes - start.bytes };
+  }
+  return { latency, throughput16, auditLines, traceExport };
+}
+
+async function fullRun(allRunning, paths, results) {
   const scenarios = results.scenarios;
+  // The observability contenders run only in their own scenario (below); everything else runs in all of them.
+  const observed = allRunning.filter((entry) => entry.contender.group === "observability");
+  const running = allRunning.filter((entry) => entry.contender.group !== "observability");
   const gatewayEntry = running.find((entry) => entry.contender.group === "gateway");
-  const memory = { idle: {}, after64: {} };
-  for (const entry of running) memory.idle[entry.contender.id] = ownRssKiB(entry.instance);
-  if (gatewayEntry) memory.gatewayRoles = { idle: gatewayRss(gatewayEntry.instance.gateway) };
+  if (running.length > 0) {
+    const memory = { idle: {}, after64: {} };
+    for (const entry of running) memory.idle[entry.contender.id] = ownRssKiB(entry.instance);
+    if (gatewayEntry) memory.gatewayRoles = { idle: gatewayRss(gatewayEntry.instance.gateway) };
 
-  scenarios.latency = await runLatency(running, { ...plan.latency, log });
-  scenarios.throughput16 = await runThroughput(running, { sessions: 16, ...plan.throughput, log });
-  scenarios.throughput64 = await runThroughput(running, { sessions: 64, ...plan.throughput, log });
-  for (const entry of running) memory.after64[entry.contender.id] = ownRssKiB(entry.instance);
-  if (gatewayEntry) memory.gatewayRoles.after64 = gatewayRss(gatewayEntry.instance.gateway);
-  scenarios.memory = memory;
-  scenarios.blobs = await runBlobs(running, { ...plan.blobs, log });
+    scenarios.latency = await runLatency(running, { ...plan.latency, log });
+    scenarios.throughput16 = await runThroughput(running, { sessions: 16, ...plan.throughput, log });
+    scenarios.throughput64 = await runThroughput(running, { sessions: 64, ...plan.throughput, log });
+    for (const entry of running) memory.after64[entry.contender.id] = ownRssKiB(entry.instance);
+    if (gatewayEntry) memory.gatewayRoles.after64 = gatewayRss(gatewayEntry.instance.gateway);
+    scenarios.memory = memory;
+    scenarios.blobs = await runBlobs(running, { ...plan.blobs, log });
+  }
+  if (observed.length > 0) scenarios.observability = await observabilityRun(observed);
 
-  await Promise.all(running.map((entry) => entry.instance.stop().catch(() => {})));
-  running.length = 0;
+  await Promise.all(allRunning.map((entry) => entry.instance.stop().catch(() => {})));
+  allRunning.length = 0;
 
   const gatewayBuilt = results.contenders.some((c) => c.group === "gateway" && c.status === "ok");
   if (gatewayBuilt) {

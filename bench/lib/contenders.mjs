@@ -4,9 +4,10 @@
  * tree for the CPU and memory figures.
  *
  * Groups: `floor` (direct stdio), `reference` (the MCP SDK's own HTTP transports, no proxy), `peer` (supergateway,
- * mcp-proxy, mcp-hub: the best of them is the bar), `gateway` (this project).
+ * mcp-proxy, mcp-hub: the best of them is the bar), `gateway` (this project), `observability` (the gateway over /mcp
+ * with its audit log off, at its defaults, and with traces exported: run only in their own scenario, see run.mjs).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
@@ -38,6 +39,7 @@ export function benchPaths(root) {
     forceLoopback: join(root, "bench", "force-loopback.cjs"),
     cpuProfPreload: join(root, "bench", "cpu-prof-preload.cjs"),
     designFloor: join(root, "bench", "design-floor.mjs"),
+    otlpSink: join(root, "bench", "otlp-sink.mjs"),
     supergateway: join(root, "node_modules", "supergateway", "dist", "index.js"),
     mcpProxy: join(root, "node_modules", "mcp-proxy", "dist", "bin", "mcp-proxy.mjs"),
     mcpHub: join(root, "node_modules", "mcp-hub", "dist", "cli.js"),
@@ -270,6 +272,80 @@ export function createContenders(paths) {
     },
   });
 
+  /**
+   * The gateway over /mcp in each observability setting, each a gateway of its own (none of them shared with the
+   * `gateway` group, whose gateway also carries /sse, CallTool, the 64-session run and the large results: the three
+   * must start equal for a difference of a few percent to mean something). Metrics have no off switch (the daemon's
+   * registry is always on), so "off" is the audit log off; "default" is the team file without an `audit:` section
+   * (audit on, arguments not recorded); "traces" is the default with OpenTelemetry on, exporting to
+   * bench/otlp-sink.mjs. Every OTEL_* setting the harness may have inherited is neutralised, so that only the
+   * traces contender traces.
+   */
+  const observability = (setting) => ({
+    id: setting === "traces" ? "gateway-mcp-traces" : `gateway-mcp-observability-${setting}`,
+    label:
+      setting === "off"
+        ? "gateway, /mcp, audit off (metrics on)"
+        : setting === "default"
+          ? "gateway, /mcp, defaults (metrics + audit)"
+          : "gateway, /mcp, defaults + traces (OTLP/HTTP)",
+    group: "observability",
+    observability: setting,
+    unavailable: gatewayUnavailable,
+    async start(ctx) {
+      const sink = setting === "traces" ? await startOtlpSink(paths) : undefined;
+      const otelEnv = sink
+        ? { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${sink.baseUrl}/v1/traces`, OTEL_SDK_DISABLED: "", OTEL_TRACES_EXPORTER: "", OTEL_TRACES_SAMPLER: "" }
+        : { OTEL_SDK_DISABLED: "true" };
+      let instance;
+      try {
+        instance = await startGateway(paths, [{ name: "bench", args: [paths.upstream] }], {
+          cpuProfDir: ctx.cpuProfDir,
+          auditEnabled: setting === "off" ? false : undefined,
+          env: otelEnv,
+        });
+      } catch (error) {
+        await sink?.stop();
+        throw error;
+      }
+      const open = () => openStreamableHttpSession(`${instance.baseUrl}/mcp`);
+      let toolNames;
+      try {
+        toolNames = await probeToolNames(open, 30000, instance.child);
+      } catch (error) {
+        await instance.stop();
+        await sink?.stop();
+        throw error;
+      }
+      const auditLines = () => countAuditLines(instance.home);
+      return {
+        open,
+        toolNames,
+        processes: instance.processes,
+        gateway: instance,
+        auditLines,
+        ...(sink ? { traceSink: sink } : {}),
+        /** After the smoke calls: the setting took effect (audit lines written or not; spans exported). */
+        async smokeCheck() {
+          const problems = [];
+          const lines = await settle(auditLines, (n) => (setting === "off" ? n === 0 : n > 0), 3000);
+          if (setting === "off" && lines !== 0) problems.push(`audit is off but ${lines} audit lines were written`);
+          if (setting !== "off" && lines === 0) problems.push("audit is on but no audit line was written");
+          if (sink) {
+            // The batch exporter sends after its schedule delay (5 s by default) when fewer spans than a batch wait.
+            const { requests } = await settle(() => sink.stats(), (stats) => stats.requests > 0, 15000);
+            if (requests === 0) problems.push("no trace export reached the OTLP sink within 15 s");
+          }
+          return problems;
+        },
+        stop: async () => {
+          await instance.stop();
+          await sink?.stop();
+        },
+      };
+    },
+  });
+
   return [
     direct,
     sdk("http"),
@@ -283,14 +359,20 @@ export function createContenders(paths) {
     gateway("mcp"),
     gateway("sse"),
     gateway("control"),
+    observability("off"),
+    observability("default"),
+    observability("traces"),
     designFloor("two-process"),
     designFloor("two-process", "connect-es"),
     designFloor("one-process"),
   ];
 }
 
-/** Writes a gateway team file with these servers (each a node program with args). */
-export function writeGatewayConfig(home, port, servers) {
+/**
+ * Writes a gateway team file with these servers (each a node program with args). `auditEnabled: false` gives the
+ * team `audit: { enabled: false }`; left out, the team has no `audit:` section (the default: on).
+ */
+export function writeGatewayConfig(home, port, servers, { auditEnabled } = {}) {
   const lines = [
     "gateway:",
     `  port: ${port}`,
@@ -307,7 +389,9 @@ export function writeGatewayConfig(home, port, servers) {
     lines.push(`        command: ${JSON.stringify(process.execPath)}`);
     lines.push(`        args: ${JSON.stringify(server.args)}`);
   }
-  lines.push("    policy:", '      allow: ["*"]', "      deny: []", "");
+  lines.push("    policy:", '      allow: ["*"]', "      deny: []");
+  if (auditEnabled !== undefined) lines.push(`    audit: { enabled: ${auditEnabled} }`);
+  lines.push("");
   const file = join(home, "bench-team.yaml");
   writeFileSync(file, lines.join("\n"));
   return file;
@@ -356,11 +440,12 @@ export function gatewayRoles(rootPid) {
  * as a user does (`dsctl start --foreground`); otherwise the daemon program directly (one process less in the tree).
  * `cpuProfDir` CPU-profiles daemon and frontend (bench/cpu-prof-preload.cjs through NODE_OPTIONS, which the daemon
  * passes to its frontend but not to MCP servers, whose environment is minimal): profiles are written when they exit.
+ * `auditEnabled` goes to the team file (writeGatewayConfig); `env` adds to the daemon's environment.
  */
-export async function startGateway(paths, servers, { home, viaCli = false, port, keepHome = false, readyTimeoutMs = 60000, cpuProfDir, env = {} } = {}) {
+export async function startGateway(paths, servers, { home, viaCli = false, port, keepHome = false, readyTimeoutMs = 60000, cpuProfDir, env = {}, auditEnabled } = {}) {
   const stateHome = home ?? mkdtempSync(join(tmpdir(), "dsgw-bench-"));
   const listenPort = port ?? (await freePort());
-  const config = writeGatewayConfig(stateHome, listenPort, servers);
+  const config = writeGatewayConfig(stateHome, listenPort, servers, { auditEnabled });
   const args = viaCli
     ? [paths.cliMain, "start", "--foreground", "--config", config, "--port", String(listenPort)]
     : [paths.daemonMain, "--config", config, "--port", String(listenPort)];
@@ -407,6 +492,56 @@ export async function startGateway(paths, servers, { home, viaCli = false, port,
     };
   }
   return instance;
+}
+
+/** Polls `read` until `done(value)` or `timeoutMs` passes; returns the last value read. */
+async function settle(read, done, timeoutMs) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || performance.now() >= deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Lines in a gateway's audit log (`logs/audit.jsonl` and its rotated files); 0 when there is none. */
+export function countAuditLines(home) {
+  const dir = join(home, "logs");
+  let lines = 0;
+  let names = [];
+  try {
+    names = readdirSync(dir).filter((name) => /^audit\.jsonl(\.\d+)?$/.test(name));
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    try {
+      const bytes = readFileSync(join(dir, name));
+      for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) lines++;
+    } catch {
+      // rotated away while we read
+    }
+  }
+  return lines;
+}
+
+/**
+ * Starts bench/otlp-sink.mjs (an OTLP/HTTP endpoint that accepts and discards traces, in a process of its own) and
+ * hands back its base URL and `stats()`: how many export requests and bytes it has received so far.
+ */
+export async function startOtlpSink(paths) {
+  const child = spawnTracked(process.execPath, [paths.otlpSink], { env: nodeEnv(), keepStdout: true });
+  const { port } = await readJsonLine(child);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  return {
+    baseUrl,
+    child,
+    async stats() {
+      const response = await fetch(`${baseUrl}/stats`);
+      return response.json();
+    },
+    stop: () => stopTracked(child),
+  };
 }
 
 /**

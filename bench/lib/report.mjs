@@ -181,6 +181,8 @@ export function renderMarkdown(results) {
     out.push(table(["", "health answers, ms", "complete tools/list, ms", "after health, ms"], rows));
   }
 
+  out.push(...renderObservability(results));
+
   const targets = checkTargets(results);
   if (targets.length) {
     out.push(`### Targets (issue 5)`);
@@ -199,6 +201,113 @@ export function renderMarkdown(results) {
     }
   }
   return out.join("\n\n") + "\n";
+}
+
+/** The observability contenders (bench/lib/contenders.mjs), in the order the table shows them. */
+const OBSERVABILITY_IDS = { off: "gateway-mcp-observability-off", default: "gateway-mcp-observability-default", traces: "gateway-mcp-traces" };
+
+/** `value` against `base` as a signed percentage ("+2.4 %"), for targets stated as "at most N % more". */
+const percentMore = (value, base) =>
+  typeof value !== "number" || typeof base !== "number" || Number.isNaN(value) || Number.isNaN(base) || !base
+    ? "—"
+    : `${value >= base ? "+" : "−"}${fmt((100 * Math.abs(value - base)) / base, 1)} %`;
+
+/**
+ * Issue 13's targets on the observability scenario: metrics + audit (the defaults) cost at most 3 % more CPU per call
+ * than audit off, and traces on add at most 10 % to the defaults. CPU per call is the gateway's own (daemon +
+ * frontend + watchdog) at 16 sessions; a setting with errors or wrong results is not judged.
+ */
+export function checkObservabilityTargets(results) {
+  const obs = results.scenarios.observability;
+  if (!obs) return [];
+  const tp = obs.throughput16 ?? {};
+  const cpu = (id) => tp[id]?.cpuPerCallMicros?.own;
+  const clean = (id) => tp[id] !== undefined && tp[id].errors === 0 && tp[id].wrong === 0;
+  const off = cpu(OBSERVABILITY_IDS.off);
+  const standard = cpu(OBSERVABILITY_IDS.default);
+  const traced = cpu(OBSERVABILITY_IDS.traces);
+  const targets = [];
+  if (typeof off === "number" && typeof standard === "number") {
+    // Judged only when the settings took effect: no audit line with audit off, some with the defaults.
+    const lines = obs.auditLines ?? {};
+    const settingsHeld = lines[OBSERVABILITY_IDS.off] === 0 && lines[OBSERVABILITY_IDS.default] > 0;
+    targets.push({
+      target: "metrics + audit on (defaults): CPU per call ≤ 3 % more than audit off",
+      measured: `${fmt(standard)} vs ${fmt(off)} µs (${percentMore(standard, off)})` + (settingsHeld ? "" : ", **audit lines do not match the settings**"),
+      met: settingsHeld && clean(OBSERVABILITY_IDS.off) && clean(OBSERVABILITY_IDS.default) ? standard <= 1.03 * off : undefined,
+    });
+  }
+  if (typeof traced === "number" && typeof standard === "number") {
+    const exported = obs.traceExport?.[OBSERVABILITY_IDS.traces];
+    const spansSent = exported !== undefined && exported.requests > 0;
+    targets.push({
+      target: "traces on: CPU per call ≤ 10 % more than the defaults without traces",
+      measured:
+        `${fmt(traced)} vs ${fmt(standard)} µs (${percentMore(traced, standard)}; vs audit off ${percentMore(traced, off)})` +
+        (spansSent ? "" : ", **no spans reached the sink**"),
+      met: spansSent && clean(OBSERVABILITY_IDS.default) && clean(OBSERVABILITY_IDS.traces) ? traced <= 1.1 * standard : undefined,
+    });
+  }
+  return targets;
+}
+
+/** The "Observability cost" section: the three settings side by side, then the targets judged on them. */
+function renderObservability(results) {
+  const obs = results.scenarios.observability;
+  if (!obs) return [];
+  const labels = new Map(results.contenders.map((c) => [c.id, c.label]));
+  const lat = obs.latency ?? {};
+  const tp = obs.throughput16 ?? {};
+  const offP50 = lat[OBSERVABILITY_IDS.off]?.p50;
+  const offCpu = tp[OBSERVABILITY_IDS.off]?.cpuPerCallMicros?.own;
+  const rows = Object.entries(OBSERVABILITY_IDS)
+    .filter(([, id]) => lat[id] || tp[id])
+    .map(([setting, id]) => {
+      const l = lat[id];
+      const t = tp[id];
+      const own = t?.cpuPerCallMicros?.own;
+      const byRound = t?.cpuPerCallMicros?.ownByRound ?? [];
+      return [
+        `${setting}: ${labels.get(id) ?? id}`,
+        fmt(l?.p50),
+        setting === "off" ? "" : percentMore(l?.p50, offP50),
+        fmt(own),
+        setting === "off" ? "" : percentMore(own, offCpu),
+        byRound.length > 1 ? `${fmt(Math.min(...byRound))}–${fmt(Math.max(...byRound))}` : "—",
+        fmt(t?.callsPerSec),
+        fmt(obs.auditLines?.[id]),
+        `${(l?.errors ?? 0) + (t?.errors ?? 0)} / ${(l?.wrong ?? 0) + (t?.wrong ?? 0)}`,
+      ];
+    });
+  const out = [];
+  out.push("### Observability cost (issue 13)");
+  out.push(
+    table(["setting", "p50 µs (1 client)", "vs off", "CPU µs/call own (16 sessions)", "vs off", "per round", "calls/s (16 sessions)", "audit lines", "errors / wrong"], rows),
+  );
+  const exported = obs.traceExport?.[OBSERVABILITY_IDS.traces];
+  out.push(
+    "Three gateways of their own over /mcp, measured only in this scenario and alternating round by round (" +
+      `${results.plan?.observability ? `latency ${results.plan.observability.latency.rounds} × ${fmt(results.plan.observability.latency.callsPerRound)} calls, ` + `throughput ${results.plan.observability.throughput.rounds} × ${fmt(results.plan.observability.throughput.durationMs / 1000, 1)} s` : "fewer rounds than above"}). ` +
+      "Metrics have no off switch (the daemon's registry is always on), so **off** is the audit log off with metrics on; " +
+      "**default** is a team file without an `audit:` section (metrics and audit on, arguments not recorded); **traces** is " +
+      "the default with `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set to `bench/otlp-sink.mjs` on loopback, a process of its own " +
+      "that accepts and discards every export (its CPU is not the gateway's). The audit lines are what each gateway wrote " +
+      "in the whole run (none with audit off). " +
+      (exported
+        ? `The sink received ${fmt(exported.requests)} export requests (${fmt(exported.bytes / 1024, 1)} KiB) during the scenario.`
+        : "No export figure was recorded for the sink.") +
+      " The per round column is the lowest and highest round's CPU per call: a difference smaller than that spread is noise.",
+  );
+  const targets = checkObservabilityTargets(results);
+  if (targets.length) {
+    out.push(
+      table(
+        ["target", "measured", "met"],
+        targets.map((t) => [t.target, t.measured, t.met === undefined ? "—" : t.met ? "yes" : "**no**"]),
+      ),
+    );
+  }
+  return out;
 }
 
 /** The design-floor contenders (bench/design-floor.mjs), in the order the targets table shows them. */

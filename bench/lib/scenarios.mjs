@@ -141,7 +141,7 @@ export async function runThroughput(running, { sessions, rounds, durationMs, tim
   const totals = new Map(
     running.map((entry) => [
       entry.contender.id,
-      { calls: 0, elapsedMs: 0, ms: [], errors: 0, wrong: 0, cpuOwn: 0, cpuUpstream: 0, cpuClient: 0, hasOwn: false, lastError: undefined },
+      { calls: 0, elapsedMs: 0, ms: [], errors: 0, wrong: 0, cpuOwn: 0, cpuUpstream: 0, cpuClient: 0, hasOwn: false, ownByRound: [], lastError: undefined },
     ]),
   );
   for (let round = 0; round < rounds; round++) {
@@ -187,7 +187,10 @@ export async function runThroughput(running, { sessions, rounds, durationMs, tim
       total.calls += calls;
       total.elapsedMs += elapsedMs;
       total.cpuOwn += cpu.own;
-      if (cpuBefore.own.size > 0) total.hasOwn = true;
+      if (cpuBefore.own.size > 0) {
+        total.hasOwn = true;
+        if (calls > 0) total.ownByRound.push(cpu.own / calls);
+      }
       total.cpuUpstream += cpu.upstream;
       total.cpuClient += client.user + client.system;
       await Promise.all(opened.sessions.map((session) => session.close().catch(() => {})));
@@ -211,6 +214,8 @@ export async function runThroughput(running, { sessions, rounds, durationMs, tim
         upstream: perCall(total.cpuUpstream),
         ownAndUpstream: perCall(total.cpuOwn + total.cpuUpstream),
         client: perCall(total.cpuClient),
+        // Each round's own CPU per call: their spread says how far the machine's noise moves the figure.
+        ownByRound: total.hasOwn ? total.ownByRound : [],
       },
       ...(total.lastError ? { lastError: total.lastError } : {}),
     };
