@@ -21,6 +21,16 @@ export interface CallbackListenerOptions {
   readonly expectedState: string;
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
+  /** Who is being signed in to, for the browser page and errors; default "DeployStack". */
+  readonly provider?: string;
+  /** The command that starts the login again, for the timeout message; default `dsctl login`. */
+  readonly retryCommand?: string;
+  /**
+   * RFC 9207 §2.4: judges the response's `iss` (null when absent) before anything else in
+   * it is acted on or shown, error responses included. Returns a reason to refuse the
+   * response (which ends the login), or undefined to accept it.
+   */
+  readonly checkIssuer?: (iss: string | null) => string | undefined;
 }
 
 /** A waiting listener. */
@@ -37,6 +47,8 @@ const PAGE_STYLE = "font-family:system-ui,sans-serif;max-width:36rem;margin:4rem
 
 /** Starts listening on 127.0.0.1 (and ::1 when available) at `options.port`. */
 export async function startCallbackListener(options: CallbackListenerOptions): Promise<CallbackListener> {
+  const providerName = options.provider ?? "DeployStack";
+  const retryCommand = options.retryCommand ?? "dsctl login";
   let settle: { resolve(code: string): void; reject(error: GatewayError): void } | undefined;
   const code = new Promise<string>((resolve, reject) => {
     settle = { resolve, reject };
@@ -67,15 +79,21 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
     }
     const state = url.searchParams.get("state") ?? "";
     if (!sameState(state, options.expectedState)) {
-      page(res, 400, "Login not completed", "This sign-in response does not belong to the login the gateway is waiting for. Start again with <code>dsctl login</code> if needed.");
+      page(res, 400, "Login not completed", `This sign-in response does not belong to the login the gateway is waiting for. Start again with <code>${retryCommand}</code> if needed.`);
+      return;
+    }
+    const refusal = options.checkIssuer?.(url.searchParams.get("iss"));
+    if (refusal !== undefined) {
+      page(res, 400, "Login refused", "The sign-in response did not come from the expected authorization server. You can close this window.");
+      finish({ error: new GatewayError("permission_denied", refusal) });
       return;
     }
     const error = url.searchParams.get("error");
     if (error) {
       const description = (url.searchParams.get("error_description") ?? "").slice(0, 200);
-      page(res, 400, "Login refused", "DeployStack did not authorize the gateway. You can close this window.");
+      page(res, 400, "Login refused", `${providerName} did not authorize the gateway. You can close this window.`);
       finish({
-        error: new GatewayError("permission_denied", `DeployStack refused the authorization: ${error.slice(0, 60)}${description ? ` (${description})` : ""}`),
+        error: new GatewayError("permission_denied", `${providerName} refused the authorization: ${error.slice(0, 60)}${description ? ` (${description})` : ""}`),
       });
       return;
     }
@@ -84,7 +102,7 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
       page(res, 400, "Login not completed", "The sign-in response carried no authorization code.");
       return;
     }
-    page(res, 200, "Logged in", "DeployStack Gateway is signed in. You can close this window.");
+    page(res, 200, "Logged in", `DeployStack Gateway is signed in${options.provider ? ` to ${options.provider}` : ""}. You can close this window.`);
     finish({ code: received });
   };
 
@@ -97,7 +115,7 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
     const reason = (error as NodeJS.ErrnoException).code === "EADDRINUSE" ? "the port is in use" : String((error as Error).message);
     throw new GatewayError(
       "unavailable",
-      `cannot listen for the login callback on localhost:${options.port} (${reason}) — is another \`dsctl login\` running?`,
+      `cannot listen for the login callback on localhost:${options.port} (${reason}) — is another \`${retryCommand}\` running?`,
       { cause: error },
     );
   }
@@ -114,7 +132,7 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
     finish({
       error: new GatewayError(
         "deadline_exceeded",
-        `login timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for the browser to return to ${redirectUri} — run \`dsctl login\` again`,
+        `login timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for the browser to return to ${redirectUri} — run \`${retryCommand}\` again`,
       ),
     });
   }, options.timeoutMs);

@@ -1,0 +1,272 @@
+import test, { type ExecutionContext } from "ava";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { approveInBrowser, startOAuthFixture, type OAuthFixture, type OAuthFixtureOptions } from "../../test/fixtures/oauth/oauth-fixture.js";
+import { GatewayError } from "../errors.js";
+import { createVault, type Vault } from "../vault/vault.js";
+import { createAuthorizedFetch } from "./authorized-fetch.js";
+import type { ServerOAuthConfig } from "./oauth-config.js";
+import { createOAuthStore } from "./oauth-store.js";
+import { createServerOAuth, type ServerOAuth } from "./server-oauth.js";
+
+/**
+ * The OAuth client against a real authorization server and a real protected MCP server on
+ * loopback (test/fixtures/oauth: the SDK's server-side auth helpers), with the SDK's own
+ * MCP client speaking through the authorized fetch — the same seam the gateway's remote
+ * transport uses. Only the clock is injected.
+ */
+
+interface Harness {
+  readonly fixture: OAuthFixture;
+  readonly home: string;
+  readonly vault: Vault;
+  readonly oauth: ServerOAuth;
+  readonly secrets: Set<string>;
+  readonly clock: { now: number };
+  signedIn: number;
+  /** An MCP client through the authorized fetch; rejects while unauthorized. */
+  connect(): Promise<Client>;
+  /** Every byte under the home folder. */
+  stateBytes(): string;
+}
+
+async function harness(t: ExecutionContext, config: ServerOAuthConfig = {}, fixtureOptions: OAuthFixtureOptions = {}): Promise<Harness> {
+  const home = mkdtempSync(join(tmpdir(), "dsgw-oauth-"));
+  const fixture = await startOAuthFixture(fixtureOptions);
+  const clients: Client[] = [];
+  t.teardown(async () => {
+    for (const client of clients) await client.close().catch(() => {});
+    await fixture.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+  const vault = await createVault({ home, env: { DEPLOYSTACK_MASTER_KEY: "a".repeat(64) }, keychain: null });
+  const secrets = new Set<string>();
+  const clock = { now: Date.now() };
+  const h: Harness = {
+    fixture,
+    home,
+    vault,
+    secrets,
+    clock,
+    signedIn: 0,
+    oauth: createServerOAuth({
+      serverName: "linear",
+      serverUrl: fixture.mcpUrl,
+      config,
+      store: createOAuthStore(vault),
+      now: () => clock.now,
+      onSecret: (value) => secrets.add(value),
+      onSignedIn: () => {
+        h.signedIn += 1;
+      },
+    }),
+    async connect() {
+      const client = new Client({ name: "oauth-test", version: "1.0.0" });
+      clients.push(client);
+      await client.connect(new StreamableHTTPClientTransport(new URL(fixture.mcpUrl), { fetch: createAuthorizedFetch(h.oauth) }));
+      return client;
+    },
+    stateBytes() {
+      return readdirSync(home, { withFileTypes: true, recursive: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => readFileSync(join(entry.parentPath, entry.name)).toString("latin1"))
+        .join("\n");
+    },
+  };
+  return h;
+}
+
+async function login(h: Harness): Promise<{ issuer: string; authorizationUrl: URL; callbackStatus: number }> {
+  const attempt = await h.oauth.beginLogin({ timeoutMs: 60_000 });
+  const { callbackStatus } = await approveInBrowser(attempt.authorizationUrl);
+  const { issuer } = await attempt.done;
+  return { issuer, authorizationUrl: new URL(attempt.authorizationUrl), callbackStatus };
+}
+
+function textOf(result: Awaited<ReturnType<Client["callTool"]>>): string {
+  return (result.content as { text: string }[])[0]!.text;
+}
+
+test("without a token the server answers 401 and the error names the exact login command", async (t) => {
+  const h = await harness(t);
+  const refused = await t.throwsAsync(() => h.connect());
+  t.is((refused as Error & { code?: number }).code, 401);
+  t.false(await h.oauth.hasTokens());
+  const error = h.oauth.needsAuthError();
+  t.is(error.kind, "failed_precondition");
+  t.is(error.message, 'server "linear" needs a sign-in: run `dsctl servers login linear`');
+});
+
+test("sign-in by dynamic registration: PKCE S256, resource, state, native registration; then calls work", async (t) => {
+  const h = await harness(t);
+  await t.throwsAsync(() => h.connect()); // the 401 that tells the gateway where the metadata is
+  const { issuer, authorizationUrl, callbackStatus } = await login(h);
+  t.is(callbackStatus, 200);
+  t.is(issuer, h.fixture.issuer);
+  t.is(h.signedIn, 1);
+  const query = authorizationUrl.searchParams;
+  t.is(query.get("code_challenge_method"), "S256");
+  t.regex(query.get("code_challenge") ?? "", /^[A-Za-z0-9_-]{43}$/);
+  t.is(query.get("resource"), h.fixture.mcpUrl);
+  t.truthy(query.get("state"));
+  t.is(h.fixture.registrations.length, 1);
+  t.is(h.fixture.registrations[0]!.application_type, "native");
+  t.deepEqual(h.fixture.registrations[0]!.redirect_uris, [query.get("redirect_uri")]);
+  t.regex(query.get("redirect_uri") ?? "", /^http:\/\/localhost:\d+\/oauth\/callback$/);
+  t.deepEqual(h.fixture.tokenRequestResources, [h.fixture.mcpUrl]);
+
+  const client = await h.connect();
+  t.is(textOf(await client.callTool({ name: "echo", arguments: { text: "hi" } })), "echo: hi");
+
+  // Every token went to the masker; none is in any file of the state folder (the vault is sealed).
+  t.true(h.fixture.issuedTokens.length >= 2);
+  for (const token of h.fixture.issuedTokens) t.true(h.secrets.has(token), "token registered with the masker");
+  const bytes = h.stateBytes();
+  for (const token of h.fixture.issuedTokens) t.false(bytes.includes(token), "token in plain text on disk");
+  t.false(bytes.includes(h.fixture.issuer), "the issuer is not even in the record names");
+});
+
+test("a second sign-in reuses the registration stored for the issuer", async (t) => {
+  const h = await harness(t);
+  await login(h);
+  const second = await login(h);
+  t.is(h.fixture.registrations.length, 1);
+  t.is(second.callbackStatus, 200);
+});
+
+test("the token is refreshed before it expires (injected clock), and the new one is used", async (t) => {
+  const h = await harness(t);
+  await login(h);
+  const client = await h.connect();
+  const before = h.fixture.mcpAuthorizations.at(-1);
+  h.clock.now += 3600_000 - 30_000; // inside the refresh margin
+  t.is(textOf(await client.callTool({ name: "echo", arguments: { text: "later" } })), "echo: later");
+  t.is(h.fixture.refreshCount(), 1);
+  t.not(h.fixture.mcpAuthorizations.at(-1), before);
+  t.deepEqual(h.fixture.tokenRequestResources, [h.fixture.mcpUrl, h.fixture.mcpUrl], "the refresh names the resource too");
+});
+
+test("a 401 with a stored token refreshes silently and retries once", async (t) => {
+  const h = await harness(t);
+  await login(h);
+  const client = await h.connect();
+  h.fixture.expireAccessTokens();
+  // Several calls at once with the same stale token refresh it once.
+  const results = await Promise.all(["a", "b", "c"].map((text) => client.callTool({ name: "echo", arguments: { text } })));
+  t.deepEqual(results.map(textOf), ["echo: a", "echo: b", "echo: c"]);
+  t.is(h.fixture.refreshCount(), 1);
+});
+
+test("a revoked refresh token leaves the server needing a sign-in, with the tokens forgotten", async (t) => {
+  const h = await harness(t);
+  await login(h);
+  const client = await h.connect();
+  h.fixture.expireAccessTokens();
+  h.fixture.revokeRefreshTokens();
+  await t.throwsAsync(() => client.callTool({ name: "echo", arguments: { text: "x" } }));
+  t.false(await h.oauth.hasTokens());
+  t.deepEqual(await h.vault.list("oauth-tokens-"), []);
+  // Signing in again brings it back.
+  await login(h);
+  const again = await h.connect();
+  t.is(textOf(await again.callTool({ name: "echo", arguments: { text: "back" } })), "echo: back");
+});
+
+test("logout removes the tokens from the vault; the registration stays (it is bound to the issuer, not a session)", async (t) => {
+  const h = await harness(t);
+  await login(h);
+  t.is((await h.vault.list("oauth-tokens-")).length, 1);
+  t.true(await h.oauth.logout());
+  t.deepEqual(await h.vault.list("oauth-tokens-"), []);
+  t.is((await h.vault.list("oauth-client-")).length, 1);
+  t.false(await h.oauth.logout(), "nothing left to remove");
+  await t.throwsAsync(() => h.connect());
+});
+
+test("an authorization response from another issuer is refused before the code is used (RFC 9207)", async (t) => {
+  const h = await harness(t);
+  h.fixture.setIssuerInResponse("wrong");
+  const attempt = await h.oauth.beginLogin({ timeoutMs: 60_000 });
+  const { callbackStatus } = await approveInBrowser(attempt.authorizationUrl);
+  t.is(callbackStatus, 400);
+  const error = await t.throwsAsync(() => attempt.done, { instanceOf: GatewayError });
+  t.is(error.kind, "permission_denied");
+  t.regex(error.message, /attacker\.example.*refused/);
+  t.deepEqual(h.fixture.tokenRequestResources, [], "the code never reached the token endpoint");
+  t.false(await h.oauth.hasTokens());
+});
+
+test("a missing iss is refused when the authorization server advertises it", async (t) => {
+  const h = await harness(t);
+  h.fixture.setIssuerInResponse("missing");
+  const attempt = await h.oauth.beginLogin({ timeoutMs: 60_000 });
+  t.is((await approveInBrowser(attempt.authorizationUrl)).callbackStatus, 400);
+  const error = await t.throwsAsync(() => attempt.done, { instanceOf: GatewayError });
+  t.regex(error.message, /no "iss"/);
+  t.deepEqual(h.fixture.tokenRequestResources, []);
+});
+
+test("a redirect to another origin arrives there without the token; a caller's own Authorization is never forwarded", async (t) => {
+  const h = await harness(t);
+  const authorizedFetch = createAuthorizedFetch(h.oauth);
+  // Not signed in: the caller's (an IDE's) header must not reach the server.
+  await authorizedFetch(h.fixture.mcpUrl, { method: "POST", headers: { authorization: "Bearer ide-own-token", "content-type": "application/json" }, body: "{}" });
+  t.deepEqual(h.fixture.mcpAuthorizations, [undefined]);
+
+  await login(h);
+  const response = await authorizedFetch(h.fixture.redirectingUrl, {
+    method: "POST",
+    headers: { authorization: "Bearer ide-own-token", "content-type": "application/json" },
+    body: "{}",
+  });
+  t.is(response.status, 404, "the redirect was followed to the other origin");
+  t.is(h.fixture.elsewhereRequests.length, 1);
+  t.is(h.fixture.elsewhereRequests[0]!.authorization, undefined);
+  t.is(await h.oauth.authorization(h.fixture.redirectingUrl.replace(/:\d+/, ":1")), undefined, "no token for another port either");
+});
+
+test("a Client ID Metadata Document is used as the client id where the server supports it (no registration)", async (t) => {
+  const documentUrl = "https://gateway.example.com/oauth/client.json";
+  const h = await harness(t, { clientMetadataUrl: documentUrl }, {
+    clientMetadataDocuments: { [documentUrl]: { client_name: "DeployStack Gateway", redirect_uris: ["http://localhost/oauth/callback"] } },
+  });
+  const { authorizationUrl } = await login(h);
+  t.is(authorizationUrl.searchParams.get("client_id"), documentUrl);
+  t.is(h.fixture.registrations.length, 0);
+  const client = await h.connect();
+  t.is(textOf(await client.callTool({ name: "whoami", arguments: {} })), `client ${documentUrl}`);
+  // The refresh presents the same client id.
+  h.fixture.expireAccessTokens();
+  t.is(textOf(await client.callTool({ name: "whoami", arguments: {} })), `client ${documentUrl}`);
+  t.is(h.fixture.refreshCount(), 1);
+});
+
+test("a configured client is used as is, its secret registered with the masker", async (t) => {
+  const h = await harness(t, { clientId: "team-client", clientSecret: "team-client-secret-value" }, {
+    dynamicRegistration: false,
+    preRegistered: [
+      {
+        client_id: "team-client",
+        client_secret: "team-client-secret-value",
+        redirect_uris: ["http://localhost/oauth/callback"],
+        token_endpoint_auth_method: "client_secret_post",
+      },
+    ],
+  });
+  t.true(h.secrets.has("team-client-secret-value"));
+  const { authorizationUrl } = await login(h);
+  t.is(authorizationUrl.searchParams.get("client_id"), "team-client");
+  const client = await h.connect();
+  t.is(textOf(await client.callTool({ name: "whoami", arguments: {} })), "client team-client");
+  t.false(h.stateBytes().includes("team-client-secret-value"));
+});
+
+test("with neither a configured client nor a registration endpoint the sign-in says what to configure", async (t) => {
+  const h = await harness(t, {}, { dynamicRegistration: false });
+  const error = await t.throwsAsync(() => h.oauth.beginLogin({ timeoutMs: 60_000 }), { instanceOf: GatewayError });
+  t.is(error.kind, "failed_precondition");
+  t.regex(error.message, /set oauth\.clientId/);
+});
