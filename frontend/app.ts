@@ -10,7 +10,8 @@ import { createMetrics } from "./middleware/metrics.js";
 import { createNotFound } from "./middleware/not-found.js";
 import { createStreamableHttp } from "./middleware/streamable-http.js";
 import type { SessionRegistry } from "./session/session-registry.js";
-import type { FrontendSettings } from "./settings.js";
+import { sessionLimitsOf, type FrontendSettings } from "./settings.js";
+import type { StatelessPool } from "./modern/stateless-pool.js";
 
 /** What the koa app is built from; everything with a side effect is injected so tests can drive it. */
 export interface AppDeps {
@@ -28,6 +29,8 @@ export interface AppDeps {
   readonly logger?: Logger;
   /** `GET /metrics`'s exposition (frontend-metrics.ts); absent: not served. */
   readonly metrics?: () => Promise<string>;
+  /** The streams modern (2026-07-28) requests cross to the daemon on; absent: `/mcp` serves the legacy era only. */
+  readonly statelessPool?: StatelessPool;
 }
 
 /**
@@ -49,7 +52,17 @@ export function createApp(deps: AppDeps): Koa {
   app.use(createClientAuth({ token: deps.settings.clientAuth === "token" ? deps.clientToken : undefined }));
   app.use(createHealth({ sessionCount: () => deps.sessions.size }));
   app.use(createMetrics({ text: deps.metrics }));
-  app.use(createStreamableHttp({ sessions: deps.sessions, maxBodyBytes: deps.settings.maxBodyBytes, profileNames: deps.profileNames }));
+  const limits = sessionLimitsOf(deps.settings);
+  app.use(
+    createStreamableHttp({
+      sessions: deps.sessions,
+      maxBodyBytes: deps.settings.maxBodyBytes,
+      profileNames: deps.profileNames,
+      ...(deps.statelessPool
+        ? { modern: { pool: deps.statelessPool, keepAliveMs: limits.keepAliveMs, maxBufferedBytes: limits.maxBufferedBytes } }
+        : {}),
+    }),
+  );
   app.use(
     createLegacySse({
       sessions: deps.sessions,

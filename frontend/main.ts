@@ -8,6 +8,7 @@ import { createApp } from "./app.js";
 import { createFrontendMetrics } from "./frontend-metrics.js";
 import { loadOrCreateClientToken } from "./client-token.js";
 import { createDaemonClient } from "./daemon-client.js";
+import { StatelessPool } from "./modern/stateless-pool.js";
 import { createFrontendServer } from "./http/server.js";
 import { systemClock } from "./session/clock.js";
 import { SessionRegistry } from "./session/session-registry.js";
@@ -51,7 +52,18 @@ function main(): void {
   let listeningPort: number | undefined;
   const port = (): number => listeningPort ?? (server.address() as AddressInfo | null)?.port ?? settings.port;
   const metrics = createFrontendMetrics(controlSocket);
-  const app = createApp({ settings, sessions, port, clientToken, logger, daemonReachable: daemon.reachable, profileNames: daemon.profileNames, metrics: metrics.text });
+  const statelessPool = new StatelessPool({ daemon });
+  const app = createApp({
+    settings,
+    sessions,
+    port,
+    clientToken,
+    logger,
+    daemonReachable: daemon.reachable,
+    profileNames: daemon.profileNames,
+    metrics: metrics.text,
+    statelessPool,
+  });
   server.on("request", app.callback());
   const shortest = Math.min(settings.sessionIdleTimeoutMs, settings.sessionInitTimeoutMs);
   const sweep = setInterval(() => sessions.sweep(), Math.max(1000, Math.min(60_000, shortest / 4)));
@@ -80,6 +92,7 @@ function main(): void {
     setTimeout(() => process.exit(0), 1500).unref();
     clearInterval(sweep);
     sessions.closeAll("the gateway frontend is shutting down");
+    statelessPool.close();
     server.close(() => {
       metrics.close();
       daemon.close();

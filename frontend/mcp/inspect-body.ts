@@ -11,6 +11,8 @@ export interface BodyShape {
   readonly initialize: boolean;
   /** `params.protocolVersion` of that initialize request, when it is a string. */
   readonly requestedVersion: string | undefined;
+  /** The parsed body, for the era rule (frontend/modern/request-checks.ts), so that nothing parses it twice. */
+  readonly value: unknown;
 }
 
 /**
@@ -35,10 +37,10 @@ export function inspectBody(bytes: Buffer): BodyShape | undefined {
         requestedVersion ??= versionOf(item);
       }
     }
-    return { batch: true, owesAnswers, initialize, requestedVersion };
+    return { batch: true, owesAnswers, initialize, requestedVersion, value };
   }
   const initialize = isInitialize(value);
-  return { batch: false, owesAnswers: owes(value), initialize, requestedVersion: initialize ? versionOf(value) : undefined };
+  return { batch: false, owesAnswers: owes(value), initialize, requestedVersion: initialize ? versionOf(value) : undefined, value };
 }
 
 function owes(item: unknown): boolean {

@@ -11,6 +11,9 @@ import type { ExchangeOutcome, Session } from "../session/session.js";
 import type { SessionRegistry } from "../session/session-registry.js";
 import { profileOfPath, requireKnownProfile } from "../http/profile-path.js";
 import { tracePost } from "../tracing.js";
+import { modernMessageOf } from "../modern/request-checks.js";
+import { serveModernPost, type ModernPostOptions } from "../modern/modern-post.js";
+import { META, isModernProtocolVersion } from "../../shared/mcp-modern.js";
 
 /** Options of the Streamable HTTP endpoint. */
 export interface StreamableHttpOptions {
@@ -21,15 +24,22 @@ export interface StreamableHttpOptions {
   readonly path?: string;
   /** The team's profile names (see `DaemonClient.profileNames`); absent: only the bare path is served. */
   readonly profileNames?: () => Promise<readonly string[] | undefined>;
+  /** Modern (2026-07-28) requests: how they cross to the daemon. Absent: every request is served as legacy. */
+  readonly modern?: ModernPostOptions;
 }
 
 const SESSION_HEADER = "mcp-session-id";
 
 /**
- * MCP Streamable HTTP (2025-11-25 "Transports" › "Streamable HTTP", and the 2025-03-26/2025-06-18 behaviour clients
- * still rely on) at `/mcp`: POST carries client messages, GET opens the standalone SSE stream (or resumes one with
- * `Last-Event-ID`), DELETE ends the session. The SDK's server transport is deliberately not used: this one parses a
- * body once, forwards its bytes and writes SSE frames straight to the socket.
+ * MCP Streamable HTTP at `/mcp`, both eras, decided per request as the 2026-07-28 compatibility rules say
+ * ("Versioning › Backward Compatibility", "Streamable HTTP › Backward Compatibility"):
+ * - legacy (2025-11-25 "Transports" › "Streamable HTTP", and the 2025-03-26/2025-06-18 behaviour clients still rely
+ *   on): a request with `Mcp-Session-Id`, or `initialize`; POST carries client messages, GET opens the standalone
+ *   SSE stream (or resumes one with `Last-Event-ID`), DELETE ends the session;
+ * - modern (2026-07-28): a POST without a session whose `_meta` names a protocol version, served statelessly
+ *   (frontend/modern/); GET and DELETE without a session id are 405, as the modern binding says.
+ * The SDK's server transport is deliberately not used: this one parses a body once, forwards its bytes and writes
+ * SSE frames straight to the socket.
  */
 export function createStreamableHttp(options: StreamableHttpOptions) {
   const path = options.path ?? "/mcp";
@@ -44,9 +54,11 @@ export function createStreamableHttp(options: StreamableHttpOptions) {
         await handlePost(ctx, options, profile);
         return;
       case "GET":
+        refuseWithoutSession(ctx);
         handleGet(ctx, options.sessions, profile);
         return;
       case "DELETE":
+        refuseWithoutSession(ctx);
         handleDelete(ctx, options.sessions, profile);
         return;
       default:
@@ -70,6 +82,16 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions, profile:
     throw new HttpError(406, "not acceptable: the client must accept application/json or text/event-stream");
   }
   const sessionId = ctx.req.headers[SESSION_HEADER];
+  if (sessionId === undefined && !shape.initialize && options.modern) {
+    const modern = modernMessageOf(shape.value);
+    if (modern) {
+      ctx.respond = false;
+      serveModernPost(ctx.res, forwarded, modern, ctx.req.headers, profile, accept, options.modern);
+      if (startedAt !== 0) hopTiming.record("frontend.post", startedAt);
+      return;
+    }
+    if (refusedModernWithoutVersion(ctx, shape.value)) return;
+  }
   let session: Session;
   let created = false;
   if (sessionId === undefined) {
@@ -172,6 +194,32 @@ function handleDelete(ctx: Context, sessions: SessionRegistry, profile: string):
   session.end("deleted by the client", "client");
   ctx.body = null;
   ctx.status = 204;
+}
+
+/**
+ * GET and DELETE belong to legacy sessions: without a session id they are modern-era traffic, which has neither a
+ * standalone stream nor sessions ("Streamable HTTP › Earlier Streamable HTTP Revisions": 405).
+ */
+function refuseWithoutSession(ctx: Context): void {
+  if (ctx.req.headers[SESSION_HEADER] === undefined) {
+    throw new HttpError(405, "method not allowed: only POST is served without an mcp-session-id", { headers: { Allow: "POST" } });
+  }
+}
+
+/**
+ * A request without a session that says it is modern in its `MCP-Protocol-Version` header but names no version in
+ * `_meta` is a malformed modern request: -32602 with HTTP 400 ("Basic › _meta": the version is required), not the
+ * legacy "session required" answer, which a dual-era client would take for a legacy server.
+ */
+function refusedModernWithoutVersion(ctx: Context, value: unknown): boolean {
+  const header = headerValue(ctx, "mcp-protocol-version");
+  if (header === undefined || !isModernProtocolVersion(header)) return false;
+  const message = typeof value === "object" && value !== null && !Array.isArray(value) ? (value as { id?: unknown }) : {};
+  const id = typeof message.id === "string" || typeof message.id === "number" ? message.id : null;
+  const body = JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32602, message: `Invalid params: _meta["${META.protocolVersion}"] is required` } });
+  ctx.respond = false;
+  ctx.res.writeHead(400, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) }).end(body);
+  return true;
 }
 
 function requireSessionHeader(ctx: Context): string {

@@ -1,0 +1,140 @@
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
+import { isPieces, piecesLength } from "../../shared/byte-pieces.js";
+import { SseSink, formatSseEvent } from "../session/sse.js";
+import { checkModernRequest, statusOfModernError, type ModernMessage } from "./request-checks.js";
+import type { StatelessJson, StatelessPool } from "./stateless-pool.js";
+
+/** What serving a modern POST needs. */
+export interface ModernPostOptions {
+  readonly pool: StatelessPool;
+  /** Interval of SSE keep-alive comments on a streamed answer (a `subscriptions/listen` stream stays open). */
+  readonly keepAliveMs: number;
+  /** Unread bytes a slow client may leave before its stream is dropped. */
+  readonly maxBufferedBytes: number;
+}
+
+/** How the client would like to be answered. */
+export interface ModernAccept {
+  readonly json: boolean;
+  readonly eventStream: boolean;
+}
+
+/** Answers whose JSON is at most this long are read for their error code (to choose the HTTP status). */
+const INSPECTED_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * Serves one modern (2026-07-28) POST: no session, nothing remembered. The request's headers are checked against
+ * its body, then its bytes cross to the daemon on a stateless stream (stateless-pool.ts) and the answer comes back
+ * on its exchange: a response alone is one JSON body (HTTP 400 for the revision's protocol errors, 404 for an
+ * unknown method: "Streamable HTTP › Protocol Version Header"); anything before it (progress, log messages, a
+ * subscription's notifications) opens an SSE stream scoped to this request, which the response ends. The client
+ * closing the response cancels the request ("Streamable HTTP › Cancellation"). Takes over `res` (koa's
+ * `respond = false` is the caller's).
+ */
+export function serveModernPost(
+  res: ServerResponse,
+  body: Buffer,
+  message: ModernMessage,
+  headers: IncomingHttpHeaders,
+  profile: string,
+  accept: ModernAccept,
+  options: ModernPostOptions,
+): void {
+  const refused = checkModernRequest(message, headers);
+  if (refused) return writeJson(res, refused.status, refused.body);
+  if (message.id === undefined) {
+    // This revision defines no client notifications over HTTP: accepted and dropped.
+    res.writeHead(202).end();
+    return;
+  }
+  let done = false;
+  let sink: SseSink | undefined;
+  const finish = (): void => {
+    done = true;
+  };
+  const exchange = options.pool.send(profile, body, {
+    onMessage(json, complete) {
+      if (done) return;
+      if (sink === undefined) {
+        if (complete && isEmpty(json)) {
+          finish();
+          res.writeHead(202).end();
+          return;
+        }
+        if (complete && accept.json) {
+          finish();
+          writeJson(res, statusOf(json), json);
+          return;
+        }
+        sink = new SseSink(res, {
+          keepAliveMs: options.keepAliveMs,
+          maxBufferedBytes: options.maxBufferedBytes,
+          onClose: () => {
+            if (done) return;
+            finish();
+            exchange.cancel();
+          },
+        });
+        sink.start({}, [formatSseEvent(json)]);
+      } else {
+        sink.write(formatSseEvent(json));
+      }
+      if (complete) {
+        finish();
+        sink.end();
+      }
+    },
+    onFailed(error) {
+      if (done) return;
+      finish();
+      if (sink) {
+        sink.end();
+        return;
+      }
+      const status = error.code === "not_found" ? 404 : 503;
+      writeJson(res, status, JSON.stringify({ jsonrpc: "2.0", id: message.id ?? null, error: { code: -32603, message: error.message } }));
+    },
+  });
+  res.on("close", () => {
+    if (done) return;
+    finish();
+    exchange.cancel();
+  });
+}
+
+function isEmpty(json: StatelessJson): boolean {
+  return isPieces(json) ? json.every((piece) => piece.length === 0) : json.length === 0;
+}
+
+/** The status of a lone answer: read only when it is small (errors are), else 200. */
+function statusOf(json: StatelessJson): number {
+  if (isPieces(json) || json.length > INSPECTED_ANSWER_BYTES) return 200;
+  const bytes = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
+  // Cheap before parsing: a result never needs it.
+  if (bytes.indexOf('"error"') < 0) return 200;
+  try {
+    const answer = JSON.parse(bytes.toString("utf8")) as { error?: { code?: unknown } };
+    return typeof answer.error?.code === "number" ? statusOfModernError(answer.error.code) : 200;
+  } catch {
+    return 200;
+  }
+}
+
+function writeJson(res: ServerResponse, status: number, json: StatelessJson | string): void {
+  if (res.destroyed || res.headersSent) return;
+  if (typeof json === "string") {
+    res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(json) });
+    res.end(json);
+    return;
+  }
+  if (isPieces(json)) {
+    res.writeHead(status, { "Content-Type": "application/json", "Content-Length": piecesLength(json) });
+    res.cork();
+    for (const piece of json) res.write(piece);
+    res.uncork();
+    res.end();
+    return;
+  }
+  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": json.length });
+  res.end(json);
+}
