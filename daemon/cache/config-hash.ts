@@ -16,7 +16,7 @@ import type { ServerConfig } from "../config/types.js";
  */
 
 /** What the fingerprint covers. */
-export type HashedServerFields = Pick<ServerConfig, "command" | "args" | "env" | "cwd">;
+export type HashedServerFields = Pick<ServerConfig, "command" | "args" | "env" | "cwd" | "remote">;
 
 /** Returns a function computing the fingerprint of a server's configuration under `key`. */
 export function createConfigHasher(key: Uint8Array): (server: HashedServerFields) => string {
@@ -28,6 +28,10 @@ export function createConfigHasher(key: Uint8Array): (server: HashedServerFields
       env: Object.keys(server.env)
         .sort()
         .map((name) => [name, server.env[name]]),
+      // A remote server's URL and headers decide what it offers (added only for remote servers: process fingerprints stay as they were).
+      ...(server.remote
+        ? { remote: [server.remote.url, server.remote.transport, Object.entries(server.remote.headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))] }
+        : {}),
     });
     return `hmac-sha256:${createHmac("sha256", key).update(canonical).digest("hex")}`;
   };

@@ -16,6 +16,7 @@ import {
 } from "./team-file-problems.js";
 import { knownFieldsAt, teamFileSchema, type RawServer, type RawTeam, type RawTeamFile } from "./team-file-schema.js";
 import { ResolveProblem, resolveCommand, resolveCwd, resolvePackageReference, resolveRoot, substituteVariables } from "./resolve-server-strings.js";
+import { isLoopbackHost } from "../upstream/remote-url.js";
 import type { GatewaySettings, ProfileConfig, ServerConfig, TeamConfig, TeamsFile } from "./types.js";
 import { findPrefixOverlaps } from "../mcp/exposed-names.js";
 import { closestMatch } from "../did-you-mean.js";
@@ -283,8 +284,9 @@ function buildServer(
       return fallback;
     }
   };
-  const command = attempt([...path, "command"], raw.command, () =>
-    resolveCommand(substituteVariables(raw.command, variables), fileDir),
+  if (raw.url !== undefined) return buildRemoteServer(raw, path, variables, attempt);
+  const command = attempt([...path, "command"], raw.command ?? "", () =>
+    resolveCommand(substituteVariables(raw.command ?? "", variables), fileDir),
   );
   const args = (raw.args ?? []).map((arg, index) =>
     attempt([...path, "args", index], arg, () => resolvePackageReference(substituteVariables(arg, variables), fileDir)),
@@ -327,3 +329,61 @@ export function embeddedTeamFilePath(): string {
   );
   return candidates.find((candidate) => existsSync(candidate)) ?? candidates[0];
 }
+/**
+ * A remote server (`url:`): `${VAR}` resolved in the URL and the header values (secrets: their
+ * values never appear in a message), plain `http://` refused for a host off loopback unless
+ * `insecure: true`. It is connected with the gateway (eager), like an eager process.
+ */
+function buildRemoteServer(
+  raw: RawServer,
+  path: FieldPath,
+  variables: Readonly<Record<string, string | undefined>>,
+  attempt: <T>(fieldPath: FieldPath, fallback: T, work: () => T) => T,
+): ServerConfig {
+  const insecure = raw.insecure ?? false;
+  const url = attempt([...path, "url"], "", () => checkRemoteUrl(substituteVariables(raw.url!, variables, { secret: true }), insecure));
+  const headers = Object.fromEntries(
+    Object.entries(raw.headers ?? {}).map(([name, value]) => [
+      name,
+      attempt([...path, "headers", name], "", () => substituteVariables(value, variables, { secret: true })),
+    ]),
+  );
+  const oauth = raw.oauth
+    ? {
+        ...(raw.oauth.clientId !== undefined ? { clientId: raw.oauth.clientId } : {}),
+        ...(raw.oauth.clientSecret !== undefined
+          ? { clientSecret: attempt([...path, "oauth", "clientSecret"], "", () => substituteVariables(raw.oauth!.clientSecret!, variables, { secret: true })) }
+          : {}),
+        ...(raw.oauth.scopes !== undefined ? { scopes: raw.oauth.scopes } : {}),
+      }
+    : undefined;
+  return {
+    name: raw.name,
+    command: "",
+    args: [],
+    env: {},
+    enabled: raw.enabled ?? SERVER_DEFAULTS.enabled,
+    startup: "eager",
+    idleTimeoutMs: raw.idleTimeout ?? SERVER_DEFAULTS.idleTimeoutMs,
+    startupTimeoutMs: raw.startupTimeout ?? SERVER_DEFAULTS.startupTimeoutMs,
+    ...(raw.requestTimeout === undefined ? {} : { requestTimeoutMs: raw.requestTimeout }),
+    prefix: raw.prefix ?? raw.name,
+    remote: { url, transport: raw.transport ?? "auto", headers, insecure, ...(oauth ? { oauth } : {}) },
+  };
+}
+
+/** A remote server's URL, checked; messages never repeat it (it may hold a credential). */
+function checkRemoteUrl(text: string, insecure: boolean): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ResolveProblem("not a valid URL (the value is not shown)");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new ResolveProblem("must be an https:// URL (or http:// for a loopback host)");
+  if (url.protocol === "http:" && !insecure && !isLoopbackHost(url.hostname)) {
+    throw new ResolveProblem('plain http:// is allowed only for loopback hosts (localhost, 127.0.0.1, ::1): use https://, or set "insecure: true" to send this server\'s traffic unencrypted');
+  }
+  return url.href;
+}
+

@@ -50,9 +50,49 @@ const envMap = z.record(
   envValue,
 );
 
+/** HTTP header names (RFC 9110 tokens). */
+export const HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
+
+/**
+ * Headers the gateway sets itself on a remote server's requests: configuring them would break the
+ * protocol (session, version, method) or bypass the sign-in (`Authorization` comes from `oauth:`
+ * or, for a static token, from a header of another name the server accepts — see docs).
+ */
+const RESERVED_HEADERS = new Set(["host", "content-type", "content-length", "accept", "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "connection", "transfer-encoding", "last-event-id"]);
+
+/** `headers:` of a remote server: values are secrets (masked like env, never echoed in messages). */
+const headerMap = z.record(
+  z
+    .string()
+    .regex(HEADER_NAME_PATTERN, "header names must be HTTP tokens (letters, digits and !#$%&'*+.^_`|~-)")
+    .refine((name) => !RESERVED_HEADERS.has(name.toLowerCase()), "this header is set by the gateway itself"),
+  envValue,
+);
+
+/**
+ * `oauth:` of a remote server: OAuth 2.1 sign-in (the fields of a pre-registered client; `{}` for
+ * discovery and registration by the gateway). Stored as written; the sign-in itself is `dsctl servers login`.
+ */
+const oauthSchema = z.strictObject({
+  clientId: z.string().min(1).optional(),
+  clientSecret: envValue.optional(),
+  scopes: z.array(z.string().min(1)).optional(),
+});
+
+/** Fields that only a process server has, and only a remote (URL) server has: a server is one or the other. */
+const PROCESS_ONLY = ["args", "env", "cwd", "startup"] as const;
+const REMOTE_ONLY = ["transport", "headers", "oauth", "insecure"] as const;
+
 const serverSchema = z.strictObject({
   name: z.string().regex(SERVER_NAME_PATTERN, "must match ^[A-Za-z0-9_-]{1,64}$"),
-  command: z.string().min(1),
+  command: z.string().min(1).optional(),
+  /** A remote MCP server (Streamable HTTP or HTTP+SSE) instead of a process; may use ${VAR}. */
+  url: z.string().min(1).optional(),
+  transport: z.enum(["auto", "http", "sse"]).optional(),
+  headers: headerMap.optional(),
+  oauth: oauthSchema.optional(),
+  /** Allow plain http:// to a host other than loopback (shown in status). */
+  insecure: z.boolean().optional(),
   args: z.array(z.string()).optional(),
   env: envMap.optional(),
   cwd: z.string().min(1).optional(),
@@ -65,6 +105,26 @@ const serverSchema = z.strictObject({
   prefix: z.string().regex(PREFIX_PATTERN, "must match ^[A-Za-z0-9_-]{0,32}$ (empty means no prefix)").optional(),
   /** Folders the server may see when it asks `roots/list` outside a client's call: paths or `file://` URIs. */
   roots: z.array(z.string().min(1)).optional(),
+}).superRefine((server, ctx) => {
+  if (server.command !== undefined && server.url !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["url"], message: '"command" and "url" are mutually exclusive: a server is either a process or a remote URL' });
+    return;
+  }
+  if (server.command === undefined && server.url === undefined) {
+    ctx.addIssue({ code: "custom", path: ["command"], message: 'required (or "url" for a remote server)' });
+    return;
+  }
+  if (server.url !== undefined) {
+    for (const field of PROCESS_ONLY) {
+      if (server[field] === undefined) continue;
+      const hint = field === "env" ? '; credentials for a remote server go in "headers" or "oauth"' : field === "startup" ? "; it is connected with the gateway" : "";
+      ctx.addIssue({ code: "custom", path: [field], message: `does not apply to a URL server (it runs elsewhere)${hint}` });
+    }
+  } else {
+    for (const field of REMOTE_ONLY) {
+      if (server[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: 'applies only to a URL server (one with "url" instead of "command")' });
+    }
+  }
 });
 
 const policyRulesSchema = z.strictObject({

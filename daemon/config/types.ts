@@ -11,7 +11,7 @@ export type StartupMode = "eager" | "lazy";
 export interface ServerConfig {
   /** Unique within the team; used in the CLI and the control API. */
   readonly name: string;
-  /** The executable (`npx`, `node`, `python3`, a binary path). */
+  /** The executable (`npx`, `node`, `python3`, a binary path); empty for a remote server. */
   readonly command: string;
   readonly args: readonly string[];
   /** Variables the child gets on top of the minimal base environment. Values are secrets. */
@@ -44,6 +44,34 @@ export interface ServerConfig {
   readonly roots?: readonly ServerRoot[];
 }
 
+  /**
+   * Set for a remote MCP server (`url:` in the team file): it is reached over HTTP instead of
+   * being spawned, and `command`, `args` and `env` are empty. Its headers are secrets like `env`.
+   */
+  readonly remote?: RemoteServerConfig;
+}
+
+/** How a remote server is reached: `auto` tries Streamable HTTP and falls back to the legacy HTTP+SSE transport. */
+export type RemoteTransportMode = "auto" | "http" | "sse";
+
+/** A remote MCP server's connection settings (issue: remote servers). */
+export interface RemoteServerConfig {
+  /** The server's URL, `${VAR}` resolved; may hold credentials (userinfo, a token query parameter): never shown as is. */
+  readonly url: string;
+  readonly transport: RemoteTransportMode;
+  /** Sent with every request to the server's own origin only. Values are secrets. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Plain http:// to a host other than loopback was allowed explicitly (shown in status). */
+  readonly insecure: boolean;
+  /** OAuth 2.1 sign-in settings, as written (`{}`: discovery and registration by the gateway). */
+  readonly oauth?: RemoteOAuthConfig;
+}
+
+/** `oauth:` of a remote server. `clientSecret` is a secret. */
+export interface RemoteOAuthConfig {
+  readonly clientId?: string;
+  readonly clientSecret?: string;
+  readonly scopes?: readonly string[];
 /** One configured root, in the shape of MCP's `Root` (2025-11-25 "Client Features › Roots"). */
 export interface ServerRoot {
   /** An absolute `file://` URI of a folder. */

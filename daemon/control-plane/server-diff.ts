@@ -26,7 +26,18 @@ function sameEnv(a: Readonly<Record<string, string>>, b: Readonly<Record<string,
 
 /** Whether the process of a server must restart to apply `next` (same rule as the supervisor). */
 export function processChanged(previous: ServerConfig, next: ServerConfig): boolean {
-  return previous.command !== next.command || previous.cwd !== next.cwd || !sameStrings(previous.args, next.args) || !sameEnv(previous.env, next.env);
+  return (
+    previous.command !== next.command ||
+    previous.cwd !== next.cwd ||
+    !sameStrings(previous.args, next.args) ||
+    !sameEnv(previous.env, next.env) ||
+    remoteChanged(previous, next)
+  );
+}
+
+/** Whether a remote server's connection settings changed (URL, transport, headers, insecure, oauth): it reconnects. */
+function remoteChanged(previous: ServerConfig, next: ServerConfig): boolean {
+  return JSON.stringify(previous.remote ?? null) !== JSON.stringify(next.remote ?? null);
 }
 
 function settingsChanged(previous: ServerConfig, next: ServerConfig): boolean {
@@ -64,6 +75,7 @@ export function diffServers(
         !sameStrings(old.args, server.args) ? "args" : undefined,
         old.cwd !== server.cwd ? "cwd" : undefined,
         !sameEnv(old.env, server.env) ? "env" : undefined,
+        remoteChanged(old, server) ? "url, transport, headers or oauth" : undefined,
       ].filter((field) => field !== undefined);
       changes.push({ serverName: name, kind: "changed", reason: `${fields.join(", ")} changed — restarted with the new config` });
     } else if (settingsChanged(old, server)) {

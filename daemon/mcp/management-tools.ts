@@ -44,7 +44,7 @@ const OUTPUT_SCHEMA: JsonObject = {
   properties: {
     server: { type: "string" },
     action: { type: "string", enum: [...MANAGEMENT_ACTIONS] },
-    state: { type: "string", enum: ["stopped", "starting", "running", "backoff", "failed", "idle", "unhealthy"] },
+    state: { type: "string", enum: ["stopped", "starting", "running", "backoff", "failed", "idle", "unhealthy", "needs_auth"] },
     enabled: { type: "boolean" },
     pid: { type: "integer" },
     restarts: { type: "integer" },

@@ -15,7 +15,7 @@ import type { CallOperation, CallOutcome, ClientEra, SessionTransportLabel } fro
 export const OTHER_LABEL = "other";
 
 /** The server states as the `state` label values of `deploystack_gateway_server_state`. */
-const SERVER_STATES = ["stopped", "starting", "running", "backoff", "failed", "idle", "unhealthy"] as const;
+const SERVER_STATES = ["stopped", "starting", "running", "backoff", "failed", "idle", "unhealthy", "needs_auth"] as const;
 
 /** The MCP methods counted by name in the upstream metrics; any other is `other`. */
 const UPSTREAM_METHODS = new Set(["tools/call", "prompts/get", "resources/read", "completion/complete", "resources/subscribe", "resources/unsubscribe"]);

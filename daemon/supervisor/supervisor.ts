@@ -14,6 +14,10 @@ import {
   type UpstreamTimeouts,
 } from "../upstream/connection.js";
 import { createStdioMessageTransport } from "../upstream/stdio-transport.js";
+import type { UpstreamAuthProvider } from "../upstream/http-request.js";
+import type { MessageTransport } from "../upstream/message-transport.js";
+import { displayUrl, urlSecrets } from "../upstream/remote-url.js";
+import { openRemoteServer, type RemoteExit, type RemoteRun } from "./remote-server.js";
 import { type ProtocolEra, type UpstreamConnection, type UpstreamHandlers, type UpstreamIdentity } from "../upstream/types.js";
 import { buildChildEnv, spawnChild, type ChildExit, type ChildHandle, type StopTimeouts } from "./child-process.js";
 import { systemClock, type Clock, type TimerHandle } from "./clock.js";
@@ -77,6 +81,11 @@ export interface SupervisorDeps {
   readonly upstreamTimeouts?: Partial<UpstreamTimeouts>;
   /** Bound on the `server/discover` era probe of a server whose era is not known yet; default 5 s. */
   readonly eraProbeTimeoutMs?: number;
+  /**
+   * The sign-in seam of a remote server (its OAuth client), asked on every connection attempt;
+   * undefined: requests go without `Authorization`, and a 401 puts the server in NEEDS_AUTH.
+   */
+  readonly authProviderFor?: (config: ServerConfig) => UpstreamAuthProvider | undefined;
 }
 
 /** The supervisor plus what only the composition root wires. */
@@ -101,7 +110,14 @@ const OUTPUT_DRAIN_MS = 2000;
 const REASON_LINES = 10;
 
 interface Run {
-  readonly child: ChildHandle;
+  /** The process, or for a remote server its supervised connection (no pid, nothing to signal). */
+  readonly child: Pick<ChildHandle, "pid" | "signalGroup"> & { stop(timeouts?: StopTimeouts): Promise<ChildExit> };
+  /** What the upstream connection speaks over: the process's pipes or the remote server's HTTP transport. */
+  readonly transport: MessageTransport;
+  /** A remote server's run (its transport flavour for status), if it is one. */
+  readonly remote?: RemoteRun;
+  /** The remote server answered 401 with no usable token: NEEDS_AUTH instead of back-off. */
+  needsAuth?: boolean;
   /** How the connection opens: `auto` probes the era (the first start of a configuration). */
   readonly era: ProtocolEra | "auto";
   /**
@@ -143,6 +159,8 @@ interface Entry {
    * per process configuration; re-probed when a start in the cached era fails or the config changes).
    */
   knownEra?: ProtocolEra;
+  /** The HTTP transport a remote server turned out to speak. */
+  knownFlavour?: "streamable-http" | "sse";
   catalog?: ServerCatalog;
   crashTimes: number[];
   readonly log: LogBuffer;
@@ -185,7 +203,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
 
   const newEntry = (config: ServerConfig): Entry => ({
     config,
-    mask: createMasker(Object.values(config.env)),
+    mask: maskerFor(config),
     enabled: config.enabled,
     state: "stopped",
     restarts: 0,
@@ -223,6 +241,13 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       command: entry.mask(config.command),
       args: config.args.map(entry.mask),
       envNames: Object.keys(config.env).sort(),
+      ...(config.remote
+        ? {
+            url: displayUrl(config.remote.url),
+            insecure: config.remote.insecure && config.remote.url.startsWith("http:"),
+            transport: entry.run?.remote?.flavour ?? entry.knownFlavour ?? (config.remote.transport === "sse" ? "sse" : "streamable-http"),
+          }
+        : {}),
       startup: config.startup,
       prefix: config.prefix,
       ...(entry.identity !== undefined ? { identity: entry.identity } : {}),
@@ -244,7 +269,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     if (entry.removed) return;
     emit("state", snapshot(entry), previous);
     if (state === "running" && entry.run?.lease) settleWaiters(entry, entry.run.lease);
-    else if (state === "failed") settleWaiters(entry, unavailable(entry));
+    else if (state === "failed" || state === "needs_auth") settleWaiters(entry, unavailable(entry));
     else if (state === "stopped" && !entry.enabled) settleWaiters(entry, unavailable(entry));
   };
 
@@ -349,6 +374,10 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     if (shuttingDown || entry.removed || entry.run || !entry.enabled) return;
     clearTimers(entry);
     const { config } = entry;
+    if (config.remote) {
+      launchRemote(entry, era, sameStart);
+      return;
+    }
     let child: ChildHandle;
     try {
       child = spawnChild({
@@ -383,6 +412,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     const outputDone = Promise.all([closed(stderr), closed(child.process.stdout)]).then(() => undefined);
     const run: Run = {
       child,
+      transport: createStdioMessageTransport({ input: child.process.stdin!, output: child.process.stdout! }),
       era,
       probing: era === "auto",
       startController: new AbortController(),
@@ -404,6 +434,43 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     }
     deps.processRegistry?.add(child.pid);
     note(entry, `spawned pid ${child.pid}: ${[config.command, ...config.args].join(" ")}`);
+    beginStart(entry, run, sameStart);
+  };
+
+  /**
+   * A remote server's counterpart of spawning: a new transport (and connection pool) to its URL.
+   * Nothing is sent until `initialize` starts it; its end is the run's "exit".
+   */
+  const launchRemote = (entry: Entry, era: ProtocolEra | "auto", sameStart: boolean): void => {
+    const remote = entry.config.remote!;
+    const auth = deps.authProviderFor?.(entry.config);
+    const connection = openRemoteServer({ serverName: entry.config.name, config: remote, ...(auth ? { auth } : {}) });
+    const run: Run = {
+      child: connection,
+      transport: connection.transport,
+      remote: connection,
+      era,
+      probing: era === "auto",
+      startController: new AbortController(),
+      intentional: false,
+      ended: false,
+      stderrTail: [],
+      flushStderr: () => {},
+    };
+    entry.run = run;
+    connection.exited.then((exit) => {
+      if (exit.needsAuth) run.needsAuth = true;
+      if (exit.reason !== undefined) run.failure ??= exit.reason;
+      onExit(entry, run, exit);
+    });
+    note(entry, `connecting to ${displayUrl(remote.url)}${remote.insecure && remote.url.startsWith("http:") ? " (insecure: plain http)" : ""}`);
+    beginStart(entry, run, sameStart);
+  };
+
+  /** STARTING, the start-up timer, and the MCP opening of a run just spawned or connected. Only inside `serial`. */
+  const beginStart = (entry: Entry, run: Run, sameStart: boolean): void => {
+    const { config } = entry;
+    const era = run.era;
     if (sameStart && entry.state === "starting") Object.assign(entry, { startedAt: clock.now(), nextStartAt: undefined });
     else setState(entry, "starting", { startedAt: clock.now(), nextStartAt: undefined });
     run.startTimer = clock.setTimeout(() => {
@@ -420,7 +487,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     try {
       connection = await createUpstreamConnection({
         serverName: name,
-        transport: createStdioMessageTransport({ input: child.process.stdin!, output: child.process.stdout! }),
+        transport: run.transport,
         handlers: maskingLogs(entry, handlersFor(name)),
         signal: run.startController.signal,
         logger,
@@ -461,9 +528,10 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       return;
     }
     entry.knownEra = connection.identity.era;
+    if (run.remote?.flavour) entry.knownFlavour = run.remote.flavour;
     run.connection = connection;
     run.lease = makeLease(entry, connection);
-    connection.closed.addEventListener("abort", () => stopIfStillAlive(entry, run, "closed its stdout"));
+    connection.closed.addEventListener("abort", () => stopIfStillAlive(entry, run, run.remote ? "its connection closed" : "closed its stdout"));
     const watcher = watchCatalog(connection, {
       ...(deps.listTimeoutMs !== undefined ? { listTimeoutMs: deps.listTimeoutMs } : {}),
       logger,
@@ -514,7 +582,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     timer.unref();
   };
 
-  const onExit = (entry: Entry, run: Run, exit: ChildExit): void => {
+  const onExit = (entry: Entry, run: Run, exit: ChildExit | RemoteExit): void => {
     if (run.ended) return;
     run.ended = true;
     if (run.startTimer !== undefined) clock.clearTimeout(run.startTimer);
@@ -522,7 +590,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     void run.connection?.close();
     run.startController.abort();
     const pid = run.child.pid;
-    const exitText = describeExit(exit);
+    const exitText = run.remote ? ((exit as RemoteExit).reason ?? "disconnected") : describeExit(exit);
     note(entry, exitText);
     // Kill what the leader left behind in its group (npx wrappers, forked helpers), then forget the group.
     void run.child.stop(deps.stopTimeouts).then(() => {
@@ -541,6 +609,12 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       return;
     }
     const reason = run.failure ?? exitText;
+    if (run.needsAuth && !shuttingDown && !entry.removed && entry.enabled) {
+      // Retrying cannot help until someone signs in; `dsctl servers login` (or restart/enable) starts it again.
+      note(entry, reason);
+      setState(entry, "needs_auth", { startedAt: undefined, nextStartAt: undefined, lastError: entry.mask(reason) });
+      return;
+    }
     const details = run.stderrTail.length > 0 ? `\n${run.stderrTail.join("\n")}` : "";
     const now = clock.now();
     entry.crashTimes = recentCrashes([...entry.crashTimes, now], now, policy);
@@ -578,7 +652,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     if (run) {
       run.intentional = true;
       run.startController.abort();
-      note(entry, `stopping pid ${run.child.pid ?? "-"}`);
+      note(entry, run.remote ? "disconnecting" : `stopping pid ${run.child.pid ?? "-"}`);
       const exit = await run.child.stop(deps.stopTimeouts);
       onExit(entry, run, exit);
       entry.run = undefined;
@@ -593,6 +667,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
   };
 
   const processChanged = (a: ServerConfig, b: ServerConfig): boolean =>
+    JSON.stringify(a.remote ?? null) !== JSON.stringify(b.remote ?? null) ||
     a.command !== b.command ||
     a.cwd !== b.cwd ||
     a.args.length !== b.args.length ||
@@ -658,7 +733,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       const entry = find(name);
       return serial(entry, () => {
         entry.enabled = true;
-        if (!entry.run && (entry.state === "stopped" || entry.state === "failed")) {
+        if (!entry.run && (entry.state === "stopped" || entry.state === "failed" || entry.state === "needs_auth")) {
           resetFailures(entry);
           launch(entry);
         }
@@ -688,7 +763,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
 
     async acquire(name, options = {}) {
       const entry = find(name);
-      if (!entry.enabled || entry.state === "failed") throw unavailable(entry);
+      if (!entry.enabled || entry.state === "failed" || entry.state === "needs_auth") throw unavailable(entry);
       if (entry.state === "running" && entry.run?.lease && !entry.run.lease.closed.aborted) {
         armIdle(entry);
         return entry.run.lease;
@@ -750,7 +825,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
         operations.push(
           serial(entry, async () => {
             entry.config = config;
-            entry.mask = createMasker(Object.values(config.env));
+            entry.mask = maskerFor(config);
             entry.run?.connection?.setTimeouts(timeoutsOf(baseTimeouts, config));
             if (enabledChanged) entry.enabled = config.enabled;
             if (!entry.enabled) {
@@ -807,6 +882,21 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
     },
   };
   return supervisor;
+}
+
+/**
+ * The masker of a server's secrets: its env values, and for a remote server its header values,
+ * its OAuth client secret and the credentials in its URL.
+ */
+function maskerFor(config: ServerConfig): Masker {
+  const remote = config.remote;
+  if (!remote) return createMasker(Object.values(config.env));
+  return createMasker([
+    ...Object.values(config.env),
+    ...Object.values(remote.headers),
+    ...(remote.oauth?.clientSecret ? [remote.oauth.clientSecret] : []),
+    ...urlSecrets(remote.url),
+  ]);
 }
 
 function boundedWait(promise: Promise<void>, ms: number): Promise<void> {

@@ -10,11 +10,13 @@ import type { JsonObject, ProtocolEra, UpstreamConnection, UpstreamIdentity } fr
  * Lifecycle states of a supervised server (mirrors the control API's `ServerState`).
  * `unhealthy`: it stopped answering (a liveness ping went unanswered) and is being killed,
  * to be restarted with back-off like a crashed server.
+ * `needs_auth`: a remote server answered 401 and no usable token exists; it waits for
+ * `dsctl servers login NAME` (or a restart) instead of being retried.
  * `invalid`: the control plane marked the server invalid (a DeployStack server missing a
  * required setting). Such a server is never handed to the supervisor, so it never starts; it
  * is listed with this state (see `invalidServerSnapshot`) so that it does not vanish silently.
  */
-export type ServerState = "stopped" | "starting" | "running" | "backoff" | "failed" | "idle" | "unhealthy" | "invalid";
+export type ServerState = "stopped" | "starting" | "running" | "backoff" | "failed" | "idle" | "unhealthy" | "needs_auth" | "invalid";
 
 /** What a server offers, discovered after `initialize` and refreshed on `notifications/…/list_changed`. */
 export interface ServerCatalog {
@@ -47,6 +49,12 @@ export interface ServerSnapshot {
   readonly command: string;
   readonly args: readonly string[];
   readonly envNames: readonly string[];
+  /** A remote server's URL as people may see it (no userinfo, credential-like query values masked). */
+  readonly url?: string;
+  /** A remote server reached over plain http:// off loopback (`insecure: true`). */
+  readonly insecure?: boolean;
+  /** How a remote server is reached (absent for a process: stdio). */
+  readonly transport?: "streamable-http" | "sse";
   readonly startup: StartupMode;
   readonly prefix: string;
   /** From the last successful `initialize` (legacy) or `server/discover` (modern); carries the negotiated version. */

@@ -16,6 +16,9 @@ export function serverUnavailableError(server: {
   const quoted = `server "${server.name}"`;
   if (server.removed) return new GatewayError("unavailable", `${quoted} was removed`);
   if (!server.enabled) return new GatewayError("unavailable", `${quoted} is disabled`);
+  if (server.state === "needs_auth") {
+    return new GatewayError("unavailable", `${quoted} needs sign-in: run \`dsctl servers login ${server.name}\``);
+  }
   if (server.state === "failed") {
     return new GatewayError("unavailable", `${quoted} is failed; see \`dsctl servers logs ${server.name}\` for why`);
   }

@@ -179,9 +179,10 @@ export function createStdioMessageTransport(options: StdioTransportOptions): Mes
 /**
  * A large response line as a message whose `result` is `RawJson`, or undefined for anything else (a request, a
  * notification, an error, a result that is not an object, bytes that are not one valid JSON object): those are
- * parsed the ordinary way, which also reports what is wrong with them.
+ * parsed the ordinary way, which also reports what is wrong with them. Also used for the large bodies of remote
+ * servers (http-messages.ts), so that their results pass through as bytes too.
  */
-function responseWithRawResult(pieces: Buffer[]): JsonRpcMessage | undefined {
+export function responseWithRawResult(pieces: Buffer[]): JsonRpcMessage | undefined {
   const members = scanJsonObject(pieces);
   if (!members) return undefined;
   const message: JsonRpcMessage = {};
