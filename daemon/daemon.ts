@@ -311,6 +311,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         ...controlListen,
         token: ensureControlToken(paths.controlToken),
         allowedOrigins: settings.controlAllowedOrigins,
+        limits: settings.controlHttp,
       },
       routes: controlRoutes({
         gateway: {
@@ -323,7 +324,12 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
             const where = parseControlListen(address ?? "127.0.0.1:0");
             const server = control;
             if (!server) throw new GatewayError("unavailable", "the control api is not up yet");
-            return server.listenTcp({ ...where, token: ensureControlToken(paths.controlToken), allowedOrigins: settings.controlAllowedOrigins });
+            return server.listenTcp({
+              ...where,
+              token: ensureControlToken(paths.controlToken),
+              allowedOrigins: settings.controlAllowedOrigins,
+              limits: settings.controlHttp,
+            });
           },
         },
         servers: {
@@ -357,6 +363,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         clientAuth: settings.clientAuth,
         sessionIdleTimeoutMs: settings.sessionIdleTimeoutMs,
         maxSessions: settings.maxSessions,
+        ...(settings.sessionInitTimeoutMs !== undefined ? { sessionInitTimeoutMs: settings.sessionInitTimeoutMs } : {}),
+        ...settings.http,
         hopTimingDir: hopTiming.dir,
         ...(tracing ? { tracing } : {}),
       },

@@ -7,7 +7,7 @@ import { checkTracingSettings } from "../shared/tracing/tracing-settings.js";
  * The frontend's configuration: the process contract with the daemon (shared/frontend-contract.ts)
  * plus tunables with defaults, settable in the same JSON.
  */
-export interface FrontendSettings extends FrontendProcessConfig, HttpLimits {
+export interface FrontendSettings extends Omit<FrontendProcessConfig, keyof HttpLimits | "sessionInitTimeoutMs">, HttpLimits {
   /** Largest accepted POST body (default 4 MiB); larger → 413. */
   readonly maxBodyBytes: number;
   /** Interval of SSE `: keepalive` comments (default 15 s; 0 disables). */

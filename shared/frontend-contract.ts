@@ -8,6 +8,7 @@
  */
 
 import type { TracingSettings } from "./tracing/tracing-settings.js";
+import type { HttpLimits } from "./http-limits.js";
 
 /** The environment variable that carries `FrontendProcessConfig` as JSON. */
 export const FRONTEND_CONFIG_ENV = "DEPLOYSTACK_FRONTEND_CONFIG";
@@ -30,6 +31,12 @@ export interface FrontendProcessConfig {
   readonly sessionIdleTimeoutMs: number;
   /** Concurrent sessions; past it new sessions get 503. */
   readonly maxSessions: number;
+  /** A session unused after it opened ends after this long (`gateway.sessionInitTimeout`); absent: the frontend's default. */
+  readonly sessionInitTimeoutMs?: number;
+  /** The MCP port's HTTP limits the team file sets (`gateway.http`); each one absent keeps the frontend's default. */
+  readonly headersTimeoutMs?: HttpLimits["headersTimeoutMs"];
+  readonly requestTimeoutMs?: HttpLimits["requestTimeoutMs"];
+  readonly maxConnections?: HttpLimits["maxConnections"];
   /** Where to write hop timings (shared/hop-timing.ts); empty or absent: timing off. */
   readonly hopTimingDir?: string;
   /** Where to export traces (shared/tracing), as the daemon resolved it; absent: tracing off. */

@@ -492,3 +492,38 @@ test("prefix overlaps that let names collide are warnings naming both servers, a
   const clean = parseTeamFile("teams:\n  - id: demo\n    servers:\n      - { name: a, command: node }\n      - { name: b, command: node }\n", "/tmp/t.yaml", { variables: {} });
   t.is(clean.warnings, undefined);
 });
+
+test("gateway: sessionInitTimeout, http and controlHttp load as the listeners' limits; only what is set is passed on", async (t) => {
+  const dir = tempDir(t);
+  const path = writeFile(
+    dir,
+    "team.yaml",
+    `gateway:
+  sessionInitTimeout: 5s
+  http: { headersTimeout: 2s, requestTimeout: 1m, maxConnections: 64 }
+  controlHttp: { maxConnections: 4 }
+teams:
+  - id: demo
+`,
+  );
+  const { gateway } = await loadTeamFile(path, { variables: {} });
+  t.is(gateway.sessionInitTimeoutMs, 5_000);
+  t.deepEqual(gateway.http, { headersTimeoutMs: 2_000, requestTimeoutMs: 60_000, maxConnections: 64 });
+  t.deepEqual(gateway.controlHttp, { maxConnections: 4 });
+
+  const bare = await loadTeamFile(writeFile(dir, "bare.yaml", "teams:\n  - id: demo\n"), { variables: {} });
+  t.false("sessionInitTimeoutMs" in bare.gateway || "http" in bare.gateway || "controlHttp" in bare.gateway, "absent: the listeners' own defaults");
+});
+
+test("gateway: bad listener limits are refused with their position", async (t) => {
+  const dir = tempDir(t);
+  const shorter = writeFile(dir, "shorter.yaml", "gateway:\n  http: { headersTimeout: 20s, requestTimeout: 5s }\nteams:\n  - id: demo\n");
+  t.regex(await problemsOf(t, shorter), /shorter\.yaml:2:\d+: gateway\.http\.requestTimeout: requestTimeout \(5000 ms\) must not be shorter than headersTimeout \(20000 ms\)/);
+  // Only the headers timeout is set, past the default request timeout (30 s): the field to fix is the one written.
+  const pastDefault = writeFile(dir, "past-default.yaml", "gateway:\n  controlHttp: { headersTimeout: 45s }\nteams:\n  - id: demo\n");
+  t.regex(await problemsOf(t, pastDefault), /gateway\.controlHttp\.headersTimeout: requestTimeout \(30000 ms\) must not be shorter/);
+  const zero = writeFile(dir, "zero.yaml", "gateway:\n  sessionInitTimeout: 0s\n  http: { maxConnections: 0 }\nteams:\n  - id: demo\n");
+  const message = await problemsOf(t, zero);
+  t.regex(message, /gateway\.sessionInitTimeout: must be more than 0/);
+  t.regex(message, /gateway\.http\.maxConnections/);
+});

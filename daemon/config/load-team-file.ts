@@ -18,6 +18,7 @@ import { knownFieldsAt, teamFileSchema, type RawServer, type RawTeam, type RawTe
 import { ResolveProblem, resolveCommand, resolveCwd, resolvePackageReference, resolveRoot, substituteVariables } from "./resolve-server-strings.js";
 import { isLoopbackHost } from "../upstream/remote-url.js";
 import type { GatewaySettings, ProfileConfig, ServerConfig, TeamConfig, TeamsFile } from "./types.js";
+import type { HttpLimits } from "../../shared/http-limits.js";
 import { findPrefixOverlaps } from "../mcp/exposed-names.js";
 import { closestMatch } from "../did-you-mean.js";
 
@@ -208,6 +209,15 @@ function prefixOverlapWarnings(raw: RawTeamFile, file: TeamsFile): UnplacedProbl
   return warnings;
 }
 
+/** `gateway.http` / `gateway.controlHttp` in the listeners' terms: only the limits the file sets. */
+function httpLimitsOf(raw: { readonly headersTimeout?: number; readonly requestTimeout?: number; readonly maxConnections?: number }): Partial<HttpLimits> {
+  return {
+    ...(raw.headersTimeout !== undefined ? { headersTimeoutMs: raw.headersTimeout } : {}),
+    ...(raw.requestTimeout !== undefined ? { requestTimeoutMs: raw.requestTimeout } : {}),
+    ...(raw.maxConnections !== undefined ? { maxConnections: raw.maxConnections } : {}),
+  };
+}
+
 function buildTeamsFile(raw: RawTeamFile, absolutePath: string, options: LoadTeamFileOptions, problems: UnplacedProblem[]): TeamsFile {
   const variables = options.variables ?? { ...process.env, DEPLOYSTACK_HOME: resolveHome() };
   const fileDir = dirname(absolutePath);
@@ -225,6 +235,9 @@ function buildTeamsFile(raw: RawTeamFile, absolutePath: string, options: LoadTea
       maxSessions: gateway.maxSessions ?? GATEWAY_DEFAULTS.maxSessions,
       watch: gateway.watch ?? GATEWAY_DEFAULTS.watch,
       ...(gateway.tracing ? { tracing: gateway.tracing } : {}),
+      ...(gateway.sessionInitTimeout !== undefined ? { sessionInitTimeoutMs: gateway.sessionInitTimeout } : {}),
+      ...(gateway.http ? { http: httpLimitsOf(gateway.http) } : {}),
+      ...(gateway.controlHttp ? { controlHttp: httpLimitsOf(gateway.controlHttp) } : {}),
     },
     teams: raw.teams.map((team, teamIndex) =>
       buildTeam(team, team.id === defaultTeamId, (server, serverIndex) =>

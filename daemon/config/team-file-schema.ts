@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { DURATION_HINT, parseDuration } from "./duration.js";
+import { DEFAULT_HTTP_LIMITS } from "../../shared/http-limits.js";
 
 /**
  * The shape of a team file as written by people (YAML) or tools (JSON), validated with
@@ -183,6 +184,32 @@ const teamSchema = z.strictObject({
   profiles: z.record(z.string().regex(PROFILE_NAME_PATTERN, "profile names must match ^[A-Za-z0-9_-]{1,64}$"), profileSchema).optional(),
 });
 
+/** A timeout of an HTTP listener: more than zero, and within what node's timers accept. */
+const listenerTimeout = duration.refine((ms) => ms >= 1 && ms <= 2 ** 31 - 1, "must be more than 0 and at most 24 days");
+
+/**
+ * `gateway.http` (the MCP port) and `gateway.controlHttp` (the TCP control listener): the limits against slow and
+ * greedy local clients (shared/http-limits.ts); what is left out keeps the listener's default. A request timeout
+ * covers the headers too, so it may not be shorter than the headers timeout (node refuses that as well).
+ */
+const httpLimitsSchema = z
+  .strictObject({
+    headersTimeout: listenerTimeout.optional(),
+    requestTimeout: listenerTimeout.optional(),
+    maxConnections: z.number().int().min(1).max(1_000_000).optional(),
+  })
+  .superRefine((limits, ctx) => {
+    const headers = limits.headersTimeout ?? DEFAULT_HTTP_LIMITS.headersTimeoutMs;
+    const request = limits.requestTimeout ?? DEFAULT_HTTP_LIMITS.requestTimeoutMs;
+    if (request < headers) {
+      ctx.addIssue({
+        code: "custom",
+        path: [limits.requestTimeout !== undefined ? "requestTimeout" : "headersTimeout"],
+        message: `requestTimeout (${request} ms) must not be shorter than headersTimeout (${headers} ms)`,
+      });
+    }
+  });
+
 const gatewaySchema = z.strictObject({
   port: z.number().int().min(0).max(65_535).optional(),
   clientAuth: z.enum(["none", "token"]).optional(),
@@ -190,6 +217,12 @@ const gatewaySchema = z.strictObject({
   controlAllowedOrigins: z.array(z.string().min(1)).optional(),
   sessionIdleTimeout: duration.optional(),
   maxSessions: z.number().int().min(1).optional(),
+  /** A session not used after its `initialize` (or a legacy SSE stream with no request) ends after this long. */
+  sessionInitTimeout: listenerTimeout.optional(),
+  /** Limits of the MCP port's HTTP listener. */
+  http: httpLimitsSchema.optional(),
+  /** Limits of the TCP control listener (`--control-listen`, `dsctl dashboard`). */
+  controlHttp: httpLimitsSchema.optional(),
   /** Reload the file when it is saved (default true); false: only `dsctl teams sync` re-reads it. */
   watch: z.boolean().optional(),
   /** OpenTelemetry traces to an OTLP/HTTP collector (the OTEL_EXPORTER_OTLP_* variables take precedence). */

@@ -4,6 +4,8 @@
  * types; nothing downstream ever sees raw YAML or JSON.
  */
 
+import type { HttpLimits } from "../../shared/http-limits.js";
+
 /** When a server is started: with the daemon, or on first use. */
 export type StartupMode = "eager" | "lazy";
 
@@ -159,6 +161,12 @@ export interface GatewaySettings {
   readonly sessionIdleTimeoutMs: number;
   /** Cap on concurrent MCP client sessions. */
   readonly maxSessions: number;
+  /** `gateway.sessionInitTimeout`: how long a session may go unused after it opened; absent: the frontend's default. */
+  readonly sessionInitTimeoutMs?: number;
+  /** `gateway.http`: the MCP port's HTTP limits that the file sets (the rest keep the frontend's defaults). */
+  readonly http?: Partial<HttpLimits>;
+  /** `gateway.controlHttp`: the TCP control listener's HTTP limits that the file sets (the rest keep its defaults). */
+  readonly controlHttp?: Partial<HttpLimits>;
   /** Whether the daemon reloads the team file when it is saved (hot reload); `false` leaves it to `dsctl teams sync`. */
   readonly watch: boolean;
   /** `gateway.tracing`: the OTLP/HTTP endpoint traces go to (shared/tracing/tracing-settings.ts); absent: none from the file. */
