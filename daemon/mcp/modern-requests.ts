@@ -15,9 +15,10 @@
  * - `subscriptions/listen` keeps its exchange open: an acknowledgement naming the filters the gateway honours,
  *   then each change notification, all tagged with the subscription id ("Patterns › Subscriptions").
  *
- * Server-to-client requests: a modern caller offers no `clientRequest`, so a legacy server's sampling, elicitation
- * or roots request during a modern call gets the router's "no client can answer" refusal (upstream-router.ts).
- * Multi round-trip bridging (an `InputRequiredResult` towards the modern client) plugs in at `ModernCaller`.
+ * Server-to-client requests: a modern caller `suspendsForInput`, so a legacy server's sampling, elicitation or roots
+ * request during a modern `tools/call`, `prompts/get` or `resources/read` holds the upstream call and answers the
+ * client with an `InputRequiredResult`; the client's retry (`inputResponses`, the gateway's `requestState`) resumes
+ * it (mrtr-held-calls.ts, docs/protocol.md "MRTR across eras").
  */
 import { ALL_PROTOCOL_VERSIONS, META, MODERN_ERROR, isModernProtocolVersion } from "../../shared/mcp-modern.js";
 import { spliceJson, type JsonPayload } from "../../shared/open-session-wire/payload.js";
@@ -262,10 +263,11 @@ export class ModernChannel implements McpSession {
 
 /**
  * The caller of one modern request: its progress and (when it asked for a level) log messages go on its exchange.
- * It has no `clientRequest`: the seam where multi round-trip bridging will turn a legacy server's request into an
- * `InputRequiredResult`.
+ * It has no `clientRequest`: it suspends for input instead (a server's request becomes an `InputRequiredResult`).
  */
 class ModernCaller implements Caller {
+  readonly suspendsForInput = true;
+
   constructor(
     private readonly channel: ModernChannel,
     private readonly exchangeId: bigint,

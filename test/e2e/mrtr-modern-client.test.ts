@@ -1,0 +1,118 @@
+import anyTest, { type TestFn } from "ava";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { messagesOf, rawRequest } from "./helpers/mcp-raw-http.js";
+import { startGateway, teamFile, type Gateway } from "./helpers/mcp-gateway.js";
+
+/**
+ * Multi round-trip requests towards a modern client (docs/protocol.md "MRTR across eras"): the SDK v2 client pinned to
+ * 2026-07-28 over Streamable HTTP calls legacy servers (server-everything and modern-mrtr-legacy-server.mjs) that ask
+ * their client for elicitation, sampling and roots during the call. The gateway holds each upstream call, answers the
+ * client with an InputRequiredResult, and the client's SDK fulfils it with its own handlers and retries: the
+ * application sees one ordinary call.
+ */
+
+interface Context {
+  gateway: Gateway;
+}
+
+const test = anyTest as TestFn<Context>;
+
+type Json = Record<string, any>;
+
+test.before(async (t) => {
+  t.context = { gateway: await startGateway({ configPath: teamFile("mrtr-eras.yaml"), servers: ["modern", "legacy", "everything"] }) };
+});
+
+test.after.always(async (t) => {
+  await t.context.gateway?.close();
+});
+
+async function modernClient(t: { context: Context; teardown(fn: () => unknown): void }, seen: string[]): Promise<Client> {
+  const client = new Client(
+    { name: "mrtr-modern", version: "2.0.0" },
+    { capabilities: { elicitation: {}, sampling: {}, roots: {} }, versionNegotiation: { mode: { pin: "2026-07-28" } } },
+  );
+  client.setRequestHandler("elicitation/create", async (request: Json) => {
+    seen.push(`elicit ${request.params.message}`);
+    return { action: "accept", content: { name: "Barbara", check: true, email: "b@example.com", number: 3 } };
+  });
+  client.setRequestHandler("sampling/createMessage", async (request: Json) => {
+    const asked = request.params.messages[0].content.text;
+    seen.push(`sample ${asked}`);
+    return { role: "assistant", model: "e2e", content: { type: "text", text: `re: ${asked}` } };
+  });
+  client.setRequestHandler("roots/list", async () => {
+    seen.push("roots");
+    return { roots: [{ uri: "file:///home/barbara/src", name: "src" }] };
+  });
+  await client.connect(new StreamableHTTPClientTransport(new URL(t.context.gateway.mcpUrl)));
+  t.teardown(() => client.close());
+  return client;
+}
+
+const text = (result: Json): string => result.content.map((c: Json) => c.text).join("\n");
+
+test("a modern client answers a legacy server's elicitation, sampling and roots through InputRequiredResult rounds", async (t) => {
+  const seen: string[] = [];
+  const client = await modernClient(t, seen);
+  t.is(text(await client.callTool({ name: "legacy-ask_name", arguments: {} })), "hello Barbara");
+  t.is(text(await client.callTool({ name: "legacy-ask_sample", arguments: { q: "why?" } })), "sampled: re: why?");
+  t.is(text(await client.callTool({ name: "legacy-ask_roots", arguments: {} })), "file:///home/barbara/src");
+  t.is(text(await client.callTool({ name: "legacy-ask_twice", arguments: {} })), "Barbara / re: greet Barbara");
+  t.deepEqual(seen.splice(0), ["elicit What is your name?", "sample why?", "roots", "elicit Name for step one?", "sample greet Barbara"]);
+  const elicited = await client.callTool({ name: "everything-trigger-elicitation-request", arguments: {} });
+  t.regex(text(elicited), /Barbara/);
+  const sampled = await client.callTool({ name: "everything-trigger-sampling-request", arguments: { prompt: "hello", maxTokens: 20 } });
+  t.regex(text(sampled), /"text": "re: [^"]*hello"/);
+  t.is(seen.length, 2);
+});
+
+test("a modern client and a modern server: the server's own InputRequiredResult rounds pass through", async (t) => {
+  const seen: string[] = [];
+  const client = await modernClient(t, seen);
+  t.is(text(await client.callTool({ name: "modern-two_step", arguments: {} })), "Barbara / re: greet Barbara");
+  t.deepEqual(seen, ["elicit Name for step one?", "sample greet Barbara"]);
+});
+
+/** One modern request over raw HTTP. */
+async function modernPost(gateway: Gateway, id: number, method: string, params: Json): Promise<Json> {
+  const meta = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": { elicitation: {} },
+    "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+  };
+  const response = await rawRequest({
+    method: "POST",
+    url: gateway.mcpUrl,
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": method,
+      ...(typeof params.name === "string" ? { "mcp-name": params.name } : {}),
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta: meta } }),
+    readTimeoutMs: 30_000,
+  });
+  const messages = messagesOf(response) as Json[];
+  return messages.find((message) => message.id === id)!;
+}
+
+test("a tampered, replayed or foreign requestState is refused with -32602", async (t) => {
+  const { gateway } = t.context;
+  const first = await modernPost(gateway, 1, "tools/call", { name: "legacy-ask_name", arguments: {} });
+  t.is(first.result.resultType, "input_required");
+  const [key] = Object.keys(first.result.inputRequests);
+  const state: string = first.result.requestState;
+  const answer = { [key!]: { action: "accept", content: { name: "Raw" } } };
+  const tampered = await modernPost(gateway, 2, "tools/call", { name: "legacy-ask_name", arguments: {}, inputResponses: answer, requestState: `${state.slice(0, -2)}AA` });
+  t.is(tampered.error.code, -32602);
+  t.regex(tampered.error.message, /requestState refused: integrity check failed/);
+  const foreign = await modernPost(gateway, 3, "tools/call", { name: "legacy-ask_name", arguments: {}, inputResponses: answer, requestState: "made-up" });
+  t.is(foreign.error.code, -32602);
+  const done = await modernPost(gateway, 4, "tools/call", { name: "legacy-ask_name", arguments: {}, inputResponses: answer, requestState: state });
+  t.is(done.result.content[0].text, "hello Raw");
+  const replayed = await modernPost(gateway, 5, "tools/call", { name: "legacy-ask_name", arguments: {}, inputResponses: answer, requestState: state });
+  t.is(replayed.error.code, -32602);
+  t.regex(replayed.error.message, /requestState refused/);
+});
