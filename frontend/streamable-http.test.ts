@@ -94,7 +94,7 @@ test("clients older than 2025-11-25 get no priming event", async (t) => {
   t.deepEqual(JSON.parse(events[0].data), { jsonrpc: "2.0", id: 3, result: {} });
 });
 
-test("a POST without a session id that is not initialize is 400; an unknown session id is 404", async (t) => {
+test("a POST without a session id that is neither initialize nor modern is 400; GET/DELETE without one 405; an unknown session id is 404", async (t) => {
   const { fe } = await setup(t);
   const ping = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" });
   const missing = await send(fe.port, { method: "POST", headers: mcpHeaders(fe.port), body: ping });
@@ -105,7 +105,9 @@ test("a POST without a session id that is not initialize is 400; an unknown sess
   t.deepEqual(JSON.parse(unknown.body), { jsonrpc: "2.0", id: null, error: { code: -32001, message: "session not found" } });
   for (const method of ["GET", "DELETE"]) {
     const noId = await send(fe.port, { method, headers: { host: `localhost:${fe.port}`, accept: "text/event-stream" } });
-    t.is(noId.status, 400, method);
+    // Without a session id it is modern-era traffic, which has no GET stream and no sessions (2026-07-28).
+    t.is(noId.status, 405, method);
+    t.is(noId.headers.allow, "POST", method);
     const badId = await send(fe.port, { method, headers: { host: `localhost:${fe.port}`, accept: "text/event-stream", "mcp-session-id": "x".repeat(43) } });
     t.is(badId.status, 404, method);
   }

@@ -76,7 +76,7 @@ export function serveModernPost(
           },
         });
         sink.start({}, [formatSseEvent(json)]);
-      } else {
+      } else if (!isEmpty(json)) {
         sink.write(formatSseEvent(json));
       }
       if (complete) {

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "../../shared/logger.js";
 import { silentLogger } from "../../shared/logger.js";
 import { createApp } from "../app.js";
+import { StatelessPool } from "../modern/stateless-pool.js";
 import { createDaemonClient } from "../daemon-client.js";
 import { createFrontendServer } from "../http/server.js";
 import type { Clock } from "../session/clock.js";
@@ -45,7 +46,17 @@ export async function startTestFrontend(options: TestFrontendOptions): Promise<T
   });
   const server = createFrontendServer(settings);
   const port = (): number => (server.address() as AddressInfo).port;
-  const app = createApp({ settings, sessions, port, clientToken: options.clientToken, logger: options.logger, daemonReachable: daemon.reachable, profileNames: daemon.profileNames });
+  const statelessPool = new StatelessPool({ daemon });
+  const app = createApp({
+    settings,
+    sessions,
+    port,
+    clientToken: options.clientToken,
+    logger: options.logger,
+    daemonReachable: daemon.reachable,
+    profileNames: daemon.profileNames,
+    statelessPool,
+  });
   server.on("request", app.callback());
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
@@ -55,6 +66,7 @@ export async function startTestFrontend(options: TestFrontendOptions): Promise<T
     server,
     async close() {
       sessions.closeAll("test over");
+      statelessPool.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       daemon.close();
