@@ -221,7 +221,8 @@ export function createHeldCalls(options: HeldCallsOptions): HeldCalls {
       };
       if (signal.aborted) return onAbort();
       signal.addEventListener("abort", onAbort, { once: true });
-      queueWake(call);
+      if (call.outcome !== undefined) call.waiter.wake();
+      else if (call.pending.size > 0) queueWake(call);
     });
   }
 
@@ -230,7 +231,8 @@ export function createHeldCalls(options: HeldCallsOptions): HeldCalls {
     call.outcome = outcome;
     for (const pending of call.pending.values()) pending.reject(new GatewayError("cancelled", "the call is over"));
     call.pending.clear();
-    queueWake(call);
+    // A result goes out at once (no batching to wait for): the common case costs no extra turn.
+    call.waiter?.wake();
   }
 
   return {
