@@ -201,7 +201,10 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
       }
       const type = headerValue(response.headers, "content-type") ?? "";
       if (status >= 200 && status < 300) {
-        confirmed = true;
+        if (!confirmed) {
+          confirmed = true;
+          if (options.mode === "auto") options.onFlavour?.("streamable-http");
+        }
         const session = headerValue(response.headers, "mcp-session-id");
         if (message.method === "initialize" && session !== undefined) sessionId = session;
         if (type.includes("text/event-stream")) await readEventStream(response.body, watching);
@@ -346,8 +349,7 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
       remember(message);
       if (!confirmed && typeof message.method === "string" && message.id !== undefined) {
         // The first exchange decides the transport: later messages wait for it (era probe, then initialize).
-        await post(message).then((answer) => answer);
-        if (confirmed && options.mode === "auto") options.onFlavour?.("streamable-http");
+        await post(message);
         return;
       }
       void post(message);

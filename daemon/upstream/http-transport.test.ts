@@ -1,0 +1,195 @@
+import test, { type ExecutionContext } from "ava";
+import { Agent } from "undici";
+import { watchCatalog } from "./catalog.js";
+import { createUpstreamConnection, type ManagedUpstreamConnection } from "./connection.js";
+import { createRemoteRequester, type UpstreamAuthProvider } from "./http-request.js";
+import { createHttpMessageTransport } from "./http-transport.js";
+import { RawJson } from "./raw-json.js";
+import { startRemoteFixture, type RemoteFlavour } from "./testing/remote-fixture.js";
+import type { JsonObject } from "./types.js";
+
+/**
+ * The HTTP upstream transports against the MCP SDK's own server transports on loopback (v1 Streamable HTTP
+ * and HTTP+SSE, v2 sessions and v2 modern), through the one upstream connection type with its era machinery.
+ */
+
+/** The transport of the last `open` (its `failure` after a failed start). */
+let lastTransport: ReturnType<typeof createHttpMessageTransport> | undefined;
+
+interface Opened {
+  connection: ManagedUpstreamConnection;
+  notifications: { method: string; params: JsonObject | undefined }[];
+  flavour: () => string | undefined;
+}
+
+async function open(
+  t: ExecutionContext,
+  url: string,
+  mode: "auto" | "http" | "sse" = "auto",
+  extra: { headers?: Record<string, string>; auth?: UpstreamAuthProvider } = {},
+): Promise<Opened> {
+  const pool = new Agent({ allowH2: true });
+  t.teardown(() => pool.close());
+  let flavour: string | undefined;
+  const requester = createRemoteRequester({ serverName: "r", url: new URL(url), headers: extra.headers ?? {}, dispatcher: pool, ...(extra.auth ? { auth: extra.auth } : {}) });
+  const transport = createHttpMessageTransport({ serverName: "r", url: new URL(url), mode, requester, onFlavour: (kind) => (flavour = kind) });
+  lastTransport = transport;
+  const notifications: Opened["notifications"] = [];
+  const connection = await createUpstreamConnection({
+    serverName: "r",
+    transport,
+    era: "auto",
+    probeTimeoutMs: 20_000,
+    handlers: { onNotification: (method, params) => notifications.push({ method, params }), onRequest: async () => ({}) },
+  });
+  t.teardown(() => connection.close());
+  return { connection, notifications, flavour: () => flavour };
+}
+
+const text = (result: JsonObject): string => String((result.content as JsonObject[])[0]?.text ?? "");
+
+async function waitFor(condition: () => boolean, ms = 30_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return true;
+}
+
+const expected: Record<RemoteFlavour, { era: "legacy" | "modern"; flavour: string }> = {
+  "v1-streamable": { era: "legacy", flavour: "streamable-http" },
+  "v1-sse": { era: "legacy", flavour: "sse" },
+  "v2-legacy": { era: "legacy", flavour: "streamable-http" },
+  "v2-modern": { era: "modern", flavour: "streamable-http" },
+};
+
+for (const flavour of Object.keys(expected) as RemoteFlavour[]) {
+  test(`auto: ${flavour}: era and transport detected; tools, progress, prompts and resources work`, async (t) => {
+    const fixture = await startRemoteFixture(t, flavour);
+    const { connection, notifications, flavour: seen } = await open(t, fixture.url);
+    t.is(connection.identity.era, expected[flavour].era);
+    t.is(seen(), expected[flavour].flavour);
+    const listed = await connection.request("tools/list", {});
+    t.true((listed.tools as JsonObject[]).some((tool) => tool.name === "echo"));
+    t.is(text(await connection.request("tools/call", { name: "echo", arguments: { text: "über" } })), "über");
+    const called = await connection.request("tools/call", { name: "progress", arguments: { n: 3 }, _meta: { progressToken: "p-1" } });
+    t.is(text(called), "done 3");
+    t.is(notifications.filter((n) => n.method === "notifications/progress" && n.params?.progressToken === "p-1").length, 3);
+    const prompt = await connection.request("prompts/get", { name: "greet", arguments: { who: "you" } });
+    t.regex(JSON.stringify(prompt), /hello you/);
+    const read = await connection.request("resources/read", { uri: "fixture://counter" });
+    t.regex(JSON.stringify(read), /counter \d+/);
+  });
+}
+
+test("a 1 MiB result passes through as the server's bytes (RawJson), over JSON and SSE bodies", async (t) => {
+  for (const flavour of ["v1-streamable", "v2-modern"] as const) {
+    const fixture = await startRemoteFixture(t, flavour);
+    const { connection } = await open(t, fixture.url);
+    const result = await connection.forward("tools/call", { name: "big", arguments: { n: 1 << 20 } });
+    t.true(result instanceof RawJson, flavour);
+    const parsed = (result as RawJson).parse();
+    t.is(text(parsed).length, 1 << 20);
+  }
+});
+
+test("configured headers reach the server; nothing else of ours does", async (t) => {
+  const fixture = await startRemoteFixture(t, "v1-streamable");
+  const { connection } = await open(t, fixture.url, "http", { headers: { "X-Api-Key": "k-123" } });
+  await connection.request("tools/call", { name: "echo", arguments: { text: "x" } });
+  const { lastHeaders } = await fixture.stats();
+  t.is(lastHeaders["x-api-key"], "k-123");
+  t.is(lastHeaders.authorization as string | undefined, undefined);
+  t.truthy(lastHeaders["mcp-session-id"]);
+  t.is(lastHeaders["mcp-protocol-version"], "2025-11-25");
+});
+
+test("modern requests mirror their method and name in headers, with no session", async (t) => {
+  const fixture = await startRemoteFixture(t, "v2-modern");
+  const { connection } = await open(t, fixture.url);
+  await connection.request("tools/call", { name: "echo", arguments: { text: "x" } });
+  const { lastHeaders } = await fixture.stats();
+  t.is(lastHeaders["mcp-method"], "tools/call");
+  t.is(lastHeaders["mcp-name"], "echo");
+  t.is(lastHeaders["mcp-protocol-version"], "2026-07-28");
+  t.is(lastHeaders["mcp-session-id"] as string | undefined, undefined);
+});
+
+test("an expired session (404) is re-initialized transparently: the request is answered, subscriptions and list changes go on", async (t) => {
+  const fixture = await startRemoteFixture(t, "v1-streamable");
+  const { connection, notifications } = await open(t, fixture.url, "http");
+  await connection.request("resources/subscribe", { uri: "fixture://counter" });
+  const before = (await fixture.stats()).initializes;
+  await fixture.expire();
+  t.is(text(await connection.request("tools/call", { name: "echo", arguments: { text: "after expiry" } })), "after expiry");
+  t.is((await fixture.stats()).initializes, before + 1);
+  await connection.request("tools/call", { name: "touch", arguments: {} });
+  t.true(await waitFor(() => notifications.some((n) => n.method === "notifications/resources/updated")), "resources/updated after the new session");
+  await connection.request("tools/call", { name: "add_tool", arguments: {} });
+  t.true(await waitFor(() => notifications.some((n) => n.method === "notifications/tools/list_changed")), "list_changed on the new session's GET stream");
+});
+
+test("a connection dropped mid-call: a clear error for that call, and the next call works", async (t) => {
+  const fixture = await startRemoteFixture(t, "v1-streamable");
+  const { connection } = await open(t, fixture.url, "http");
+  const error = await t.throwsAsync(connection.request("tools/call", { name: "drop", arguments: {} }));
+  t.regex(error!.message, /connection was lost during tools\/call/);
+  t.is(text(await connection.request("tools/call", { name: "echo", arguments: { text: "again" } })), "again");
+  t.false(connection.closed.aborted);
+});
+
+test("an unreachable server fails the start with a reason; a killed server closes the connection", async (t) => {
+  const fixture = await startRemoteFixture(t, "v1-streamable");
+  const url = fixture.url;
+  const { connection } = await open(t, url, "http");
+  await fixture.kill();
+  // The GET stream breaks and cannot be opened again; any request after that finds nobody.
+  await connection.request("tools/list", {}).catch(() => undefined);
+  t.true(await waitFor(() => connection.closed.aborted), "closed after the server went away");
+  await t.throwsAsync(open(t, url, "http"), { message: /server "r"/ });
+});
+
+test("401: the auth provider is asked once to refresh, then the transport ends with needs-sign-in", async (t) => {
+  const fixture = await startRemoteFixture(t, "v1-streamable");
+  const { createServer } = await import("node:http");
+  let seen: string | undefined;
+  // A guard in front of the fixture: only "Bearer good" passes.
+  const guard = createServer((req, res) => {
+    seen = req.headers.authorization;
+    if (req.headers.authorization !== "Bearer good") {
+      res.writeHead(401, { "www-authenticate": 'Bearer resource_metadata="x"' }).end();
+      return;
+    }
+    res.writeHead(307, { location: fixture.url }).end();
+  });
+  await new Promise<void>((resolve) => guard.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => new Promise<void>((resolve) => guard.close(() => resolve())));
+  const address = guard.address() as { port: number };
+  const calls: string[] = [];
+  let token = "stale";
+  const auth: UpstreamAuthProvider = {
+    authorization: async () => `Bearer ${token}`,
+    unauthorized: async ({ wwwAuthenticate }) => {
+      calls.push(`401 ${wwwAuthenticate}`);
+      if (token === "stale") {
+        token = "good";
+        return "retry";
+      }
+      return "needs_auth";
+    },
+  };
+  // Refreshed once: the start succeeds; the redirect to another origin (the fixture's port) drops the credential.
+  const { connection } = await open(t, `http://127.0.0.1:${address.port}/mcp`, "http", { auth, headers: { "X-Secret": "s" } });
+  t.is(connection.identity.era, "legacy");
+  t.deepEqual(calls, ['401 Bearer resource_metadata="x"']);
+  t.is(seen, "Bearer good");
+  const { lastHeaders } = await fixture.stats();
+  t.is(lastHeaders.authorization as string | undefined, undefined, "the credential did not follow the redirect to another origin");
+  t.is(lastHeaders["x-secret"] as string | undefined, undefined, "configured headers did not follow it either");
+  // No usable token: the start fails with the sign-in command.
+  token = "revoked";
+  await t.throwsAsync(open(t, `http://127.0.0.1:${address.port}/mcp`, "http", { auth }));
+  t.is(lastTransport?.failure?.message, 'server "r" needs sign-in: run `dsctl servers login r`');
+  t.true(calls.length >= 2, "the provider heard of the 401 and answered needs_auth");
+});
