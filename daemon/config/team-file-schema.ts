@@ -112,7 +112,7 @@ const serverSchema = z.strictObject({
     return;
   }
   if (server.command === undefined && server.url === undefined) {
-    ctx.addIssue({ code: "custom", path: ["command"], message: 'required (or "url" for a remote server)' });
+    ctx.addIssue({ code: "custom", path: ["command"], message: "required" });
     return;
   }
   if (server.url !== undefined) {
