@@ -189,7 +189,9 @@ export class ModernChannel implements McpSession {
       (result) => {
         if (this.inflight.get(exchangeId) !== abort) return;
         this.inflight.delete(exchangeId);
-        this.result(exchangeId, id, method, result);
+        // A retry's result depends on inputs outside the cache key: never cacheable ("Caching › Cache Key").
+        const retried = params.inputResponses !== undefined || params.requestState !== undefined;
+        this.result(exchangeId, id, method, result, !retried);
       },
       (error: unknown) => {
         if (this.inflight.get(exchangeId) !== abort) return;
@@ -255,9 +257,9 @@ export class ModernChannel implements McpSession {
     this.answer(exchangeId, errorResponse(id, code, message, data));
   }
 
-  private result(exchangeId: bigint, id: RequestId, method: string, result: UpstreamResult): void {
+  private result(exchangeId: bigint, id: RequestId, method: string, result: UpstreamResult, mayCache = true): void {
     if (this.isClosed) return;
-    this.emit({ kind: "message", exchangeId, json: modernResultResponse(id, method, result), exchangeComplete: true });
+    this.emit({ kind: "message", exchangeId, json: modernResultResponse(id, method, result, mayCache), exchangeComplete: true });
   }
 }
 
@@ -294,11 +296,12 @@ class ModernCaller implements Caller {
 /**
  * The response to a modern request as JSON: `resultType` added when the result has none, cache hints on cacheable
  * results (a server's own `ttlMs` on `resources/read` is kept; the scope is always `private`: what the gateway
- * shows depends on the team, the profile and the client). A result the server wrote as `RawJson` stays its bytes:
+ * shows depends on the team, the profile and the client; none when `mayCache` is false: a multi round-trip retry's
+ * result). A result the server wrote as `RawJson` stays its bytes:
  * the gateway's fields are spliced in front of the server's own, so a field the server sent itself wins.
  */
-export function modernResultResponse(id: RequestId, method: string, result: UpstreamResult): JsonPayload {
-  const cacheable = CACHEABLE.has(method);
+export function modernResultResponse(id: RequestId, method: string, result: UpstreamResult, mayCache = true): JsonPayload {
+  const cacheable = mayCache && CACHEABLE.has(method);
   if (result instanceof RawJson) {
     const rest = afterOpeningBrace(result);
     if (rest !== undefined) {
