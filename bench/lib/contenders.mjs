@@ -24,6 +24,7 @@ import {
 } from "./proc.mjs";
 import {
   openControlApiSession,
+  openModernSession,
   openSseSession,
   openStdioSession,
   openStreamableHttpSession,
@@ -253,7 +254,12 @@ export function createContenders(paths) {
 
   const gateway = (path) => ({
     id: path === "control" ? "gateway-callTool" : `gateway-${path}`,
-    label: path === "control" ? "gateway, control API CallTool" : `gateway, /${path}`,
+    label:
+      path === "control"
+        ? "gateway, control API CallTool"
+        : path === "mcp-modern"
+          ? "gateway, /mcp modern (stateless, 2026-07-28)"
+          : `gateway, /${path}`,
     group: "gateway",
     shared: "gateway",
     unavailable: gatewayUnavailable,
@@ -264,7 +270,9 @@ export function createContenders(paths) {
       const open =
         path === "mcp"
           ? () => openStreamableHttpSession(`${instance.baseUrl}/mcp`)
-          : path === "sse"
+          : path === "mcp-modern"
+            ? () => openModernSession(`${instance.baseUrl}/mcp`)
+            : path === "sse"
             ? () => openSseSession(`${instance.baseUrl}/sse`)
             : () => openControlApiSession(instance.socketPath, paths.dist);
       const toolNames = await probeToolNames(open, 30000, instance.child);
@@ -357,6 +365,7 @@ export function createContenders(paths) {
     mcpProxy("sse"),
     mcpHub,
     gateway("mcp"),
+    gateway("mcp-modern"),
     gateway("sse"),
     gateway("control"),
     observability("off"),

@@ -364,6 +364,19 @@ export function checkTargets(results) {
       floors: floors(scenarios.throughput64, (r) => r.callsPerSec, peer?.value, "calls/s"),
     });
   }
+  // Issue 11: the modern stateless path beside the legacy one, same gateway, same run.
+  const modernLat = lat?.["gateway-mcp-modern"];
+  if (gw && modernLat) {
+    targets.push({ target: "modern /mcp (stateless) p50 ≤ legacy /mcp p50", measured: `${fmt(modernLat.p50)} vs ${fmt(gw.p50)} µs`, met: modernLat.p50 <= gw.p50 });
+  }
+  const modern64 = scenarios.throughput64?.["gateway-mcp-modern"];
+  if (t64 && modern64) {
+    targets.push({
+      target: "modern /mcp throughput at 64 clients ≥ legacy /mcp's, zero errors and wrong results",
+      measured: `${fmt(modern64.callsPerSec)} vs ${fmt(t64.callsPerSec)} calls/s, ${modern64.errors} errors, ${modern64.wrong} wrong`,
+      met: modern64.callsPerSec >= t64.callsPerSec && clean(modern64),
+    });
+  }
   const st = scenarios.startup?.gateway;
   if (st) {
     targets.push({ target: `warm cache: complete tools/list ≤ 1.5 s after dsctl start (${st.servers} servers, ${st.initDelayMs / 1000} s initialize)`, measured: `${fmt(st.warm.fullListMs)} ms`, met: st.warm.fullListMs <= 1500 });

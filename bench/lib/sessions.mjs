@@ -48,6 +48,28 @@ export async function openStreamableHttpSession(url) {
   return wrapSdkClient(client, transport);
 }
 
+/**
+ * A modern "session" (MCP 2026-07-28): the SDK v2 client pinned to the modern revision over Streamable HTTP. Nothing
+ * is opened on the server: every call is a stateless POST carrying its version and capabilities in `_meta`, so
+ * `close` only stops the client. The client differs from the v1 one the other contenders use; the gateway's own CPU
+ * per call (its processes, not the client's) is what compares.
+ */
+export async function openModernSession(url) {
+  const { Client: ClientV2, StreamableHTTPClientTransport: TransportV2 } = await import("@modelcontextprotocol/client");
+  const transport = new TransportV2(new URL(url));
+  const client = new ClientV2(CLIENT_INFO, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+  client.onerror = () => undefined;
+  await client.connect(transport, REQUEST_OPTIONS);
+  return {
+    call: (name, args) => client.callTool({ name, arguments: args }, REQUEST_OPTIONS),
+    listTools: async () => (await client.listTools(undefined, REQUEST_OPTIONS)).tools,
+    close: async () => {
+      await client.close().catch(() => {});
+    },
+    transport,
+  };
+}
+
 /** A legacy HTTP+SSE session (MCP 2024-11-05, basic/transports). */
 export async function openSseSession(url) {
   const transport = new SSEClientTransport(new URL(url));
