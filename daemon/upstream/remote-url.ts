@@ -35,13 +35,9 @@ export function displayUrl(url: URL | string): string {
   parsed.username = "";
   parsed.password = "";
   parsed.hash = "";
-  const names = [...new Set(parsed.searchParams.keys())];
-  for (const name of names) {
-    if (SECRET_QUERY_NAME.test(name)) {
-      const count = parsed.searchParams.getAll(name).length;
-      parsed.searchParams.delete(name);
-      for (let index = 0; index < count; index++) parsed.searchParams.append(name, "***");
-    }
+  if (parsed.search !== "") {
+    const kept = [...parsed.searchParams].map(([name, value]) => [name, SECRET_QUERY_NAME.test(name) ? "***" : value]);
+    parsed.search = new URLSearchParams(kept).toString();
   }
   return parsed.href.replaceAll("%2A%2A%2A", "***");
 }
