@@ -1,5 +1,6 @@
 import anyTest, { type TestFn } from "ava";
 import { ListRootsRequestSchema, type CreateMessageRequest, type ElicitRequest } from "@modelcontextprotocol/sdk/types.js";
+import { waitUntil } from "./helpers/daemon-process.js";
 import { connectGatewayClient, type RecordingClient } from "./helpers/mcp-clients.js";
 import { startGateway, teamFile, type Gateway } from "./helpers/mcp-gateway.js";
 
@@ -101,4 +102,22 @@ test("a typed call (dsctl tools call) of a modern tool that asks for elicitation
   const roots = await t.context.gateway.dsctl(["tools", "call", "modern-roots", "--args", "{}"]);
   t.is(roots.code, 0, roots.stderr);
   t.regex(roots.stdout, /file:\/\/\/srv\/configured/);
+});
+
+test("cancelling a legacy client's call in a later round cancels the retry in the modern server", async (t) => {
+  const { gateway } = t.context;
+  const seen: string[] = [];
+  const { client } = await legacyClient(t, "streamable", seen);
+  const cancellations = async (): Promise<number> => (await gateway.serverLog("modern")).split("slow_ask: cancelled").length - 1;
+  const before = await cancellations();
+  const controller = new AbortController();
+  const outcome = client.callTool({ name: "modern-slow_ask", arguments: { ms: 120_000 } }, undefined, { signal: controller.signal }).then(
+    () => "resolved",
+    (error: unknown) => `rejected: ${String(error)}`,
+  );
+  t.true(await waitUntil(async () => seen.length === 1, 30_000), "the client was asked");
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  controller.abort("test cancels");
+  t.regex(await outcome, /^rejected/);
+  t.true(await waitUntil(async () => (await cancellations()) > before, 30_000), "the modern server saw notifications/cancelled for the retry");
 });

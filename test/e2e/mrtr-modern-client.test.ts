@@ -1,5 +1,6 @@
 import anyTest, { type TestFn } from "ava";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { waitUntil } from "./helpers/daemon-process.js";
 import { messagesOf, rawRequest } from "./helpers/mcp-raw-http.js";
 import { startGateway, teamFile, type Gateway } from "./helpers/mcp-gateway.js";
 
@@ -23,6 +24,8 @@ test.before(async (t) => {
   t.context = { gateway: await startGateway({ configPath: teamFile("mrtr-eras.yaml"), servers: ["modern", "legacy", "everything"] }) };
 });
 
+// Serial: the legacy server's requests carry nothing that names the call they belong to (over stdio the gateway infers
+// it, upstream-router.ts `chooseCall`), so two tests asking on the same server at once could trade questions.
 test.after.always(async (t) => {
   await t.context.gateway?.close();
 });
@@ -52,7 +55,7 @@ async function modernClient(t: { context: Context; teardown(fn: () => unknown): 
 
 const text = (result: Json): string => result.content.map((c: Json) => c.text).join("\n");
 
-test("a modern client answers a legacy server's elicitation, sampling and roots through InputRequiredResult rounds", async (t) => {
+test.serial("a modern client answers a legacy server's elicitation, sampling and roots through InputRequiredResult rounds", async (t) => {
   const seen: string[] = [];
   const client = await modernClient(t, seen);
   t.is(text(await client.callTool({ name: "legacy-ask_name", arguments: {} })), "hello Barbara");
@@ -67,7 +70,7 @@ test("a modern client answers a legacy server's elicitation, sampling and roots 
   t.is(seen.length, 2);
 });
 
-test("a modern client and a modern server: the server's own InputRequiredResult rounds pass through", async (t) => {
+test.serial("a modern client and a modern server: the server's own InputRequiredResult rounds pass through", async (t) => {
   const seen: string[] = [];
   const client = await modernClient(t, seen);
   t.is(text(await client.callTool({ name: "modern-two_step", arguments: {} })), "Barbara / re: greet Barbara");
@@ -98,7 +101,7 @@ async function modernPost(gateway: Gateway, id: number, method: string, params: 
   return messages.find((message) => message.id === id)!;
 }
 
-test("a tampered, replayed or foreign requestState is refused with -32602", async (t) => {
+test.serial("a tampered, replayed or foreign requestState is refused with -32602", async (t) => {
   const { gateway } = t.context;
   const first = await modernPost(gateway, 1, "tools/call", { name: "legacy-ask_name", arguments: {} });
   t.is(first.result.resultType, "input_required");
@@ -115,4 +118,27 @@ test("a tampered, replayed or foreign requestState is refused with -32602", asyn
   const replayed = await modernPost(gateway, 5, "tools/call", { name: "legacy-ask_name", arguments: {}, inputResponses: answer, requestState: state });
   t.is(replayed.error.code, -32602);
   t.regex(replayed.error.message, /requestState refused/);
+});
+
+test.serial("a modern client's progress and cancellation reach the held upstream call across rounds", async (t) => {
+  const { gateway } = t.context;
+  const seen: string[] = [];
+  const client = await modernClient(t, seen);
+  const progress: Json[] = [];
+  const done = await client.callTool({ name: "legacy-progress_ask", arguments: {} }, { onprogress: (p: Json) => void progress.push(p) });
+  t.is(text(done), "progressed Barbara");
+  // The SDK reports its own rounds as progress with a message; the server's steps carry a total.
+  t.deepEqual(progress.filter((p) => p.total === 2).map((p) => p.progress), [1, 2]);
+  const cancellations = async (): Promise<number> => (await gateway.serverLog("legacy")).split("ask_then_wait: cancelled").length - 1;
+  const before = await cancellations();
+  const controller = new AbortController();
+  const outcome = client.callTool({ name: "legacy-ask_then_wait", arguments: { ms: 120_000 } }, { signal: controller.signal }).then(
+    () => "resolved",
+    (error: unknown) => `rejected: ${String(error)}`,
+  );
+  t.true(await waitUntil(async () => seen.includes("elicit Name before the wait?"), 30_000), "the client was asked");
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  controller.abort("test cancels");
+  t.regex(await outcome, /^rejected/);
+  t.true(await waitUntil(async () => (await cancellations()) > before, 30_000), "the legacy server's call was cancelled");
 });
