@@ -142,6 +142,36 @@ export function createProgram(context: ProgramContext): Command {
       ),
     );
 
+  servers
+    .command("login")
+    .description("sign in to a remote server that uses OAuth (oauth: in its config)")
+    .argument("<name>", "the server's name")
+    .option("--no-browser", "only print the URL to open")
+    .option("--timeout <seconds>", "give up after this many seconds (default 300)", parseSeconds)
+    .option("--json", "print each stream message as proto JSON")
+    .action((name: string, options: { browser?: boolean; timeout?: number; json?: boolean }) =>
+      withDaemon((v, t) =>
+        v.loginServer(
+          v.createClient(v.ServerService, t),
+          {
+            name,
+            browser: options.browser,
+            timeoutMs: options.timeout !== undefined ? options.timeout * 1000 : undefined,
+            json: options.json,
+            signal: context.interrupt(),
+            openBrowser: context.openBrowser,
+          },
+          io,
+        ),
+      ),
+    );
+  servers
+    .command("logout")
+    .description("forget a remote server's OAuth tokens")
+    .argument("<name>", "the server's name")
+    .option("--json", "print the response as proto JSON")
+    .action((name: string, options: { json?: boolean }) => withDaemon((v, t) => v.logoutServer(v.createClient(v.ServerService, t), { name, json: options.json }, io)));
+
   const tools = program.command("tools").description("the team's tools, for scripts");
   tools
     .command("list")

@@ -12,7 +12,7 @@ export { login, logout, whoAmI } from "./commands/auth.js";
 export { showStatus, stopDaemon } from "./commands/daemon.js";
 export { explainPolicy } from "./commands/policy.js";
 export { listProfiles } from "./commands/profiles.js";
-export { disableServer, enableServer, getServer, listServers, restartServer, serverLogs } from "./commands/servers.js";
+export { disableServer, enableServer, getServer, listServers, loginServer, logoutServer, restartServer, serverLogs } from "./commands/servers.js";
 export { runStdioBridge } from "./commands/stdio.js";
 export { listTeams, switchTeam, syncTeams } from "./commands/teams.js";
 export { callTool, listTools } from "./commands/tools.js";

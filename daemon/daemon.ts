@@ -21,6 +21,7 @@ import { createEventHub, type EventHub } from "./events.js";
 import { createFrontendRunner, type FrontendRunner } from "./frontend-runner.js";
 import { acquirePidFile, releasePidFile } from "./pid-file.js";
 import { startSupervision, type SupervisionHandle } from "./supervision.js";
+import { createOAuthWiring } from "./oauth/oauth-wiring.js";
 import { openControlPlane } from "./control-plane/open-control-plane.js";
 import type { ControlPlane } from "./control-plane/control-plane.js";
 import { hopTiming } from "../shared/hop-timing.js";
@@ -201,7 +202,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
 
   try {
     // The config source decides which servers start: the cloud when logged in, else the file.
-    controlPlane = await openControlPlane({
+    const opened = await openControlPlane({
       home,
       paths,
       env: options.env ?? process.env,
@@ -213,9 +214,13 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       callbackPort: options.oauthCallbackPort,
       syncIntervalMs: options.syncIntervalMs,
     });
-    const plane = controlPlane;
+    controlPlane = opened;
+    const plane = opened;
     const team = plane.currentTeam();
+    // Remote servers' OAuth: tokens in the vault, a sign-in seam per connection, tokens masked.
+    const oauth = createOAuthWiring({ vault: opened.vault, logger: logger.child({ component: "oauth" }) });
     supervision = await startSupervision({
+      oauth,
       paths,
       servers: team.servers,
       logger,
@@ -231,6 +236,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       );
     }
     const { supervisor } = supervision;
+    const signIn = oauth.attach(supervisor);
 
     // Metrics, the audit log and dsctl top's figures: fed by the engine's one instrumentation point.
     observed = openObservability({
@@ -337,6 +343,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
           nameCollisions: mcpWiring?.registry ? () => mcpWiring.registry?.collisions() ?? [] : undefined,
           toolCounts: mcpWiring?.registry ? () => mcpWiring.registry?.toolCounts() ?? new Map() : undefined,
           invalidServers: () => plane.invalidServers(),
+          signIn,
         },
         mcp: mcpWiring?.routes,
         teams: teamServiceRoutes({

@@ -5,12 +5,16 @@ import {
   EnableServerResponseSchema,
   GetServerResponseSchema,
   ListServersResponseSchema,
+  LoginServerResponseSchema,
+  LogoutServerResponseSchema,
   RestartServerResponseSchema,
   ServerService,
   StreamServerLogsResponseSchema,
 } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import type { CliIo } from "../io.js";
+import { openInBrowser, type BrowserOpener } from "./auth.js";
 import {
   durationMs,
   enumName,
@@ -201,5 +205,63 @@ export async function serverLogs(client: ServerClient, args: ServerLogsArgs, io:
     if (args.signal?.aborted && error instanceof ConnectError && error.code === Code.Canceled) return 0;
     throw error;
   }
+  return 0;
+}
+
+/** Arguments of `dsctl servers login NAME`. */
+export interface LoginServerArgs extends ServerNameArgs {
+  /** `--no-browser`: print the URL only. */
+  readonly browser?: boolean;
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  /** Injectable for tests; default `openInBrowser`. */
+  readonly openBrowser?: BrowserOpener;
+}
+
+/**
+ * `dsctl servers login NAME [--no-browser]`: the sign-in runs in the daemon (it owns the
+ * vault); the CLI prints the authorization URL the stream sends first — always, so it works
+ * over SSH — opens a browser when there is one, and waits for the outcome. The token never
+ * reaches the CLI. Ctrl-C cancels the RPC, which cancels the sign-in.
+ */
+export async function loginServer(client: ServerClient, args: LoginServerArgs, io: CliIo): Promise<number> {
+  const openBrowser = args.openBrowser ?? openInBrowser;
+  const stream = client.loginServer(
+    { name: args.name, timeout: args.timeoutMs !== undefined ? durationFromMs(args.timeoutMs) : undefined },
+    { signal: args.signal },
+  );
+  for await (const message of stream) {
+    if (args.json) printJsonLine(io, LoginServerResponseSchema, message);
+    const step = message.step;
+    if (step.case === "authorizationUrl") {
+      if (!args.json) {
+        io.stdout.write(`To sign in to server "${escapeControls(args.name, { singleLine: true })}", open this URL in a browser:\n\n  ${escapeControls(step.value, { singleLine: true })}\n\n`);
+      }
+      if (args.browser !== false && (await openBrowser(step.value))) {
+        if (!args.json) io.stderr.write("opened in your browser; waiting for it to come back…\n");
+      } else if (!args.json) {
+        io.stderr.write("waiting for the browser to come back…\n");
+      }
+    } else if (step.case === "succeeded" && !args.json) {
+      const state = step.value.server ? enumName(ServerState, step.value.server.state) : "?";
+      io.stdout.write(`${escapeControls(`signed in to server "${args.name}" (issuer ${step.value.issuer}); it is ${state} and reconnects with the new token`, { singleLine: true })}\n`);
+    }
+  }
+  return 0;
+}
+
+/** `dsctl servers logout NAME`: forgets the server's tokens; it needs a new sign-in afterwards. */
+export async function logoutServer(client: ServerClient, args: ServerNameArgs, io: CliIo): Promise<number> {
+  const response = await client.logoutServer({ name: args.name });
+  if (args.json) {
+    printJson(io, LogoutServerResponseSchema, response);
+    return 0;
+  }
+  const name = escapeControls(args.name, { singleLine: true });
+  io.stdout.write(
+    response.removed
+      ? `signed out of server "${name}": its tokens were removed from the vault\n`
+      : `server "${name}" was not signed in; nothing to remove\n`,
+  );
   return 0;
 }

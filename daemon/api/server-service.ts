@@ -5,12 +5,15 @@ import {
   EnableServerResponseSchema,
   GetServerResponseSchema,
   ListServersResponseSchema,
+  LoginServerResponseSchema,
+  LogoutServerResponseSchema,
   RestartServerResponseSchema,
   ServerService,
   StreamServerLogsResponseSchema,
 } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
 import { NameCollisionSchema, type Server } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import { GatewayError } from "../errors.js";
+import type { ServerSignIn } from "../oauth/server-sign-in.js";
 import type { LogEntry, ServerSnapshot, Supervisor } from "../supervisor/types.js";
 import { invalidServerError, invalidServerSnapshot, withInvalidServers } from "../control-plane/invalid-servers.js";
 import type { InvalidServer } from "../control-plane/server-diff.js";
@@ -35,7 +38,12 @@ export interface ServerServiceDeps {
   readonly toolCounts?: () => ReadonlyMap<string, ToolCount>;
   /** Servers the control plane lists but never starts (cloud `invalid`), shown with state `INVALID` and their reason. */
   readonly invalidServers?: () => readonly InvalidServer[];
+  /** Sign-in to remote servers with OAuth; absent: `LoginServer`/`LogoutServer` answer failed precondition. */
+  readonly signIn?: ServerSignIn;
 }
+
+/** The longest server sign-in a client may ask for (the browser step is interactive, but not forever). */
+const maxLoginTimeoutMs = 60 * 60_000;
 
 /** How many followed log lines may wait for a slow client before its stream is ended. */
 const followBufferLines = 10_000;
@@ -88,6 +96,31 @@ export function serverServiceRoutes(deps: ServerServiceDeps): (router: ConnectRo
       },
       async restartServer(req) {
         return create(RestartServerResponseSchema, { server: serverToProto(await supervisor.restart(supervised(req.name))) });
+      },
+      async *loginServer(req, context) {
+        const name = supervised(req.name);
+        if (!deps.signIn) throw new GatewayError("failed_precondition", "server sign-in is not available in this daemon");
+        let timeoutMs: number | undefined;
+        if (req.timeout) {
+          timeoutMs = Number(req.timeout.seconds) * 1000 + Math.floor(req.timeout.nanos / 1e6);
+          if (!(timeoutMs > 0) || timeoutMs > maxLoginTimeoutMs) {
+            throw new GatewayError("invalid_argument", `the login timeout must be between 1 ms and ${maxLoginTimeoutMs / 60_000} minutes`);
+          }
+        }
+        const attempt = await deps.signIn.begin(name, { timeoutMs, signal: context.signal });
+        try {
+          yield create(LoginServerResponseSchema, { step: { case: "authorizationUrl", value: attempt.authorizationUrl } });
+          const { issuer } = await attempt.done;
+          yield create(LoginServerResponseSchema, { step: { case: "succeeded", value: { server: serverToProto(supervisor.get(name)), issuer } } });
+        } finally {
+          attempt.cancel();
+        }
+      },
+      async logoutServer(req) {
+        const name = supervised(req.name);
+        if (!deps.signIn) throw new GatewayError("failed_precondition", "server sign-in is not available in this daemon");
+        const removed = await deps.signIn.logout(name);
+        return create(LogoutServerResponseSchema, { server: serverToProto(supervisor.get(name)), removed });
       },
       async *streamServerLogs(req, context) {
         const log = supervisor.log(supervised(req.name));

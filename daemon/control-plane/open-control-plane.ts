@@ -35,8 +35,12 @@ export interface OpenControlPlaneOptions {
   readonly syncIntervalMs?: number;
 }
 
-/** Opens the vault and the stores, then creates the control plane (see control-plane.ts). */
-export async function openControlPlane(options: OpenControlPlaneOptions): Promise<ControlPlane> {
+/**
+ * Opens the vault and the stores, then creates the control plane (see control-plane.ts). The
+ * vault is handed back too (undefined when it could not be opened): remote servers' OAuth
+ * tokens live in it as well.
+ */
+export async function openControlPlane(options: OpenControlPlaneOptions): Promise<ControlPlane & { readonly vault: Vault | undefined }> {
   const { logger } = options;
   let vault: Vault | undefined;
   try {
@@ -60,7 +64,7 @@ export async function openControlPlane(options: OpenControlPlaneOptions): Promis
       configHash: createConfigHasher(vault.deriveKey("tool-cache")),
       logger,
     });
-  return createControlPlane({
+  const plane = await createControlPlane({
     logger,
     events: options.events,
     initialFile: options.initialFile,
@@ -72,4 +76,5 @@ export async function openControlPlane(options: OpenControlPlaneOptions): Promis
     callbackPort: options.callbackPort,
     serversDir: join(options.home, "servers"),
   });
+  return Object.assign(plane, { vault });
 }

@@ -86,6 +86,11 @@ export interface SupervisorDeps {
    * undefined: requests go without `Authorization`, and a 401 puts the server in NEEDS_AUTH.
    */
   readonly authProviderFor?: (config: ServerConfig) => UpstreamAuthProvider | undefined;
+  /**
+   * Secrets a server's masker hides besides those of its config: the OAuth tokens of a remote
+   * server, which become known only after a sign-in or refresh (see `refreshMasker`).
+   */
+  readonly extraSecretsFor?: (serverName: string) => Iterable<string>;
 }
 
 /** The supervisor plus what only the composition root wires. */
@@ -95,6 +100,8 @@ export interface ManagedSupervisor extends Supervisor {
    * live ones; for an engine created after the supervisor.
    */
   setUpstreamHandlers(factory: (serverName: string) => UpstreamHandlers): void;
+  /** Rebuilds a server's masker after `extraSecretsFor` learned a new secret of it (a fresh token). */
+  refreshMasker(serverName: string): void;
 }
 
 /** How long a process whose stdout closed may take to exit by itself before it is stopped (real time). */
@@ -203,7 +210,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
 
   const newEntry = (config: ServerConfig): Entry => ({
     config,
-    mask: maskerFor(config),
+    mask: maskerFor(config, deps.extraSecretsFor?.(config.name)),
     enabled: config.enabled,
     state: "stopped",
     restarts: 0,
@@ -825,7 +832,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
         operations.push(
           serial(entry, async () => {
             entry.config = config;
-            entry.mask = maskerFor(config);
+            entry.mask = maskerFor(config, deps.extraSecretsFor?.(config.name));
             entry.run?.connection?.setTimeouts(timeoutsOf(baseTimeouts, config));
             if (enabledChanged) entry.enabled = config.enabled;
             if (!entry.enabled) {
@@ -876,6 +883,11 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
       return supervisor;
     },
 
+    refreshMasker(serverName) {
+      const entry = entries.get(serverName);
+      if (entry) entry.mask = maskerFor(entry.config, deps.extraSecretsFor?.(serverName));
+    },
+
     setUpstreamHandlers(factory) {
       handlersFor = factory;
       for (const entry of entries.values()) entry.run?.connection?.setHandlers(maskingLogs(entry, factory(entry.config.name)));
@@ -888,10 +900,11 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
  * The masker of a server's secrets: its env values, and for a remote server its header values,
  * its OAuth client secret and the credentials in its URL.
  */
-function maskerFor(config: ServerConfig): Masker {
+function maskerFor(config: ServerConfig, extra: Iterable<string> = []): Masker {
   const remote = config.remote;
-  if (!remote) return createMasker(Object.values(config.env));
+  if (!remote) return createMasker([...Object.values(config.env), ...extra]);
   return createMasker([
+    ...extra,
     ...Object.values(config.env),
     ...Object.values(remote.headers),
     ...(remote.oauth?.clientSecret ? [remote.oauth.clientSecret] : []),
