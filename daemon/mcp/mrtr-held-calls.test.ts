@@ -201,3 +201,17 @@ async function waitFor(predicate: () => boolean, what: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+test("a legacy server flooding its client gets at most 16 questions waiting at once; the rest are refused to it", async (t) => {
+  const { call } = await setup(t);
+  let round = await call("legacy", "ask_flood", { arguments: { n: 40 } });
+  let asked = 0;
+  for (let rounds = 0; round.resultType === "input_required" && rounds < 40; rounds++) {
+    const keys = Object.keys(round.inputRequests);
+    t.true(keys.length <= 16, `${keys.length} in one round`);
+    asked += keys.length;
+    round = await call("legacy", "ask_flood", { arguments: { n: 40 }, ...retry(round, ...keys.map(() => accept)) });
+  }
+  t.is(text(round), `accepted ${asked} refused ${40 - asked}`);
+  t.true(asked < 40, "some were refused: never more than 16 wait at once");
+});

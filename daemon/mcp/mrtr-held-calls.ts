@@ -16,7 +16,10 @@ import { GatewayError } from "../errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { JsonObject, UpstreamResult } from "../upstream/types.js";
 import type { Clock, ClockTimer } from "./clock.js";
+import { UpstreamRpcError } from "../upstream/types.js";
+import { JsonRpcErrorCode } from "./json-rpc.js";
 import { INPUT_REQUIRED, isJsonObject } from "./mrtr.js";
+import { MAX_INPUT_REQUESTS_PER_ROUND } from "./mrtr-legacy-caller.js";
 import { createHeldCallStateCodec, randomToken, type HeldCallStateCodec } from "./mrtr-state.js";
 import type { Caller } from "./upstream-router.js";
 
@@ -137,6 +140,12 @@ export function createHeldCalls(options: HeldCallsOptions): HeldCalls {
       onLog: (params) => call.waiter?.caller.onLog?.(params),
       clientRequest(method, params, signal) {
         if (call.outcome !== undefined || call.abort.signal.aborted) return Promise.reject(new GatewayError("cancelled", "the call is over"));
+        // A server flooding its client is refused past the bound, not relayed: one round stays small.
+        if (call.pending.size >= MAX_INPUT_REQUESTS_PER_ROUND) {
+          return Promise.reject(
+            new UpstreamRpcError(JsonRpcErrorCode.internalError, `too many requests to the client pending for one call (at most ${MAX_INPUT_REQUESTS_PER_ROUND})`),
+          );
+        }
         return new Promise<JsonObject>((resolve, reject) => {
           const key = `input-${++call.nextKey}`;
           call.pending.set(key, { method, params, resolve, reject });
