@@ -227,6 +227,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       signal,
       // Read when a lazy server would start for discovery: the control plane seeds before every start.
       knowsCatalog: (config) => plane.cachedServers().has(config.name),
+      // Read before a configuration's first start, when the control plane has seeded: the era its cache remembers.
+      knownEra: (config) => plane.knownEra(config),
     });
     if (tracing) {
       // Loaded only now, and only when on (nothing of OpenTelemetry is imported otherwise); never fatal.

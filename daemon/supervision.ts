@@ -2,6 +2,7 @@ import type { StatePaths } from "../shared/paths.js";
 import type { Logger } from "../shared/logger.js";
 import { gatewayVersion } from "../shared/version.js";
 import type { ServerConfig } from "./config/types.js";
+import type { ProtocolEra } from "./upstream/types.js";
 import type { OAuthWiring } from "./oauth/oauth-wiring.js";
 import { createProcessRegistry } from "./supervisor/process-registry.js";
 import { reapLeftovers } from "./supervisor/reap.js";
@@ -31,6 +32,8 @@ export interface SupervisionOptions {
   readonly signal: AbortSignal;
   /** A lazy server whose tools the cache knows skips its discovery start (see `SupervisorDeps.knowsCatalog`). */
   readonly knowsCatalog?: (config: ServerConfig) => boolean;
+  /** The era the tool cache remembers for a configuration: its first start skips the era probe (`SupervisorDeps.knownEra`). */
+  readonly knownEra?: (config: ServerConfig) => ProtocolEra | undefined;
   /** Remote servers' OAuth: the sign-in seam of each connection and the token values to mask. */
   readonly oauth?: Pick<OAuthWiring, "authProviderFor" | "extraSecretsFor">;
 }
@@ -59,6 +62,7 @@ export async function startSupervision(options: SupervisionOptions): Promise<Sup
     processRegistry: registry,
     clientInfo: { name: "deploystack-gateway", version: gatewayVersion },
     knowsCatalog: options.knowsCatalog,
+    knownEra: options.knownEra,
     ...(options.oauth ? { authProviderFor: options.oauth.authProviderFor, extraSecretsFor: options.oauth.extraSecretsFor } : {}),
   });
   return {

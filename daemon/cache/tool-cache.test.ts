@@ -172,3 +172,23 @@ test("held names round-trip beside the catalogs; saves keep them, retain and rem
   t.true(logger.warnings.some((line) => line.includes("name ledger malformed")));
   t.is((await cache.load("demo")).size, 1, "the catalogs still load");
 });
+
+test("an entry's era is kept; an era that is not one is dropped without losing the catalog", async (t) => {
+  const home = tempHome(t);
+  const logger = recordingLogger();
+  const cache = createToolCache({ cacheDir: statePaths(home).cacheDir, logger });
+  const catalog = catalogOf([{ name: "echo", inputSchema: { type: "object" } }]);
+  await cache.save("demo", "alpha", catalog, "hash-a", "modern");
+  await cache.save("demo", "beta", catalog, "hash-b");
+  const loaded = await cache.load("demo");
+  t.is(loaded.get("alpha")?.era, "modern");
+  t.false(loaded.get("beta") !== undefined && "era" in loaded.get("beta")!, "no era saved, none read");
+
+  const path = join(statePaths(home).cacheDir, "teams", "demo", "tools.json");
+  const file = JSON.parse(readFileSync(path, "utf8")) as { servers: Record<string, Record<string, unknown>> };
+  file.servers.alpha!.era = "2026-07-28";
+  writeFileSync(path, JSON.stringify(file));
+  const reread = (await createToolCache({ cacheDir: statePaths(home).cacheDir, logger }).load("demo")).get("alpha");
+  t.deepEqual(reread?.catalog, catalog, "the catalog still seeds");
+  t.is(reread?.era, undefined, "the server is probed again");
+});

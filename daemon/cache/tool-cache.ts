@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from "../../shared/logger.js";
 import { ensurePrivateDir } from "../../shared/paths.js";
 import { EMPTY_NAME_LEDGER, EXPOSED_NAME_PATTERN, type HeldName, type NameLedger } from "../mcp/exposed-names.js";
 import type { ServerCatalog } from "../supervisor/types.js";
+import type { ProtocolEra } from "../upstream/types.js";
 import { writeFileAtomic } from "../vault/atomic-file.js";
 
 /**
@@ -30,6 +31,11 @@ export interface CachedCatalog {
   /** Epoch ms of the discovery. */
   readonly savedAt: number;
   readonly catalog: ServerCatalog;
+  /**
+   * The era the server spoke when it listed the catalog (absent in files written before eras were kept): the next
+   * start of the same configuration opens in it without the `server/discover` probe.
+   */
+  readonly era?: ProtocolEra;
 }
 
 /** The tool cache of all teams. */
@@ -42,8 +48,8 @@ export interface ToolCache {
   saveNames(team: string, names: NameLedger): Promise<void>;
   /** The catalog cached for `server` if it was discovered with the same `configHash`. */
   lookup(team: string, server: string, configHash: string): Promise<ServerCatalog | undefined>;
-  /** Stores `server`'s freshly discovered catalog. */
-  save(team: string, server: string, catalog: ServerCatalog, configHash: string): Promise<void>;
+  /** Stores `server`'s freshly discovered catalog, and the era it spoke when known. */
+  save(team: string, server: string, catalog: ServerCatalog, configHash: string, era?: ProtocolEra): Promise<void>;
   /** Forgets one server (removed from the team). */
   remove(team: string, server: string): Promise<void>;
   /** Keeps only the listed servers of `team`, dropping the rest (their catalogs and held names). */
@@ -170,7 +176,7 @@ export function createToolCache(options: ToolCacheOptions): ToolCache {
       const entry = (await read(team)).entries.get(server);
       return entry && entry.configHash === configHash ? entry.catalog : undefined;
     },
-    save: (team, server, catalog, configHash) =>
+    save: (team, server, catalog, configHash, era) =>
       update(team, ({ entries }) => {
         entries.set(server, {
           configHash,
@@ -181,6 +187,7 @@ export function createToolCache(options: ToolCacheOptions): ToolCache {
             resources: catalog.resources,
             resourceTemplates: catalog.resourceTemplates,
           },
+          ...(era !== undefined ? { era } : {}),
         });
       }),
     remove: (team, server) =>
@@ -217,7 +224,9 @@ function validEntry(entry: unknown): CachedCatalog | undefined {
   const catalog = entry.catalog;
   const lists = ["tools", "prompts", "resources", "resourceTemplates"] as const;
   if (!lists.every((key) => Array.isArray(catalog[key]) && (catalog[key] as unknown[]).every(isObject))) return undefined;
-  return { configHash: entry.configHash, savedAt: entry.savedAt, catalog: catalog as unknown as ServerCatalog };
+  // An era that is not one is dropped, not the entry: the server is then probed again, as before eras were kept.
+  const era = entry.era === "legacy" || entry.era === "modern" ? { era: entry.era as ProtocolEra } : {};
+  return { configHash: entry.configHash, savedAt: entry.savedAt, catalog: catalog as unknown as ServerCatalog, ...era };
 }
 
 function filterLedger(names: NameLedger, keep: (server: string) => boolean): NameLedger {

@@ -80,3 +80,28 @@ test("held names are saved under the team and restored by the next daemon's seed
   t.is(second.registry.tools("alpha")[0]!.exposedName, renamed, "a renamed item keeps its name, sticky both ways");
   t.false(second.registry.names().tools.includes(before), "beta's held entry was dropped");
 });
+
+test("eras: saved with a catalog, remembered after the next daemon's seeding, forgotten when the config changes", async (t) => {
+  const home = tempHome(t);
+  const cacheDir = statePaths(home).cacheDir;
+  // A fingerprint of the config's args only: enough to tell a changed config here.
+  const configHash = (server: ServerConfig): string => `${server.name}:${server.args.join(" ")}`;
+  const catalog = { tools: [{ name: "echo", inputSchema: { type: "object" } }], prompts: [], resources: [], resourceTemplates: [] };
+  const target = { replaceSeeds: () => {} };
+
+  const first = createCacheSeeding({ cache: createToolCache({ cacheDir }), configHash });
+  await first.seed(team, target);
+  const [alpha, beta] = team.servers as [ServerConfig, ServerConfig];
+  t.is(first.knownEra(alpha), undefined, "nothing known before a discovery");
+  await first.save(team, alpha, catalog, "legacy");
+  await first.save(team, beta, catalog);
+  t.is(first.knownEra(alpha), "legacy", "known at once in the same daemon");
+
+  // The next daemon: a fresh cache object on the same folder.
+  const second = createCacheSeeding({ cache: createToolCache({ cacheDir }), configHash });
+  t.is(second.knownEra(alpha), undefined, "only a seed reads the file");
+  await second.seed(team, target);
+  t.is(second.knownEra(alpha), "legacy");
+  t.is(second.knownEra(beta), undefined, "a catalog saved without an era leaves it unknown (probed)");
+  t.is(second.knownEra({ ...alpha, args: ["--other"] }), undefined, "a changed configuration is a new server");
+});

@@ -3,6 +3,7 @@ import type { ToolCache } from "../cache/tool-cache.js";
 import type { ServerConfig, TeamConfig } from "../config/types.js";
 import type { HeldName, NameLedger } from "../mcp/exposed-names.js";
 import type { ServerCatalog } from "../supervisor/types.js";
+import type { ProtocolEra } from "../upstream/types.js";
 
 /**
  * The start-up tool cache in the running daemon (issue 4, "instant start-up"): before a
@@ -33,8 +34,13 @@ export interface SeedTarget {
 export interface CacheSeeding {
   /** Replaces `target`'s seeds with every server of `team` whose cached fingerprint matches; returns the names seeded. */
   seed(team: TeamConfig, target: SeedTarget): Promise<string[]>;
-  /** Saves a freshly discovered catalog of `server` (running with `config`) under `team`. */
-  save(team: TeamConfig, server: ServerConfig, catalog: ServerCatalog): Promise<void>;
+  /** Saves a freshly discovered catalog of `server` (running with `config`) under `team`, with the era it spoke. */
+  save(team: TeamConfig, server: ServerConfig, catalog: ServerCatalog, era?: ProtocolEra): Promise<void>;
+  /**
+   * The era the last seed's cache remembers for `server`, only when its fingerprint matches (a changed command,
+   * args or env is a new server to probe); for the supervisor's `knownEra`.
+   */
+  knownEra(server: ServerConfig): ProtocolEra | undefined;
   /** Forgets the caches of these teams (logout). */
   clear(teamIds: readonly string[]): Promise<void>;
 }
@@ -55,6 +61,8 @@ export function createCacheSeeding(options: CacheSeedingOptions): CacheSeeding {
   let stopSavingNames: (() => void) | undefined;
   /** The team whose names are followed now. */
   let followedTeam: string | undefined;
+  /** The eras of the last seeded team's cache, with the fingerprint each was seen with. */
+  let eras = new Map<string, { readonly configHash: string; readonly era: ProtocolEra }>();
   const saveNames = (teamId: string, names: NameLedger): void => {
     cache.saveNames(teamId, names).catch((error: unknown) => {
       logger.warn({ team: teamId, reason: (error as Error).message }, "cannot save the held names to the tool cache");
@@ -63,6 +71,7 @@ export function createCacheSeeding(options: CacheSeedingOptions): CacheSeeding {
   return {
     async seed(team, target) {
       const seeds = new Map<string, ServerCatalog>();
+      const seededEras = new Map<string, { readonly configHash: string; readonly era: ProtocolEra }>();
       let names: NameLedger | undefined;
       try {
         const cached = await cache.load(team.id);
@@ -73,6 +82,7 @@ export function createCacheSeeding(options: CacheSeedingOptions): CacheSeeding {
           const entry = cached.get(server.name);
           if (!entry || entry.configHash !== configHash(server)) continue;
           seeds.set(server.name, entry.catalog);
+          if (entry.era !== undefined) seededEras.set(server.name, { configHash: entry.configHash, era: entry.era });
         }
         if ([...cached.keys()].some((name) => !serverNames.has(name)) || heldCount(names) !== heldCount(held)) {
           await cache.retain(team.id, [...serverNames]);
@@ -86,6 +96,7 @@ export function createCacheSeeding(options: CacheSeedingOptions): CacheSeeding {
       stopSavingNames?.();
       stopSavingNames = target.onNamesChanged?.((changed) => saveNames(team.id, changed));
       followedTeam = team.id;
+      eras = seededEras;
       // Always replaced, even with nothing: seeds of the previous team must not answer for this one.
       // The names too; only when the cache cannot be read do the names held in memory stay.
       target.replaceSeeds(seeds, names);
@@ -93,11 +104,22 @@ export function createCacheSeeding(options: CacheSeedingOptions): CacheSeeding {
       if (seeded.length > 0) logger.info({ team: team.id, servers: seeded }, "tool lists served from the cache until the servers are ready");
       return seeded;
     },
-    async save(team, server, catalog) {
+    async save(team, server, catalog, era) {
       try {
-        await cache.save(team.id, server.name, catalog, configHash(server));
+        const hash = configHash(server);
+        if (era !== undefined && team.id === followedTeam) eras.set(server.name, { configHash: hash, era });
+        await cache.save(team.id, server.name, catalog, hash, era);
       } catch (error) {
         logger.warn({ team: team.id, server: server.name, reason: (error as Error).message }, "cannot save the tool cache");
+      }
+    },
+    knownEra(server) {
+      const known = eras.get(server.name);
+      if (known === undefined) return undefined;
+      try {
+        return known.configHash === configHash(server) ? known.era : undefined;
+      } catch {
+        return undefined;
       }
     },
     async clear(teamIds) {

@@ -11,6 +11,7 @@ import type { EventHub, ServerChange } from "../events.js";
 import type { ToolIdentity } from "../mcp/access-policy.js";
 import { createTeamAccessPolicy, type PolicyDecision, type TeamAccessPolicy } from "../policy/access-policy.js";
 import type { ServerCatalog, Supervisor } from "../supervisor/types.js";
+import type { ProtocolEra } from "../upstream/types.js";
 import type { CacheSeeding, SeedTarget } from "./cache-seeding.js";
 import { findTeam } from "./find-team.js";
 import { diffServers, processChanged, type InvalidServer } from "./server-diff.js";
@@ -36,7 +37,8 @@ export type ConfigSourceKind = "file" | "deploystack";
 
 /** What the control plane drives once the daemon's parts exist. */
 export interface ControlPlaneTargets {
-  readonly supervisor: Pick<Supervisor, "replaceServers" | "config" | "catalog" | "on" | "off">;
+  /** `get`, when there, gives the era a server spoke, saved with its catalog (see `knownEra`). */
+  readonly supervisor: Pick<Supervisor, "replaceServers" | "config" | "catalog" | "on" | "off"> & Partial<Pick<Supervisor, "get">>;
   /** The MCP engine's registry, when the engine is wired. */
   readonly registry?: SeedTarget & {
     setPolicy(policy: TeamAccessPolicy): void;
@@ -126,6 +128,8 @@ export interface ControlPlane {
   configError(): ConfigError | undefined;
   /** The current team's servers the tool cache answers for (their lazy ones need no discovery start). */
   cachedServers(): ReadonlySet<string>;
+  /** The era the tool cache remembers for a server of the current team run with `config` (skips the era probe). */
+  knownEra(config: ServerConfig): ProtocolEra | undefined;
   /** The policy's decision for a tool: by name, or by identity (canonical and exposed name) when the registry knows it. */
   explain(tool: string | ToolIdentity): PolicyDecision & { readonly tool: string };
   beginLogin(options: { url?: string; timeoutMs?: number; signal?: AbortSignal }): Promise<ControlPlaneLogin>;
@@ -277,7 +281,13 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       return;
     }
     if (!configured || processChanged(configured, running)) return;
-    void cache.save(owner, configured, catalog);
+    let era: ProtocolEra | undefined;
+    try {
+      era = targets.supervisor.get?.(serverName).era;
+    } catch {
+      era = undefined;
+    }
+    void cache.save(owner, configured, catalog, era);
   };
 
   const remember = async (next: TeamConfig): Promise<void> => {
@@ -455,6 +465,8 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     loadedFile: () => lastFile,
 
     cachedServers: () => cached,
+
+    knownEra: (config) => cache?.knownEra(config),
 
     explain(tool) {
       const name = (typeof tool === "string" ? tool : tool.exposedName).trim();

@@ -129,3 +129,38 @@ test("a known era that no longer holds (a legacy server now modern, same configu
   await supervisor.shutdown();
   await assertNoLeftovers(t, spawned);
 });
+
+test("an era the tool cache remembers (knownEra) skips the probe on the first start; asked once per configuration", async (t) => {
+  const asked: string[] = [];
+  const { supervisor, spawned } = supervisorForTest(t, {
+    servers: [nodeFixture("fragile", "legacy-fragile.mjs", {}, ["--before-init", "exit"])],
+    knownEra: (config) => {
+      asked.push(config.name);
+      return "legacy";
+    },
+  });
+  await supervisor.start();
+  const running = await waitForState(t, supervisor, "fragile", "running");
+  t.is(running.era, "legacy");
+  t.is(running.restarts, 0);
+  t.is(spawned.size, 1, "one process: no probe cost it its start");
+  t.notRegex(logText(supervisor, "fragile"), /before initialize/, "the server received no request before initialize");
+  await supervisor.restart("fragile");
+  await waitForState(t, supervisor, "fragile", "running");
+  t.deepEqual(asked, ["fragile"], "asked before the first start only");
+  await supervisor.shutdown();
+  await assertNoLeftovers(t, spawned);
+});
+
+test("a remembered era that is wrong (a modern server remembered legacy) is forgotten and the server probed", async (t) => {
+  const { supervisor, spawned } = supervisorForTest(t, {
+    servers: [nodeFixture("modern", "modern-server.mjs")],
+    knownEra: () => "legacy",
+    restartPolicy: { initialDelayMs: 100, maxCrashes: 5, windowMs: 60_000 },
+  });
+  await supervisor.start();
+  const modern = await waitFor(() => supervisor.get("modern").state === "running" && supervisor.get("modern").era === "modern", 30_000);
+  t.true(modern, JSON.stringify(supervisor.get("modern")));
+  await supervisor.shutdown();
+  await assertNoLeftovers(t, spawned);
+});

@@ -75,6 +75,12 @@ export interface SupervisorDeps {
    */
   readonly knowsCatalog?: (config: ServerConfig) => boolean;
   /**
+   * The era a configuration was last seen speaking (the tool cache keeps it across restarts), asked once per
+   * configuration before its first start: a known era skips the `server/discover` probe, which costs a legacy
+   * server a request it does not know (and some of them their start). A start that finds the era wrong re-probes.
+   */
+  readonly knownEra?: (config: ServerConfig) => ProtocolEra | undefined;
+  /**
    * Request timeouts and liveness settings of every connection (default
    * `DEFAULT_UPSTREAM_TIMEOUTS`); a server's `requestTimeoutMs` overrides both request bounds.
    */
@@ -166,6 +172,8 @@ interface Entry {
    * per process configuration; re-probed when a start in the cached era fails or the config changes).
    */
   knownEra?: ProtocolEra;
+  /** Whether `SupervisorDeps.knownEra` was asked for the current configuration (once: after a wrong era, probe). */
+  askedCachedEra?: boolean;
   /** The HTTP transport a remote server turned out to speak. */
   knownFlavour?: "streamable-http" | "sse";
   catalog?: ServerCatalog;
@@ -377,7 +385,16 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
    * `sameStart`: the legacy retry after a probe that cost the process its start is part of the
    * same start, so observers see one STARTING (the new pid shows from the next state on).
    */
-  const launch = (entry: Entry, era: ProtocolEra | "auto" = entry.knownEra ?? "auto", sameStart = false): void => {
+  /** The era the tool cache remembers for the entry's configuration, asked only before its first start. */
+  const cachedEra = (entry: Entry): ProtocolEra | undefined => {
+    if (entry.askedCachedEra === true || entry.knownEra !== undefined) return undefined;
+    entry.askedCachedEra = true;
+    const era = deps.knownEra?.(entry.config);
+    if (era !== undefined) entry.knownEra = era;
+    return era;
+  };
+
+  const launch = (entry: Entry, era: ProtocolEra | "auto" = entry.knownEra ?? cachedEra(entry) ?? "auto", sameStart = false): void => {
     if (shuttingDown || entry.removed || entry.run || !entry.enabled) return;
     clearTimers(entry);
     const { config } = entry;
@@ -843,6 +860,7 @@ export function createSupervisor(deps: SupervisorDeps): ManagedSupervisor {
               entry.catalog = undefined;
               entry.identity = undefined;
               entry.knownEra = undefined;
+              entry.askedCachedEra = false;
               if (entry.run || entry.state !== "stopped") await stopRun(entry, "stopped");
               resetFailures(entry);
               if (started) launchOrIdle(entry);
