@@ -73,6 +73,12 @@ export async function listServers(client: ServerClient, args: JsonFlag, io: CliI
       ]),
     ),
   );
+  // A remote server has no pid: its URL (credentials removed by the daemon) says where it runs.
+  for (const server of response.servers) {
+    if (server.url === "") continue;
+    const transport = enumName(ServerTransport, server.transport).toLowerCase().replaceAll("_", "-");
+    io.stdout.write(`${escapeControls(`remote: ${server.name} → ${server.url} (${transport}${server.insecure ? ", insecure" : ""})`, { singleLine: true })}\n`);
+  }
   for (const collision of response.nameCollisions) {
     // A resource URI or template is never renamed: the later server's claim is simply not served.
     const outcome = collision.assignedName === "" ? "is not served through the gateway" : `is exposed as "${collision.assignedName}"`;
@@ -128,8 +134,9 @@ export function formatServer(server: Server): string {
     ["prefix", server.prefix === "" ? "(none)" : server.prefix],
     ["startup", enumName(StartupMode, server.startup).toLowerCase()],
     ["transport", enumName(ServerTransport, server.transport).toLowerCase()],
-    ["command", [server.command, ...server.args].join(" ")],
-    ["env", server.envNames.length > 0 ? server.envNames.join(", ") : "-"],
+    ...(server.url !== ""
+      ? [["url", server.insecure ? `${server.url} (insecure: plain http, not encrypted)` : server.url] as const]
+      : [["command", [server.command, ...server.args].join(" ")] as const, ["env", server.envNames.length > 0 ? server.envNames.join(", ") : "-"] as const]),
     ["server info", server.serverInfoName ? `${server.serverInfoName} ${server.serverInfoVersion}`.trim() : "-"],
     ["era", eraName(server.protocolEra)],
     ["protocol", server.protocolVersion || "-"],

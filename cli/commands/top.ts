@@ -90,6 +90,7 @@ const stateNames: Record<ServerState, string> = {
   [ServerState.IDLE]: "IDLE",
   [ServerState.UNHEALTHY]: "UNHEALTHY",
   [ServerState.INVALID]: "INVALID",
+  [ServerState.NEEDS_AUTH]: "NEEDS_AUTH",
 };
 
 function stateName(state: ServerState): string {

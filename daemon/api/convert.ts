@@ -43,6 +43,7 @@ const stateToProto: Readonly<Record<DomainServerState, ServerState>> = {
   failed: ServerState.FAILED,
   idle: ServerState.IDLE,
   unhealthy: ServerState.UNHEALTHY,
+  needs_auth: ServerState.NEEDS_AUTH,
   invalid: ServerState.INVALID,
 };
 
@@ -57,7 +58,8 @@ export function serverStateToProto(state: DomainServerState): ServerState {
  * (adapter tests) the supervisor's discovered count stands in.
  */
 export function serverToProto(snapshot: ServerSnapshot, now: number = Date.now(), tools?: ToolCount): Server {
-  const running = snapshot.pid !== undefined && snapshot.startedAt !== undefined;
+  // A remote server has no pid: its uptime is its connection's.
+  const running = (snapshot.pid !== undefined || (snapshot.url !== undefined && snapshot.state === "running")) && snapshot.startedAt !== undefined;
   return create(ServerSchema, {
     name: snapshot.name,
     state: serverStateToProto(snapshot.state),
@@ -68,7 +70,9 @@ export function serverToProto(snapshot: ServerSnapshot, now: number = Date.now()
     uptime: running ? durationFromMs(Math.max(0, now - (snapshot.startedAt ?? now))) : undefined,
     toolCount: tools ? tools.exposed : snapshot.toolCount,
     hiddenToolCount: tools?.hidden ?? 0,
-    transport: ServerTransport.STDIO,
+    transport: snapshot.transport === "sse" ? ServerTransport.SSE : snapshot.transport === "streamable-http" ? ServerTransport.STREAMABLE_HTTP : ServerTransport.STDIO,
+    url: snapshot.url ?? "",
+    insecure: snapshot.insecure ?? false,
     command: snapshot.command,
     args: [...snapshot.args],
     envNames: [...snapshot.envNames],
@@ -128,6 +132,7 @@ export function serverCountsToProto(snapshots: readonly ServerSnapshot[], tools?
       case "backoff":
       case "failed":
       case "unhealthy":
+      case "needs_auth":
         counts.unhealthy++;
         break;
       case "stopped":

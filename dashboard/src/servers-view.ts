@@ -21,7 +21,7 @@ export interface ServersView {
 }
 
 const healthy = new Set([ServerState.RUNNING, ServerState.IDLE]);
-const troubled = new Set([ServerState.BACKOFF, ServerState.FAILED, ServerState.UNHEALTHY, ServerState.INVALID]);
+const troubled = new Set([ServerState.BACKOFF, ServerState.FAILED, ServerState.UNHEALTHY, ServerState.INVALID, ServerState.NEEDS_AUTH]);
 
 /** Creates the view; `onChange` runs when the set of names changes (the logs picker follows it). */
 export function createServersView(clients: DashboardClients, onChange: () => void): ServersView {
