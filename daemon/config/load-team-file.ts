@@ -368,6 +368,7 @@ function buildRemoteServer(
           ? { clientSecret: attempt([...path, "oauth", "clientSecret"], "", () => substituteVariables(raw.oauth!.clientSecret!, variables, { secret: true })) }
           : {}),
         ...(raw.oauth.scopes !== undefined ? { scopes: raw.oauth.scopes } : {}),
+        ...(raw.oauth.clientMetadataUrl !== undefined ? { clientMetadataUrl: raw.oauth.clientMetadataUrl } : {}),
       }
     : undefined;
   return {

@@ -106,3 +106,14 @@ test("header names are checked: reserved ones (the gateway's own) and malformed 
   t.regex(error!.message, /this header is set by the gateway itself/);
   t.regex(error!.message, /header names must be HTTP tokens/);
 });
+
+test("oauth.clientMetadataUrl: an https URL with a path is kept; anything else is refused at its position", async (t) => {
+  const good = write(t, team(`      - name: linear\n        url: https://mcp.example.com/mcp\n        oauth: { clientMetadataUrl: "https://gateway.example.com/client.json" }\n`));
+  const file = await loadTeamFile(good);
+  t.is(file.teams[0]!.servers[0]!.remote?.oauth?.clientMetadataUrl, "https://gateway.example.com/client.json");
+  for (const bad of ["http://gateway.example.com/client.json", "https://gateway.example.com/", "not a url"]) {
+    const path = write(t, team(`      - name: linear\n        url: https://mcp.example.com/mcp\n        oauth: { clientMetadataUrl: "${bad}" }\n`));
+    const error = await t.throwsAsync(() => loadTeamFile(path), { instanceOf: GatewayError });
+    t.regex(error.message, /clientMetadataUrl/, bad);
+  }
+});

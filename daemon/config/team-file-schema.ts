@@ -78,6 +78,11 @@ const oauthSchema = z.strictObject({
   clientId: z.string().min(1).optional(),
   clientSecret: envValue.optional(),
   scopes: z.array(z.string().min(1)).optional(),
+  /** A Client ID Metadata Document URL (https, with a path) used as the client id where the AS supports it. */
+  clientMetadataUrl: z
+    .url({ protocol: /^https$/ })
+    .refine((value) => URL.canParse(value) && new URL(value).pathname !== "/", "must be an https URL with a path")
+    .optional(),
 });
 
 /** Fields that only a process server has, and only a remote (URL) server has: a server is one or the other. */

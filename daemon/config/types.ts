@@ -44,8 +44,6 @@ export interface ServerConfig {
    * client that declared roots is in flight on it (never another session's roots). Absent: none.
    */
   readonly roots?: readonly ServerRoot[];
-}
-
   /**
    * Set for a remote MCP server (`url:` in the team file): it is reached over HTTP instead of
    * being spawned, and `command`, `args` and `env` are empty. Its headers are secrets like `env`.
@@ -74,6 +72,10 @@ export interface RemoteOAuthConfig {
   readonly clientId?: string;
   readonly clientSecret?: string;
   readonly scopes?: readonly string[];
+  /** An https URL hosting the gateway's Client ID Metadata Document, used where the AS supports those. */
+  readonly clientMetadataUrl?: string;
+}
+
 /** One configured root, in the shape of MCP's `Root` (2025-11-25 "Client Features › Roots"). */
 export interface ServerRoot {
   /** An absolute `file://` URI of a folder. */
