@@ -354,6 +354,41 @@ export function createContenders(paths) {
     },
   });
 
+  /**
+   * The gateway in front of a remote server: the SDK reference (`sdk-mcp`, bench/sdk-server.mjs over Streamable
+   * HTTP) configured as a `url:` server, reached by clients over /mcp. Beside `sdk-mcp` (the SDK client talking to
+   * that same upstream directly) it measures what the gateway adds to a remote server: the target is 1 ms at p50.
+   */
+  const gatewayRemote = {
+    id: "gateway-remote",
+    label: "gateway, /mcp → remote upstream (SDK Streamable HTTP)",
+    group: "gateway",
+    unavailable: gatewayUnavailable,
+    async start(ctx) {
+      const upstream = spawnTracked(node, [paths.sdkServer, "--transport", "http"], { env: nodeEnv(), keepStdout: true });
+      try {
+        const { port } = await readJsonLine(upstream);
+        const instance = await startGateway(paths, [{ name: "bench", url: `http://127.0.0.1:${port}/mcp` }], { cpuProfDir: ctx.cpuProfDir });
+        instance.acquire();
+        const open = () => openStreamableHttpSession(`${instance.baseUrl}/mcp`);
+        const toolNames = await probeToolNames(open, 30000, instance.child);
+        return {
+          open,
+          toolNames,
+          processes: () => ({ own: classifyTree(instance.child.pid).own, upstream: [upstream.pid] }),
+          stop: async () => {
+            await instance.release();
+            await stopTracked(upstream);
+          },
+          gateway: instance,
+        };
+      } catch (error) {
+        await stopTracked(upstream);
+        throw error;
+      }
+    },
+  };
+
   return [
     direct,
     sdk("http"),
@@ -368,6 +403,7 @@ export function createContenders(paths) {
     gateway("mcp-modern"),
     gateway("sse"),
     gateway("control"),
+    gatewayRemote,
     observability("off"),
     observability("default"),
     observability("traces"),
@@ -395,6 +431,11 @@ export function writeGatewayConfig(home, port, servers, { auditEnabled } = {}) {
   ];
   for (const server of servers) {
     lines.push(`      - name: ${server.name}`);
+    if (server.url) {
+      // A remote server (bench/sdk-server.mjs over HTTP).
+      lines.push(`        url: ${JSON.stringify(server.url)}`);
+      continue;
+    }
     lines.push(`        command: ${JSON.stringify(process.execPath)}`);
     lines.push(`        args: ${JSON.stringify(server.args)}`);
   }
