@@ -189,13 +189,13 @@ export function userToProto(user: CloudUser): User {
   return create(UserSchema, { id: user.sub, email: user.email, name: user.name ?? user.preferredUsername ?? "" });
 }
 
-/** A domain event as the control API's `Event`. */
-export function eventToProto(event: GatewayEvent): Event {
 /** A team file's load failure (status and events share it). */
 export function configErrorToProto(error: { readonly path: string; readonly message: string; readonly time: number }): ConfigError {
   return create(ConfigErrorSchema, { path: error.path, message: error.message, time: timestampFromMs(error.time) });
 }
 
+/** A domain event as the control API's `Event`. */
+export function eventToProto(event: GatewayEvent): Event {
   const time = timestampFromMs(event.time);
   switch (event.kind) {
     case "server_state":
@@ -223,7 +223,7 @@ export function configErrorToProto(error: { readonly path: string; readonly mess
           },
         },
       });
-  }
-}
     case "config_error":
       return create(EventSchema, { time, kind: { case: "configError", value: configErrorToProto(event) } });
+  }
+}
