@@ -332,17 +332,6 @@ function buildServer(
 }
 
 /**
- * The embedded default team file (`examples/demo-team.yaml`), located from this module
- * so that it is found from the source tree, from `dist/`, and from an npm installation
- * (the package ships `examples/`).
- */
-export function embeddedTeamFilePath(): string {
-  const candidates = ["../../examples/demo-team.yaml", "../../../examples/demo-team.yaml"].map((relative) =>
-    fileURLToPath(new URL(relative, import.meta.url)),
-  );
-  return candidates.find((candidate) => existsSync(candidate)) ?? candidates[0];
-}
-/**
  * A remote server (`url:`): `${VAR}` resolved in the URL and the header values (secrets: their
  * values never appear in a message), plain `http://` refused for a host off loopback unless
  * `insecure: true`. It is connected with the gateway (eager), like an eager process.
@@ -401,3 +390,14 @@ function checkRemoteUrl(text: string, insecure: boolean): string {
   return url.href;
 }
 
+/**
+ * The embedded default team file (`examples/demo-team.yaml`), located from this module
+ * so that it is found from the source tree, from `dist/`, and from an npm installation
+ * (the package ships `examples/`).
+ */
+export function embeddedTeamFilePath(): string {
+  const candidates = ["../../examples/demo-team.yaml", "../../../examples/demo-team.yaml"].map((relative) =>
+    fileURLToPath(new URL(relative, import.meta.url)),
+  );
+  return candidates.find((candidate) => existsSync(candidate)) ?? candidates[0];
+}

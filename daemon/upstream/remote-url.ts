@@ -36,7 +36,7 @@ export function displayUrl(url: URL | string): string {
   parsed.password = "";
   parsed.hash = "";
   if (parsed.search !== "") {
-    const kept = [...parsed.searchParams].map(([name, value]) => [name, SECRET_QUERY_NAME.test(name) ? "***" : value]);
+    const kept = [...parsed.searchParams].map(([name, value]): [string, string] => [name, SECRET_QUERY_NAME.test(name) ? "***" : value]);
     parsed.search = new URLSearchParams(kept).toString();
   }
   return parsed.href.replaceAll("%2A%2A%2A", "***");
