@@ -19,6 +19,8 @@ import type { JsonObject } from "../upstream/types.js";
 
 /** Tokens of one server as stored. */
 export interface StoredTokens {
+  /** The MCP server URL they were obtained for: a server whose URL changed never gets them. */
+  readonly serverUrl: string;
   /** The issuer identifier (authorization server metadata `issuer`) that issued them. */
   readonly issuer: string;
   /** The authorization server URL discovery used (the SDK's binding key). */

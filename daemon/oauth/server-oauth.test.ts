@@ -97,7 +97,7 @@ test("without a token the server answers 401 and the error names the exact login
   t.false(await h.oauth.hasTokens());
   const error = h.oauth.needsAuthError();
   t.is(error.kind, "failed_precondition");
-  t.is(error.message, 'server "linear" needs a sign-in: run `dsctl servers login linear`');
+  t.is(error.message, 'server "linear" needs sign-in: run `dsctl servers login linear`');
 });
 
 test("sign-in by dynamic registration: PKCE S256, resource, state, native registration; then calls work", async (t) => {
@@ -269,4 +269,42 @@ test("with neither a configured client nor a registration endpoint the sign-in s
   const error = await t.throwsAsync(() => h.oauth.beginLogin({ timeoutMs: 60_000 }), { instanceOf: GatewayError });
   t.is(error.kind, "failed_precondition");
   t.regex(error.message, /set oauth\.clientId/);
+});
+
+test("hostile metadata: an AS whose metadata names another issuer is refused (RFC 8414 §3.3)", async (t) => {
+  const h = await harness(t, {}, { metadataIssuer: "https://honest.example/" });
+  const error = await t.throwsAsync(() => h.oauth.beginLogin({ timeoutMs: 60_000 }), { instanceOf: GatewayError });
+  t.is(error.kind, "permission_denied");
+  t.regex(error.message, /names issuer "https:\/\/honest\.example\/"; refused/);
+  t.deepEqual(h.fixture.authorizationRequests, []);
+});
+
+test("an AS that does not advertise PKCE S256 is refused before any request", async (t) => {
+  const h = await harness(t, {}, { pkceMethods: ["plain"] });
+  const error = await t.throwsAsync(() => h.oauth.beginLogin({ timeoutMs: 60_000 }), { instanceOf: GatewayError });
+  t.regex(error.message, /does not advertise PKCE S256/);
+  t.is(h.fixture.registrations.length, 0);
+});
+
+test("protected-resource metadata naming another resource is refused (the token would be for someone else)", async (t) => {
+  const h = await harness(t, {}, { protectedResource: "https://other.example/mcp" });
+  const error = await t.throwsAsync(() => h.oauth.beginLogin({ timeoutMs: 60_000 }), { instanceOf: GatewayError });
+  t.regex(error.message, /https:\/\/other\.example\/mcp.*does not match|resource/i);
+  t.deepEqual(h.fixture.authorizationRequests, []);
+});
+
+test("tokens are bound to the server URL and issuer: a server whose URL changed gets none of them", async (t) => {
+  const h = await harness(t);
+  await login(h);
+  const other = await startOAuthFixture();
+  t.teardown(() => other.close());
+  const moved = createServerOAuth({ serverName: "linear", serverUrl: other.mcpUrl, config: {}, store: createOAuthStore(h.vault) });
+  t.is(await moved.authorization(other.mcpUrl), undefined);
+  t.false(await moved.hasTokens());
+  // Signing in there registers the gateway with that authorization server afresh.
+  const attempt = await moved.beginLogin({ timeoutMs: 60_000 });
+  await approveInBrowser(attempt.authorizationUrl);
+  t.is((await attempt.done).issuer, other.issuer);
+  t.is(other.registrations.length, 1);
+  t.is((await h.vault.list("oauth-client-")).length, 2, "one registration per issuer");
 });

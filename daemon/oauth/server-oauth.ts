@@ -137,7 +137,9 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
 
   const load = async (): Promise<StoredTokens | undefined> => {
     if (cached === null) {
-      cached = await deps.store.readTokens(deps.serverName);
+      const stored = await deps.store.readTokens(deps.serverName);
+      // Tokens obtained for another URL (the server's configuration changed) are not for this server.
+      cached = stored?.serverUrl === deps.serverUrl ? stored : undefined;
       announce(cached);
     }
     return cached;
@@ -381,6 +383,7 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
         }
         if (!received) throw new GatewayError("internal", "no tokens were received");
         const tokens: StoredTokens = {
+          serverUrl: deps.serverUrl,
           issuer,
           authorizationServerUrl: info.authorizationServerUrl,
           ...(resource ? { resource } : {}),
@@ -410,7 +413,7 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
     },
 
     needsAuthError() {
-      return new GatewayError("failed_precondition", `server "${deps.serverName}" needs a sign-in: run \`${command}\``);
+      return new GatewayError("failed_precondition", `server "${deps.serverName}" needs sign-in: run \`${command}\``);
     },
   };
 }
