@@ -21,7 +21,7 @@ import { JsonRpcErrorCode } from "./json-rpc.js";
 import { INPUT_REQUIRED, isJsonObject } from "./mrtr.js";
 import { MAX_INPUT_REQUESTS_PER_ROUND } from "./mrtr-legacy-caller.js";
 import { createHeldCallStateCodec, randomToken, type HeldCallStateCodec } from "./mrtr-state.js";
-import type { Caller } from "./upstream-router.js";
+import type { Caller } from "./caller.js";
 
 /** Default bound on calls waiting for a client's retry, per daemon. */
 export const DEFAULT_MAX_HELD_CALLS = 256;
