@@ -83,7 +83,7 @@ export function toUpstreamAuth(oauth: ServerOAuth): UpstreamAuthProvider {
     async unauthorized(challenge) {
       const outcome = await oauth.unauthorized({
         ...(challenge.wwwAuthenticate !== undefined ? { wwwAuthenticate: challenge.wwwAuthenticate } : {}),
-        ...("sentAuthorization" in challenge && typeof challenge.sentAuthorization === "string" ? { sentAuthorization: challenge.sentAuthorization } : {}),
+        ...(challenge.sentAuthorization !== undefined ? { sentAuthorization: challenge.sentAuthorization } : {}),
       });
       if (outcome === "unavailable") throw new GatewayError("unavailable", "the authorization server could not be reached to refresh the token");
       return outcome;

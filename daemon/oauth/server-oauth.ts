@@ -74,7 +74,8 @@ export interface ServerOAuth {
   authorization(requestUrl: string | URL): Promise<string | undefined>;
   /**
    * Tells the module the server answered 401. `sentAuthorization` is the header that request
-   * carried, so that many requests failing with the same stale token refresh it only once.
+   * carried (absent: none), so that many requests failing with the same stale token refresh it
+   * only once, and one sent before a sign-in is simply sent again.
    */
   unauthorized(challenge: { readonly wwwAuthenticate?: string | null; readonly sentAuthorization?: string }): Promise<UnauthorizedOutcome>;
   /** Starts an interactive sign-in (`dsctl servers login`). */
@@ -260,8 +261,8 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
       }
       const tokens = await load();
       if (!tokens) return "needs_auth";
-      // Another request already replaced the token this one was sent with.
-      if (challenge.sentAuthorization !== undefined && challenge.sentAuthorization !== headerOf(tokens)) return "retry";
+      // The request went without a token (signed in since), or another request already replaced the one it carried.
+      if (challenge.sentAuthorization !== headerOf(tokens)) return "retry";
       try {
         return (await refresh(tokens)) ? "retry" : "needs_auth";
       } catch {

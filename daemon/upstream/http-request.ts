@@ -23,7 +23,11 @@ export interface UpstreamAuthProvider {
    * when a new credential may work (the token was refreshed): the request is sent once more.
    * Resolve `"needs_auth"` when no usable token exists: the server goes to NEEDS_AUTH.
    */
-  unauthorized(challenge: { readonly wwwAuthenticate?: string }): Promise<"retry" | "needs_auth">;
+  unauthorized(challenge: {
+    readonly wwwAuthenticate?: string;
+    /** The `Authorization` value the refused request carried: many requests refused with one stale token refresh it once. */
+    readonly sentAuthorization?: string;
+  }): Promise<"retry" | "needs_auth">;
 }
 
 /**
@@ -128,7 +132,13 @@ export function createRemoteRequester(options: RemoteRequesterOptions): RemoteRe
         await response.body.dump().catch(() => {});
         const header = response.headers["www-authenticate"];
         const wwwAuthenticate = Array.isArray(header) ? header.join(", ") : header;
-        const verdict = auth && attempt === 0 ? await auth.unauthorized(wwwAuthenticate !== undefined ? { wwwAuthenticate } : {}) : "needs_auth";
+        const verdict =
+          auth && attempt === 0
+            ? await auth.unauthorized({
+                ...(wwwAuthenticate !== undefined ? { wwwAuthenticate } : {}),
+                ...(authorization !== undefined ? { sentAuthorization: authorization } : {}),
+              })
+            : "needs_auth";
         if (verdict !== "retry") throw new UpstreamNeedsAuthError(options.serverName);
         authorization = await auth!.authorization();
       }
