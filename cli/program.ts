@@ -178,8 +178,9 @@ export function createProgram(context: ProgramContext): Command {
     .description("list the tools you may use")
     .option("--server <name>", "only this server's tools")
     .option("--all", "also the tools clients do not see, with the reason")
+    .option("--profile <name>", "only the tools a client of this team profile reaches")
     .option("--json", "print the response as proto JSON")
-    .action((options: { server?: string; all?: boolean; json?: boolean }) => withDaemon((v, t) => v.listTools(v.createClient(v.McpService, t), options, io)));
+    .action((options: { server?: string; all?: boolean; profile?: string; json?: boolean }) => withDaemon((v, t) => v.listTools(v.createClient(v.McpService, t), options, io)));
   tools
     .command("call")
     .description("call a tool and print its result as JSON (exit 1 when the result is an error)")

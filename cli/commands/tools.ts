@@ -22,14 +22,16 @@ export interface ListToolsArgs extends JsonFlag {
   readonly server?: string;
   /** Also the tools clients do not see, each with the reason (`--all`). */
   readonly all?: boolean;
+  /** Only the tools a client of this profile reaches (`--profile`). */
+  readonly profile?: string;
 }
 
 /**
- * `dsctl tools list [--server S] [--all]`: the tools MCP clients see; with `--all` also the ones they do not,
+ * `dsctl tools list [--server S] [--profile P] [--all]`: the tools MCP clients (of profile P) see; with `--all` also the ones they do not,
  * with a STATUS column saying why (policy rule, task-only, server disabled or failed) or that a collision renamed it.
  */
 export async function listTools(client: McpClient, args: ListToolsArgs, io: CliIo): Promise<number> {
-  const response = await client.listTools({ server: args.server ?? "", includeHidden: args.all === true });
+  const response = await client.listTools({ server: args.server ?? "", includeHidden: args.all === true, profile: args.profile ?? "" });
   if (args.json) {
     printJson(io, ListToolsResponseSchema, response);
     return 0;

@@ -47,6 +47,7 @@ import { createMcpEngine, type McpEngine } from "../mcp/engine.js";
 import { createTeamAccessPolicy } from "../policy/access-policy.js";
 import type { ExposedResource, ExposedResourceTemplate, ExposedTool, HiddenTool } from "../mcp/registry.js";
 import { hiddenReasonToText } from "./convert.js";
+import { createProfileSet } from "../mcp/profiles.js";
 import type { SessionFrame } from "../mcp/session.js";
 import { UpstreamRpcError, type JsonObject } from "../upstream/types.js";
 import { createAsyncQueue } from "./async-queue.js";
@@ -211,8 +212,23 @@ export function registerMcpService(router: ConnectRouter, engine: McpEngine, opt
           wantedName: wanted.get(`${tool.server}\0${tool.upstreamName}\0${tool.exposedName}`) ?? "",
         });
       const hidden = req.includeHidden ? engine.registry.hiddenTools(server) : [];
+      const exposed = tools.map((tool) => toProto(tool, ""));
+      const explained = hidden.map((tool) => toProto(tool, hiddenReasonToText(tool.reason)));
+      if (req.profile === "") return create(ListToolsResponseSchema, { tools: [...exposed, ...explained] });
+      // A profile narrows the team's tools (profiles.ts); its unknown-name error (with "did you mean") is the paths' one.
+      const profile = createProfileSet(
+        engine
+          .listProfiles()
+          .filter((summary) => summary.profile.defined)
+          .map((summary) => summary.profile.config),
+      ).resolve(req.profile);
+      const outside = `not in profile "${profile.name}"`;
       return create(ListToolsResponseSchema, {
-        tools: [...tools.map((tool) => toProto(tool, "")), ...hidden.map((tool) => toProto(tool, hiddenReasonToText(tool.reason)))],
+        tools: [
+          ...exposed.filter((_, index) => profile.admitsTool(tools[index]!)),
+          ...(req.includeHidden ? exposed.filter((_, index) => !profile.admitsTool(tools[index]!)).map((tool) => create(ToolSchema, { ...tool, hiddenReason: outside })) : []),
+          ...explained,
+        ],
       });
     },
     async *callTool(req, context) {

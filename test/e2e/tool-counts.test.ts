@@ -2,7 +2,7 @@ import { join } from "node:path";
 import test from "ava";
 import { fixtureServer, waitForRunning, waitUntil } from "./helpers/daemon-process.js";
 import { connectGatewayClient } from "./helpers/mcp-clients.js";
-import { startControlPlaneGateway, writeTeamsFile } from "./helpers/control-plane-gateway.js";
+import { startControlPlaneGateway, writeTeamsFile, type FileTeam } from "./helpers/control-plane-gateway.js";
 import { tempHome } from "./helpers/daemon-process.js";
 
 /**
@@ -28,7 +28,8 @@ test("status, servers list, tools list and an MCP client agree on the tools, and
         { name: "tasks", command: process.execPath, args: [fixtureServer("task-only-tools.mjs")] },
       ],
       policy: { allow: ["*"], deny: ["alpha-crash"] },
-    },
+      profiles: { echoes: { servers: ["alpha", "beta"], include: ["*-echo"] } },
+    } as FileTeam,
   ]);
   const gateway = await startControlPlaneGateway(t, { configPath, home });
   const pids = await waitForRunning(gateway.daemon, ["alpha", "beta", "tasks"]);
@@ -86,6 +87,22 @@ test("status, servers list, tools list and an MCP client agree on the tools, and
   t.regex(allText.stdout, /alpha-crash +alpha +hidden: denied by policy/);
   t.regex(allText.stdout, /beta-echo +beta +hidden: server disabled/);
   t.regex(allText.stdout, new RegExp(`^${listed.length} exposed, ${hidden.length} hidden$`, "m"));
+
+  // A profile narrows the list; --all names the team's tools outside it; an unknown profile is refused with a hint.
+  const echoes = await gateway.dsctl(["tools", "list", "--profile", "echoes", "--json"]);
+  t.is(echoes.code, 0, echoes.stderr);
+  t.deepEqual(
+    (JSON.parse(echoes.stdout) as { tools: { name: string }[] }).tools.map((tool) => tool.name),
+    ["alpha-echo"],
+    "beta is disabled; every other tool is outside the profile",
+  );
+  const echoesAll = (await clients.mcp.listTools({ profile: "echoes", includeHidden: true })).tools;
+  t.is(echoesAll.find((tool) => tool.name === "tasks-quick")?.hiddenReason, 'not in profile "echoes"');
+  t.is(echoesAll.find((tool) => tool.name === "beta-echo")?.hiddenReason, "server disabled");
+  t.is(echoesAll.length, all.length, "the same tools as the team's --all, each with its reason");
+  const unknown = await gateway.dsctl(["tools", "list", "--profile", "echos"]);
+  t.not(unknown.code, 0);
+  t.regex(unknown.stderr, /unknown profile "echos".*did you mean "echoes"\?/);
 
   // Enabling the server brings its tools back into every count.
   t.is((await gateway.dsctl(["servers", "enable", "beta"])).code, 0);

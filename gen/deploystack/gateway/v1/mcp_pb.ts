@@ -217,7 +217,8 @@ export type Tool = Message<"deploystack.gateway.v1.Tool"> & {
   /**
    * Why MCP clients do not see this tool; empty for an exposed tool. Only
    * set in ListTools with include_hidden: "denied by policy (<rule>)",
-   * "task-only (tasks not supported)", "server disabled", "server failed".
+   * "task-only (tasks not supported)", "server disabled", "server failed",
+   * or, when ListTools names a profile, `not in profile "<profile>"`.
    * A task-only tool gets no exposed name: `name` is then the canonical
    * `<prefix>-<tool>` it would have.
    *
