@@ -193,3 +193,13 @@ test("401: the auth provider is asked once to refresh, then the transport ends w
   t.is(lastTransport?.failure?.message, 'server "r" needs sign-in: run `dsctl servers login r`');
   t.true(calls.length >= 2, "the provider heard of the 401 and answered needs_auth");
 });
+
+test("TLS is verified: a server whose certificate nobody trusts is unreachable, with the TLS error's code", async (t) => {
+  const { startTlsFront } = await import("./testing/tls-proxy.js");
+  const fixture = await startRemoteFixture(t, "v1-streamable");
+  const front = await startTlsFront(new URL(fixture.url).origin);
+  t.teardown(() => front.close());
+  await t.throwsAsync(open(t, `${front.origin}/mcp`, "http"));
+  t.regex(lastTransport?.failure?.message ?? "", /server "r" is unreachable: [A-Z_]*(CERT|SELF_SIGNED)[A-Z_]*/);
+  t.deepEqual(front.versions, [], "no request got through");
+});
