@@ -203,3 +203,19 @@ test("TLS is verified: a server whose certificate nobody trusts is unreachable, 
   t.regex(lastTransport?.failure?.message ?? "", /server "r" is unreachable: [A-Z_]*(CERT|SELF_SIGNED)[A-Z_]*/);
   t.deepEqual(front.versions, [], "no request got through");
 });
+
+test("closing a legacy session sends DELETE: the server forgets the session", async (t) => {
+  const fixture = await startRemoteFixture(t, "v1-streamable");
+  const { connection } = await open(t, fixture.url, "http");
+  await connection.request("tools/list", {});
+  const session = (await fixture.stats()).lastHeaders["mcp-session-id"]!;
+  t.truthy(session);
+  await connection.close();
+  const after = await fetch(fixture.url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": session },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+  });
+  await after.arrayBuffer();
+  t.is(after.status, 404);
+});
