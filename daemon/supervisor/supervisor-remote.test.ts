@@ -108,3 +108,24 @@ test("insecure: plain http off loopback is shown as such in status", (t) => {
   t.true(supervisor.get("lan").insecure);
   t.is(supervisor.get("lan").transport, "streamable-http");
 });
+
+test("a changed URL or header reconnects the server to the new settings; an unchanged remote config is left alone", async (t) => {
+  const first = await startRemoteFixture(t, "v1-streamable", 0, "first");
+  const second = await startRemoteFixture(t, "v2-modern", 0, "second");
+  const config = remote("moving", first.url);
+  const { supervisor } = supervisorForTest(t, { servers: [config] });
+  await supervisor.start();
+  t.is((await waitForState(t, supervisor, "moving", "running")).identity?.serverInfo.name, "first");
+  const startedAt = supervisor.get("moving").startedAt;
+  await supervisor.replaceServers([remote("moving", first.url)]);
+  t.is(supervisor.get("moving").startedAt, startedAt, "the same settings: no reconnect");
+  await supervisor.replaceServers([remote("moving", second.url)]);
+  const moved = await waitForState(t, supervisor, "moving", "running");
+  t.is(moved.identity?.serverInfo.name, "second");
+  t.is(moved.era, "modern", "the era is probed again for the new URL");
+  await supervisor.replaceServers([remote("moving", second.url, { headers: { "X-Team": "blue" } })]);
+  await waitForState(t, supervisor, "moving", "running");
+  const connection = await supervisor.acquire("moving");
+  await connection.request("tools/call", { name: "echo", arguments: { text: "x" } });
+  t.is((await second.stats()).lastHeaders["x-team"], "blue");
+});
