@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import { isPieces, piecesLength } from "../../shared/byte-pieces.js";
-import { SseSink, formatSseEvent } from "../session/sse.js";
+import { SseSink, formatSseEvent, type SseFrame } from "../session/sse.js";
 import { checkModernRequest, statusOfModernError, type ModernMessage } from "./request-checks.js";
 import type { StatelessJson, StatelessPool } from "./stateless-pool.js";
 
@@ -49,8 +49,24 @@ export function serveModernPost(
   }
   let done = false;
   let sink: SseSink | undefined;
+  let openTimer: NodeJS.Timeout | undefined;
   const finish = (): void => {
     done = true;
+    if (openTimer) clearTimeout(openTimer);
+  };
+  const openSink = (first: SseFrame[]): SseSink => {
+    if (openTimer) clearTimeout(openTimer);
+    const opened = new SseSink(res, {
+      keepAliveMs: options.keepAliveMs,
+      maxBufferedBytes: options.maxBufferedBytes,
+      onClose: () => {
+        if (done) return;
+        finish();
+        exchange.cancel();
+      },
+    });
+    opened.start({}, first);
+    return opened;
   };
   const exchange = options.pool.send(profile, body, {
     onMessage(json, complete) {
@@ -66,16 +82,7 @@ export function serveModernPost(
           writeJson(res, statusOf(json), json);
           return;
         }
-        sink = new SseSink(res, {
-          keepAliveMs: options.keepAliveMs,
-          maxBufferedBytes: options.maxBufferedBytes,
-          onClose: () => {
-            if (done) return;
-            finish();
-            exchange.cancel();
-          },
-        });
-        sink.start({}, [formatSseEvent(json)]);
+        sink = openSink([formatSseEvent(json)]);
       } else if (!isEmpty(json)) {
         sink.write(formatSseEvent(json));
       }
@@ -100,6 +107,14 @@ export function serveModernPost(
     finish();
     exchange.cancel();
   });
+  // A call still running after one keep-alive interval gets its SSE headers and keep-alive comments, so neither the
+  // client nor a proxy on the way takes the silence for a dead connection.
+  if (accept.eventStream && options.keepAliveMs > 0) {
+    openTimer = setTimeout(() => {
+      if (!done && sink === undefined) sink = openSink([]);
+    }, options.keepAliveMs);
+    openTimer.unref();
+  }
 }
 
 function isEmpty(json: StatelessJson): boolean {
