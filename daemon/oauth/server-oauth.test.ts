@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from "ava";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -307,4 +307,21 @@ test("tokens are bound to the server URL and issuer: a server whose URL changed 
   t.is((await attempt.done).issuer, other.issuer);
   t.is(other.registrations.length, 1);
   t.is((await h.vault.list("oauth-client-")).length, 2, "one registration per issuer");
+});
+
+test("a tampered token record is never used: the server asks for a sign-in, which replaces it", async (t) => {
+  const h = await harness(t);
+  await login(h);
+  const [record] = readdirSync(join(h.home, "vault")).filter((name) => name.startsWith("oauth-tokens-"));
+  const path = join(h.home, "vault", record!);
+  const sealed = readFileSync(path);
+  sealed[sealed.length - 1]! ^= 0xff;
+  writeFileSync(path, sealed);
+  const fresh = createServerOAuth({ serverName: "linear", serverUrl: h.fixture.mcpUrl, config: {}, store: createOAuthStore(h.vault) });
+  t.is(await fresh.authorization(h.fixture.mcpUrl), undefined);
+  t.is(await fresh.unauthorized({}), "needs_auth");
+  const attempt = await fresh.beginLogin({ timeoutMs: 60_000 });
+  await approveInBrowser(attempt.authorizationUrl);
+  await attempt.done;
+  t.truthy(await createServerOAuth({ serverName: "linear", serverUrl: h.fixture.mcpUrl, config: {}, store: createOAuthStore(h.vault) }).authorization(h.fixture.mcpUrl));
 });

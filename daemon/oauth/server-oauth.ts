@@ -138,7 +138,13 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
 
   const load = async (): Promise<StoredTokens | undefined> => {
     if (cached === null) {
-      const stored = await deps.store.readTokens(deps.serverName);
+      let stored: StoredTokens | undefined;
+      try {
+        stored = await deps.store.readTokens(deps.serverName);
+      } catch (error) {
+        // A record that fails authentication is reported, never used; the server asks for a sign-in, which replaces it.
+        logger.error({ server: deps.serverName, reason: (error as Error).message }, "cannot read the server's OAuth tokens from the vault");
+      }
       // Tokens obtained for another URL (the server's configuration changed) are not for this server.
       cached = stored?.serverUrl === deps.serverUrl ? stored : undefined;
       announce(cached);
