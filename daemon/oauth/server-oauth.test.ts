@@ -4,10 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Agent } from "undici";
+import { createAuthorizedFetch } from "../../test/fixtures/oauth/authorized-fetch.js";
 import { approveInBrowser, startOAuthFixture, type OAuthFixture, type OAuthFixtureOptions } from "../../test/fixtures/oauth/oauth-fixture.js";
+import { createRemoteRequester } from "../upstream/http-request.js";
+import { toUpstreamAuth } from "./oauth-registry.js";
 import { GatewayError } from "../errors.js";
 import { createVault, type Vault } from "../vault/vault.js";
-import { createAuthorizedFetch } from "./authorized-fetch.js";
 import type { ServerOAuthConfig } from "./oauth-config.js";
 import { createOAuthStore } from "./oauth-store.js";
 import { createServerOAuth, type ServerOAuth } from "./server-oauth.js";
@@ -15,8 +18,9 @@ import { createServerOAuth, type ServerOAuth } from "./server-oauth.js";
 /**
  * The OAuth client against a real authorization server and a real protected MCP server on
  * loopback (test/fixtures/oauth: the SDK's server-side auth helpers), with the SDK's own
- * MCP client speaking through the authorized fetch — the same seam the gateway's remote
- * transport uses. Only the clock is injected.
+ * MCP client speaking through a fetch that uses the module as the gateway's remote requester
+ * does (test/fixtures/oauth/authorized-fetch.ts); the redirect rule is checked with the
+ * requester itself. Only the clock is injected.
  */
 
 interface Harness {
@@ -209,23 +213,40 @@ test("a missing iss is refused when the authorization server advertises it", asy
   t.deepEqual(h.fixture.tokenRequestResources, []);
 });
 
-test("a redirect to another origin arrives there without the token; a caller's own Authorization is never forwarded", async (t) => {
+test("the gateway's requester with this module: a redirect to another origin arrives there without the token; a caller's header is replaced by the token", async (t) => {
   const h = await harness(t);
-  const authorizedFetch = createAuthorizedFetch(h.oauth);
-  // Not signed in: the caller's (an IDE's) header must not reach the server.
-  await authorizedFetch(h.fixture.mcpUrl, { method: "POST", headers: { authorization: "Bearer ide-own-token", "content-type": "application/json" }, body: "{}" });
-  t.deepEqual(h.fixture.mcpAuthorizations, [undefined]);
-
   await login(h);
-  const response = await authorizedFetch(h.fixture.redirectingUrl, {
+  const pool = new Agent();
+  t.teardown(() => pool.close());
+  const requester = createRemoteRequester({ serverName: "linear", url: new URL(h.fixture.mcpUrl), headers: {}, dispatcher: pool, auth: toUpstreamAuth(h.oauth) });
+  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" });
+  // The caller's (an IDE's) header is replaced by the gateway's own token on the server's origin.
+  const direct = await requester.send({
     method: "POST",
-    headers: { authorization: "Bearer ide-own-token", "content-type": "application/json" },
-    body: "{}",
+    url: new URL(h.fixture.mcpUrl),
+    headers: { authorization: "Bearer ide-own-token", "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body,
   });
-  t.is(response.status, 404, "the redirect was followed to the other origin");
+  await direct.body.dump();
+  t.regex(h.fixture.mcpAuthorizations.at(-1) ?? "", /^Bearer at-/);
+  const moved = await requester.send({
+    method: "POST",
+    url: new URL(h.fixture.redirectingUrl),
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body,
+  });
+  await moved.body.dump();
+  t.is(moved.status, 404, "the redirect was followed to the other origin");
   t.is(h.fixture.elsewhereRequests.length, 1);
   t.is(h.fixture.elsewhereRequests[0]!.authorization, undefined);
   t.is(await h.oauth.authorization(h.fixture.redirectingUrl.replace(/:\d+/, ":1")), undefined, "no token for another port either");
+});
+
+test("the test fetch drops a caller's Authorization like the requester", async (t) => {
+  const h = await harness(t);
+  const response = await createAuthorizedFetch(h.oauth)(h.fixture.mcpUrl, { method: "POST", headers: { authorization: "Bearer ide-own-token", "content-type": "application/json" }, body: "{}" });
+  await response.arrayBuffer();
+  t.deepEqual(h.fixture.mcpAuthorizations, [undefined]);
 });
 
 test("a Client ID Metadata Document is used as the client id where the server supports it (no registration)", async (t) => {

@@ -39,8 +39,9 @@ import type { OAuthStore, StoredTokens } from "./oauth-store.js";
  * the issuer checks, and the rule that a token is only ever attached to a request for
  * the server's own origin.
  *
- * The upstream transport uses two hooks: `authorization(url)` for the header of each
- * request and `unauthorized(...)` when a request was answered 401 (see authorized-fetch.ts).
+ * The upstream transport uses two hooks (through `toUpstreamAuth` in oauth-registry.ts):
+ * `authorization(url)` for the header of each request and `unauthorized(...)` when a
+ * request was answered 401.
  */
 
 /** What the transport should do after a 401. */
