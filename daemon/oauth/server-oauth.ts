@@ -183,7 +183,9 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
     if (deps.config.clientId === clientId) return configuredClient();
     if (deps.config.clientMetadataUrl === clientId) return { client_id: clientId };
     const stored = await deps.store.readClient(tokens.issuer);
-    return stored && stored.information.client_id === clientId ? (stored.information as unknown as OAuthClientInformationMixed) : undefined;
+    if (!stored || stored.information.client_id !== clientId) return undefined;
+    if (typeof stored.information.client_secret === "string") deps.onSecret?.(stored.information.client_secret);
+    return stored.information as unknown as OAuthClientInformationMixed;
   };
   const configuredClient = (): OAuthClientInformationMixed | undefined =>
     deps.config.clientId
@@ -314,7 +316,10 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
       if (!chosenClient) {
         const stored = await deps.store.readClient(issuer);
         const usesMetadataDocument = metadata.client_id_metadata_document_supported === true && deps.config.clientMetadataUrl !== undefined;
-        if (stored && !usesMetadataDocument) chosenClient = stored.information as unknown as OAuthClientInformationMixed;
+        if (stored && !usesMetadataDocument) {
+          chosenClient = stored.information as unknown as OAuthClientInformationMixed;
+          if (typeof stored.information.client_secret === "string") deps.onSecret?.(stored.information.client_secret);
+        }
       }
       if (!chosenClient && metadata.client_id_metadata_document_supported !== true && !metadata.registration_endpoint) {
         listener.close();
@@ -349,6 +354,7 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
         clientInformation: () => chosenClient,
         saveClientInformation: async (information) => {
           chosenClient = information;
+          if ("client_secret" in information && typeof information.client_secret === "string") deps.onSecret?.(information.client_secret);
           const isRegistration = information.client_id !== deps.config.clientId && information.client_id !== deps.config.clientMetadataUrl;
           if (isRegistration) await deps.store.writeClient({ issuer, information: information as unknown as JsonObject });
         },
