@@ -28,11 +28,14 @@ interface Context {
 const test = anyTest as TestFn<Context>;
 type Json = Record<string, unknown>;
 const HEADER_SECRET = "remote-hdr-7f3b2c";
+/** lin's resource has a URI of its own: every fixture serves one, and a URI belongs to the first server that lists it. */
+const LIN_COUNTER = "fixture://lin/counter";
+const LIN_RESOURCE_ARGS = ["--resource", LIN_COUNTER];
 
 test.before(async (t) => {
   const scope = createHookScope();
   const fixtures = {
-    lin: await startRemoteFixture(scope.context, "v1-streamable", 0, "fixture-lin"),
+    lin: await startRemoteFixture(scope.context, "v1-streamable", 0, "fixture-lin", LIN_RESOURCE_ARGS),
     mod: await startRemoteFixture(scope.context, "v2-modern", 0, "fixture-mod"),
     old: await startRemoteFixture(scope.context, "v1-sse", 0, "fixture-old"),
   };
@@ -157,18 +160,22 @@ test.serial("an expired upstream session (404) is re-initialized transparently; 
   const client = await connect(t, "remote-expiry");
   const updates: string[] = [];
   client.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => void updates.push(notification.params.uri));
-  await client.client.subscribeResource({ uri: "fixture://counter" });
+  await client.client.subscribeResource({ uri: LIN_COUNTER });
   const before = (await fixtures.lin.stats()).initializes;
   await fixtures.lin.expire();
   t.is(text((await client.client.callTool({ name: "lin-echo", arguments: { text: "after expiry" } })) as Json), "after expiry");
   t.is((await fixtures.lin.stats()).initializes, before + 1, "one new upstream session");
   await client.client.callTool({ name: "lin-touch", arguments: {} });
-  t.true(await waitUntil(() => updates.includes("fixture://counter"), 30_000), "resources/updated after the new session");
+  t.true(await waitUntil(() => updates.includes(LIN_COUNTER), 30_000), "resources/updated after the new session");
 });
 
-test.serial("kill and restart the upstream: BACKOFF, then RUNNING on the same URL, and calls work again", async (t) => {
+test.serial("kill and restart the upstream: BACKOFF, then RUNNING on the same URL; calls, list changes and subscriptions work again", async (t) => {
   const { gateway, fixtures } = t.context;
   const port = fixtures.lin.port;
+  const watcher = await connect(t, "remote-watcher");
+  const updates: string[] = [];
+  watcher.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => void updates.push(notification.params.uri));
+  await watcher.client.subscribeResource({ uri: LIN_COUNTER });
   await fixtures.lin.kill();
   t.true(
     await waitUntil(async () => [ServerState.BACKOFF, ServerState.STARTING].includes(await state(gateway, "lin")), 60_000),
@@ -176,10 +183,16 @@ test.serial("kill and restart the upstream: BACKOFF, then RUNNING on the same UR
   );
   const lastError = (await gateway.daemon.clients.servers.getServer({ name: "lin" })).server!.lastError;
   t.regex(lastError, /unreachable|connection/);
-  fixtures.lin = await startRemoteFixture(t.context.scope.context, "v1-streamable", port, "fixture-lin");
+  fixtures.lin = await startRemoteFixture(t.context.scope.context, "v1-streamable", port, "fixture-lin", LIN_RESOURCE_ARGS);
   t.true(await waitUntil(async () => (await state(gateway, "lin")) === ServerState.RUNNING, 90_000), "lin RUNNING again");
   const client = await connect(t, "remote-restart");
   t.is(text((await client.client.callTool({ name: "lin-echo", arguments: { text: "back" } })) as Json), "back");
+  await client.client.callTool({ name: "lin-touch", arguments: {} });
+  t.true(await waitUntil(() => updates.includes(LIN_COUNTER), 30_000), "the subscription was re-established on the new connection");
+  const changes = watcher.notifications("notifications/tools/list_changed").length;
+  await client.client.callTool({ name: "lin-add_tool", arguments: {} });
+  t.true(await watcher.waitForNotifications("notifications/tools/list_changed", changes + 1, 30_000), "list changes reach clients after the reconnect");
+  t.true(await waitUntil(async () => (await watcher.client.listTools()).tools.some((tool) => tool.name.startsWith("lin-added_")), 30_000));
 });
 
 test.serial("plain http:// to a host off loopback is refused at load without insecure: true", async (t) => {

@@ -24,9 +24,15 @@ export interface RemoteFixture {
   kill(): Promise<void>;
 }
 
-/** Starts the fixture; `port` reuses a port (a restart keeps the URL). */
-export async function startRemoteFixture(t: ExecutionContext, flavour: RemoteFlavour, port = 0, name = "fixture-remote"): Promise<RemoteFixture> {
-  const child = spawn(process.execPath, [fixturePath("remote-sdk.mjs"), "--flavour", flavour, "--port", String(port), "--name", name], {
+/** Starts the fixture; `port` reuses a port (a restart keeps the URL); `extraArgs` such as `--resource URI`. */
+export async function startRemoteFixture(
+  t: ExecutionContext,
+  flavour: RemoteFlavour,
+  port = 0,
+  name = "fixture-remote",
+  extraArgs: readonly string[] = [],
+): Promise<RemoteFixture> {
+  const child = spawn(process.execPath, [fixturePath("remote-sdk.mjs"), "--flavour", flavour, "--port", String(port), "--name", name, ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
