@@ -233,3 +233,23 @@ test.serial("login and logout of a server without oauth: are refused with a clea
   const missing = await dsctl(home, ["servers", "logout", "nope"]);
   t.not(missing.code, 0);
 });
+
+test.serial("a token close to its expiry is refreshed before the request goes out: no 401 at all", async (t) => {
+  // 62 s tokens are inside the gateway's 60 s refresh margin two seconds after they are issued.
+  const fixture = await startOAuthFixture({ accessTokenTtlSeconds: 62 });
+  t.teardown(() => fixture.close());
+  const home = tempHome(t);
+  const daemon = await startDaemon(t, { home, configPath: writeRemoteTeam(home, fixture) });
+  await waitForState(daemon, "linear", ServerState.NEEDS_AUTH);
+  t.is((await signIn(home, "linear")).run.code, 0);
+  await waitForState(daemon, "linear", ServerState.RUNNING);
+  const before = fixture.unauthorizedCount();
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  const client = await gatewayClient(daemon, "ide-token");
+  t.teardown(() => client.close());
+  const tools = await client.listTools();
+  const echo = tools.tools.find((tool) => tool.name.endsWith("echo"))!.name;
+  t.is(textOf(await client.callTool({ name: echo, arguments: { text: "fresh" } })), "echo: fresh");
+  t.true(fixture.refreshCount() >= 1, "refreshed");
+  t.is(fixture.unauthorizedCount(), before, "no request went out with a token about to expire");
+});
