@@ -404,7 +404,7 @@ export function createProgram(context: ProgramContext): Command {
     .allowUnknownOption()
     .action(async (words: string[]) => {
       const { completeWords, daemonNameSource } = await import("./commands/completion.js");
-      const source = daemonNameSource(socket, COMPLETION_TIMEOUT_MS);
+      const source = daemonNameSource(socket, completionTimeoutMs(process.env));
       try {
         const candidates = await completeWords(program, words.length > 0 ? words : [""], source.names);
         io.stdout.write(candidates.map((candidate) => `${candidate}\n`).join(""));
@@ -417,5 +417,11 @@ export function createProgram(context: ProgramContext): Command {
   return program;
 }
 
-/** How long a Tab may wait for live names from the daemon. */
-const COMPLETION_TIMEOUT_MS = 300;
+/**
+ * How long a Tab may wait for live names from the daemon: 300 ms, or `DSCTL_COMPLETION_TIMEOUT_MS` for a machine
+ * (or a test) where the daemon answers more slowly.
+ */
+function completionTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const configured = Number(env.DSCTL_COMPLETION_TIMEOUT_MS);
+  return Number.isFinite(configured) && configured > 0 ? configured : 300;
+}

@@ -39,7 +39,12 @@ async function bashComplete(home: string, completion: string, line: string): Pro
     "_dsctl_complete",
     'printf "%s\\n" "${COMPREPLY[@]}"',
   ].join("\n");
-  const result = await run("bash", ["--norc", "--noprofile", "-c", program], { PATH: process.env.PATH, DEPLOYSTACK_HOME: home });
+  const result = await run("bash", ["--norc", "--noprofile", "-c", program], {
+    PATH: process.env.PATH,
+    DEPLOYSTACK_HOME: home,
+    // A loaded CI machine may take longer than a Tab's 300 ms to answer; the names, not the speed, are under test.
+    DSCTL_COMPLETION_TIMEOUT_MS: "20000",
+  });
   if (result.code !== 0) throw new Error(`bash failed: ${result.stderr}`);
   return result.stdout.split("\n").filter((candidate) => candidate !== "");
 }
@@ -58,6 +63,11 @@ test("bash: verbs and flags without a daemon, silently; live server and tool nam
 
   const daemon = await startDaemon(t, { servers: [normalServer("alpha"), normalServer("beta")] });
   const completion = await script(daemon.home, "bash");
+  // Tool names exist once alpha has listed its tools: wait for them rather than racing its start-up.
+  const deadline = Date.now() + 60_000;
+  while ((await daemon.clients.mcp.listTools({})).tools.every((tool) => !tool.name.startsWith("alpha-")) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   t.deepEqual(await bashComplete(daemon.home, completion, "dsctl servers restart "), ["alpha", "beta"]);
   t.deepEqual(await bashComplete(daemon.home, completion, "dsctl tools list --server b"), ["beta"]);
   const tools = await bashComplete(daemon.home, completion, "dsctl tools call alpha-");
