@@ -47,8 +47,11 @@ export async function readEventStream(
   sink: MessageSink,
   onEvent?: (event: EventSourceMessage) => boolean | void,
 ): Promise<void> {
+  /** Characters received since the last complete event: one endless event must not exhaust memory. */
+  let pendingChars = 0;
   const parser = createParser({
     onEvent(event) {
+      pendingChars = 0;
       if (onEvent?.(event) === true) return;
       if (event.event !== undefined && event.event !== "message") return;
       if (event.data === "") return;
@@ -60,7 +63,15 @@ export async function readEventStream(
     },
   });
   body.setEncoding("utf8");
-  for await (const chunk of body as AsyncIterable<string>) parser.feed(chunk);
+  for await (const chunk of body as AsyncIterable<string>) {
+    pendingChars += chunk.length;
+    if (pendingChars > MAX_BODY_BYTES) {
+      body.destroy();
+      sink.problem(new Error(`dropped an event stream whose event grew past ${MAX_BODY_BYTES} characters`));
+      return;
+    }
+    parser.feed(chunk);
+  }
 }
 
 function deliverBytes(pieces: Buffer[], length: number, sink: MessageSink): void {

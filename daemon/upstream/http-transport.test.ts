@@ -13,8 +13,10 @@ import type { JsonObject } from "./types.js";
  * and HTTP+SSE, v2 sessions and v2 modern), through the one upstream connection type with its era machinery.
  */
 
-/** The transport of the last `open` (its `failure` after a failed start). */
-let lastTransport: ReturnType<typeof createHttpMessageTransport> | undefined;
+/** Where `open` puts its transport, for a test that reads its `failure` after a failed start. */
+interface Capture {
+  transport?: ReturnType<typeof createHttpMessageTransport>;
+}
 
 interface Opened {
   connection: ManagedUpstreamConnection;
@@ -26,14 +28,14 @@ async function open(
   t: ExecutionContext,
   url: string,
   mode: "auto" | "http" | "sse" = "auto",
-  extra: { headers?: Record<string, string>; auth?: UpstreamAuthProvider } = {},
+  extra: { headers?: Record<string, string>; auth?: UpstreamAuthProvider; capture?: Capture } = {},
 ): Promise<Opened> {
   const pool = new Agent({ allowH2: true });
   t.teardown(() => pool.close());
   let flavour: string | undefined;
   const requester = createRemoteRequester({ serverName: "r", url: new URL(url), headers: extra.headers ?? {}, dispatcher: pool, ...(extra.auth ? { auth: extra.auth } : {}) });
   const transport = createHttpMessageTransport({ serverName: "r", url: new URL(url), mode, requester, onFlavour: (kind) => (flavour = kind) });
-  lastTransport = transport;
+  if (extra.capture) extra.capture.transport = transport;
   const notifications: Opened["notifications"] = [];
   const connection = await createUpstreamConnection({
     serverName: "r",
@@ -189,8 +191,9 @@ test("401: the auth provider is asked once to refresh, then the transport ends w
   t.is(lastHeaders["x-secret"] as string | undefined, undefined, "configured headers did not follow it either");
   // No usable token: the start fails with the sign-in command.
   token = "revoked";
-  await t.throwsAsync(open(t, `http://127.0.0.1:${address.port}/mcp`, "http", { auth }));
-  t.is(lastTransport?.failure?.message, 'server "r" needs sign-in: run `dsctl servers login r`');
+  const capture: Capture = {};
+  await t.throwsAsync(open(t, `http://127.0.0.1:${address.port}/mcp`, "http", { auth, capture }));
+  t.is(capture.transport?.failure?.message, 'server "r" needs sign-in: run `dsctl servers login r`');
   t.true(calls.length >= 2, "the provider heard of the 401 and answered needs_auth");
 });
 
@@ -199,8 +202,9 @@ test("TLS is verified: a server whose certificate nobody trusts is unreachable, 
   const fixture = await startRemoteFixture(t, "v1-streamable");
   const front = await startTlsFront(new URL(fixture.url).origin);
   t.teardown(() => front.close());
-  await t.throwsAsync(open(t, `${front.origin}/mcp`, "http"));
-  t.regex(lastTransport?.failure?.message ?? "", /server "r" is unreachable: [A-Z_]*(CERT|SELF_SIGNED)[A-Z_]*/);
+  const capture: Capture = {};
+  await t.throwsAsync(open(t, `${front.origin}/mcp`, "http", { capture }));
+  t.regex(capture.transport?.failure?.message ?? "", /server "r" is unreachable: [A-Z_]*(CERT|SELF_SIGNED)[A-Z_]*/);
   t.deepEqual(front.versions, [], "no request got through");
 });
 
@@ -218,4 +222,23 @@ test("closing a legacy session sends DELETE: the server forgets the session", as
   });
   await after.arrayBuffer();
   t.is(after.status, 404);
+});
+
+test("HTTP+SSE: an endpoint on another origin is refused (messages carry the credentials), and the start fails saying so", async (t) => {
+  const { createServer } = await import("node:http");
+  let posted = false;
+  const server = createServer((req, res) => {
+    if (req.method === "POST") posted = true;
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    res.write("event: endpoint\ndata: http://elsewhere.example/messages\n\n");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/sse`;
+  const error = await t.throwsAsync(open(t, url, "sse", { headers: { "X-Key": "k" } }));
+  t.is(error!.message, 'server "r" named an endpoint the gateway does not post to (not its own origin)');
+  t.false(posted);
 });
