@@ -391,7 +391,9 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
         try {
           await auth(provider, { ...sdkOptions, authorizationCode: code });
         } catch (error) {
-          throw new GatewayError("permission_denied", `the authorization server "${issuer}" refused the sign-in to server "${deps.serverName}": ${(error as Error).message.slice(0, 200)}`, {
+          // Only the OAuth error code: the server's own text could echo the code or the client secret back.
+          const reason = error instanceof OAuthError ? error.errorCode : "the token request failed";
+          throw new GatewayError("permission_denied", `the authorization server "${issuer}" refused the sign-in to server "${deps.serverName}": ${reason.slice(0, 60)}`, {
             cause: error,
           });
         }
