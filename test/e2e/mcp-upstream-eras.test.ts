@@ -49,8 +49,8 @@ test("dsctl servers get and list show each server's era and protocol", async (t)
   t.is(server.protocolEra, "PROTOCOL_ERA_LEGACY");
   t.is(server.protocolVersion, "2025-11-25");
   const table = await gateway.dsctl(["servers", "list"]);
-  t.regex(table.stdout, /\nmodern +RUNNING +yes +\d+ +\S+ +0 +\d+ +modern/);
-  t.regex(table.stdout, /\neverything +RUNNING +yes +\d+ +\S+ +0 +\d+ +legacy/);
+  t.regex(table.stdout, /\nmodern +RUNNING +yes +\d+ +\S+ +0 +\d+(?: \(\+\d+ hidden\))? +modern/);
+  t.regex(table.stdout, /\neverything +RUNNING +yes +\d+ +\S+ +0 +\d+(?: \(\+\d+ hidden\))? +legacy/);
 });
 
 test("a legacy client lists and calls a modern server's tools beside a legacy server's, with progress", async (t) => {
