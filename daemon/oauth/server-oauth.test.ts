@@ -1,5 +1,7 @@
 import test, { type ExecutionContext } from "ava";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -345,4 +347,28 @@ test("a tampered token record is never used: the server asks for a sign-in, whic
   await approveInBrowser(attempt.authorizationUrl);
   await attempt.done;
   t.truthy(await createServerOAuth({ serverName: "linear", serverUrl: h.fixture.mcpUrl, config: {}, store: createOAuthStore(h.vault) }).authorization(h.fixture.mcpUrl));
+});
+
+test("a server or authorization server that never answers cannot hang the sign-in: every request has a limit", async (t) => {
+  const home = mkdtempSync(join(tmpdir(), "dsgw-oauth-"));
+  const hanging = createServer(() => {});
+  await new Promise<void>((resolve) => hanging.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => {
+    hanging.closeAllConnections();
+    hanging.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+  const vault = await createVault({ home, env: { DEPLOYSTACK_MASTER_KEY: "a".repeat(64) }, keychain: null });
+  const oauth = createServerOAuth({
+    serverName: "stuck",
+    serverUrl: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/mcp`,
+    config: {},
+    store: createOAuthStore(vault),
+    requestTimeoutMs: 300,
+  });
+  const started = Date.now();
+  const error = await t.throwsAsync(() => oauth.beginLogin({ timeoutMs: 60_000 }), { instanceOf: GatewayError });
+  t.is(error.kind, "unavailable");
+  t.regex(error.message, /cannot discover how to sign in to server "stuck"/);
+  t.true(Date.now() - started < 30_000);
 });
