@@ -206,6 +206,9 @@ function openChannel(stream: ClientHttp2Stream, handlers: ChannelHandlers): Daem
     const pieces = isPieces(payload) ? payload : undefined;
     if (flags & FLAG_END_STREAM) {
       endOfStream = { error: parseEndStream(pieces ? Buffer.concat(pieces, length) : (payload as Buffer)) };
+      // The daemon is done with this stream (say, it refused the start): our side ends too, so that the stream
+      // closes and its end is reported now rather than when the client next gives up on it.
+      if (!stream.writableEnded) stream.end();
       return;
     }
     if (flags & FLAG_COMPRESSED) throw new Error("the daemon sent a compressed message");

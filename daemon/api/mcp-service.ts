@@ -75,7 +75,13 @@ function frameFromProto(request: OpenSessionRequest): OpenSessionRequestFrame {
   const frame = request.frame;
   switch (frame.case) {
     case "start":
-      return { kind: "start", sessionId: frame.value.sessionId, transport: frame.value.transport, ...(frame.value.profile !== "" ? { profile: frame.value.profile } : {}) };
+      return {
+        kind: "start",
+        sessionId: frame.value.sessionId,
+        transport: frame.value.transport,
+        ...(frame.value.profile !== "" ? { profile: frame.value.profile } : {}),
+        ...(frame.value.stateless ? { stateless: true } : {}),
+      };
     case "message":
       return { kind: "message", exchangeId: frame.value.exchangeId, json: frame.value.json };
     default:

@@ -24,11 +24,13 @@ test("inspectBody: parse errors, requests vs notifications/responses, initialize
   const b = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v));
   t.is(inspectBody(b("{")), undefined);
   t.is(inspectBody(b("")), undefined);
-  t.deepEqual(inspectBody(b({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18" } })), {
+  const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18" } };
+  t.deepEqual(inspectBody(b(initialize)), {
     batch: false,
     owesAnswers: true,
     initialize: true,
     requestedVersion: "2025-06-18",
+    value: initialize,
   });
   t.false(inspectBody(b({ jsonrpc: "2.0", method: "notifications/initialized" }))?.owesAnswers);
   t.false(inspectBody(b({ jsonrpc: "2.0", id: 1, result: {} }))?.owesAnswers);
