@@ -115,6 +115,37 @@ test("gRPC and compressed Connect calls go to connect-node and behave the same",
   t.is(counter.taken, 0);
 });
 
+test("a stateless stream (modern requests) works on both carriers: each message a request of its own, answered on its exchange", async (t) => {
+  const { transport, counter } = await setup(t);
+  const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
+  const statelessStart = create(OpenSessionRequestSchema, {
+    frame: { case: "start", value: { sessionId: "pool-0", transport: SessionTransport.STREAMABLE_HTTP, stateless: true } },
+  });
+  for (const [kind, fast] of [["connect", 1], ["grpc", 0]] as const) {
+    const before = counter.taken;
+    const client = createClient(McpService, transport(kind));
+    const requests = requestStream<OpenSessionRequest>();
+    const responses = client.openSession(requests)[Symbol.asyncIterator]();
+    requests.push(statelessStart);
+    // No initialize: two requests, each standing alone, answered on their own exchanges.
+    requests.push(message(5, { jsonrpc: "2.0", id: "a", method: "tools/call", params: { name: "alpha-echo", arguments: { text: kind }, _meta: meta } }));
+    requests.push(message(6, { jsonrpc: "2.0", id: "b", method: "server/discover", params: { _meta: meta } }));
+    const answers = new Map<bigint, Json>();
+    while (answers.size < 2) {
+      const next = (await responses.next()).value as OpenSessionResponse;
+      if (next.frame.case === "message" && next.frame.value.exchangeComplete) {
+        answers.set(next.frame.value.exchangeId, JSON.parse(decoder.decode(next.frame.value.json)) as Json);
+      }
+    }
+    t.is(answers.get(5n)?.result.content[0].text, `alpha:${kind}`, kind);
+    t.is(answers.get(5n)?.result.resultType, "complete", kind);
+    t.true(answers.get(6n)?.result.supportedVersions.includes("2026-07-28"), kind);
+    requests.end();
+    t.true((await responses.next()).done, kind);
+    t.is(counter.taken - before, fast, `${kind}: ${fast ? "the fast path" : "connect-node"}`);
+  }
+});
+
 test("the first message must be a SessionStart, and only the first: invalid_argument, as from connect-node", async (t) => {
   const { transport, counter } = await setup(t);
   const client = createClient(McpService, transport("connect"));
