@@ -242,3 +242,35 @@ test("HTTP+SSE: an endpoint on another origin is refused (messages carry the cre
   t.is(error!.message, 'server "r" named an endpoint the gateway does not post to (not its own origin)');
   t.false(posted);
 });
+
+test("auto: a legacy server that refuses the probe with a bare 400 (no JSON-RPC body) is still spoken to over Streamable HTTP", async (t) => {
+  const fixture = await startRemoteFixture(t, "v1-streamable");
+  const { createServer, request } = await import("node:http");
+  // A front that answers any request without a session other than initialize with a plain-text 400.
+  const front = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      if (req.method === "POST" && !req.headers["mcp-session-id"] && !body.toString().includes('"initialize"')) {
+        res.writeHead(400, { "content-type": "text/plain" }).end("Bad Request: No valid session ID provided");
+        return;
+      }
+      const target = new URL(fixture.url);
+      const forwarded = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      forwarded.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => {
+    front.closeAllConnections();
+    return new Promise<void>((resolve) => front.close(() => resolve()));
+  });
+  const { connection, flavour } = await open(t, `http://127.0.0.1:${(front.address() as { port: number }).port}/mcp`);
+  t.is(connection.identity.era, "legacy");
+  t.is(flavour(), "streamable-http");
+  t.is(text(await connection.request("tools/call", { name: "echo", arguments: { text: "ok" } })), "ok");
+});

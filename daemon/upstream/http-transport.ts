@@ -214,7 +214,10 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
       } else {
         const text = await boundedText(response);
         const error = jsonRpcError(text);
-        if (!confirmed && options.mode === "auto" && status >= 400 && status < 500 && !error && !own) {
+        // A 400 to the era probe is the probe's answer even without a JSON-RPC body (a legacy server that wants
+        // `initialize` first); any other 4xx before the first success means an HTTP+SSE server.
+        const probeRefused = message.method === "server/discover" && status === 400;
+        if (!confirmed && options.mode === "auto" && status >= 400 && status < 500 && !error && !own && !probeRefused) {
           await switchToSse(message);
           return undefined;
         }
