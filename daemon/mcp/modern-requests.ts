@@ -57,8 +57,11 @@ export interface ModernChannelHost {
   closed(): void;
 }
 
-/** Methods a legacy session has that the modern revision removed: answered -32601 on a modern request. */
-const LEGACY_ONLY = new Set(["initialize", "resources/subscribe", "resources/unsubscribe", "logging/setLevel"]);
+/**
+ * Methods a legacy session has that the modern revision removed ("Changelog": `ping`, `logging/setLevel`; sessions and
+ * `resources/subscribe` with them): answered -32601 on a modern request.
+ */
+const LEGACY_ONLY = new Set(["initialize", "ping", "resources/subscribe", "resources/unsubscribe", "logging/setLevel"]);
 
 /** Results that carry cache hints ("Utilities › Caching › Cacheable Results"). */
 const CACHEABLE = new Set(["server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"]);
@@ -165,7 +168,6 @@ export class ModernChannel implements McpSession {
     if (!isObject(capabilities)) {
       return this.fail(exchangeId, id, JsonRpcErrorCode.invalidParams, `invalid params: _meta["${META.clientCapabilities}"] must be an object`);
     }
-    if (method === "ping") return this.result(exchangeId, id, method, {});
     if (method === "server/discover") return this.result(exchangeId, id, method, this.host.discover());
     if (LEGACY_ONLY.has(method) || (method !== "subscriptions/listen" && !this.host.hasMethod(method))) {
       return this.fail(exchangeId, id, JsonRpcErrorCode.methodNotFound, `method not found: "${method}"`);

@@ -382,7 +382,9 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     if (!set) inflight.set(server, (set = new Set()));
     set.add(entry);
     try {
-      return await (caller.forwardsResults ? connection.forward(method, upstreamParams, { signal }) : connection.request(method, upstreamParams, { signal }));
+      // A modern caller answers a modern server's input requests itself: the server sees that caller's capabilities.
+      const options = caller.suspendsForInput ? { signal, clientCapabilities: { ...caller.capabilities } } : { signal };
+      return await (caller.forwardsResults ? connection.forward(method, upstreamParams, options) : connection.request(method, upstreamParams, options));
     } finally {
       set.delete(entry);
       if (set.size === 0 && inflight.get(server) === set) inflight.delete(server);

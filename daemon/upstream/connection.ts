@@ -435,7 +435,10 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
       const translated = translateModern(method, params, signal);
       if (translated) return translated;
     }
-    const stamp = extras?.stamp ?? (era === "modern" ? modernStamp : undefined);
+    const callerCapabilities = requestOptions?.clientCapabilities;
+    const stamp =
+      extras?.stamp ??
+      (era !== "modern" ? undefined : callerCapabilities ? { ...modernStamp, clientCapabilities: callerCapabilities } : modernStamp);
     if (stamp) params = stampModernRequest(params, stamp);
     const longLived = extras?.longLived === true;
     if (longLived) limitMs = 0;

@@ -32,6 +32,12 @@ export interface UpstreamRequestOptions {
    * "Cancellation") and rejects the promise; a late response is dropped.
    */
   readonly signal?: AbortSignal;
+  /**
+   * For a modern server: the client capabilities to stamp instead of the gateway's own. A modern caller's own
+   * capabilities (2026-07-28 clients answer a server's input requests themselves), so that the server asks only for
+   * what that client declared and refuses with -32021 what it needs and the client lacks.
+   */
+  readonly clientCapabilities?: JsonObject;
 }
 
 /** What the server sends us that is not a response: notifications and server-to-client requests. */

@@ -82,15 +82,17 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions, profile:
     throw new HttpError(406, "not acceptable: the client must accept application/json or text/event-stream");
   }
   const sessionId = ctx.req.headers[SESSION_HEADER];
-  if (sessionId === undefined && !shape.initialize && options.modern) {
-    const modern = modernMessageOf(shape.value);
+  if (sessionId === undefined && options.modern) {
+    // Modern when `_meta` names a version. A legacy `initialize` never does; one that does is a modern client's
+    // request for a method its revision removed, and gets the modern answer (-32601, 404).
+    const modern = shape.batch ? undefined : modernMessageOf(shape.value);
     if (modern) {
       ctx.respond = false;
       serveModernPost(ctx.res, forwarded, modern, ctx.req.headers, profile, accept, options.modern);
       if (startedAt !== 0) hopTiming.record("frontend.post", startedAt);
       return;
     }
-    if (refusedModernWithoutVersion(ctx, shape.value)) return;
+    if (!shape.initialize && refusedModernWithoutVersion(ctx, shape.value)) return;
   }
   let session: Session;
   let created = false;

@@ -101,11 +101,12 @@ test("a search-mode profile serves find_tools and call_tool to modern clients", 
   t.true(JSON.stringify(called.result).includes("via call_tool"));
 });
 
-test("traceparent and tracestate in _meta reach the server; the client's version, capabilities and identity do not", async (t) => {
+test("traceparent and tracestate in _meta reach the server, with the client's capabilities; the client's identity does not", async (t) => {
   const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
   const answer = json(await post(t.context.base, 1, "tools/call", { name: "modern-meta", arguments: {}, _meta: { traceparent, tracestate: "vendor=1" } }));
   const seen = JSON.parse(answer.result.content[0].text) as Json;
   t.regex(String(seen.traceparent), /^00-0af7651916cd43dd8448eb211c80319c-/, "the client's trace continues upstream");
   t.is(seen.tracestate, "vendor=1");
   t.not(seen["io.modelcontextprotocol/clientInfo"]?.name, "raw-modern-profiles", "the server sees the gateway, not the client");
+  t.deepEqual(seen["io.modelcontextprotocol/clientCapabilities"], {}, "but the capabilities of the client that answers its input requests");
 });
