@@ -2,7 +2,9 @@ import test from "ava";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
 import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { createLogger, formatHumanLine } from "./create-logger.js";
 
 const CANARY = "canary-secret-77c1";
@@ -87,4 +89,34 @@ test("the log folder stays bounded under a flood", (t) => {
 
 test("formatHumanLine passes through a line that is not JSON", (t) => {
   t.is(formatHumanLine("plain text"), "plain text\n");
+});
+
+test("a terminal copy whose reader is gone (EPIPE) is dropped; the file keeps every line and nothing spins", async (t) => {
+  const logsDir = join(tempDir(t), "logs");
+  const module = fileURLToPath(new URL("./create-logger.ts", import.meta.url));
+  const program = [
+    `const { createLogger } = await import(${JSON.stringify(module)});`,
+    `const logger = createLogger({ name: "daemon", logsDir: ${JSON.stringify(logsDir)}, stderr: process.stderr });`,
+    "process.on('uncaughtException', (error) => { logger.error({ err: error }, 'uncaught exception'); });",
+    "process.stdin.once('data', async () => {",
+    "  for (let i = 0; i < 200; i++) { logger.info({ i }, 'line'); await new Promise((r) => setImmediate(r)); }",
+    "  logger.close(); process.exit(0);",
+    "});",
+    "process.stdout.write('ready\\n');",
+  ].join("\n");
+  const child = spawn(process.execPath, ["--import=tsx", "--input-type=module", "-e", program], { stdio: ["pipe", "pipe", "pipe"] });
+  await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+  child.stderr.destroy(); // the reader goes away, as when the terminal that ran `npm start` closes
+  child.stdin.write("go\n");
+  // Before the fix the child logged its EPIPE to the same closed pipe for ever: bound the wait, and never leave it behind.
+  const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  t.teardown(() => {
+    clearTimeout(killer);
+    child.kill("SIGKILL");
+  });
+  const code = await new Promise<number | null>((resolve) => child.once("exit", (exitCode) => resolve(exitCode)));
+  t.is(code, 0, "the program finished its work and exited by itself");
+  const lines = records(join(logsDir, "gateway.log"));
+  t.is(lines.filter((line) => line.msg === "line").length, 200);
+  t.deepEqual(lines.filter((line) => line.msg === "uncaught exception"), []);
 });

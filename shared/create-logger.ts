@@ -92,11 +92,16 @@ export function createLogger(options: CreateLoggerOptions): ProductionLogger {
     maxBytes: options.maxBytes ?? DEFAULT_LOG_MAX_BYTES,
     maxFiles: options.maxFiles ?? DEFAULT_LOG_MAX_FILES,
   });
-  const { stderr } = options;
+  // The terminal copy is best effort: once its reader is gone (EPIPE: the terminal or the parent that held the
+  // pipe closed) it is dropped. Unhandled, that error would be logged as uncaught, to the same closed pipe, for ever.
+  let mirror = options.stderr;
+  mirror?.on("error", () => {
+    mirror = undefined;
+  });
   const destination: DestinationStream = {
     write(line: string): void {
       file.write(line);
-      if (stderr) stderr.write(formatHumanLine(line));
+      if (mirror) mirror.write(formatHumanLine(line));
     },
   };
   const logger = pino(
