@@ -562,14 +562,13 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
             return honoured;
           },
           closed() {
-            observer.sessionClosed("modern", label);
             scopes.delete(id);
             modernChannels.delete(id);
           },
         },
       });
+      // Not a session (modern clients have none): the session gauges count legacy sessions only.
       modernChannels.set(id, channel);
-      observer.sessionOpened("modern", label);
       logger.debug({ channel: id, transport }, "stateless channel opened");
       return channel;
     },
