@@ -113,3 +113,5 @@ test(requirementSetPasses, "2025-11-25", "legacy", "assert");
 // A legacy client of a modern server: sampling and elicitation arrive as the server's InputRequiredResult, which the
 // gateway asks the session and answers with inputResponses.
 test(requirementSetPasses, "2025-11-25", "modern", "assert");
+// The modern requirement set through the gateway's stateless /mcp, against the fixture as a 2026-07-28 server.
+test(requirementSetPasses, "2026-07-28", "modern");
