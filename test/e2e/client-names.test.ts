@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
+import { Client as ClientV2, StreamableHTTPClientTransport as StreamableHttpV2 } from "@modelcontextprotocol/client";
 import { fixtureServer, tempHome, waitForRunning } from "./helpers/daemon-process.js";
 import { connectGatewayClient } from "./helpers/mcp-clients.js";
 import { startControlPlaneGateway, writeTeamsFile } from "./helpers/control-plane-gateway.js";
@@ -162,4 +163,37 @@ test("on a profile's path the budget follows the profile's entry name (deploysta
     lists.push(tools.map((tool) => tool.name));
   }
   t.deepEqual(lists[0], lists[1], "the same names on both transports");
+});
+
+test("the SDK v2 client, modern (2026-07-28, stateless) and legacy, gets the same names per client rule as a session does", async (t) => {
+  const home = tempHome(t);
+  const configPath = writeTeamsFile(join(home, "teams.json"), [{ id: "names", servers: [namedTools(LONG_SERVER), namedTools("kb")] }]);
+  const gateway = await startControlPlaneGateway(t, { configPath, home });
+  gateway.daemon.track((await waitForRunning(gateway.daemon, [LONG_SERVER, "kb"])).values());
+  const mcpUrl = await gateway.mcpUrl();
+  for (const client of CLIENTS) {
+    const v1 = await connectGatewayClient({ mcpUrl, sseUrl: "" }, "streamable", { name: client.clientInfo });
+    t.teardown(() => v1.close().catch(() => undefined));
+    const expected = (await v1.client.listTools()).tools.map((tool) => tool.name);
+    for (const era of ["modern", "legacy"] as const) {
+      // Pinned: a modern client that fell back to a session would not be tested as modern.
+      const v2 = new ClientV2(
+        { name: client.clientInfo, version: "1.0.0" },
+        era === "modern" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {},
+      );
+      v2.onerror = () => undefined;
+      const transport = new StreamableHttpV2(new URL(mcpUrl));
+      await v2.connect(transport);
+      t.teardown(() => v2.close());
+      t.is(transport.sessionId === undefined, era === "modern", `${client.clientInfo} ${era}: a session only for legacy`);
+      const listed = (await v2.listTools()).tools;
+      t.deepEqual(listed.map((tool) => tool.name), expected, `${client.clientInfo} ${era}: the names of its rule`);
+      for (const tool of listed) {
+        t.true(`${client.prefix}${tool.name}`.length <= client.max, `${client.clientInfo} ${era}: ${tool.name}`);
+        const upstream = (tool.description ?? "").replace(/^upstream tool /, "");
+        const result = await v2.callTool({ name: tool.name, arguments: {} });
+        t.deepEqual(result.content, [{ type: "text", text: upstream }], `${client.clientInfo} ${era}: ${tool.name}`);
+      }
+    }
+  }
 });
