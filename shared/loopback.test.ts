@@ -1,5 +1,5 @@
 import test from "ava";
-import { isAllowedOrigin, isLoopbackHost, isLoopbackHostname, isLoopbackOrigin, isOwnLoopbackOrigin, normaliseOrigins } from "./loopback.js";
+import { createLoopbackHostCheck, isAllowedOrigin, isLoopbackHost, isLoopbackHostname, isLoopbackOrigin, isOwnLoopbackOrigin, normaliseOrigins } from "./loopback.js";
 
 const PORT = 9096;
 
@@ -63,4 +63,16 @@ test("loopback origins on any port and either scheme (for the Sec-Fetch-Site rul
   for (const origin of ["null", "http://localhost.evil.com", "http://127.0.0.999", "http://[127.0.0.1]", "ftp://localhost", "http://localhost:3000/x"]) {
     t.false(isLoopbackOrigin(origin), origin);
   }
+});
+
+test("createLoopbackHostCheck: a remembered Host is only the last accepted one, for that port", (t) => {
+  const check = createLoopbackHostCheck();
+  t.true(check("127.0.0.1:8080", 8080));
+  t.true(check("127.0.0.1:8080", 8080));
+  t.false(check("127.0.0.1:8080", 9090), "another port is checked in full");
+  t.false(check("evil.com:8080", 8080));
+  t.false(check(undefined, 8080));
+  t.true(check("localhost:8080", 8080));
+  t.false(check("localhost.evil.com:8080", 8080), "a refused Host is never remembered");
+  t.false(check("localhost.evil.com:8080", 8080));
 });

@@ -1,6 +1,6 @@
 import { cors } from "@connectrpc/connect";
 import { FETCH_SITE_REFUSAL, isRefusedFetchSite } from "../../shared/fetch-site.js";
-import { isAllowedOrigin, isLoopbackHost, normaliseOrigin, normaliseOrigins } from "../../shared/loopback.js";
+import { createLoopbackHostCheck, isAllowedOrigin, normaliseOrigin, normaliseOrigins } from "../../shared/loopback.js";
 import type { DualHandler } from "./dual-protocol-server.js";
 
 /**
@@ -29,6 +29,7 @@ const exposeHeaders = cors.exposedHeaders.join(", ");
 /** Wraps `handler` with the Host, Origin and CORS checks. */
 export function withLoopbackGuard(handler: DualHandler, options: LoopbackGuardOptions): DualHandler {
   const allowed = normaliseOrigins(options.allowedOrigins);
+  const isLoopbackHost = createLoopbackHostCheck();
   return function loopbackGuard(req, res) {
     const headers = req.headers;
     const host = (headers.host ?? headers[":authority"]) as string | undefined;

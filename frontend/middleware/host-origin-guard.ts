@@ -1,7 +1,7 @@
 import type { Context, Next } from "koa";
 import { FETCH_SITE_REFUSAL, isRefusedFetchSite } from "../../shared/fetch-site.js";
 import { HttpError } from "../http/http-error.js";
-import { isAllowedOrigin, isLoopbackHost, normaliseOrigin, normaliseOrigins } from "../../shared/loopback.js";
+import { createLoopbackHostCheck, isAllowedOrigin, normaliseOrigin, normaliseOrigins } from "../../shared/loopback.js";
 
 /** Options of the Host/Origin guard. */
 export interface HostOriginGuardOptions {
@@ -22,6 +22,7 @@ export interface HostOriginGuardOptions {
  */
 export function createHostOriginGuard(options: HostOriginGuardOptions) {
   const allowed = normaliseOrigins(options.allowedOrigins);
+  const isLoopbackHost = createLoopbackHostCheck();
   return async function hostOriginGuard(ctx: Context, next: Next): Promise<void> {
     const port = options.port();
     if (!isLoopbackHost(ctx.req.headers.host, port)) {
