@@ -117,3 +117,16 @@ test("sessions are counted by era and transport while open", (t) => {
   observability.sessionClosed("legacy", "stdio");
   t.deepEqual(observability.sessions(), [{ era: "legacy", transport: "sse", open: 2 }]);
 });
+
+test("an audit line keeps its field order (time, team, account, client, operation, name, canonicalName, server, outcome, durationMs, errorCode, arguments)", (t) => {
+  const { observability, lines } = setup(t, { enabled: true, arguments: "keys" });
+  const started = observability.now();
+  observability.finished("tools/call", "alpha-echo", "alpha", "echo", { name: "ide", era: "legacy", transport: "sse" }, { b: 1, a: 2 }, started, undefined, new GatewayError("unavailable", "down"));
+  observability.finished("prompts/get", "greet", "alpha", undefined, undefined, undefined, started, { messages: [] }, undefined);
+  const [full, bare] = lines();
+  t.deepEqual(Object.keys(full!), ["time", "team", "account", "client", "operation", "name", "canonicalName", "server", "outcome", "durationMs", "errorCode", "arguments"]);
+  t.deepEqual(Object.keys(full!.client), ["name", "era", "transport"]);
+  t.deepEqual(full!.arguments, { mode: "keys", keys: ["a", "b"] });
+  t.deepEqual(Object.keys(bare!), ["time", "team", "account", "client", "operation", "name", "server", "outcome", "durationMs", "arguments"]);
+  t.deepEqual(bare!.client, { transport: "unspecified" });
+});

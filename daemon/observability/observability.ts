@@ -81,6 +81,9 @@ export function callErrorCode(error: unknown): string | undefined {
   return "internal";
 }
 
+/** A record under construction (finished() assigns its fields in order). */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** Creates the observer and its sinks. */
 export function createObservability(options: ObservabilityOptions): Observability {
   const { metrics, audit } = options;
@@ -117,23 +120,28 @@ export function createObservability(options: ObservabilityOptions): Observabilit
         team.audit.arguments === "none"
           ? undefined
           : auditArguments(team.audit.arguments, args, { key: options.auditKey, mask: (value) => maskJsonValue(mask, value) });
-      const record: AuditRecord = {
-        time: new Date(now).toISOString(),
-        team: team.id,
-        ...(account !== undefined ? { account } : {}),
-        client: client
-          ? { ...(client.name !== undefined ? { name: mask(client.name) } : {}), ...(client.era ? { era: client.era } : {}), transport: client.transport }
-          : { transport: "unspecified" },
-        operation,
-        // A resource URI or an unresolved name is whatever the client sent: masked like server text.
-        name: server !== undefined && operation !== "resources/read" ? name : mask(name),
-        ...(canonicalName !== undefined ? { canonicalName } : {}),
-        ...(server !== undefined ? { server } : {}),
-        outcome,
-        durationMs: Math.round(durationMs * 1000) / 1000,
-        ...(errorCode !== undefined ? { errorCode } : {}),
-        ...(kept ? { arguments: kept } : {}),
-      };
+      // Built by assignment in the record's key order (JSON keeps insertion order, so the line is the same) instead of
+      // spreading a temporary object per optional field: this runs once per call and the spreads cost ~1 µs each time.
+      const record = { time: new Date(now).toISOString(), team: team.id } as Mutable<AuditRecord>;
+      if (account !== undefined) record.account = account;
+      if (client) {
+        const named = {} as Mutable<AuditRecord["client"]>;
+        if (client.name !== undefined) named.name = mask(client.name);
+        if (client.era) named.era = client.era;
+        named.transport = client.transport;
+        record.client = named;
+      } else {
+        record.client = { transport: "unspecified" };
+      }
+      record.operation = operation;
+      // A resource URI or an unresolved name is whatever the client sent: masked like server text.
+      record.name = server !== undefined && operation !== "resources/read" ? name : mask(name);
+      if (canonicalName !== undefined) record.canonicalName = canonicalName;
+      if (server !== undefined) record.server = server;
+      record.outcome = outcome;
+      record.durationMs = Math.round(durationMs * 1000) / 1000;
+      if (errorCode !== undefined) record.errorCode = errorCode;
+      if (kept) record.arguments = kept;
       audit.append(record);
     },
     upstream: (server, method, failed) => metrics.upstream(server, method, failed),
