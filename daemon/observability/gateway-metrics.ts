@@ -5,8 +5,10 @@
  * from the configured servers, tool labels from the exposed catalog (anything else is `other`), methods from the
  * MCP methods the gateway forwards, so no client can grow the label space by sending names.
  *
- * The hot path looks label children up in nested maps (no key string is built per call) and then only increments
- * and observes; server states and restarts are read from the supervisor when scraped, at no cost per call.
+ * The hot path looks label children up in nested maps (no key string is built per call); counter increments are
+ * summed in plain numbers and handed to prom-client when scraped (its labelled `inc` hashes and validates the labels
+ * on every call, ~0.2 µs, four times per call); server states and restarts are read from the supervisor when
+ * scraped, at no cost per call.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CallOperation, CallOutcome, ClientEra, SessionTransportLabel } from "./call-record.js";
@@ -57,14 +59,34 @@ export interface GatewayMetrics {
   text(): Promise<string>;
 }
 
+/** A labelled counter child's increments since the last scrape. */
+interface Tally {
+  readonly child: Counter.Internal;
+  pending: number;
+}
+
 interface CallChildren {
-  readonly count: Counter.Internal;
+  readonly count: Tally;
   readonly duration: Histogram.Internal<string> | undefined;
 }
 
 /** Creates the daemon's registry and its metrics. */
 export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMetrics {
   const registry = new Registry();
+  const tallies: Tally[] = [];
+  const tally = (child: Counter.Internal): Tally => {
+    const made: Tally = { child, pending: 0 };
+    tallies.push(made);
+    return made;
+  };
+  /** Hands every summed increment to prom-client; each tallied counter's `collect` runs it before it is read. */
+  function flush(): void {
+    for (const entry of tallies) {
+      if (entry.pending === 0) continue;
+      entry.child.inc(entry.pending);
+      entry.pending = 0;
+    }
+  }
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "deploystack_gateway_daemon_" });
 
   const toolCalls = new Counter({
@@ -72,6 +94,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
     help: "Tool calls (MCP tools/call and McpService.CallTool) by server, exposed tool name and outcome.",
     labelNames: ["server", "tool", "outcome"],
     registers: [registry],
+    collect: flush,
   });
   const toolCallSeconds = new Histogram({
     name: "deploystack_gateway_tool_call_duration_seconds",
@@ -85,24 +108,28 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
     help: "Prompt gets (MCP prompts/get and McpService.GetPrompt) by server and outcome.",
     labelNames: ["server", "outcome"],
     registers: [registry],
+    collect: flush,
   });
   const resourceReads = new Counter({
     name: "deploystack_gateway_resource_reads_total",
     help: "Resource reads (MCP resources/read and McpService.ReadResource) by server and outcome.",
     labelNames: ["server", "outcome"],
     registers: [registry],
+    collect: flush,
   });
   const upstreamRequests = new Counter({
     name: "deploystack_gateway_upstream_requests_total",
     help: "Requests forwarded to MCP servers for clients, by server and method.",
     labelNames: ["server", "method"],
     registers: [registry],
+    collect: flush,
   });
   const upstreamErrors = new Counter({
     name: "deploystack_gateway_upstream_errors_total",
     help: "Forwarded requests that ended with an error (a JSON-RPC error, a timeout, an unavailable server), by server and method.",
     labelNames: ["server", "method"],
     registers: [registry],
+    collect: flush,
   });
   const restartsSeen = new Map<string, number>();
   const restarts = new Counter({
@@ -150,12 +177,14 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
     help: "Bytes of MCP messages received from clients, by transport.",
     labelNames: ["transport"],
     registers: [registry],
+    collect: flush,
   });
   const sentBytes = new Counter({
     name: "deploystack_gateway_mcp_sent_bytes_total",
     help: "Bytes of MCP messages sent to clients, by transport.",
     labelNames: ["transport"],
     registers: [registry],
+    collect: flush,
   });
   let hopSeconds: Histogram<"span"> | undefined;
 
@@ -174,26 +203,26 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
     if (!children) {
       children =
         operation === "tools/call"
-          ? { count: toolCalls.labels(server, tool, outcome), duration: toolCallSeconds.labels(server, tool, outcome) }
-          : { count: (operation === "prompts/get" ? promptGets : resourceReads).labels(server, outcome), duration: undefined };
+          ? { count: tally(toolCalls.labels(server, tool, outcome)), duration: toolCallSeconds.labels(server, tool, outcome) }
+          : { count: tally((operation === "prompts/get" ? promptGets : resourceReads).labels(server, outcome)), duration: undefined };
       ofTool.set(outcome, children);
     }
     return children;
   }
-  const upstreamChildren = new Map<string, Map<string, { requests: Counter.Internal; errors: Counter.Internal }>>();
-  function upstreamOf(server: string, method: string): { requests: Counter.Internal; errors: Counter.Internal } {
+  const upstreamChildren = new Map<string, Map<string, { requests: Tally; errors: Tally }>>();
+  function upstreamOf(server: string, method: string): { requests: Tally; errors: Tally } {
     let ofServer = upstreamChildren.get(server);
     if (!ofServer) upstreamChildren.set(server, (ofServer = new Map()));
     let children = ofServer.get(method);
-    if (!children) ofServer.set(method, (children = { requests: upstreamRequests.labels(server, method), errors: upstreamErrors.labels(server, method) }));
+    if (!children) ofServer.set(method, (children = { requests: tally(upstreamRequests.labels(server, method)), errors: tally(upstreamErrors.labels(server, method)) }));
     return children;
   }
-  const receivedChildren = new Map<SessionTransportLabel, Counter.Internal>();
-  const sentChildren = new Map<SessionTransportLabel, Counter.Internal>();
-  function bytesChild(direction: "received" | "sent", transport: SessionTransportLabel): Counter.Internal {
+  const receivedChildren = new Map<SessionTransportLabel, Tally>();
+  const sentChildren = new Map<SessionTransportLabel, Tally>();
+  function bytesChild(direction: "received" | "sent", transport: SessionTransportLabel): Tally {
     const children = direction === "received" ? receivedChildren : sentChildren;
     let child = children.get(transport);
-    if (!child) children.set(transport, (child = (direction === "received" ? receivedBytes : sentBytes).labels(transport)));
+    if (!child) children.set(transport, (child = tally((direction === "received" ? receivedBytes : sentBytes).labels(transport))));
     return child;
   }
 
@@ -204,14 +233,14 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
       // Per-prompt and per-URI labels would be unbounded (URIs) or of little use: those count by server only.
       const toolLabel = operation === "tools/call" && server !== undefined && tool !== undefined && options.knownTool(server, tool) ? tool : OTHER_LABEL;
       const children = childrenOf(operation, serverLabel, toolLabel, outcome);
-      children.count.inc();
+      children.count.pending++;
       children.duration?.observe(seconds);
     },
     upstream(server, method, failed) {
       const methodLabel = UPSTREAM_METHODS.has(method) ? method : OTHER_LABEL;
       const children = upstreamOf(server, methodLabel);
-      children.requests.inc();
-      if (failed) children.errors.inc();
+      children.requests.pending++;
+      if (failed) children.errors.pending++;
     },
     sessionOpened(era, transport) {
       sessionsOpen.labels(era, transport).inc();
@@ -221,7 +250,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
       sessionsOpen.labels(era, transport).dec();
     },
     bytes(direction, transport, count) {
-      bytesChild(direction, transport).inc(count);
+      if (count > 0) bytesChild(direction, transport).pending += count;
     },
     hop(span, micros) {
       hopSeconds ??= new Histogram({

@@ -130,3 +130,27 @@ test("an audit line keeps its field order (time, team, account, client, operatio
   t.deepEqual(Object.keys(bare!), ["time", "team", "account", "client", "operation", "name", "server", "outcome", "durationMs", "arguments"]);
   t.deepEqual(bare!.client, { transport: "unspecified" });
 });
+
+test("counters summed between scrapes: each scrape shows every increment once, whichever counter is read first", async (t) => {
+  const metrics = createGatewayMetrics({ servers: () => [], knownTool: () => true, processMetrics: false });
+  for (let index = 0; index < 3; index++) metrics.observeCall("tools/call", "alpha", "echo", "ok", 0.002);
+  metrics.upstream("alpha", "tools/call", false);
+  metrics.upstream("alpha", "tools/call", true);
+  metrics.bytes("received", "sse", 100);
+  metrics.bytes("received", "sse", 20);
+  metrics.bytes("sent", "sse", 0);
+  let text = await metrics.text();
+  t.regex(text, /deploystack_gateway_tool_calls_total\{server="alpha",tool="echo",outcome="ok"\} 3\n/);
+  t.regex(text, /deploystack_gateway_tool_call_duration_seconds_count\{server="alpha",tool="echo",outcome="ok"\} 3\n/);
+  t.regex(text, /deploystack_gateway_upstream_requests_total\{server="alpha",method="tools\/call"\} 2\n/);
+  t.regex(text, /deploystack_gateway_upstream_errors_total\{server="alpha",method="tools\/call"\} 1\n/);
+  t.regex(text, /deploystack_gateway_mcp_received_bytes_total\{transport="sse"\} 120\n/);
+  t.notRegex(text, /deploystack_gateway_mcp_sent_bytes_total\{/);
+  t.is(await metrics.text(), text, "a scrape with nothing new in between shows the same counts");
+  metrics.observeCall("tools/call", "alpha", "echo", "ok", 0.002);
+  metrics.bytes("sent", "sse", 7);
+  t.is((await metrics.registry.getSingleMetric("deploystack_gateway_mcp_sent_bytes_total")!.get()).values[0]?.value, 7);
+  text = await metrics.text();
+  t.regex(text, /deploystack_gateway_tool_calls_total\{server="alpha",tool="echo",outcome="ok"\} 4\n/);
+  t.regex(text, /deploystack_gateway_mcp_sent_bytes_total\{transport="sse"\} 7\n/);
+});
