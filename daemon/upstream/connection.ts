@@ -18,7 +18,7 @@ import {
 } from "./types.js";
 import { createDeadlineSweep } from "./deadline-sweep.js";
 import { RawJson } from "./raw-json.js";
-import { classifyProbeAnswer, stampModernRequest, UNSUPPORTED_PROTOCOL_VERSION_CODE, withoutSubscriptionTag, type ModernStamp } from "./modern-era.js";
+import { classifyProbeAnswer, stampModernRequest, UNSUPPORTED_PROTOCOL_VERSION_CODE, upstreamIdentity, withoutSubscriptionTag, type ModernStamp } from "./modern-era.js";
 import { createModernListens, type ListenFilter, type ModernListens } from "./modern-listens.js";
 
 /**
@@ -831,18 +831,7 @@ function toIdentity(quoted: string, result: JsonObject): UpstreamIdentity {
       `${quoted} answered an unsupported protocol version ${JSON.stringify(String(protocolVersion)).slice(0, 40)}`,
     );
   }
-  const serverInfo = isObject(result.serverInfo) ? result.serverInfo : {};
-  return {
-    era: "legacy",
-    protocolVersion,
-    capabilities: isObject(result.capabilities) ? result.capabilities : {},
-    serverInfo: {
-      ...serverInfo,
-      name: typeof serverInfo.name === "string" ? serverInfo.name : "",
-      version: typeof serverInfo.version === "string" ? serverInfo.version : "",
-    },
-    ...(typeof result.instructions === "string" ? { instructions: result.instructions } : {}),
-  };
+  return upstreamIdentity("legacy", protocolVersion, isObject(result.serverInfo) ? result.serverInfo : {}, result);
 }
 
 function cancelledError(quoted: string, method: string): GatewayError {

@@ -100,8 +100,16 @@ export function classifyProbeAnswer(answer: { result: JsonObject } | { error: un
 export function identityFromDiscover(protocolVersion: string, result: JsonObject): UpstreamIdentity {
   const meta = isObject(result._meta) ? result._meta : {};
   const serverInfo = isObject(meta[META.serverInfo]) ? (meta[META.serverInfo] as JsonObject) : isObject(result.serverInfo) ? result.serverInfo : {};
+  return upstreamIdentity("modern", protocolVersion, serverInfo, result);
+}
+
+/**
+ * A server's identity from what it answered (`initialize` or `server/discover`): its capabilities and instructions,
+ * and its `serverInfo` with a name and version that are always strings, whatever the server sent.
+ */
+export function upstreamIdentity(era: UpstreamIdentity["era"], protocolVersion: string, serverInfo: JsonObject, result: JsonObject): UpstreamIdentity {
   return {
-    era: "modern",
+    era,
     protocolVersion,
     capabilities: isObject(result.capabilities) ? result.capabilities : {},
     serverInfo: {
