@@ -17,7 +17,7 @@ import { CliFailure } from "../run-verb.js";
 export const COMPLETION_SHELLS = ["bash", "zsh", "fish"] as const;
 export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
 
-/** The kinds of live names. `profile` has no control API yet: its lookup answers nothing until there is one. */
+/** The kinds of live names, each read from the running daemon. */
 export type NameKind = "server" | "tool" | "team" | "profile";
 
 /** Live names from the daemon; every lookup resolves (to `[]` on any failure). */
@@ -181,7 +181,7 @@ export function completionScript(shell: string, launcher: CompletionLauncher): s
 export function daemonNameSource(socketPath: string, timeoutMs: number): { readonly names: NameSource; close(): void } {
   let connection: { close(): void } | undefined;
   const names: NameSource = async (kind) => {
-    if (kind === "profile" || !existsSync(socketPath)) return [];
+    if (!existsSync(socketPath)) return [];
     try {
       const v = await import("../verbs.js");
       const dialed = v.dialDaemon(socketPath);
@@ -196,6 +196,10 @@ export function daemonNameSource(socketPath: string, timeoutMs: number): { reado
           const teams = (await v.createClient(v.TeamService, dialed.transport).listTeams({}, options)).teams;
           return teams.flatMap((team) => [team.id, ...(team.name && !/\s/.test(team.name) ? [team.name] : [])]);
         }
+        case "profile":
+          return (await v.createClient(v.TeamService, dialed.transport).listProfiles({}, options)).profiles
+            .filter((profile) => profile.defined)
+            .map((profile) => profile.name);
       }
     } catch {
       return [];

@@ -284,3 +284,13 @@ test.serial("the v2 SDK client (legacy era) is confined the same way, and search
     await finder.close();
   }
 });
+
+test("dsctl completes --profile with the team's profiles, live from the daemon", async (t) => {
+  // A loaded CI machine may take longer than a Tab's 300 ms; the names, not the speed, are under test.
+  process.env.DSCTL_COMPLETION_TIMEOUT_MS = "20000";
+  const result = await gateway.dsctl(["__complete", "ide", "add", "cursor", "--profile", ""]);
+  t.is(result.code, 0, result.stderr);
+  t.deepEqual(result.stdout.split("\n").filter(Boolean).sort(), ["find", "mem", "tiny"]);
+  const typed = await gateway.dsctl(["__complete", "stdio", "--profile", "t"]);
+  t.deepEqual(typed.stdout.split("\n").filter(Boolean), ["tiny"]);
+});
