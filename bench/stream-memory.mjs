@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * What one open HTTP/2 stream costs in memory with node's `http2`, on each side: the gateway carries every MCP
- * client session as one `OpenSession` stream over the unix socket (DESIGN.md), so this is the floor of the
+ * client session as one `OpenSession` stream over the unix socket (docs/architecture.md, "Why a stream per session"), so this is the floor of the
  * per-session memory that the frontend and the daemon pay before holding any session state. A client process
  * opens `--streams N` streams on one connection to a server process over a unix socket, writes 100 bytes on each
  * and keeps them open; the RSS growth of each process, divided by N, is the figure.

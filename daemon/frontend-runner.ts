@@ -6,7 +6,7 @@ import { buildChildEnv, spawnChild, type ChildHandle } from "./supervisor/child-
 import type { Logger } from "../shared/logger.js";
 
 /**
- * Supervises the frontend process (the koa app serving MCP over HTTP, DESIGN.md "Processes").
+ * Supervises the frontend process (the koa app serving MCP over HTTP, docs/architecture.md "Processes").
  * It runs in its own process so that a crash or a slow request in the HTTP layer never takes
  * the daemon (and the servers it holds) down; the daemon restarts it with back-off.
  *

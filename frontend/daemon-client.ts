@@ -91,7 +91,7 @@ function codeOfHttpStatus(status: number): ConnectWireCode {
  * Dials the daemon's control socket and speaks `OpenSession` in the Connect protocol's binary streaming form on
  * node's HTTP/2 directly (shared/open-session-wire: the same bytes connect-es sends, without its per-message
  * machinery, which profiling showed to be most of the frontend's CPU per MCP message). One connection multiplexes
- * every session's stream (DESIGN.md "Performance shape"); it is opened lazily and again after it breaks, so when
+ * every session's stream (docs/architecture.md "Why a stream per session"); it is opened lazily and again after it breaks, so when
  * the daemon restarts new sessions simply work again.
  */
 export function createDaemonClient(socketPath: string): DaemonClient {

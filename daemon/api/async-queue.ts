@@ -1,8 +1,8 @@
 /**
  * A bounded push → async-iterate queue, the bridge between callback feeds (supervisor
  * events, log subscriptions) and Connect server streams. Bounded so a client that stops
- * reading can never make the daemon buffer without limit (DESIGN.md "back-pressure instead
- * of unbounded buffers"): `push` reports overflow and the stream's owner decides what to do.
+ * reading can never make the daemon buffer without limit (back-pressure instead
+ * of unbounded buffers): `push` reports overflow and the stream's owner decides what to do.
  */
 export interface AsyncQueue<T> extends AsyncIterable<T> {
   /** Enqueues `item`; false when the queue is full or ended (the item is dropped). */

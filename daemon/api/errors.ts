@@ -3,7 +3,7 @@ import { GatewayError, type GatewayErrorKind } from "../errors.js";
 import type { Logger } from "../../shared/logger.js";
 
 /**
- * The ONE place where a domain error kind becomes a Connect `Code` (STYLE.md rule 3).
+ * The ONE place where a domain error kind becomes a Connect `Code` (one error model, mapped at the edges).
  * Handlers throw `GatewayError`s (or let the domain's errors bubble up); the interceptor
  * below converts them once at the edge, so no handler ever builds a `ConnectError` for a
  * domain failure itself.

@@ -1,6 +1,6 @@
 /**
  * The single mapping from failures to JSON-RPC error objects on a client session. Domain
- * `GatewayError` kinds map once here (DESIGN.md "Errors"); JSON-RPC errors returned by an
+ * `GatewayError` kinds map once here (one error model, mapped at the edges); JSON-RPC errors returned by an
  * upstream server are forwarded with their own code, message and data.
  */
 import { GatewayError } from "../errors.js";

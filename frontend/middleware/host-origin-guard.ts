@@ -13,7 +13,7 @@ export interface HostOriginGuardOptions {
 
 /**
  * The DNS-rebinding defence in front of every route (MCP 2025-11-25 "Transports" › "Security Warning": servers
- * MUST validate Origin; DESIGN.md: Host must be loopback with our port). A foreign `Host` (`evil.com`,
+ * MUST validate Origin; docs/security.md: Host must be loopback with our port). A foreign `Host` (`evil.com`,
  * `localhost.evil.com`, our name with another port) or an `Origin` that is neither ours nor listed → 403.
  * The rule is shared/loopback.ts, the same as the daemon's control listener's; it says why other loopback ports
  * are refused. A browser request whose

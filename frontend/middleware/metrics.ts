@@ -8,7 +8,7 @@ export interface MetricsOptions {
 }
 
 /**
- * `GET /metrics`: the gateway's Prometheus metrics (DESIGN.md "Observability"). Mounted behind the Host/Origin guard
+ * `GET /metrics`: the gateway's Prometheus metrics (docs/observability.md). Mounted behind the Host/Origin guard
  * and client authentication like every route: a web page must not read them, and with `clientAuth: token` a scraper
  * sends the bearer token like any client.
  */

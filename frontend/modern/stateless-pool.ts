@@ -40,7 +40,7 @@ interface PoolStream {
 
 /**
  * How modern (stateless) requests cross to the daemon. A request of the 2026-07-28 revision stands alone, but an
- * RPC per request would cost about ten times a message on an open stream (DESIGN.md "Performance shape"); so the
+ * RPC per request would cost about ten times a message on an open stream (docs/architecture.md "Why a stream per session"); so the
  * frontend keeps a few long-lived `OpenSession` streams per profile, opened with `SessionStart.stateless`, and
  * sends each request over one of them tagged with a fresh exchange id. The daemon answers on that exchange. A
  * stream that ends (the daemon restarted or went away) fails the requests it carried and is replaced by the next
