@@ -1,9 +1,9 @@
-import { Agent, request } from "node:http";
 import test from "ava";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { startScriptedDaemon } from "./testing/scripted-daemon.js";
-import { initializeBody, startTestFrontend } from "./testing/harness.js";
+import { floodInitializes } from "../shared/testing/initialize-flood.js";
+import { startTestFrontend } from "./testing/harness.js";
 
 /**
  * Issue "local lock-out": a local script that only initializes (and never uses the sessions) must not lock real
@@ -13,45 +13,13 @@ import { initializeBody, startTestFrontend } from "./testing/harness.js";
 test("2,000 initializes from a script, then a real SDK client connects and calls a tool", async (t) => {
   const daemon = await startScriptedDaemon();
   const fe = await startTestFrontend({ socketPath: daemon.socketPath });
-  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
   t.teardown(async () => {
-    agent.destroy();
     await fe.close();
     await daemon.dispose();
   });
   t.is(fe.settings.maxSessions, 256, "the default cap");
-  const body = initializeBody();
-  const initializeOnce = () =>
-    new Promise<number>((resolve, reject) => {
-      const req = request(
-        {
-          host: "127.0.0.1",
-          port: fe.port,
-          method: "POST",
-          path: "/mcp",
-          agent,
-          headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "content-length": Buffer.byteLength(body) },
-        },
-        (res) => {
-          res.resume();
-          res.on("end", () => resolve(res.statusCode ?? 0));
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
-  const statuses = new Map<number, number>();
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < 2000) {
-      next++;
-      const status = await initializeOnce();
-      statuses.set(status, (statuses.get(status) ?? 0) + 1);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  t.deepEqual([...statuses], [[200, 2000]], "every initialize was answered; none was refused");
+  const statuses = await floodInitializes(`http://127.0.0.1:${fe.port}/mcp`, 2000);
+  t.deepEqual(statuses, [[200, 2000]], "every initialize was answered; none was refused");
   t.is(fe.sessions.size, 256, "the cap held: older unused sessions were evicted");
 
   const client = new Client({ name: "real-ide", version: "1.0.0" });

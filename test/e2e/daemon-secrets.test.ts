@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
@@ -7,34 +7,13 @@ import { toJson, type DescMessage, type MessageShape } from "@bufbuild/protobuf"
 import { GetStatusResponseSchema, WatchEventsResponseSchema } from "../../gen/deploystack/gateway/v1/gateway_service_pb.js";
 import { GetServerResponseSchema, ListServersResponseSchema, StreamServerLogsResponseSchema } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
 import { fixtureServer, normalServer, startDaemon, waitForRunning, waitUntil, writeTeamFile } from "./helpers/daemon-process.js";
+import { everyCmdline, filesUnder } from "./helpers/canary.js";
 
 // A canary secret in two servers' configured env: the servers receive it, and it appears
 // nowhere else — not in control API responses, not in logs (masked as ***), not in any file
 // under DEPLOYSTACK_HOME, not in the daemon's output, not in any process's argv.
 
-function filesUnder(folder: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync(folder)) {
-    const path = join(folder, entry);
-    const stat = lstatSync(path);
-    if (stat.isDirectory()) found.push(...filesUnder(path));
-    else if (stat.isFile()) found.push(path);
-  }
-  return found;
-}
 
-function everyCmdline(): Array<{ pid: string; argv: string }> {
-  const all: Array<{ pid: string; argv: string }> = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      all.push({ pid: entry, argv: readFileSync(`/proc/${entry}/cmdline`, "latin1") });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return all;
-}
 
 test("a configured secret reaches its server and nothing else", async (t) => {
   const canary = `canary-${randomBytes(16).toString("hex")}`;

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import anyTest, { type ExecutionContext, type TestFn } from "ava";
 import { McpError, ListRootsRequestSchema, type Progress } from "@modelcontextprotocol/sdk/types.js";
@@ -9,6 +9,7 @@ import { waitUntil } from "./helpers/daemon-process.js";
 import { connectGatewayClient, type GatewayClientOptions, type RecordingClient } from "./helpers/mcp-clients.js";
 import { startGateway, teamFile, type Gateway } from "./helpers/mcp-gateway.js";
 import { mcpHeaders, postMcp, rawRequest } from "./helpers/mcp-raw-http.js";
+import { filesUnder } from "./helpers/canary.js";
 
 /**
  * Issue 10 from the outside: a hostile server (`kb`, test/fixtures/servers/hostile-server.mjs) runs
@@ -323,15 +324,6 @@ test.serial("§3 a request sent during a call reaches the calling session, not a
 // §4 Secrets
 // ---------------------------------------------------------------------------------------------
 
-function filesUnder(folder: string): string[] {
-  const files: string[] = [];
-  for (const entry of readdirSync(folder, { withFileTypes: true })) {
-    const path = join(folder, entry.name);
-    if (entry.isDirectory()) files.push(...filesUnder(path));
-    else if (entry.isFile()) files.push(path);
-  }
-  return files;
-}
 
 test.serial("§4 no encoding of a server's secret leaves through logs, errors, lastError, the control API, dsctl, files or argv", async (t) => {
   const { gateway } = t.context;

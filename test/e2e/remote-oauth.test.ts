@@ -8,7 +8,7 @@ import { toJsonString } from "@bufbuild/protobuf";
 import { ServerState } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import { ListServersResponseSchema } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
 import { approveInBrowser, startOAuthFixture, type OAuthFixture } from "../fixtures/oauth/oauth-fixture.js";
-import { createLeakFinder } from "./helpers/canary.js";
+import { createLeakFinder, filesUnder } from "./helpers/canary.js";
 import { repoRoot, startDaemon, tempHome, waitUntil, type DaemonProcess } from "./helpers/daemon-process.js";
 
 /**
@@ -97,12 +97,12 @@ function textOf(result: Awaited<ReturnType<Client["callTool"]>>): string {
   return (result.content as { text: string }[])[0]?.text ?? "";
 }
 
-function filesUnder(dir: string): string {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => {
+/** The text of every file below `dir`, for a canary scan. */
+function textOfFilesUnder(dir: string): string {
+  return filesUnder(dir)
+    .map((path) => {
       try {
-        return readFileSync(join(entry.parentPath, entry.name)).toString("latin1");
+        return readFileSync(path).toString("latin1");
       } catch {
         return "";
       }
@@ -194,7 +194,7 @@ test.serial("sign-in, silent refresh, revoked refresh → NEEDS_AUTH, logout; no
     dsctl: printed.join("\n"),
     "control api": answers.join("\n"),
     "daemon output": daemon.stdout() + daemon.stderr(),
-    "state folder": filesUnder(home),
+    "state folder": textOfFilesUnder(home),
   };
   t.true(fixture.issuedTokens.length >= 6);
   for (const token of fixture.issuedTokens) {

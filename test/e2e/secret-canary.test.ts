@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
@@ -10,7 +10,7 @@ import { GetStatusResponseSchema, WatchEventsResponseSchema } from "../../gen/de
 import { CallToolResponseSchema, ListToolsResponseSchema } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
 import { ServerState } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import { GetServerResponseSchema, ListServersResponseSchema, StreamServerLogsResponseSchema } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
-import { createLeakFinder } from "./helpers/canary.js";
+import { createLeakFinder, everyCmdline, filesUnder } from "./helpers/canary.js";
 import { fixtureServer, waitUntil, writeTeamFile } from "./helpers/daemon-process.js";
 import { startGateway } from "./helpers/mcp-gateway.js";
 import { connectGatewayClient } from "./helpers/mcp-clients.js";
@@ -41,29 +41,7 @@ function protoJson<Desc extends DescMessage>(schema: Desc, message: MessageShape
   return JSON.stringify(toJson(schema, message));
 }
 
-function filesUnder(folder: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync(folder)) {
-    const path = join(folder, entry);
-    const stat = lstatSync(path);
-    if (stat.isDirectory()) found.push(...filesUnder(path));
-    else if (stat.isFile()) found.push(path);
-  }
-  return found;
-}
 
-function everyCmdline(): Array<{ pid: string; argv: string }> {
-  const all: Array<{ pid: string; argv: string }> = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      all.push({ pid: entry, argv: readFileSync(`/proc/${entry}/cmdline`, "utf8") });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return all;
-}
 
 function errorText(error: unknown): string {
   if (error instanceof McpError) return JSON.stringify({ code: error.code, message: error.message, data: error.data });

@@ -1,7 +1,9 @@
 /**
  * Finding a secret in text in every common encoding, written out independently of the gateway's masker, for the
- * tests that check an outlet never shows a server's secret (secret-canary.test.ts, dashboard.test.ts).
+ * tests that check an outlet never shows a server's secret (secret-canary.test.ts, daemon-secrets.test.ts, hostile-upstream.test.ts, remote-oauth.test.ts, dashboard.test.ts).
  */
+import { lstatSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
 /** Every form of `secret` the gateway must mask: raw, JSON, URL, form, base64(url) and hex, in three letter cases. */
 export function canaryEncodings(secret: string): Record<string, string> {
@@ -45,4 +47,30 @@ export function createLeakFinder(secret: string): (text: string) => string[] {
     }
     return found;
   };
+}
+
+/** Every file below `folder` (recursively; links are not followed): the state folder a secret must never reach. */
+export function filesUnder(folder: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(folder)) {
+    const path = join(folder, entry);
+    const stat = lstatSync(path);
+    if (stat.isDirectory()) found.push(...filesUnder(path));
+    else if (stat.isFile()) found.push(path);
+  }
+  return found;
+}
+
+/** The argv of every process on the machine (`/proc/<pid>/cmdline`, NUL-separated), where a secret must never be. */
+export function everyCmdline(): Array<{ pid: string; argv: string }> {
+  const all: Array<{ pid: string; argv: string }> = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      all.push({ pid: entry, argv: readFileSync(`/proc/${entry}/cmdline`, "latin1") });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return all;
 }
