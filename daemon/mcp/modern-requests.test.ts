@@ -164,6 +164,13 @@ test("a large result kept as the server's bytes gets resultType spliced in front
   t.is(parsed.result.resultType, "complete");
   t.is(parsed.result.content[0].text, text);
 
+  const single = Buffer.from(`{"content":[{"type":"text","text":"${text}"}]} `);
+  const spliced = modernResultResponse(10, "tools/call", new RawJson([single], single.length));
+  t.not(typeof spliced, "string", "a result in one piece is spliced too");
+  t.deepEqual(JSON.parse(jsonPayloadText(spliced)).result, { resultType: "complete", content: [{ type: "text", text }] });
+  const empty = Buffer.from("{ }");
+  t.deepEqual(JSON.parse(jsonPayloadText(modernResultResponse(11, "tools/call", new RawJson([empty], empty.length)))).result, { resultType: "complete" });
+
   const own = Buffer.from(`{"resultType":"input_required","inputRequests":{},"pad":"${text}"}`);
   const kept = JSON.parse(jsonPayloadText(modernResultResponse(8, "tools/call", new RawJson([own.subarray(0, 5), own.subarray(5)], own.length))));
   t.is(kept.result.resultType, "input_required", "a server's own resultType wins");

@@ -72,9 +72,6 @@ const CACHEABLE = new Set(["server/discover", "tools/list", "prompts/list", "res
  */
 export const LIST_TTL_MS = 30_000;
 
-/** The `_meta` keys that describe the modern client to the gateway and are not passed on to servers. */
-const CLIENT_META_KEYS: readonly string[] = [META.protocolVersion, META.clientCapabilities, META.clientInfo];
-
 const decoder = new TextDecoder();
 
 /** Options of a modern channel. */
@@ -175,7 +172,7 @@ export class ModernChannel implements McpSession {
     const infoValue = meta[META.clientInfo];
     const info = isObject(infoValue) ? infoValue : undefined;
     const name = typeof info?.name === "string" ? info.name.slice(0, 200) : undefined;
-    const client: CallClient = { ...(name !== undefined ? { name } : {}), era: "modern", transport: this.transport };
+    const client: CallClient = name !== undefined ? { name, era: "modern", transport: this.transport } : { era: "modern", transport: this.transport };
     const abort = new AbortController();
     this.inflight.set(exchangeId, abort);
     if (method === "subscriptions/listen") return this.listen(exchangeId, id, params, abort.signal);
@@ -324,33 +321,46 @@ export function modernResultResponse(id: RequestId, method: string, result: Upst
 
 /** The bytes of a raw object after its `{` (and before its last `}`, which the caller's tail replaces), if not empty. */
 function afterOpeningBrace(raw: RawJson): { pieces: Buffer[]; byteLength: number } | undefined {
-  const pieces = raw.pieces.filter((piece) => piece.length > 0);
+  const pieces = raw.pieces.length === 1 ? raw.pieces : raw.pieces.filter((piece) => piece.length > 0);
   const first = pieces[0];
   const last = pieces.at(-1);
-  if (!first || !last || first === last) return undefined;
+  if (!first || !last) return undefined;
   let start = 0;
   while (start < first.length && isSpace(first[start]!)) start++;
   if (first[start] !== 0x7b) return undefined;
-  let next = start + 1;
-  while (next < first.length && isSpace(first[next]!)) next++;
-  if (next >= first.length || first[next] === 0x7d) return undefined;
   let end = last.length;
   while (end > 0 && isSpace(last[end - 1]!)) end--;
   if (last[end - 1] !== 0x7d) return undefined;
+  if (first === last) {
+    // One piece (the usual case): the object's inside, when it has one.
+    const inside = first.subarray(start + 1, end - 1);
+    return inside.some((byte) => !isSpace(byte)) ? { pieces: [inside], byteLength: inside.length } : undefined;
+  }
+  let next = start + 1;
+  while (next < first.length && isSpace(first[next]!)) next++;
+  if (next >= first.length || first[next] === 0x7d) return undefined;
   const sliced = [first.subarray(start + 1), ...pieces.slice(1, -1), last.subarray(0, end - 1)];
   return { pieces: sliced, byteLength: sliced.reduce((sum, piece) => sum + piece.length, 0) };
 }
 
 const isSpace = (byte: number): boolean => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 
-/** The request's params as servers get them: the modern client's own description of itself is not passed on. */
+/**
+ * The request's params as servers get them: the `_meta` keys that describe the modern client to the gateway (its
+ * version, capabilities and info) are not passed on; everything else is.
+ */
 function upstreamParams(params: JsonObject): JsonObject {
   const meta = params._meta;
   if (!isObject(meta)) return params;
-  const kept: JsonObject = {};
-  for (const [key, value] of Object.entries(meta)) if (!CLIENT_META_KEYS.includes(key)) kept[key] = value;
-  const { _meta: _dropped, ...rest } = params;
-  return Object.keys(kept).length > 0 ? { ...rest, _meta: kept } : rest;
+  let kept: JsonObject | undefined;
+  for (const key in meta) {
+    if (key === META.protocolVersion || key === META.clientCapabilities || key === META.clientInfo) continue;
+    (kept ??= {})[key] = meta[key];
+  }
+  const rest: JsonObject = {};
+  for (const key in params) if (key !== "_meta") rest[key] = params[key];
+  if (kept !== undefined) rest._meta = kept;
+  return rest;
 }
 
 /** A listen request's `notifications` filter, checked (-32602 on a wrong type). */
@@ -380,10 +390,14 @@ function isObject(value: unknown): value is JsonObject {
 
 /** The client capabilities routing cares about, from a modern request's `_meta`. */
 function pickCapabilities(capabilities: JsonObject): CallerCapabilities {
+  const { sampling, elicitation, roots } = capabilities;
+  // Most requests declare none of the three: they share one empty object.
+  if (!isObject(sampling) && !isObject(elicitation) && !isObject(roots)) return NO_CAPABILITIES;
   const picked: { -readonly [K in keyof CallerCapabilities]: CallerCapabilities[K] } = {};
-  for (const key of ["sampling", "elicitation", "roots"] as const) {
-    const value = capabilities[key];
-    if (isObject(value)) picked[key] = value;
-  }
+  if (isObject(sampling)) picked.sampling = sampling;
+  if (isObject(elicitation)) picked.elicitation = elicitation;
+  if (isObject(roots)) picked.roots = roots;
   return picked;
 }
+
+const NO_CAPABILITIES: CallerCapabilities = Object.freeze({});

@@ -101,6 +101,7 @@ export function createHeldCalls(options: HeldCallsOptions): HeldCalls {
   const ttlMs = options.ttlMs ?? DEFAULT_HELD_CALL_TTL_MS;
   /** In order of the last time each was handed out (oldest idle first). */
   const held = new Map<string, HeldCall>();
+  let lastCallId = 0;
 
   const refuse = (why: string): never => {
     throw new GatewayError("invalid_argument", `requestState refused: ${why}`);
@@ -246,7 +247,9 @@ export function createHeldCalls(options: HeldCallsOptions): HeldCalls {
 
   return {
     start({ server, method, params, caller, signal, send }) {
-      const call: HeldCall = { id: randomToken(), server, method, abort: new AbortController(), pending: new Map(), nextKey: 0, wakeQueued: false };
+      // A counter, not a random token: every call starts here and most never suspend, and what makes a state
+      // unforgeable is its MAC and its one-time nonce (minted on suspension), not the id.
+      const call: HeldCall = { id: String(++lastCallId), server, method, abort: new AbortController(), pending: new Map(), nextKey: 0, wakeQueued: false };
       const { inputResponses: _responses, requestState: _state, ...base } = params ?? {};
       send(params === undefined ? undefined : base, innerCaller(call, caller), call.abort.signal).then(
         (result) => settle(call, { result }),

@@ -22,7 +22,7 @@ export const MAX_STATE_LENGTH = 2048;
 
 /** What a gateway `requestState` holds. */
 export interface HeldCallState {
-  /** The held call's id (random, 128 bits). */
+  /** The held call's id (unique in this daemon; the MAC and the nonce make the state unforgeable and single-use). */
   readonly call: string;
   /** This round's nonce (random, 128 bits): the state is good for one retry only. */
   readonly nonce: string;
@@ -50,7 +50,7 @@ export function isGatewayState(value: unknown): value is string {
   return typeof value === "string" && value.startsWith(GATEWAY_STATE_PREFIX);
 }
 
-/** A fresh random id or nonce (128 bits, base64url). */
+/** A fresh random nonce (128 bits, base64url). */
 export function randomToken(): string {
   return randomBytes(16).toString("base64url");
 }

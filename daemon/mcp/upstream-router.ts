@@ -187,6 +187,12 @@ export function canTake(caller: Caller, method: string, params: JsonObject | und
   return false;
 }
 
+/** Whether some server request could ever be put to `caller`'s client (the capabilities `canTake` looks for). */
+function mayBeAsked(caller: Caller): boolean {
+  const caps = caller.capabilities;
+  return caps.sampling !== undefined || caps.elicitation !== undefined || caps.roots !== undefined;
+}
+
 /** Creates the router. */
 export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRouter {
   const { supervisor, logger, hooks, acquireTimeoutMs } = options;
@@ -343,6 +349,9 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     if (connection.identity.era === "legacy") {
       if (!caller.suspendsForInput) return send(connection, method, params, caller, signal);
       if (params?.requestState !== undefined) throw new GatewayError("invalid_argument", "requestState refused: not issued by this gateway");
+      // A caller that declared none of the capabilities a server's request needs is never asked (`canTake`): holding
+      // its call would cost a round of bookkeeping per call for nothing.
+      if (!mayBeAsked(caller)) return send(connection, method, params, caller, signal);
       return heldCalls.start({ server, method, params, caller, signal, send: (p, c, s) => send(connection, method, p, c, s) });
     }
     const first = await send(connection, method, params, caller, signal);

@@ -1,0 +1,148 @@
+// Steady-state CPU per call of one gateway setting, with an optional CPU profile of one of its processes taken only
+// during the measured window (start-up excluded), for A/B work on the hot path. Uses the build: `npm run build` first.
+//
+//   node bench/ab.mjs [--setting default|off|traces] [--client legacy|modern] [--sessions N] [--seconds S]
+//                     [--profile daemon|frontend --out FILE.cpuprofile]
+//   → {"setting":…,"client":…,"sessions":N,"calls":…,"callsPerSecond":…,"cpuUsPerCall":{"daemon":…,"frontend":…,"own":…},"p50Us":…}
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { benchPaths, startGateway, startOtlpSink } from "./lib/contenders.mjs";
+import { cpuMicros, installCleanupHooks } from "./lib/proc.mjs";
+import { openModernSession, openStreamableHttpSession } from "./lib/sessions.mjs";
+import { request as httpRequest, Agent } from "node:http";
+
+// A minimal client for either era over one keep-alive connection: its cost is the same for both, so the gateway's
+// own CPU per call compares era against era rather than SDK against SDK.
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+function post(url, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: "POST", agent, headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers } }, (res) => {
+      const chunks = [];
+      res.on("data", (chunk) => chunks.push(chunk));
+      res.on("end", () => resolve({ headers: res.headers, status: res.statusCode, text: Buffer.concat(chunks).toString("utf8") }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+function parseAnswer(text) {
+  if (text.startsWith("{")) return JSON.parse(text);
+  // SSE: an event's data lines join with newlines; events end at a blank line.
+  const data = text
+    .split(/\r?\n\r?\n/)
+    .map((event) => event.split(/\r?\n/).filter((line) => line.startsWith("data:")).map((line) => line.slice(5).replace(/^ /, "")).join("\n"))
+    .filter((json) => json.length > 0)
+    .map((json) => JSON.parse(json));
+  return data.find((message) => "result" in message || "error" in message);
+}
+const MODERN_META = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientCapabilities": {},
+  "io.modelcontextprotocol/clientInfo": { name: "deploystack-bench", version: "1.0.0" },
+};
+async function openRawSession(url, era) {
+  let id = 0;
+  let sessionHeaders = {};
+  if (era === "legacy") {
+    const init = await post(url, {}, JSON.stringify({ jsonrpc: "2.0", id: ++id, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "deploystack-bench", version: "1.0.0" } } }));
+    sessionHeaders = { "mcp-session-id": init.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25" };
+    await post(url, sessionHeaders, JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
+  }
+  const rpc = async (method, params, extra = {}) => {
+    const body = era === "modern" ? { jsonrpc: "2.0", id: ++id, method, params: { ...params, _meta: MODERN_META } } : { jsonrpc: "2.0", id: ++id, method, params };
+    const headers = era === "modern" ? { "mcp-protocol-version": "2026-07-28", "mcp-method": method, ...extra } : sessionHeaders;
+    const answer = parseAnswer((await post(url, headers, JSON.stringify(body))).text);
+    if (answer.error) throw new Error(answer.error.message);
+    return answer.result;
+  };
+  return {
+    call: (name, args) => rpc("tools/call", { name, arguments: args }, { "mcp-name": name }),
+    listTools: async () => (await rpc("tools/list", {})).tools,
+    close: async () => {},
+  };
+}
+
+const { values } = parseArgs({
+  options: {
+    setting: { type: "string", default: "default" },
+    client: { type: "string", default: "legacy" },
+    sessions: { type: "string", default: "16" },
+    seconds: { type: "string", default: "5" },
+    profile: { type: "string" },
+    out: { type: "string" },
+  },
+});
+installCleanupHooks();
+const paths = benchPaths(fileURLToPath(new URL("..", import.meta.url)));
+const sink = values.setting === "traces" ? await startOtlpSink(paths) : undefined;
+const env = sink
+  ? { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${sink.baseUrl}/v1/traces`, OTEL_SDK_DISABLED: "", OTEL_TRACES_EXPORTER: "", OTEL_TRACES_SAMPLER: "" }
+  : { OTEL_SDK_DISABLED: "true" };
+const gateway = await startGateway(paths, [{ name: "bench", args: [paths.upstream] }], { auditEnabled: values.setting === "off" ? false : undefined, env });
+const url = `${gateway.baseUrl}/mcp`;
+const open = () =>
+  values.client === "modern"
+    ? openModernSession(url)
+    : values.client === "raw-modern"
+      ? openRawSession(url, "modern")
+      : values.client === "raw-legacy"
+        ? openRawSession(url, "legacy")
+        : openStreamableHttpSession(url);
+const sessions = await Promise.all(Array.from({ length: Number(values.sessions) }, open));
+const echo = (await sessions[0].listTools()).find((tool) => tool.name.endsWith("echo")).name;
+
+async function load(ms, latencies) {
+  const deadline = performance.now() + ms;
+  let calls = 0;
+  await Promise.all(
+    sessions.map(async (session, index) => {
+      while (performance.now() < deadline) {
+        const text = `s${index}-${calls}`;
+        const started = performance.now();
+        const result = await session.call(echo, { text });
+        latencies?.push(performance.now() - started);
+        if (!JSON.stringify(result).includes(text)) throw new Error("wrong result");
+        calls++;
+      }
+    }),
+  );
+  return calls;
+}
+
+await load(2000);
+const roles = gateway.roles();
+let stopProfile;
+if (values.profile) {
+  const pid = roles[values.profile][0];
+  const helper = spawn(process.execPath, ["--experimental-websocket", fileURLToPath(new URL("./lib/profile-attach.mjs", import.meta.url)), String(pid), values.out], { stdio: ["pipe", "pipe", "inherit"] });
+  await new Promise((resolve) => helper.stdout.once("data", resolve));
+  stopProfile = () => new Promise((resolve) => (helper.once("exit", resolve), helper.stdin.end()));
+}
+const cpu = () => ({ daemon: cpuMicros(roles.daemon[0]), frontend: cpuMicros(roles.frontend[0]) });
+const before = cpu();
+const clientBefore = process.cpuUsage();
+const latencies = [];
+const started = performance.now();
+const calls = await load(Number(values.seconds) * 1000, latencies);
+const elapsed = performance.now() - started;
+const after = cpu();
+const clientCpu = process.cpuUsage(clientBefore);
+await stopProfile?.();
+latencies.sort((a, b) => a - b);
+const per = (key) => Math.round((after[key] - before[key]) / calls);
+const report = {
+  setting: values.setting,
+  client: values.client,
+  sessions: sessions.length,
+  calls,
+  callsPerSecond: Math.round((calls * 1000) / elapsed),
+  cpuUsPerCall: { daemon: per("daemon"), frontend: per("frontend"), own: per("daemon") + per("frontend") },
+  clientCpuUsPerCall: Math.round((clientCpu.user + clientCpu.system) / calls),
+  p50Us: Math.round(latencies[Math.floor(latencies.length / 2)] * 1000),
+};
+process.stdout.write(`${JSON.stringify(report)}\n`);
+await Promise.all(sessions.map((session) => session.close()));
+await gateway.stop();
+await sink?.stop();
+process.exit(0);
