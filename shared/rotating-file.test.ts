@@ -2,7 +2,10 @@ import test from "ava";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createRotatingFile } from "./rotating-file.js";
+import { COALESCE_MS, createRotatingFile } from "./rotating-file.js";
+
+/** Past the longest a coalescing file holds a line back (a generous bound: timers may fire late on a busy machine). */
+const afterCoalescing = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, COALESCE_MS * 5));
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), "dsgw-rotate-"));
@@ -67,4 +70,38 @@ test("writes after close are dropped, not thrown", (t) => {
   file.close();
   t.false(file.write("after\n"));
   t.is(readFileSync(path, "utf8"), "before\n");
+});
+
+test("a coalescing file writes its held lines together a moment later, and flush and close write at once", async (t) => {
+  const path = join(tempDir(t), "audit.jsonl");
+  const file = createRotatingFile({ path, coalesce: true });
+  t.teardown(() => file.close());
+  t.true(file.write(line(1)));
+  t.true(file.write(line(2)));
+  t.is(readFileSync(path, "utf8"), "", "held back");
+  await afterCoalescing();
+  t.is(readFileSync(path, "utf8"), line(1) + line(2));
+  file.write(line(3));
+  t.true(file.flush());
+  t.is(readFileSync(path, "utf8"), line(1) + line(2) + line(3), "flush writes at once");
+  file.write(line(4));
+  file.close();
+  t.is(readFileSync(path, "utf8"), line(1) + line(2) + line(3) + line(4), "close flushes");
+  t.false(file.write(line(5)));
+});
+
+test("a coalescing file keeps its bound: held lines that would cross it rotate between whole lines", async (t) => {
+  const path = join(tempDir(t), "audit.jsonl");
+  const file = createRotatingFile({ path, maxBytes: 1_000, maxFiles: 3, coalesce: true });
+  t.teardown(() => file.close());
+  for (let turn = 0; turn < 50; turn++) {
+    for (let index = 0; index < 10; index++) file.write(line(turn * 10 + index));
+    if (turn % 10 === 9) await afterCoalescing();
+  }
+  const names = [path, `${path}.1`, `${path}.2`, `${path}.3`];
+  for (const name of names) t.true(statSync(name).size <= 1_000, `${name} is ${statSync(name).size} bytes`);
+  const kept = [...names].reverse().flatMap((name) => readFileSync(name, "utf8").split("\n").filter(Boolean));
+  const numbers = kept.map((text) => Number(text.slice(5, 10)));
+  t.is(numbers.at(-1), 499);
+  t.deepEqual(numbers, numbers.map((_, i) => numbers[0] + i));
 });

@@ -4,7 +4,8 @@ import { closeSync, existsSync, fchmodSync, fstatSync, openSync, renameSync, unl
  * A synchronous, size-bounded, rotated log file. The daemon runs for weeks; its log must
  * never fill the disk, and it must survive the process dying at any instant (a crash is
  * exactly when the log matters), so every line is written with one `writeSync` and
- * nothing is buffered in memory. Rotation renames `gateway.log` → `gateway.log.1` →
+ * nothing is buffered in memory — unless the file is opened with `coalesce` (the audit
+ * log, written on every call), which holds lines back for a few milliseconds at most. Rotation renames `gateway.log` → `gateway.log.1` →
  * … → `gateway.log.<maxFiles>` and drops the oldest. No worker thread (pino transports
  * use one): a log destination should be the simplest part of the process.
  */
@@ -19,6 +20,13 @@ export interface RotatingFileOptions {
   readonly maxFiles?: number;
   /** File mode of new files. Default 0600: logs are for the user only. */
   readonly mode?: number;
+  /**
+   * Gather lines for up to `COALESCE_MS` and write them with one `writeSync` (at once on `flush`, `close`, process
+   * exit, or past `MAX_COALESCED_BYTES`). For a file written on every request, where a system call per line is a
+   * measurable share of the request's cost; what a kill -9 can then lose is the last few milliseconds of lines.
+   * Default false.
+   */
+  readonly coalesce?: boolean;
 }
 
 /** A write-only log file that rotates itself. */
@@ -30,9 +38,16 @@ export interface RotatingFile {
    * the daemon down; the line is dropped instead.
    */
   write(text: string): boolean;
-  /** Closes the file; later writes are dropped. */
+  /** Writes what a coalescing file holds back (nothing to do otherwise); false when it could not be written. */
+  flush(): boolean;
+  /** Closes the file (flushing first); later writes are dropped. */
   close(): void;
 }
+
+/** A coalescing file writes what it holds at once past this many bytes, so a burst never piles up in memory. */
+export const MAX_COALESCED_BYTES = 64 * 1024;
+/** The longest a coalescing file holds a line back. */
+export const COALESCE_MS = 20;
 
 /** Default size at which the live file is rotated. */
 export const DEFAULT_LOG_MAX_BYTES = 5 * 1024 * 1024;
@@ -72,24 +87,61 @@ export function createRotatingFile(options: RotatingFileOptions): RotatingFile {
   open();
   let closed = false;
 
+  /** Writes `text` (`bytes` long) now, rotating first when it would not fit. */
+  const writeNow = (text: string, bytes: number): boolean => {
+    try {
+      if (size > 0 && size + bytes > maxBytes) rotate();
+      if (fd === undefined) open();
+      writeSync(fd!, text);
+      size += bytes;
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  // Coalescing: the lines held back, written by `flush` (at the latest COALESCE_MS after the first of them).
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  let scheduled = false;
+  const flush = (): boolean => {
+    if (pending.length === 0) return true;
+    const lines = pending;
+    const bytes = pendingBytes;
+    pending = [];
+    pendingBytes = 0;
+    // Lines that would cross the size bound go one by one, so rotation still happens between whole lines.
+    if (size + bytes > maxBytes) return lines.map((line) => writeNow(line, Buffer.byteLength(line))).every(Boolean);
+    return writeNow(lines.length === 1 ? lines[0]! : lines.join(""), bytes);
+  };
+  const onExit = (): void => void flush();
+  if (options.coalesce) process.on("exit", onExit);
+
   return {
     path,
     write(text: string): boolean {
       if (closed) return false;
-      try {
-        const bytes = Buffer.byteLength(text);
-        if (size > 0 && size + bytes > maxBytes) rotate();
-        if (fd === undefined) open();
-        writeSync(fd!, text);
-        size += bytes;
-        return true;
-      } catch {
-        return false;
+      const bytes = Buffer.byteLength(text);
+      if (!options.coalesce) return writeNow(text, bytes);
+      pending.push(text);
+      pendingBytes += bytes;
+      if (pendingBytes >= MAX_COALESCED_BYTES) return flush();
+      if (!scheduled) {
+        scheduled = true;
+        // Unreferenced: a pending write never keeps the process alive (exit and close flush it).
+        setTimeout(() => {
+          scheduled = false;
+          flush();
+        }, COALESCE_MS).unref();
       }
+      return true;
     },
+    flush,
     close(): void {
       if (closed) return;
+      flush();
       closed = true;
+      process.off("exit", onExit);
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
     },

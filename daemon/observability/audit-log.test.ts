@@ -39,6 +39,7 @@ test("lines are 0600 JSON, listed newest last with filters, across rotated files
   unsubscribe();
   log.append(record(61));
   t.is(seen.length, 60);
+  log.flush();
   t.is(statSync(join(dir, "audit.jsonl")).mode & 0o777, 0o600);
   // Bounded: the live file and two rotated ones, each within the size (plus one line).
   t.deepEqual(readdirSync(dir).sort(), ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"]);

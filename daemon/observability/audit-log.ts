@@ -54,8 +54,13 @@ export interface AuditLogOptions {
 /** The audit log. */
 export interface AuditLog {
   readonly path: string;
-  /** Appends a record and hands it to watchers; false when the line could not be written (it is never thrown). */
+  /**
+   * Appends a record and hands it to watchers at once; false when the line could not be written (it is never
+   * thrown). Lines reach the file in groups, a few milliseconds later (shared/rotating-file.ts `coalesce`).
+   */
   append(record: AuditRecord): boolean;
+  /** Writes the lines held back now (for a reader of the file that cannot wait). */
+  flush(): void;
   /** The last `limit` records matching `filter`, oldest first. */
   list(filter: AuditFilter, limit: number): Promise<AuditRecord[]>;
   /** Calls `listener` with each new record; returns the unsubscribe function. */
@@ -90,7 +95,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   return {
     path: options.path,
     append(record) {
-      file ??= createRotatingFile({ path: options.path, maxBytes: options.maxBytes ?? 10 * 1024 * 1024, maxFiles, mode: 0o600 });
+      file ??= createRotatingFile({ path: options.path, maxBytes: options.maxBytes ?? 10 * 1024 * 1024, maxFiles, mode: 0o600, coalesce: true });
       const written = file.write(`${JSON.stringify(record)}\n`);
       for (const listener of listeners) {
         try {
@@ -101,7 +106,12 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       }
       return written;
     },
+    flush() {
+      file?.flush();
+    },
     async list(filter, limit) {
+      // Lines of this turn may still be held back (the file coalesces): a reader sees every record appended so far.
+      file?.flush();
       const wanted = Math.max(0, limit);
       const found: AuditRecord[] = [];
       // Newest file first; within a file, newest line first.

@@ -35,13 +35,14 @@ function setup(t: { teardown(fn: () => void): void }, audit: AuditSettings) {
     monotonic: () => clock,
   });
   const advance = (ms: number): void => void (clock += ms);
-  const lines = (): AuditRecord[] =>
-    existsSync(log.path)
-      ? readFileSync(log.path, "utf8")
-          .trim()
-          .split("\n")
-          .map((line) => JSON.parse(line) as AuditRecord)
-      : [];
+  const lines = (): AuditRecord[] => {
+    log.flush();
+    if (!existsSync(log.path)) return [];
+    return readFileSync(log.path, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as AuditRecord);
+  };
   return { observability, metrics, lines, advance };
 }
 

@@ -81,6 +81,9 @@ export function callErrorCode(error: unknown): string | undefined {
   return "internal";
 }
 
+/** Distinct client names whose masked form is remembered (names come from clients: the memory stays bounded). */
+const MAX_MASKED_NAMES = 256;
+
 /** A record under construction (finished() assigns its fields in order). */
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -97,6 +100,19 @@ export function createObservability(options: ObservabilityOptions): Observabilit
     let entry = open.get(key);
     if (!entry) open.set(key, (entry = { era, transport, open: 0 }));
     return entry;
+  };
+
+  // Client names repeat on every call of a client: each is masked once per masker (the masker changes with the team).
+  let namesMaskedBy: Masker | undefined;
+  const maskedNames = new Map<string, string>();
+  const maskedClientName = (mask: Masker, name: string): string => {
+    if (mask !== namesMaskedBy || maskedNames.size >= MAX_MASKED_NAMES) {
+      maskedNames.clear();
+      namesMaskedBy = mask;
+    }
+    let masked = maskedNames.get(name);
+    if (masked === undefined) maskedNames.set(name, (masked = mask(name)));
+    return masked;
   };
 
   return {
@@ -126,7 +142,7 @@ export function createObservability(options: ObservabilityOptions): Observabilit
       if (account !== undefined) record.account = account;
       if (client) {
         const named = {} as Mutable<AuditRecord["client"]>;
-        if (client.name !== undefined) named.name = mask(client.name);
+        if (client.name !== undefined) named.name = maskedClientName(mask, client.name);
         if (client.era) named.era = client.era;
         named.transport = client.transport;
         record.client = named;
