@@ -1,7 +1,7 @@
 // Steady-state CPU per call of one gateway setting, with an optional CPU profile of one of its processes taken only
 // during the measured window (start-up excluded), for A/B work on the hot path. Uses the build: `npm run build` first.
 //
-//   node bench/ab.mjs [--setting default|off|traces] [--client legacy|modern] [--sessions N] [--seconds S]
+//   node bench/ab.mjs [--setting default|off|traces|traces-unsampled] [--client legacy|modern] [--sessions N] [--seconds S]
 //                     [--profile daemon|frontend --out FILE.cpuprofile]
 //   → {"setting":…,"client":…,"sessions":N,"calls":…,"callsPerSecond":…,"cpuUsPerCall":{"daemon":…,"frontend":…,"own":…},"p50Us":…}
 import { spawn } from "node:child_process";
@@ -75,9 +75,15 @@ const { values } = parseArgs({
 });
 installCleanupHooks();
 const paths = benchPaths(fileURLToPath(new URL("..", import.meta.url)));
-const sink = values.setting === "traces" ? await startOtlpSink(paths) : undefined;
+// "traces-unsampled": tracing on with a sampler that records nothing (spans are made and propagated, none exported).
+const sink = values.setting.startsWith("traces") ? await startOtlpSink(paths) : undefined;
 const env = sink
-  ? { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${sink.baseUrl}/v1/traces`, OTEL_SDK_DISABLED: "", OTEL_TRACES_EXPORTER: "", OTEL_TRACES_SAMPLER: "" }
+  ? {
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${sink.baseUrl}/v1/traces`,
+      OTEL_SDK_DISABLED: "",
+      OTEL_TRACES_EXPORTER: "",
+      ...(values.setting === "traces-unsampled" ? { OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" } : { OTEL_TRACES_SAMPLER: "" }),
+    }
   : { OTEL_SDK_DISABLED: "true" };
 const gateway = await startGateway(paths, [{ name: "bench", args: [paths.upstream] }], { auditEnabled: values.setting === "off" ? false : undefined, env });
 const url = `${gateway.baseUrl}/mcp`;

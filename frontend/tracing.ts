@@ -40,19 +40,14 @@ function metaOf(message: Message): Message | undefined {
 
 /**
  * When tracing is on, starts the SERVER span of an MCP POST (ended when the response closes, with its status) and
- * returns the body to forward in place of `body`, carrying the span's context; returns undefined when tracing is off
- * or the body holds no request. `route` is the path's template (`/mcp/{profile}`), `path` the path itself (never the
+ * returns the body to forward in place of the client's, carrying the span's context; returns undefined when tracing
+ * is off or the body holds no request. `value` is the body as the frontend parsed it (inspect-body.ts): its requests'
+ * `params` are replaced (with copies carrying the context), so later readers of it see what the daemon will. `route` is the path's template (`/mcp/{profile}`), `path` the path itself (never the
  * query, which holds a legacy session's id).
  */
-export function tracePost(req: IncomingMessage, res: ServerResponse, route: string, path: string, body: Buffer): Buffer | undefined {
+export function tracePost(req: IncomingMessage, res: ServerResponse, route: string, path: string, value: unknown): Buffer | undefined {
   const tracer = activeTracer();
   if (tracer === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString("utf8"));
-  } catch {
-    return undefined;
-  }
   const requests = (Array.isArray(value) ? value : [value]).filter(isRequest);
   if (requests.length === 0) return undefined;
   const first = requests[0]!;

@@ -20,6 +20,7 @@
  * client with an `InputRequiredResult`; the client's retry (`inputResponses`, the gateway's `requestState`) resumes
  * it (mrtr-held-calls.ts, docs/protocol.md "MRTR across eras").
  */
+import type { RequestSpan } from "../../shared/tracing/request-tracer.js";
 import { ALL_PROTOCOL_VERSIONS, META, MODERN_ERROR, isModernProtocolVersion } from "../../shared/mcp-modern.js";
 import { spliceJson, type JsonPayload } from "../../shared/open-session-wire/payload.js";
 import { RawJson } from "../upstream/raw-json.js";
@@ -267,6 +268,8 @@ export class ModernChannel implements McpSession {
  * It has no `clientRequest`: it suspends for input instead (a server's request becomes an `InputRequiredResult`).
  */
 class ModernCaller implements Caller {
+  /** Set by the tracer (daemon/observability/tracing.ts `serveTraced`) when tracing is on: this caller serves one request. */
+  trace: RequestSpan | undefined = undefined;
   readonly suspendsForInput = true;
 
   constructor(

@@ -20,6 +20,7 @@
  * stdio carry one message per event or line, and a transport answering with one JSON body
  * gathers the responses of the exchange into an array itself.
  */
+import type { RequestSpan } from "../../shared/tracing/request-tracer.js";
 import { GatewayError } from "../errors.js";
 import { spliceJson, type JsonPayload } from "../../shared/open-session-wire/payload.js";
 import { RawJson } from "../upstream/raw-json.js";
@@ -385,6 +386,8 @@ function serializeResponse(response: JsonObject): JsonPayload {
  * it is allocated on the hot path.
  */
 class RequestCaller implements Caller {
+  /** Set by the tracer (daemon/observability/tracing.ts `serveTraced`) when tracing is on: this caller serves one request. */
+  trace: RequestSpan | undefined = undefined;
   constructor(
     private readonly session: ClientSession,
     private readonly exchangeId: bigint,

@@ -76,7 +76,7 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions, profile:
   const shape = inspectBody(body);
   if (!shape) throw new HttpError(400, "Parse error", { rpcCode: -32700 });
   // Tracing on: the HTTP span starts here and its context rides in the requests' `_meta` (frontend/tracing.ts).
-  const forwarded = tracePost(ctx.req, ctx.res, profile ? `${options.path ?? "/mcp"}/{profile}` : ctx.path, ctx.path, body) ?? body;
+  const forwarded = tracePost(ctx.req, ctx.res, profile ? `${options.path ?? "/mcp"}/{profile}` : ctx.path, ctx.path, shape.value) ?? body;
   const accept = parseAccept(ctx.req.headers.accept);
   if (shape.owesAnswers && !accept.json && !accept.eventStream) {
     throw new HttpError(406, "not acceptable: the client must accept application/json or text/event-stream");

@@ -50,3 +50,52 @@ test.serial("a span ends once; a second end exports nothing more", async (t) => 
   await stopTracing();
   t.deepEqual(collector.spans.map((s) => [s.name, s.service, s.statusCode, s.attributes["error.type"]]), [["once", "deploystack-gateway-frontend", 2, "boom"]]);
 });
+
+test.serial("times, ids and limits: a span's times bracket its work, ids are W3C-valid, long attribute values are cut", async (t) => {
+  const collector = await startOtlpCollector(t);
+  await startTracing({ tracesUrl: `${collector.endpoint}/v1/traces`, scheduleDelayMs: 20 }, "daemon", "1");
+  t.teardown(() => stopTracing());
+  const before = Date.now();
+  const span = activeTracer()!.startSpan("timed", "client", { long: "x".repeat(5000), short: "kept", n: 7, flag: true });
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  span.setAttribute("late", "y".repeat(3000));
+  span.end();
+  const after = Date.now();
+  await stopTracing();
+  const [exported] = collector.spans;
+  t.truthy(exported);
+  t.regex(exported!.traceId, /^(?!0{32})[0-9a-f]{32}$/);
+  t.regex(exported!.spanId, /^(?!0{16})[0-9a-f]{16}$/);
+  t.is(exported!.parentSpanId, "");
+  t.is(exported!.kind, 3);
+  // Generous bounds: the clocks are the same machine's, read a moment apart.
+  t.true(exported!.startMs >= before - 5 && exported!.startMs <= after + 5, `start ${exported!.startMs} in [${before}, ${after}]`);
+  t.true(exported!.endMs - exported!.startMs >= 25, `lasted ${exported!.endMs - exported!.startMs} ms`);
+  t.true(exported!.endMs <= after + 5);
+  t.deepEqual(exported!.attributes, { long: "x".repeat(1024), short: "kept", n: 7, flag: true, late: "y".repeat(1024) });
+});
+
+test.serial("ratio sampling of new traces decides as OpenTelemetry's TraceIdRatioBasedSampler does", async (t) => {
+  const { TraceIdRatioBasedSampler } = await import("@opentelemetry/sdk-trace-base");
+  const { ROOT_CONTEXT, SamplingDecision } = await import("@opentelemetry/api");
+  const collector = await startOtlpCollector(t);
+  // parentBased false: a caller's trace id is judged by the ratio like a new one, so the ids are the test's to choose.
+  await startTracing({ tracesUrl: `${collector.endpoint}/v1/traces`, scheduleDelayMs: 20, sampler: { ratio: 0.4, parentBased: false } }, "daemon", "1");
+  t.teardown(() => stopTracing());
+  const library = new TraceIdRatioBasedSampler(0.4);
+  let expected = 0;
+  for (let index = 0; index < 200; index++) {
+    const traceId = randomBytes(16).toString("hex");
+    const wanted = library.shouldSample(ROOT_CONTEXT, traceId).decision === SamplingDecision.RECORD_AND_SAMPLED;
+    if (wanted) expected++;
+    const span = activeTracer()!.startSpan(wanted ? "in" : "out", "server", {}, { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` });
+    const carrier: Record<string, unknown> = {};
+    span.inject(carrier);
+    t.is(String(carrier.traceparent).slice(-2), wanted ? "01" : "00");
+    span.end();
+  }
+  await stopTracing();
+  t.true(expected > 40 && expected < 120, `${expected} of 200 sampled`);
+  t.is(collector.spans.length, expected);
+  t.true(collector.spans.every((span) => span.name === "in"));
+});

@@ -30,6 +30,8 @@ interface ProtoSpan {
   kind: number;
   attributes?: ProtoKeyValue[];
   status?: { code?: number };
+  startTimeUnixNano?: number | { toNumber(): number } | null;
+  endTimeUnixNano?: number | { toNumber(): number } | null;
 }
 interface ProtoRequest {
   resourceSpans?: Array<{ resource?: { attributes?: ProtoKeyValue[] }; scopeSpans?: Array<{ spans?: ProtoSpan[] }> }>;
@@ -60,6 +62,9 @@ export interface CollectedSpan {
   readonly attributes: Readonly<Record<string, string | number | boolean>>;
   /** OTLP status code: 0 unset, 1 ok, 2 error. */
   readonly statusCode: number;
+  /** Start and end, epoch milliseconds (from the nanoseconds on the wire; a double keeps them to about a microsecond). */
+  readonly startMs: number;
+  readonly endMs: number;
 }
 
 /** The receiver. */
@@ -89,6 +94,11 @@ function attributeMap(list: readonly ProtoKeyValue[] | undefined): Record<string
     else if (value?.doubleValue != null) out[key] = value.doubleValue;
   }
   return out;
+}
+
+function nanosToMs(value: number | { toNumber(): number } | null | undefined): number {
+  if (value == null) return 0;
+  return (typeof value === "number" ? value : value.toNumber()) / 1e6;
 }
 
 function readAll(req: IncomingMessage): Promise<Buffer> {
@@ -133,6 +143,8 @@ export async function startOtlpCollector(t: ExecutionContext): Promise<OtlpColle
               traceState: span.traceState ?? "",
               name: span.name,
               kind: span.kind,
+              startMs: nanosToMs(span.startTimeUnixNano),
+              endMs: nanosToMs(span.endTimeUnixNano),
               attributes: attributeMap(span.attributes),
               statusCode: span.status?.code ?? 0,
             });

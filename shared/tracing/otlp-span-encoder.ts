@@ -1,0 +1,277 @@
+/**
+ * The OTLP protobuf encoding (`ExportTraceServiceRequest`) of a batch of the gateway's recorded spans, for
+ * OpenTelemetry's OTLP/HTTP export delegate (otel-tracer.ts). OpenTelemetry's own serializer walks every span through
+ * generic writers and converts each hex id back to bytes: about 3.4 µs a span, a third of a traced request's budget.
+ * This one writes the few shapes the gateway records straight into one buffer (ids from hex by `Buffer.write`,
+ * nested lengths as fixed-width varints patched in place) and costs a fraction of that; otlp-span-encoder.test.ts
+ * decodes its output with OpenTelemetry's generated OTLP types and compares it with what OpenTelemetry's serializer
+ * makes of the same spans.
+ *
+ * Wire notes: every length prefix is written as a varint padded to a fixed width (4 bytes: up to 256 MiB), which
+ * protobuf decoders accept (a varint may carry redundant continuation bytes); attribute values are strings,
+ * booleans, integers (int64) or doubles, the only kinds the gateway sets.
+ */
+import type { Attributes, HrTime } from "@opentelemetry/api";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_BYTES = 2;
+const WIRE_FIXED32 = 5;
+
+/** Width of every length prefix: a varint padded to 4 bytes holds up to 2^28 - 1. */
+const LENGTH_WIDTH = 4;
+const MAX_LENGTH = 2 ** 28 - 1;
+
+/** A growing buffer with a write position. */
+class Writer {
+  buffer = Buffer.allocUnsafe(16 * 1024);
+  pos = 0;
+
+  private reserve(bytes: number): void {
+    if (this.pos + bytes <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < this.pos + bytes) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buffer.copy(grown, 0, 0, this.pos);
+    this.buffer = grown;
+  }
+
+  tag(field: number, wire: number): void {
+    this.varint((field << 3) | wire);
+  }
+
+  varint(value: number): void {
+    this.reserve(10);
+    let rest = value;
+    while (rest > 0x7f) {
+      this.buffer[this.pos++] = (rest & 0x7f) | 0x80;
+      rest = Math.floor(rest / 128);
+    }
+    this.buffer[this.pos++] = rest;
+  }
+
+  /** A signed 64-bit integer as protobuf's int64 varint (two's complement for negatives, ten bytes). */
+  int64(value: number): void {
+    if (value >= 0) return this.varint(value);
+    let big = BigInt.asUintN(64, BigInt(value));
+    this.reserve(10);
+    while (big > 0x7fn) {
+      this.buffer[this.pos++] = Number(big & 0x7fn) | 0x80;
+      big >>= 7n;
+    }
+    this.buffer[this.pos++] = Number(big);
+  }
+
+  fixed32(value: number): void {
+    this.reserve(4);
+    this.buffer.writeUInt32LE(value >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  double(value: number): void {
+    this.reserve(8);
+    this.buffer.writeDoubleLE(value, this.pos);
+    this.pos += 8;
+  }
+
+  /** Nanoseconds since the epoch of an `HrTime`, as a fixed64. */
+  hrTime(time: HrTime): void {
+    this.reserve(8);
+    const nanos = BigInt(time[0]) * 1_000_000_000n + BigInt(time[1]);
+    this.buffer.writeBigUInt64LE(nanos, this.pos);
+    this.pos += 8;
+  }
+
+  string(field: number, value: string): void {
+    this.tag(field, WIRE_BYTES);
+    const length = Buffer.byteLength(value, "utf8");
+    this.varint(length);
+    this.reserve(length);
+    this.pos += this.buffer.write(value, this.pos, "utf8");
+  }
+
+  /** A hex id as bytes. */
+  hexBytes(field: number, hex: string): void {
+    this.tag(field, WIRE_BYTES);
+    const length = hex.length >>> 1;
+    this.varint(length);
+    this.reserve(length);
+    this.pos += this.buffer.write(hex, this.pos, "hex");
+  }
+
+  /** Opens a length-delimited field; returns where its length goes (for `close`). */
+  open(field: number): number {
+    this.tag(field, WIRE_BYTES);
+    this.reserve(LENGTH_WIDTH);
+    const at = this.pos;
+    this.pos += LENGTH_WIDTH;
+    return at;
+  }
+
+  close(at: number): void {
+    const length = this.pos - at - LENGTH_WIDTH;
+    if (length > MAX_LENGTH) throw new RangeError("an OTLP message part is over 256 MiB");
+    this.buffer[at] = (length & 0x7f) | 0x80;
+    this.buffer[at + 1] = ((length >>> 7) & 0x7f) | 0x80;
+    this.buffer[at + 2] = ((length >>> 14) & 0x7f) | 0x80;
+    this.buffer[at + 3] = (length >>> 21) & 0x7f;
+  }
+}
+
+/** `KeyValue` entries of `attributes` as repeated `field` (strings, booleans, integers, doubles; others skipped). */
+function writeAttributes(writer: Writer, field: number, attributes: Attributes): void {
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value === undefined || value === null) continue;
+    const type = typeof value;
+    if (type !== "string" && type !== "boolean" && type !== "number") continue;
+    const entry = writer.open(field);
+    writer.string(1, key);
+    const any = writer.open(2);
+    if (type === "string") writer.string(1, value as string);
+    else if (type === "boolean") {
+      writer.tag(2, WIRE_VARINT);
+      writer.varint(value ? 1 : 0);
+    } else if (Number.isInteger(value) && Number.isSafeInteger(value)) {
+      writer.tag(3, WIRE_VARINT);
+      writer.int64(value as number);
+    } else {
+      writer.tag(4, WIRE_FIXED64);
+      writer.double(value as number);
+    }
+    writer.close(any);
+    writer.close(entry);
+  }
+}
+
+/** W3C flags of a span as OTLP's `flags` field: the trace flags, with "has remote parent" bits when known. */
+function spanFlags(traceFlags: number, parentIsRemote: boolean | undefined): number {
+  // OTLP SpanFlags: bits 0-7 the W3C trace flags; 0x100 "context has is_remote", 0x200 "is remote".
+  let flags = (traceFlags & 0xff) | 0x100;
+  if (parentIsRemote) flags |= 0x200;
+  return flags;
+}
+
+function writeSpan(writer: Writer, span: ReadableSpan): void {
+  const at = writer.open(2);
+  const context = span.spanContext();
+  writer.hexBytes(1, context.traceId);
+  writer.hexBytes(2, context.spanId);
+  const traceState = context.traceState?.serialize();
+  if (traceState) writer.string(3, traceState);
+  const parent = span.parentSpanContext;
+  if (parent?.spanId) writer.hexBytes(4, parent.spanId);
+  writer.string(5, span.name);
+  // OTLP's SpanKind is the API's plus one (0 is "unspecified").
+  writer.tag(6, WIRE_VARINT);
+  writer.varint(span.kind + 1);
+  writer.tag(7, WIRE_FIXED64);
+  writer.hrTime(span.startTime);
+  writer.tag(8, WIRE_FIXED64);
+  writer.hrTime(span.endTime);
+  writeAttributes(writer, 9, span.attributes);
+  if (span.droppedAttributesCount > 0) {
+    writer.tag(10, WIRE_VARINT);
+    writer.varint(span.droppedAttributesCount);
+  }
+  const status = writer.open(15);
+  if (span.status.message) writer.string(2, span.status.message);
+  if (span.status.code !== 0) {
+    writer.tag(3, WIRE_VARINT);
+    writer.varint(span.status.code);
+  }
+  writer.close(status);
+  writer.tag(16, WIRE_FIXED32);
+  writer.fixed32(spanFlags(context.traceFlags, parent?.isRemote));
+  writer.close(at);
+}
+
+/** The resource and scope header of one `ResourceSpans` group, up to its spans; returns the open lengths. */
+function openGroup(writer: Writer, resource: ReadableSpan["resource"], scope: ReadableSpan["instrumentationScope"]): [number, number] {
+  const resourceSpans = writer.open(1);
+  const resourceAt = writer.open(1);
+  writeAttributes(writer, 1, resource.attributes);
+  writer.close(resourceAt);
+  const scopeSpans = writer.open(2);
+  const scopeAt = writer.open(1);
+  writer.string(1, scope.name);
+  if (scope.version) writer.string(2, scope.version);
+  writer.close(scopeAt);
+  return [resourceSpans, scopeSpans];
+}
+
+function closeGroup(writer: Writer, resource: ReadableSpan["resource"], scope: ReadableSpan["instrumentationScope"], [resourceSpans, scopeSpans]: [number, number]): void {
+  if (scope.schemaUrl) writer.string(3, scope.schemaUrl);
+  writer.close(scopeSpans);
+  if (resource.schemaUrl) writer.string(3, resource.schemaUrl);
+  writer.close(resourceSpans);
+}
+
+/**
+ * Encodes `spans` as one `ExportTraceServiceRequest`. Spans are grouped by resource and instrumentation scope, in the
+ * order they came.
+ */
+export function encodeSpans(spans: readonly ReadableSpan[]): Uint8Array {
+  const writer = new Writer();
+  const groups = new Map<ReadableSpan["resource"], Map<ReadableSpan["instrumentationScope"], ReadableSpan[]>>();
+  for (const span of spans) {
+    let scopes = groups.get(span.resource);
+    if (!scopes) groups.set(span.resource, (scopes = new Map()));
+    let list = scopes.get(span.instrumentationScope);
+    if (!list) scopes.set(span.instrumentationScope, (list = []));
+    list.push(span);
+  }
+  for (const [resource, scopes] of groups) {
+    for (const [scope, list] of scopes) {
+      const open = openGroup(writer, resource, scope);
+      for (const span of list) writeSpan(writer, span);
+      closeGroup(writer, resource, scope, open);
+    }
+  }
+  return writer.buffer.subarray(0, writer.pos);
+}
+
+/**
+ * The export request being filled by one tracer, whose spans share a resource and a scope: each span is encoded as it
+ * ends and nothing of it stays alive (holding ended spans until the batch leaves made them survive the young
+ * generation: the collector's work, not the encoding, was most of a traced request's cost). `take` hands the
+ * request over and starts the next.
+ */
+export class SpanBatch {
+  private writer = new Writer();
+  private open: [number, number] | undefined;
+  private count = 0;
+
+  constructor(
+    private readonly resource: ReadableSpan["resource"],
+    private readonly scope: ReadableSpan["instrumentationScope"],
+  ) {}
+
+  /** Spans in the request being filled. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Bytes of the request being filled. */
+  get byteLength(): number {
+    return this.writer.pos;
+  }
+
+  add(span: ReadableSpan): void {
+    this.open ??= openGroup(this.writer, this.resource, this.scope);
+    writeSpan(this.writer, span);
+    this.count++;
+  }
+
+  /** The request with every span added since the last `take` (undefined when there is none), and a fresh batch. */
+  take(): { readonly bytes: Uint8Array; readonly count: number } | undefined {
+    if (this.open === undefined) return undefined;
+    closeGroup(this.writer, this.resource, this.scope, this.open);
+    const taken = { bytes: this.writer.buffer.subarray(0, this.writer.pos), count: this.count };
+    this.writer = new Writer();
+    this.open = undefined;
+    this.count = 0;
+    return taken;
+  }
+}
