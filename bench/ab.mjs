@@ -1,14 +1,18 @@
 // Steady-state CPU per call of one gateway setting, with an optional CPU profile of one of its processes taken only
 // during the measured window (start-up excluded), for A/B work on the hot path. Uses the build: `npm run build` first.
 //
-//   node bench/ab.mjs [--setting default|off|traces|traces-unsampled] [--client legacy|modern] [--sessions N] [--seconds S]
-//                     [--profile daemon|frontend --out FILE.cpuprofile]
+//   node bench/ab.mjs [--setting default|off|traces|traces-unsampled] [--client legacy|modern|raw-legacy|raw-modern|direct]
+//                     [--upstream stdio|remote] [--sessions N] [--seconds S]
+//                     [--profile daemon|frontend --out FILE.cpuprofile] [--hops]
 //   → {"setting":…,"client":…,"sessions":N,"calls":…,"callsPerSecond":…,"cpuUsPerCall":{"daemon":…,"frontend":…,"own":…},"p50Us":…}
 import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { benchPaths, startGateway, startOtlpSink } from "./lib/contenders.mjs";
-import { cpuMicros, installCleanupHooks } from "./lib/proc.mjs";
+import { cpuMicros, installCleanupHooks, readJsonLine, spawnTracked, stopTracked } from "./lib/proc.mjs";
 import { openModernSession, openStreamableHttpSession } from "./lib/sessions.mjs";
 import { request as httpRequest, Agent } from "node:http";
 
@@ -67,9 +71,11 @@ const { values } = parseArgs({
   options: {
     setting: { type: "string", default: "default" },
     client: { type: "string", default: "legacy" },
+    upstream: { type: "string", default: "stdio" },
     sessions: { type: "string", default: "16" },
     seconds: { type: "string", default: "5" },
     profile: { type: "string" },
+    hops: { type: "boolean", default: false },
     out: { type: "string" },
   },
 });
@@ -85,8 +91,19 @@ const env = sink
       ...(values.setting === "traces-unsampled" ? { OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" } : { OTEL_TRACES_SAMPLER: "" }),
     }
   : { OTEL_SDK_DISABLED: "true" };
-const gateway = await startGateway(paths, [{ name: "bench", args: [paths.upstream] }], { auditEnabled: values.setting === "off" ? false : undefined, env });
-const url = `${gateway.baseUrl}/mcp`;
+// "remote": the MCP SDK's own Streamable HTTP server as the gateway's upstream (bench/sdk-server.mjs); with
+// `--client direct` the client talks to that server itself (the reference the gateway's overhead is judged against).
+let remote;
+if (values.upstream === "remote") {
+  remote = spawnTracked(process.execPath, [paths.sdkServer, "--transport", "http"], { keepStdout: true });
+  remote.url = `http://127.0.0.1:${(await readJsonLine(remote)).port}/mcp`;
+}
+const server = remote ? { name: "bench", url: remote.url } : { name: "bench", args: [paths.upstream] };
+// --hops: the gateway's in-process hop timers (shared/hop-timing.ts); their medians are printed after the run.
+const hopDir = values.hops ? mkdtempSync(join(tmpdir(), "dsgw-ab-hops-")) : undefined;
+if (hopDir) env.DEPLOYSTACK_HOP_TIMING_DIR = hopDir;
+const gateway = await startGateway(paths, [server], { auditEnabled: values.setting === "off" ? false : undefined, env });
+const url = values.client === "direct" ? remote.url : `${gateway.baseUrl}/mcp`;
 const open = () =>
   values.client === "modern"
     ? openModernSession(url)
@@ -94,7 +111,7 @@ const open = () =>
       ? openRawSession(url, "modern")
       : values.client === "raw-legacy"
         ? openRawSession(url, "legacy")
-        : openStreamableHttpSession(url);
+        : openStreamableHttpSession(url); // "legacy" and "direct": the SDK v1 client
 const sessions = await Promise.all(Array.from({ length: Number(values.sessions) }, open));
 const echo = (await sessions[0].listTools()).find((tool) => tool.name.endsWith("echo")).name;
 
@@ -125,7 +142,7 @@ if (values.profile) {
   await new Promise((resolve) => helper.stdout.once("data", resolve));
   stopProfile = () => new Promise((resolve) => (helper.once("exit", resolve), helper.stdin.end()));
 }
-const cpu = () => ({ daemon: cpuMicros(roles.daemon[0]), frontend: cpuMicros(roles.frontend[0]) });
+const cpu = () => ({ daemon: cpuMicros(roles.daemon[0]), frontend: cpuMicros(roles.frontend[0]), upstream: remote ? cpuMicros(remote.pid) : 0 });
 const before = cpu();
 const clientBefore = process.cpuUsage();
 const latencies = [];
@@ -143,7 +160,7 @@ const report = {
   sessions: sessions.length,
   calls,
   callsPerSecond: Math.round((calls * 1000) / elapsed),
-  cpuUsPerCall: { daemon: per("daemon"), frontend: per("frontend"), own: per("daemon") + per("frontend") },
+  cpuUsPerCall: { daemon: per("daemon"), frontend: per("frontend"), own: per("daemon") + per("frontend"), ...(remote ? { upstream: per("upstream") } : {}) },
   clientCpuUsPerCall: Math.round((clientCpu.user + clientCpu.system) / calls),
   p50Us: Math.round(latencies[Math.floor(latencies.length / 2)] * 1000),
 };
@@ -151,4 +168,11 @@ process.stdout.write(`${JSON.stringify(report)}\n`);
 await Promise.all(sessions.map((session) => session.close()));
 await gateway.stop();
 await sink?.stop();
+if (remote) await stopTracked(remote);
+if (hopDir) {
+  const spans = {};
+  for (const file of readdirSync(hopDir)) Object.assign(spans, JSON.parse(readFileSync(join(hopDir, file), "utf8")).spans);
+  process.stdout.write(`${JSON.stringify(Object.fromEntries(Object.entries(spans).map(([name, span]) => [name, `${Math.round(span.p50)} µs ×${span.count}`])))}\n`);
+  rmSync(hopDir, { recursive: true, force: true });
+}
 process.exit(0);

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import { isPieces, piecesLength } from "../../shared/byte-pieces.js";
 import { SseSink, formatSseEvent, type SseFrame } from "../session/sse.js";
+import { KeepAliveWatch, type Watched } from "./keep-alive-watch.js";
 import { checkModernRequest, statusOfModernError, type ModernMessage } from "./request-checks.js";
 import type { StatelessJson, StatelessPool } from "./stateless-pool.js";
 
@@ -49,13 +50,13 @@ export function serveModernPost(
   }
   let done = false;
   let sink: SseSink | undefined;
-  let openTimer: NodeJS.Timeout | undefined;
+  let watched: Watched | undefined;
   const finish = (): void => {
     done = true;
-    if (openTimer) clearTimeout(openTimer);
+    watched?.stop();
   };
   const openSink = (first: SseFrame[]): SseSink => {
-    if (openTimer) clearTimeout(openTimer);
+    watched?.stop();
     const opened = new SseSink(res, {
       keepAliveMs: options.keepAliveMs,
       maxBufferedBytes: options.maxBufferedBytes,
@@ -109,12 +110,20 @@ export function serveModernPost(
   });
   // A call still running after one keep-alive interval gets its SSE headers and keep-alive comments, so neither the
   // client nor a proxy on the way takes the silence for a dead connection.
-  if (accept.eventStream && options.keepAliveMs > 0) {
-    openTimer = setTimeout(() => {
+  if (accept.eventStream && options.keepAliveMs > 0 && !done) {
+    watched = watchOf(options).watch(() => {
       if (!done && sink === undefined) sink = openSink([]);
-    }, options.keepAliveMs);
-    openTimer.unref();
+    });
   }
+}
+
+const watches = new WeakMap<ModernPostOptions, KeepAliveWatch>();
+
+/** The options' watch: one per frontend (its options object lives as long as the app), so one timer for all requests. */
+function watchOf(options: ModernPostOptions): KeepAliveWatch {
+  let watch = watches.get(options);
+  if (!watch) watches.set(options, (watch = new KeepAliveWatch(options.keepAliveMs)));
+  return watch;
 }
 
 function isEmpty(json: StatelessJson): boolean {
