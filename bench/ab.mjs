@@ -13,60 +13,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { benchPaths, startGateway, startOtlpSink } from "./lib/contenders.mjs";
 import { cpuMicros, installCleanupHooks, readJsonLine, spawnTracked, stopTracked } from "./lib/proc.mjs";
-import { openModernSession, openStreamableHttpSession } from "./lib/sessions.mjs";
-import { request as httpRequest, Agent } from "node:http";
-
-// A minimal client for either era over one keep-alive connection: its cost is the same for both, so the gateway's
-// own CPU per call compares era against era rather than SDK against SDK.
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-function post(url, headers, body) {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: "POST", agent, headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers } }, (res) => {
-      const chunks = [];
-      res.on("data", (chunk) => chunks.push(chunk));
-      res.on("end", () => resolve({ headers: res.headers, status: res.statusCode, text: Buffer.concat(chunks).toString("utf8") }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-function parseAnswer(text) {
-  if (text.startsWith("{")) return JSON.parse(text);
-  // SSE: an event's data lines join with newlines; events end at a blank line.
-  const data = text
-    .split(/\r?\n\r?\n/)
-    .map((event) => event.split(/\r?\n/).filter((line) => line.startsWith("data:")).map((line) => line.slice(5).replace(/^ /, "")).join("\n"))
-    .filter((json) => json.length > 0)
-    .map((json) => JSON.parse(json));
-  return data.find((message) => "result" in message || "error" in message);
-}
-const MODERN_META = {
-  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-  "io.modelcontextprotocol/clientCapabilities": {},
-  "io.modelcontextprotocol/clientInfo": { name: "deploystack-bench", version: "1.0.0" },
-};
-async function openRawSession(url, era) {
-  let id = 0;
-  let sessionHeaders = {};
-  if (era === "legacy") {
-    const init = await post(url, {}, JSON.stringify({ jsonrpc: "2.0", id: ++id, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "deploystack-bench", version: "1.0.0" } } }));
-    sessionHeaders = { "mcp-session-id": init.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25" };
-    await post(url, sessionHeaders, JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
-  }
-  const rpc = async (method, params, extra = {}) => {
-    const body = era === "modern" ? { jsonrpc: "2.0", id: ++id, method, params: { ...params, _meta: MODERN_META } } : { jsonrpc: "2.0", id: ++id, method, params };
-    const headers = era === "modern" ? { "mcp-protocol-version": "2026-07-28", "mcp-method": method, ...extra } : sessionHeaders;
-    const answer = parseAnswer((await post(url, headers, JSON.stringify(body))).text);
-    if (answer.error) throw new Error(answer.error.message);
-    return answer.result;
-  };
-  return {
-    call: (name, args) => rpc("tools/call", { name, arguments: args }, { "mcp-name": name }),
-    listTools: async () => (await rpc("tools/list", {})).tools,
-    close: async () => {},
-  };
-}
-
+import { openLeanSession, openModernSession, openStreamableHttpSession } from "./lib/sessions.mjs";
 const { values } = parseArgs({
   options: {
     setting: { type: "string", default: "default" },
@@ -108,9 +55,9 @@ const open = () =>
   values.client === "modern"
     ? openModernSession(url)
     : values.client === "raw-modern"
-      ? openRawSession(url, "modern")
+      ? openLeanSession(url, "modern")
       : values.client === "raw-legacy"
-        ? openRawSession(url, "legacy")
+        ? openLeanSession(url, "legacy")
         : openStreamableHttpSession(url); // "legacy" and "direct": the SDK v1 client
 const sessions = await Promise.all(Array.from({ length: Number(values.sessions) }, open));
 const echo = (await sessions[0].listTools()).find((tool) => tool.name.endsWith("echo")).name;

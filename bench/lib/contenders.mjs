@@ -24,6 +24,7 @@ import {
 } from "./proc.mjs";
 import {
   openControlApiSession,
+  openLeanSession,
   openModernSession,
   openSseSession,
   openStdioSession,
@@ -259,7 +260,11 @@ export function createContenders(paths) {
         ? "gateway, control API CallTool"
         : path === "mcp-modern"
           ? "gateway, /mcp modern (stateless, 2026-07-28)"
-          : `gateway, /${path}`,
+          : path === "mcp-lean"
+            ? "gateway, /mcp, lean client (2025-11-25 session)"
+            : path === "mcp-modern-lean"
+              ? "gateway, /mcp modern, lean client (stateless, 2026-07-28)"
+              : `gateway, /${path}`,
     group: "gateway",
     shared: "gateway",
     unavailable: gatewayUnavailable,
@@ -272,6 +277,8 @@ export function createContenders(paths) {
           ? () => openStreamableHttpSession(`${instance.baseUrl}/mcp`)
           : path === "mcp-modern"
             ? () => openModernSession(`${instance.baseUrl}/mcp`)
+            : path === "mcp-lean" || path === "mcp-modern-lean"
+            ? () => openLeanSession(`${instance.baseUrl}/mcp`, path === "mcp-lean" ? "legacy" : "modern")
             : path === "sse"
             ? () => openSseSession(`${instance.baseUrl}/sse`)
             : () => openControlApiSession(instance.socketPath, paths.dist);
@@ -401,6 +408,8 @@ export function createContenders(paths) {
     mcpHub,
     gateway("mcp"),
     gateway("mcp-modern"),
+    gateway("mcp-lean"),
+    gateway("mcp-modern-lean"),
     gateway("sse"),
     gateway("control"),
     gatewayRemote,

@@ -4,6 +4,7 @@
  * The client side is the MCP SDK 1.32 `Client` for every MCP transport, so client cost is identical across
  * contenders; the control API path uses the generated connect-es client over the daemon's unix socket.
  */
+import { Agent, request as httpRequest } from "node:http";
 import { connect as netConnect } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
@@ -106,6 +107,78 @@ export async function openControlApiSession(socketPath, distDir) {
     listTools: async () => (await client.listTools({})).tools.map((tool) => ({ name: tool.name })),
     close: async () => {
       sessionManager.abort();
+    },
+  };
+}
+
+/** Keep-alive connections of the lean clients (one per session in flight, as a browser-like client would hold). */
+const leanAgent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+function leanPost(url, method, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method, agent: leanAgent, headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers } },
+      (res) => {
+        const chunks = [];
+        res.on("data", (chunk) => chunks.push(chunk));
+        res.on("end", () => resolve({ headers: res.headers, status: res.statusCode, text: Buffer.concat(chunks).toString("utf8") }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** The JSON-RPC response in an answer: a JSON body, or the response event of an SSE body. */
+function leanAnswer(text) {
+  if (text.startsWith("{")) return JSON.parse(text);
+  // SSE: an event's data lines join with newlines; events end at a blank line.
+  const messages = text
+    .split(/\r?\n\r?\n/)
+    .map((event) => event.split(/\r?\n/).filter((line) => line.startsWith("data:")).map((line) => line.slice(5).replace(/^ /, "")).join("\n"))
+    .filter((json) => json.length > 0)
+    .map((json) => JSON.parse(json));
+  return messages.find((message) => "result" in message || "error" in message);
+}
+
+const MODERN_META = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientCapabilities": {},
+  "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
+};
+
+/**
+ * A lean client of either era over Streamable HTTP: node's own http client and JSON, no SDK. Its cost per call is a
+ * small fraction of an SDK client's and the same for both eras (the modern body is longer by its `_meta`), so on a
+ * two-core machine, where the SDK clients' CPU competes with the gateway's, it shows what the gateway itself costs.
+ * `legacy` initializes a 2025-11-25 session (and DELETEs it on close); `modern` sends each call as one stateless
+ * 2026-07-28 request with its version, capabilities and client info in `_meta` and the mirrored headers.
+ */
+export async function openLeanSession(url, era) {
+  let id = 0;
+  let sessionHeaders = {};
+  if (era === "legacy") {
+    const init = await leanPost(url, "POST", {}, JSON.stringify({ jsonrpc: "2.0", id: ++id, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: CLIENT_INFO } }));
+    const sessionId = init.headers["mcp-session-id"];
+    if (typeof sessionId !== "string") throw new Error(`initialize answered ${init.status} without a session`);
+    sessionHeaders = { "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" };
+    await leanPost(url, "POST", sessionHeaders, JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
+  }
+  const rpc = async (method, params, extraHeaders = {}) => {
+    const modern = era === "modern";
+    const body = modern ? { jsonrpc: "2.0", id: ++id, method, params: { ...params, _meta: MODERN_META } } : { jsonrpc: "2.0", id: ++id, method, params };
+    const headers = modern ? { "mcp-protocol-version": "2026-07-28", "mcp-method": method, ...extraHeaders } : sessionHeaders;
+    const answer = leanAnswer((await leanPost(url, "POST", headers, JSON.stringify(body))).text);
+    if (!answer) throw new Error(`${method}: no response in the answer`);
+    if (answer.error) throw new Error(answer.error.message);
+    return answer.result;
+  };
+  return {
+    call: (name, args) => rpc("tools/call", { name, arguments: args }, { "mcp-name": name }),
+    listTools: async () => (await rpc("tools/list", {})).tools,
+    close: async () => {
+      if (era === "legacy") await leanPost(url, "DELETE", sessionHeaders).catch(() => undefined);
     },
   };
 }

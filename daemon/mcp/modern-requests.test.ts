@@ -174,6 +174,13 @@ test("a large result kept as the server's bytes gets resultType spliced in front
   const own = Buffer.from(`{"resultType":"input_required","inputRequests":{},"pad":"${text}"}`);
   const kept = JSON.parse(jsonPayloadText(modernResultResponse(8, "tools/call", new RawJson([own.subarray(0, 5), own.subarray(5)], own.length))));
   t.is(kept.result.resultType, "input_required", "a server's own resultType wins");
+  t.deepEqual(JSON.parse(jsonPayloadText(modernResultResponse("p", "tools/call", { content: [{ type: "text", text: "hi" }] }))), {
+    jsonrpc: "2.0",
+    id: "p",
+    result: { resultType: "complete", content: [{ type: "text", text: "hi" }] },
+  });
+  t.deepEqual(JSON.parse(jsonPayloadText(modernResultResponse(12, "tools/call", {}))).result, { resultType: "complete" });
+  t.is(JSON.parse(jsonPayloadText(modernResultResponse(13, "tools/call", { resultType: "input_required", inputRequests: {} }))).result.resultType, "input_required");
   const retried = JSON.parse(jsonPayloadText(modernResultResponse(9, "resources/read", { contents: [] }, false)));
   t.deepEqual(retried.result, { contents: [], resultType: "complete" }, "a retry's result carries no cache hints");
 });

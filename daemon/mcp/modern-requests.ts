@@ -312,6 +312,12 @@ export function modernResultResponse(id: RequestId, method: string, result: Upst
     }
     result = result.parse();
   }
+  if (!cacheable && typeof result.resultType !== "string") {
+    // The common case (a tool's result): `resultType` written in front of the result's own JSON, without a copy.
+    const json = JSON.stringify(result);
+    const rest = json === "{}" ? "}" : `,${json.slice(1)}`;
+    return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{"resultType":"complete"${rest}}`;
+  }
   const shaped: JsonObject = { ...result };
   if (typeof shaped.resultType !== "string") shaped.resultType = "complete";
   if (cacheable && shaped.resultType === "complete") {

@@ -1,5 +1,5 @@
 import { SESSION_TRANSPORT } from "../../shared/open-session-wire/codec.js";
-import type { ChannelError, DaemonChannel, DaemonClient } from "../daemon-client.js";
+import { SENT, type ChannelError, type DaemonChannel, type DaemonClient } from "../daemon-client.js";
 
 /** A message's JSON from the daemon: bytes, or (a large one) the pieces it arrived in. */
 export type StatelessJson = Uint8Array | readonly Buffer[];
@@ -64,11 +64,14 @@ export class StatelessPool {
     const stream = this.pick(profile);
     const exchangeId = stream.nextExchangeId++;
     stream.exchanges.set(exchangeId, handlers);
-    void stream.channel.send({ kind: "message", exchangeId, json }).then((sent) => {
-      if (!sent && stream.exchanges.delete(exchangeId)) {
-        handlers.onFailed({ code: "unavailable", message: "gateway daemon unavailable" });
-      }
-    });
+    const sending = stream.channel.send({ kind: "message", exchangeId, json });
+    if (sending !== SENT) {
+      void sending.then((sent) => {
+        if (!sent && stream.exchanges.delete(exchangeId)) {
+          handlers.onFailed({ code: "unavailable", message: "gateway daemon unavailable" });
+        }
+      });
+    }
     return {
       cancel: () => {
         if (!stream.exchanges.delete(exchangeId) || stream.ended) return;
