@@ -11,6 +11,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRotatingFile, type RotatingFile } from "../../shared/rotating-file.js";
 import type { AuditArguments } from "./audit-arguments.js";
+import { auditLine } from "./audit-line.js";
 import type { CallOperation, CallOutcome } from "./call-record.js";
 
 /** One audit line, as written (JSON, one per line). */
@@ -96,7 +97,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     path: options.path,
     append(record) {
       file ??= createRotatingFile({ path: options.path, maxBytes: options.maxBytes ?? 10 * 1024 * 1024, maxFiles, mode: 0o600, coalesce: true });
-      const written = file.write(`${JSON.stringify(record)}\n`);
+      const written = file.write(auditLine(record));
       for (const listener of listeners) {
         try {
           listener(record);

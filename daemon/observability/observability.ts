@@ -9,9 +9,10 @@ import { RawJson } from "../upstream/raw-json.js";
 import { UpstreamRpcError } from "../upstream/types.js";
 import type { AuditConfig } from "../config/types.js";
 import { auditArguments } from "./audit-arguments.js";
+import { isoTime } from "./audit-line.js";
 import type { AuditLog, AuditRecord } from "./audit-log.js";
 import type { CallObserver } from "./call-observer.js";
-import type { CallOutcome, ClientEra, SessionTransportLabel } from "./call-record.js";
+import type { CallClient, CallOutcome, ClientEra, SessionTransportLabel } from "./call-record.js";
 import { createCallStats, type CallStats } from "./call-stats.js";
 import type { GatewayMetrics } from "./gateway-metrics.js";
 
@@ -81,8 +82,10 @@ export function callErrorCode(error: unknown): string | undefined {
   return "internal";
 }
 
-/** Distinct client names whose masked form is remembered (names come from clients: the memory stays bounded). */
-const MAX_MASKED_NAMES = 256;
+/** Distinct clients whose audit description is remembered (names come from clients: the memory stays bounded). */
+const MAX_AUDIT_CLIENTS = 256;
+
+const UNSPECIFIED_CLIENT: AuditRecord["client"] = { transport: "unspecified" };
 
 /** A record under construction (finished() assigns its fields in order). */
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -102,17 +105,26 @@ export function createObservability(options: ObservabilityOptions): Observabilit
     return entry;
   };
 
-  // Client names repeat on every call of a client: each is masked once per masker (the masker changes with the team).
-  let namesMaskedBy: Masker | undefined;
-  const maskedNames = new Map<string, string>();
-  const maskedClientName = (mask: Masker, name: string): string => {
-    if (mask !== namesMaskedBy || maskedNames.size >= MAX_MASKED_NAMES) {
-      maskedNames.clear();
-      namesMaskedBy = mask;
+  // A client's audit description repeats on every call it makes: made (its name masked) once per client and masker
+  // (the masker changes with the team), and the same object each time, so the line writer keeps its text too
+  // (audit-line.ts). Keyed by the client's name, era and transport: a modern client's identity object is per request.
+  let clientsMaskedBy: Masker | undefined;
+  const auditClients = new Map<string, AuditRecord["client"]>();
+  const auditClient = (mask: Masker, client: CallClient): AuditRecord["client"] => {
+    if (mask !== clientsMaskedBy || auditClients.size >= MAX_AUDIT_CLIENTS) {
+      auditClients.clear();
+      clientsMaskedBy = mask;
     }
-    let masked = maskedNames.get(name);
-    if (masked === undefined) maskedNames.set(name, (masked = mask(name)));
-    return masked;
+    const key = `${client.transport}\u0000${client.era ?? ""}\u0000${client.name ?? "\u0000"}`;
+    let described = auditClients.get(key);
+    if (described === undefined) {
+      const named = {} as Mutable<AuditRecord["client"]>;
+      if (client.name !== undefined) named.name = mask(client.name);
+      if (client.era) named.era = client.era;
+      named.transport = client.transport;
+      auditClients.set(key, (described = named));
+    }
+    return described;
   };
 
   return {
@@ -138,17 +150,9 @@ export function createObservability(options: ObservabilityOptions): Observabilit
           : auditArguments(team.audit.arguments, args, { key: options.auditKey, mask: (value) => maskJsonValue(mask, value) });
       // Built by assignment in the record's key order (JSON keeps insertion order, so the line is the same) instead of
       // spreading a temporary object per optional field: this runs once per call and the spreads cost ~1 µs each time.
-      const record = { time: new Date(now).toISOString(), team: team.id } as Mutable<AuditRecord>;
+      const record = { time: isoTime(now), team: team.id } as Mutable<AuditRecord>;
       if (account !== undefined) record.account = account;
-      if (client) {
-        const named = {} as Mutable<AuditRecord["client"]>;
-        if (client.name !== undefined) named.name = maskedClientName(mask, client.name);
-        if (client.era) named.era = client.era;
-        named.transport = client.transport;
-        record.client = named;
-      } else {
-        record.client = { transport: "unspecified" };
-      }
+      record.client = client ? auditClient(mask, client) : UNSPECIFIED_CLIENT;
       record.operation = operation;
       // A resource URI or an unresolved name is whatever the client sent: masked like server text.
       record.name = server !== undefined && operation !== "resources/read" ? name : mask(name);

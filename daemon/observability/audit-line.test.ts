@@ -1,0 +1,55 @@
+import test from "ava";
+import fc from "fast-check";
+import { auditLine, isoTime } from "./audit-line.js";
+import type { AuditRecord } from "./audit-log.js";
+
+/** The hand-written line against the library one: any record, any time. */
+
+const text = fc.string({ unit: "grapheme", maxLength: 30 });
+const client = fc.record(
+  { name: text, era: fc.constantFrom("legacy", "modern"), transport: fc.constantFrom("streamable-http", "sse", "stdio", "control-api") },
+  { requiredKeys: ["transport"] },
+);
+const record: fc.Arbitrary<AuditRecord> = fc.record(
+  {
+    time: fc.date({ min: new Date(0), max: new Date(Date.UTC(9999, 0)), noInvalidDate: true }).map((date) => date.toISOString()),
+    team: text,
+    account: text,
+    client,
+    operation: fc.constantFrom("tools/call", "prompts/get", "resources/read"),
+    name: text,
+    canonicalName: text,
+    server: text,
+    outcome: fc.constantFrom("ok", "tool_error", "error", "denied", "cancelled"),
+    durationMs: fc.double({ min: 0, max: 1e7, noNaN: true }).map((ms) => Math.round(ms * 1000) / 1000),
+    errorCode: text,
+    arguments: fc.oneof(
+      fc.record({ mode: fc.constant("keys" as const), keys: fc.array(text, { maxLength: 4 }) }),
+      fc.record({ mode: fc.constant("hash" as const), keys: fc.array(text, { maxLength: 4 }), hash: fc.string({ unit: fc.constantFrom(..."0123456789abcdef"), minLength: 64, maxLength: 64 }) }),
+      fc.record({ mode: fc.constant("full" as const), keys: fc.array(text, { maxLength: 4 }), values: fc.jsonValue() }),
+    ),
+  },
+  { requiredKeys: ["time", "team", "client", "operation", "name", "outcome", "durationMs"] },
+) as fc.Arbitrary<AuditRecord>;
+
+test("an audit line is exactly JSON.stringify of its record, whichever fields it has", (t) => {
+  fc.assert(
+    fc.property(fc.array(record, { minLength: 1, maxLength: 5 }), (records) => {
+      for (const one of records) t.is(auditLine(one), `${JSON.stringify(one)}\n`);
+      // The same client object again (the observer reuses it): the remembered text is still its JSON.
+      const shared = records[0]!;
+      t.is(auditLine({ ...shared, name: "again" }), `${JSON.stringify({ ...shared, name: "again" })}\n`);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test("isoTime is Date's toISOString for any time, in any order", (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.integer({ min: -62_000_000_000_000, max: 253_402_300_799_999 }), fc.double({ min: -1e6, max: 1e13, noNaN: true })), { minLength: 1, maxLength: 20 }), (times) => {
+      for (const time of times) t.is(isoTime(time), new Date(time).toISOString(), String(time));
+    }),
+    { numRuns: 500 },
+  );
+  t.throws(() => isoTime(Number.NaN), { instanceOf: RangeError });
+});
