@@ -335,6 +335,8 @@ export function createContenders(paths) {
       const auditLines = () => countAuditLines(instance.home);
       return {
         open,
+        /** The same gateway through the lean client (sessions.mjs `openLeanSession`): the second instrument. */
+        openLean: () => openLeanSession(`${instance.baseUrl}/mcp`, "legacy"),
         toolNames,
         processes: instance.processes,
         gateway: instance,
