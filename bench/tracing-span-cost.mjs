@@ -60,7 +60,8 @@ async function run(count) {
     // The daemon parses the message and writes the upstream request with or without tracing: not counted here. The
     // params stand for the parsed message, whose `_meta` holds a frontend span's context.
     const span = startMcpRequestSpan("tools/call", daemonParams, "2025-11-25", () => "meta-echo_meta");
-    await serveTraced(span, "tools/call", daemonParams, { capabilities: {} }, async (caller) => {
+    // A session's caller: made for one request, with its own \`trace\` field (daemon/mcp/session.ts).
+    await serveTraced(span, "tools/call", daemonParams, { capabilities: {}, trace: undefined }, async (caller) => {
       const upstream = startUpstreamSpan(caller, "meta", "tools/call", { ...daemonParams, name: "echo_meta" });
       endUpstreamSpan(upstream, "tools/call", { content: [] }, false, undefined);
       return { content: [] };

@@ -84,3 +84,20 @@ test("a batch far larger than the writer's first buffer still encodes whole", (t
   t.true(bytes.length > 600 * 900);
   t.deepEqual(decode(bytes), decode(ProtobufTraceSerializer.serializeRequest(spans)!));
 });
+
+test("times are written to the nanosecond over the whole range a clock can give", (t) => {
+  const sink = sinkOf("deploystack-gateway");
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 ** 33 - 1 }), fc.integer({ min: 0, max: 999_999_999 }), (seconds, nanos) => {
+      const span = new RecordedSpan(sink, "timed", 0, {}, "0af7651916cd43dd8448eb211c80319c", true, undefined);
+      span.end();
+      const timed = Object.assign(Object.create(span) as RecordedSpan, { startTime: [seconds, nanos], endTime: [seconds, nanos] });
+      const decoded = decode(encodeSpans([timed])) as { resourceSpans: { scopeSpans: { spans: { startTimeUnixNano: string; endTimeUnixNano: string }[] }[] }[] };
+      const written = decoded.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+      const expected = (BigInt(seconds) * 1_000_000_000n + BigInt(nanos)).toString();
+      t.is(written.startTimeUnixNano, expected);
+      t.is(written.endTimeUnixNano, expected);
+    }),
+    { numRuns: 2000 },
+  );
+});

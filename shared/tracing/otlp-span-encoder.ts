@@ -75,11 +75,21 @@ class Writer {
     this.pos += 8;
   }
 
-  /** Nanoseconds since the epoch of an `HrTime`, as a fixed64. */
+  /**
+   * Nanoseconds since the epoch of an `HrTime`, as a fixed64. The product needs 61 bits, past a double's 53: it is
+   * put together from parts that each stay exact (no BigInt, which cost more than the rest of the span).
+   */
   hrTime(time: HrTime): void {
     this.reserve(8);
-    const nanos = BigInt(time[0]) * 1_000_000_000n + BigInt(time[1]);
-    this.buffer.writeBigUInt64LE(nanos, this.pos);
+    const [seconds, nanos] = time;
+    const secondsHigh = Math.floor(seconds / 65536);
+    const low = (seconds - secondsHigh * 65536) * 1e9 + nanos; // < 2^16 · 1e9 + 1e9
+    const high = secondsHigh * 1e9; // < 2^53 for any HrTime a clock gives
+    const highOver32 = Math.floor(high / 65536);
+    const rest = (high - highOver32 * 65536) * 65536 + low; // < 2^32 + 2^46
+    const restOver32 = Math.floor(rest / 4294967296);
+    this.buffer.writeUInt32LE(rest - restOver32 * 4294967296, this.pos);
+    this.buffer.writeUInt32LE(highOver32 + restOver32, this.pos + 4);
     this.pos += 8;
   }
 
@@ -89,6 +99,13 @@ class Writer {
     this.varint(length);
     this.reserve(length);
     this.pos += this.buffer.write(value, this.pos, "utf8");
+  }
+
+  /** Bytes already encoded. */
+  raw(bytes: Buffer): void {
+    this.reserve(bytes.length);
+    bytes.copy(this.buffer, this.pos);
+    this.pos += bytes.length;
   }
 
   /** A hex id as bytes. */
@@ -119,6 +136,23 @@ class Writer {
   }
 }
 
+/** Attribute names come from a short list: each one's encoded `key` field is kept (bounded, whatever a caller sets). */
+const encodedKeys = new Map<string, Buffer>();
+const MAX_ENCODED_KEYS = 256;
+
+function encodedKey(key: string): Buffer {
+  let bytes = encodedKeys.get(key);
+  if (bytes === undefined) {
+    const text = Buffer.from(key, "utf8");
+    const scratch = new Writer();
+    scratch.tag(1, WIRE_BYTES);
+    scratch.varint(text.length);
+    bytes = Buffer.concat([scratch.buffer.subarray(0, scratch.pos), text]);
+    if (encodedKeys.size < MAX_ENCODED_KEYS) encodedKeys.set(key, bytes);
+  }
+  return bytes;
+}
+
 /** `KeyValue` entries of `attributes` as repeated `field` (strings, booleans, integers, doubles; others skipped). */
 function writeAttributes(writer: Writer, field: number, attributes: Attributes): void {
   for (const key in attributes) {
@@ -127,7 +161,7 @@ function writeAttributes(writer: Writer, field: number, attributes: Attributes):
     const type = typeof value;
     if (type !== "string" && type !== "boolean" && type !== "number") continue;
     const entry = writer.open(field);
-    writer.string(1, key);
+    writer.raw(encodedKey(key));
     const any = writer.open(2);
     if (type === "string") writer.string(1, value as string);
     else if (type === "boolean") {
