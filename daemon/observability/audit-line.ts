@@ -6,7 +6,7 @@
  * were most of what the audit log cost per call (bench/ab.mjs, audit on against off). audit-line.test.ts checks the
  * text against `JSON.stringify` for any record.
  */
-import type { AuditRecord } from "./audit-log.js";
+import type { AuditRecord } from "./audit-record.js";
 
 const clientText = new WeakMap<AuditRecord["client"], string>();
 

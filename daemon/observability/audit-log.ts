@@ -10,28 +10,11 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRotatingFile, type RotatingFile } from "../../shared/rotating-file.js";
-import type { AuditArguments } from "./audit-arguments.js";
 import { auditLine } from "./audit-line.js";
-import type { CallOperation, CallOutcome } from "./call-record.js";
+import type { AuditRecord } from "./audit-record.js";
+import type { CallOutcome } from "./call-record.js";
 
-/** One audit line, as written (JSON, one per line). */
-export interface AuditRecord {
-  /** ISO 8601, when the operation ended. */
-  readonly time: string;
-  readonly team: string;
-  readonly account?: string;
-  readonly client: { readonly name?: string; readonly era?: string; readonly transport: string };
-  readonly operation: CallOperation;
-  /** The exposed tool or prompt name, or the resource URI, as the client sent it (secrets masked). */
-  readonly name: string;
-  readonly canonicalName?: string;
-  readonly server?: string;
-  readonly outcome: CallOutcome;
-  readonly durationMs: number;
-  /** A gateway error kind or a JSON-RPC error code; absent on success. */
-  readonly errorCode?: string;
-  readonly arguments?: AuditArguments;
-}
+export type { AuditRecord } from "./audit-record.js";
 
 /** Which records a reader wants; every given field must match. */
 export interface AuditFilter {
