@@ -3,7 +3,8 @@ import { isPieces, piecesLength } from "../../shared/byte-pieces.js";
 import { SseSink, formatSseEvent, type SseFrame } from "../session/sse.js";
 import { KeepAliveWatch, type Watched } from "./keep-alive-watch.js";
 import { checkModernRequest, statusOfModernError, type ModernMessage } from "./request-checks.js";
-import type { StatelessJson, StatelessPool } from "./stateless-pool.js";
+import type { ChannelError } from "../daemon-client.js";
+import type { StatelessExchange, StatelessHandlers, StatelessJson, StatelessPool } from "./stateless-pool.js";
 
 /** What serving a modern POST needs. */
 export interface ModernPostOptions {
@@ -48,72 +49,91 @@ export function serveModernPost(
     res.writeHead(202).end();
     return;
   }
-  let done = false;
-  let sink: SseSink | undefined;
-  let watched: Watched | undefined;
-  const finish = (): void => {
-    done = true;
-    watched?.stop();
+  const post = new ModernPost(res, message, accept, options);
+  post.exchange = options.pool.send(profile, body, post);
+  res.on("close", post.onResponseClosed);
+  // A call still running after one keep-alive interval gets its SSE headers and keep-alive comments, so neither the
+  // client nor a proxy on the way takes the silence for a dead connection.
+  if (accept.eventStream && options.keepAliveMs > 0 && !post.done) post.watched = watchOf(options).watch(post.onKeepAliveDue);
+}
+
+/**
+ * One modern POST in flight: the handlers of its exchange and of its response, as methods of one object (this runs
+ * for every modern request; a closure each was garbage the collector paid for).
+ */
+class ModernPost implements StatelessHandlers {
+  done = false;
+  sink: SseSink | undefined;
+  watched: Watched | undefined;
+  exchange: StatelessExchange | undefined;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly message: ModernMessage,
+    private readonly accept: ModernAccept,
+    private readonly options: ModernPostOptions,
+  ) {}
+
+  onMessage(json: StatelessJson, complete: boolean): void {
+    if (this.done) return;
+    if (this.sink === undefined) {
+      if (complete && isEmpty(json)) {
+        this.finish();
+        this.res.writeHead(202).end();
+        return;
+      }
+      if (complete && this.accept.json) {
+        this.finish();
+        writeJson(this.res, statusOf(json), json);
+        return;
+      }
+      this.sink = this.openSink([formatSseEvent(json)]);
+    } else if (!isEmpty(json)) {
+      this.sink.write(formatSseEvent(json));
+    }
+    if (complete) {
+      this.finish();
+      this.sink.end();
+    }
+  }
+
+  onFailed(error: ChannelError): void {
+    if (this.done) return;
+    this.finish();
+    if (this.sink) {
+      this.sink.end();
+      return;
+    }
+    const status = error.code === "not_found" ? 404 : 503;
+    writeJson(this.res, status, JSON.stringify({ jsonrpc: "2.0", id: this.message.id ?? null, error: { code: -32603, message: error.message } }));
+  }
+
+  /** The client went away before the answer: the request is cancelled. */
+  readonly onResponseClosed = (): void => {
+    if (this.done) return;
+    this.finish();
+    this.exchange?.cancel();
   };
-  const openSink = (first: SseFrame[]): SseSink => {
-    watched?.stop();
-    const opened = new SseSink(res, {
-      keepAliveMs: options.keepAliveMs,
-      maxBufferedBytes: options.maxBufferedBytes,
-      onClose: () => {
-        if (done) return;
-        finish();
-        exchange.cancel();
-      },
+
+  /** Unanswered for one keep-alive interval: the SSE stream opens, with keep-alive comments from then on. */
+  readonly onKeepAliveDue = (): void => {
+    if (!this.done && this.sink === undefined) this.sink = this.openSink([]);
+  };
+
+  private finish(): void {
+    this.done = true;
+    this.watched?.stop();
+  }
+
+  private openSink(first: SseFrame[]): SseSink {
+    this.watched?.stop();
+    const opened = new SseSink(this.res, {
+      keepAliveMs: this.options.keepAliveMs,
+      maxBufferedBytes: this.options.maxBufferedBytes,
+      onClose: this.onResponseClosed,
     });
     opened.start({}, first);
     return opened;
-  };
-  const exchange = options.pool.send(profile, body, {
-    onMessage(json, complete) {
-      if (done) return;
-      if (sink === undefined) {
-        if (complete && isEmpty(json)) {
-          finish();
-          res.writeHead(202).end();
-          return;
-        }
-        if (complete && accept.json) {
-          finish();
-          writeJson(res, statusOf(json), json);
-          return;
-        }
-        sink = openSink([formatSseEvent(json)]);
-      } else if (!isEmpty(json)) {
-        sink.write(formatSseEvent(json));
-      }
-      if (complete) {
-        finish();
-        sink.end();
-      }
-    },
-    onFailed(error) {
-      if (done) return;
-      finish();
-      if (sink) {
-        sink.end();
-        return;
-      }
-      const status = error.code === "not_found" ? 404 : 503;
-      writeJson(res, status, JSON.stringify({ jsonrpc: "2.0", id: message.id ?? null, error: { code: -32603, message: error.message } }));
-    },
-  });
-  res.on("close", () => {
-    if (done) return;
-    finish();
-    exchange.cancel();
-  });
-  // A call still running after one keep-alive interval gets its SSE headers and keep-alive comments, so neither the
-  // client nor a proxy on the way takes the silence for a dead connection.
-  if (accept.eventStream && options.keepAliveMs > 0 && !done) {
-    watched = watchOf(options).watch(() => {
-      if (!done && sink === undefined) sink = openSink([]);
-    });
   }
 }
 
