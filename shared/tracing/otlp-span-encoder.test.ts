@@ -5,11 +5,11 @@ import { TraceFlags, type SpanContext } from "@opentelemetry/api";
 import { TraceState } from "@opentelemetry/core";
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { encodeSpans } from "./otlp-span-encoder.js";
+import { SpanBatch } from "./otlp-span-encoder.js";
 import { RecordedSpan, type SpanSink } from "./recorded-span.js";
 
 /**
- * The hand-written encoder against OpenTelemetry's: the same spans through `encodeSpans` and through the OTLP
+ * The hand-written encoder against OpenTelemetry's: the same spans through a `SpanBatch` and through the OTLP
  * transformer's `ProtobufTraceSerializer`, both decoded with OpenTelemetry's generated OTLP types, must give the same
  * message, whatever names, attribute values, parents, trace states and statuses the spans hold.
  */
@@ -32,6 +32,13 @@ const sinkOf = (name: string): SpanSink => ({
   ended: () => undefined,
 });
 
+/** The request a tracer's batch makes of `spans` (all of one sink, as a tracer's are). */
+function encodeSpans(sink: SpanSink, spans: readonly RecordedSpan[]): Uint8Array {
+  const batch = new SpanBatch(sink.resource, sink.instrumentationScope);
+  for (const span of spans) batch.add(span);
+  return batch.take()!.bytes;
+}
+
 const hex = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: bytes }).filter((b) => b.some((x) => x !== 0)).map((b) => Buffer.from(b).toString("hex"));
 const attributeValue = fc.oneof(
   fc.string({ maxLength: 40 }),
@@ -50,11 +57,12 @@ const spanShape = fc.record({
   failed: fc.boolean(),
 });
 
-test("encodeSpans decodes to what OpenTelemetry's serializer makes of the same spans", (t) => {
+test("a batch decodes to what OpenTelemetry's serializer makes of the same spans", (t) => {
   const sinks = [sinkOf("deploystack-gateway"), sinkOf("deploystack-gateway-frontend")];
   fc.assert(
-    fc.property(fc.array(fc.tuple(spanShape, fc.nat(1)), { minLength: 1, maxLength: 12 }), (shapes) => {
-      const spans = shapes.map(([shape, sink]) => {
+    fc.property(fc.array(spanShape, { minLength: 1, maxLength: 12 }), fc.nat(1), (shapes, which) => {
+      const sink = sinks[which]!;
+      const spans = shapes.map((shape) => {
         const parent: SpanContext | undefined = shape.parent && {
           traceId: shape.traceId,
           spanId: shape.parent.spanId,
@@ -62,12 +70,12 @@ test("encodeSpans decodes to what OpenTelemetry's serializer makes of the same s
           isRemote: shape.parent.remote,
           ...(shape.parent.state ? { traceState: new TraceState(shape.parent.state) } : {}),
         };
-        const span = new RecordedSpan(sinks[sink]!, shape.name, shape.kind, { ...shape.attributes }, shape.traceId, shape.sampled, parent);
+        const span = new RecordedSpan(sink, shape.name, shape.kind, { ...shape.attributes }, shape.traceId, shape.sampled, parent);
         if (shape.failed) span.setError();
         span.end();
         return span;
       });
-      t.deepEqual(decode(encodeSpans(spans)), decode(ProtobufTraceSerializer.serializeRequest(spans)!));
+      t.deepEqual(decode(encodeSpans(sink, spans)), decode(ProtobufTraceSerializer.serializeRequest(spans)!));
     }),
     { numRuns: 300 },
   );
@@ -80,7 +88,7 @@ test("a batch far larger than the writer's first buffer still encodes whole", (t
     span.end();
     return span;
   });
-  const bytes = encodeSpans(spans);
+  const bytes = encodeSpans(sink, spans);
   t.true(bytes.length > 600 * 900);
   t.deepEqual(decode(bytes), decode(ProtobufTraceSerializer.serializeRequest(spans)!));
 });
@@ -92,7 +100,7 @@ test("times are written to the nanosecond over the whole range a clock can give"
       const span = new RecordedSpan(sink, "timed", 0, {}, "0af7651916cd43dd8448eb211c80319c", true, undefined);
       span.end();
       const timed = Object.assign(Object.create(span) as RecordedSpan, { startTime: [seconds, nanos], endTime: [seconds, nanos] });
-      const decoded = decode(encodeSpans([timed])) as { resourceSpans: { scopeSpans: { spans: { startTimeUnixNano: string; endTimeUnixNano: string }[] }[] }[] };
+      const decoded = decode(encodeSpans(sink, [timed])) as { resourceSpans: { scopeSpans: { spans: { startTimeUnixNano: string; endTimeUnixNano: string }[] }[] }[] };
       const written = decoded.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
       const expected = (BigInt(seconds) * 1_000_000_000n + BigInt(nanos)).toString();
       t.is(written.startTimeUnixNano, expected);
@@ -100,4 +108,26 @@ test("times are written to the nanosecond over the whole range a clock can give"
     }),
     { numRuns: 2000 },
   );
+});
+
+test("a batch hands over what it holds once and starts afresh", (t) => {
+  const sink = sinkOf("deploystack-gateway");
+  const batch = new SpanBatch(sink.resource, sink.instrumentationScope);
+  t.is(batch.take(), undefined, "nothing to hand over");
+  const made = (name: string): RecordedSpan => {
+    const span = new RecordedSpan(sink, name, 1, {}, "0af7651916cd43dd8448eb211c80319c", true, undefined);
+    span.end();
+    return span;
+  };
+  const first = made("first");
+  batch.add(first);
+  t.is(batch.size, 1);
+  const taken = batch.take()!;
+  t.is(taken.count, 1);
+  t.deepEqual(decode(taken.bytes), decode(ProtobufTraceSerializer.serializeRequest([first])!));
+  t.is(batch.size, 0);
+  t.is(batch.take(), undefined, "taken once");
+  const second = made("second");
+  batch.add(second);
+  t.deepEqual(decode(batch.take()!.bytes), decode(ProtobufTraceSerializer.serializeRequest([second])!), "the next request holds only what came after");
 });

@@ -243,33 +243,9 @@ function closeGroup(writer: Writer, resource: ReadableSpan["resource"], scope: R
 }
 
 /**
- * Encodes `spans` as one `ExportTraceServiceRequest`. Spans are grouped by resource and instrumentation scope, in the
- * order they came.
- */
-export function encodeSpans(spans: readonly ReadableSpan[]): Uint8Array {
-  const writer = new Writer();
-  const groups = new Map<ReadableSpan["resource"], Map<ReadableSpan["instrumentationScope"], ReadableSpan[]>>();
-  for (const span of spans) {
-    let scopes = groups.get(span.resource);
-    if (!scopes) groups.set(span.resource, (scopes = new Map()));
-    let list = scopes.get(span.instrumentationScope);
-    if (!list) scopes.set(span.instrumentationScope, (list = []));
-    list.push(span);
-  }
-  for (const [resource, scopes] of groups) {
-    for (const [scope, list] of scopes) {
-      const open = openGroup(writer, resource, scope);
-      for (const span of list) writeSpan(writer, span);
-      closeGroup(writer, resource, scope, open);
-    }
-  }
-  return writer.buffer.subarray(0, writer.pos);
-}
-
-/**
  * The export request being filled by one tracer, whose spans share a resource and a scope: each span is encoded as it
  * ends and nothing of it stays alive (holding ended spans until the batch leaves made them survive the young
- * generation: the collector's work, not the encoding, was most of a traced request's cost). `take` hands the
+ * generation: the garbage collector's work, not the encoding, was most of a traced request's cost). `take` hands the
  * request over and starts the next.
  */
 export class SpanBatch {
