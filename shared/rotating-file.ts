@@ -5,9 +5,10 @@ import { closeSync, existsSync, fchmodSync, fstatSync, openSync, renameSync, unl
  * never fill the disk, and it must survive the process dying at any instant (a crash is
  * exactly when the log matters), so every line is written with one `writeSync` and
  * nothing is buffered in memory — unless the file is opened with `coalesce` (the audit
- * log, written on every call), which holds lines back for a few milliseconds at most. Rotation renames `gateway.log` → `gateway.log.1` →
- * … → `gateway.log.<maxFiles>` and drops the oldest. No worker thread (pino transports
- * use one): a log destination should be the simplest part of the process.
+ * log, written on every call), which holds lines back for a few milliseconds at most.
+ * Rotation renames `gateway.log` → `gateway.log.1` → … → `gateway.log.<maxFiles>` and
+ * drops the oldest. No worker thread (pino transports use one): a log destination should
+ * be the simplest part of the process.
  */
 
 /** Options of a rotating file. */
