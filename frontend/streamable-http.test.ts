@@ -326,3 +326,21 @@ test("an older client's slow POST gets its SSE headers (and keep-alives) after o
   const rest = (await stream.rest()).filter((e) => e.comment === undefined);
   t.deepEqual(rest.map((e) => JSON.parse(e.data)), [{ jsonrpc: "2.0", id: 1, result: { slow: true } }]);
 });
+
+test("a modern (stateless) slow POST gets its SSE headers and keep-alives after one keep-alive interval, then the answer", async (t) => {
+  const { daemon, fe } = await setup(t, { keepAliveMs: 30 });
+  const meta = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+  };
+  const modernHeaders = (method: string) => mcpHeaders(fe.port, { "mcp-protocol-version": "2026-07-28", "mcp-method": method });
+  const res = await open(fe.port, { method: "POST", headers: modernHeaders("slow"), body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "slow", params: { _meta: meta } }) });
+  t.is(res.statusCode, 200, "headers came before the answer");
+  t.is(res.headers["content-type"], "text/event-stream");
+  const stream = new SseReader(res);
+  t.is((await stream.next())?.comment, "keepalive");
+  await waitFor(() => daemon.control.held === 1);
+  daemon.control.release();
+  const rest = (await stream.rest()).filter((e) => e.comment === undefined);
+  t.deepEqual(rest.map((e) => JSON.parse(e.data)), [{ jsonrpc: "2.0", id: 1, result: { slow: true } }]);
+});
