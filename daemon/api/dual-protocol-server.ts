@@ -103,11 +103,12 @@ export function createDualProtocolServer(handler: DualHandler, limits?: HttpLimi
         if (limits) h1.close();
         for (const session of sessions) session.close();
         h1.closeIdleConnections();
+        // Not unref'd: with nothing else alive, an unref'd timer never fires and `close` never settles — a
+        // client holding a half-open stream would leave whatever awaits this close waiting forever.
         const timer = setTimeout(() => {
           for (const session of sessions) session.destroy();
           for (const socket of sockets) socket.destroy();
         }, graceMs);
-        timer.unref();
         server.once("close", () => clearTimeout(timer));
       });
     },

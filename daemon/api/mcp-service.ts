@@ -171,11 +171,15 @@ export function registerMcpService(router: ConnectRouter, engine: McpEngine, opt
     });
     // Client frames are read concurrently with the frames we send: answers may arrive in any order.
     // Not awaited: once the loop has ended the stream, the response must not wait for the client's
-    // next frame; this reading ends by itself when the stream closes.
+    // next frame; this reading ends by itself when the stream closes. Read by hand rather than with
+    // `for await`: leaving that loop calls the iterator's `return`, which destroys the node request;
+    // connect-node takes the request's `close` for the client going away and aborts the call, and the
+    // answers still queued and the stream's `resource_exhausted` would be dropped for a clean end.
     void (async () => {
+      const frames = requests[Symbol.asyncIterator]();
       try {
-        for await (const request of requests) {
-          loop.receive(frameFromProto(request));
+        for (let next = await frames.next(); next.done !== true; next = await frames.next()) {
+          loop.receive(frameFromProto(next.value));
           if (loop.finished) return;
         }
         loop.inputEnded();
