@@ -1,16 +1,16 @@
 /**
  * The frontend's span: one HTTP SERVER span per MCP POST, and the hand-over of its context to the daemon.
  *
- * The daemon gets the client's message bytes as they are, so the only way the frontend's span context reaches it
- * is inside the message: when tracing is on (and only then — with it off, nothing here runs and the bytes pass
- * untouched), each request in the body gets `params._meta.traceparent`/`tracestate` set to the frontend's span, the
- * 2026-07-28 convention the daemon joins (daemon/observability/tracing.ts). Re-encoding the body costs nothing in
- * fidelity: the daemon parses it with `JSON.parse` as well.
+ * The daemon gets the client's message bytes as they are, and the frontend's span context beside them, in the
+ * `ClientMessage` that carries them (its `traceparent`/`tracestate` fields): the daemon's spans for the message's
+ * requests are children of the frontend's span (daemon/observability/tracing.ts). The body is never re-encoded:
+ * with tracing on or off, the daemon reads the client's own bytes.
  *
  * The span's parent is the client's trace: `_meta.traceparent` of the first request when it has one (the MCP
  * convention), else the W3C `traceparent` HTTP header, else none (a new trace).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { MessageTraceContext } from "../shared/open-session-wire/codec.js";
 import {
   activeTracer,
   ATTR_ERROR_TYPE,
@@ -40,12 +40,11 @@ function metaOf(message: Message): Message | undefined {
 
 /**
  * When tracing is on, starts the SERVER span of an MCP POST (ended when the response closes, with its status) and
- * returns the body to forward in place of the client's, carrying the span's context; returns undefined when tracing
- * is off or the body holds no request. `value` is the body as the frontend parsed it (inspect-body.ts): its requests'
- * `params` are replaced (with copies carrying the context), so later readers of it see what the daemon will. `route` is the path's template (`/mcp/{profile}`), `path` the path itself (never the
- * query, which holds a legacy session's id).
+ * returns its context, to send to the daemon with the body; returns undefined when tracing is off or the body holds
+ * no request. `value` is the body as the frontend parsed it (inspect-body.ts), read only. `route` is the path's
+ * template (`/mcp/{profile}`), `path` the path itself (never the query, which holds a legacy session's id).
  */
-export function tracePost(req: IncomingMessage, res: ServerResponse, route: string, path: string, value: unknown): Buffer | undefined {
+export function tracePost(req: IncomingMessage, res: ServerResponse, route: string, path: string, value: unknown): MessageTraceContext | undefined {
   const tracer = activeTracer();
   if (tracer === undefined) return undefined;
   const requests = (Array.isArray(value) ? value : [value]).filter(isRequest);
@@ -66,15 +65,8 @@ export function tracePost(req: IncomingMessage, res: ServerResponse, route: stri
     else if (!res.writableFinished) span.setAttribute(ATTR_ERROR_TYPE, "connection_closed");
     span.end();
   });
-  for (const request of requests) {
-    // A malformed `params` or `_meta` stays as the client sent it, for the daemon to judge: only well-formed ones gain context.
-    if (request.params !== undefined && !isObject(request.params)) continue;
-    const params: Message = { ...request.params };
-    if (params._meta !== undefined && !isObject(params._meta)) continue;
-    const meta: Message = { ...params._meta };
-    span.inject(meta);
-    params._meta = meta;
-    request.params = params;
-  }
-  return Buffer.from(JSON.stringify(value));
+  // `inject` always writes `traceparent` (and `tracestate` only when the span has one).
+  const context: Record<string, unknown> = {};
+  span.inject(context);
+  return context as MessageTraceContext;
 }

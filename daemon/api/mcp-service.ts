@@ -36,7 +36,7 @@ import {
   type OpenSessionRequest,
   type OpenSessionResponse,
 } from "../../gen/deploystack/gateway/v1/mcp_service_pb.js";
-import type { OpenSessionRequestFrame } from "../../shared/open-session-wire/codec.js";
+import { messageFrame, messageTraceContext, type OpenSessionRequestFrame } from "../../shared/open-session-wire/codec.js";
 import type { ConnectWireCode } from "../../shared/open-session-wire/envelope.js";
 import { jsonPayloadByteLength, jsonPayloadBytes } from "../../shared/open-session-wire/payload.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
@@ -83,7 +83,7 @@ function frameFromProto(request: OpenSessionRequest): OpenSessionRequestFrame {
         ...(frame.value.stateless ? { stateless: true } : {}),
       };
     case "message":
-      return { kind: "message", exchangeId: frame.value.exchangeId, json: frame.value.json };
+      return messageFrame(frame.value.exchangeId, frame.value.json, messageTraceContext(frame.value.traceparent, frame.value.tracestate));
     default:
       return { kind: "empty" };
   }

@@ -115,7 +115,7 @@ class StreamLoop implements OpenSessionLoop {
     }
     if (frame.kind !== "message") return this.fail({ code: "invalid_argument", message: START_ONLY_FIRST });
     this.receivedAt?.set(frame.exchangeId, hopTiming.now());
-    session.receive(frame.exchangeId, frame.json);
+    session.receive(frame.exchangeId, frame.json, frame.trace);
   }
 
   inputEnded(cut = false): void {

@@ -431,11 +431,11 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
       instructions: instructions(scopes.get(session.id)?.profile),
     }),
     hasMethod: (method) => methods.has(method),
-    handle(session, method, params, caller, signal) {
+    handle(session, method, params, caller, signal, trace) {
       const handler = methods.get(method);
       if (!handler) return Promise.reject(new Error(`no handler for ${method}`));
       // Tracing (off: one branch): the request's span, which the upstream request's span and `_meta` descend from.
-      const span = startMcpRequestSpan(method, params, session.protocolVersion, canonicalNameOf);
+      const span = startMcpRequestSpan(method, params, session.protocolVersion, canonicalNameOf, trace);
       if (span === undefined) return handler({ sessionId: session.id, params: params ?? {}, caller, signal });
       return serveTraced(span, method, params, caller, (traced) => handler({ sessionId: session.id, params: params ?? {}, caller: traced, signal }));
     },
@@ -525,10 +525,10 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
             instructions: instructions(scope.profile),
           }),
           hasMethod: (method) => methods.has(method),
-          handle(method, params, caller, protocolVersion, signal) {
+          handle(method, params, caller, protocolVersion, signal, trace) {
             const handler = methods.get(method);
             if (!handler) return Promise.reject(new Error(`no handler for ${method}`));
-            const span = startMcpRequestSpan(method, params, protocolVersion, canonicalNameOf);
+            const span = startMcpRequestSpan(method, params, protocolVersion, canonicalNameOf, trace);
             if (span === undefined) return handler({ sessionId: id, params, caller, signal });
             return serveTraced(span, method, params, caller, (traced) => handler({ sessionId: id, params, caller: traced, signal }));
           },

@@ -20,7 +20,7 @@
  * client with an `InputRequiredResult`; the client's retry (`inputResponses`, the gateway's `requestState`) resumes
  * it (mrtr-held-calls.ts, docs/protocol.md "MRTR across eras").
  */
-import type { RequestSpan } from "../../shared/tracing/request-tracer.js";
+import type { RequestSpan, TraceCarrier } from "../../shared/tracing/request-tracer.js";
 import { ALL_PROTOCOL_VERSIONS, META, MODERN_ERROR, isModernProtocolVersion } from "../../shared/mcp-modern.js";
 import { spliceJson, type JsonPayload } from "../../shared/open-session-wire/payload.js";
 import { RawJson } from "../upstream/raw-json.js";
@@ -48,7 +48,7 @@ export interface ModernChannelHost {
   /** Whether the engine serves `method` for a modern request. */
   hasMethod(method: string): boolean;
   /** Serves one request; throws `McpRpcError`, `UpstreamRpcError` or `GatewayError`. */
-  handle(method: string, params: JsonObject, caller: Caller, protocolVersion: string, signal: AbortSignal): Promise<UpstreamResult>;
+  handle(method: string, params: JsonObject, caller: Caller, protocolVersion: string, signal: AbortSignal, trace: TraceCarrier | undefined): Promise<UpstreamResult>;
   /**
    * Opens a listener: `deliver` gets every change notification the honoured filter admits until `signal` aborts.
    * Resolves with the honoured filter (what cannot be honoured is left out).
@@ -104,7 +104,7 @@ export class ModernChannel implements McpSession {
     return this.isClosed;
   }
 
-  receive(exchangeId: bigint, json: string | Uint8Array): void {
+  receive(exchangeId: bigint, json: string | Uint8Array, trace?: TraceCarrier): void {
     if (this.isClosed) return;
     if (json.length === 0) {
       this.cancel(exchangeId);
@@ -120,7 +120,7 @@ export class ModernChannel implements McpSession {
       case "invalid":
         return this.answer(exchangeId, errorResponse(envelope.id, envelope.error.code, envelope.error.message));
       case "request":
-        return this.serve(exchangeId, envelope.id, envelope.method, envelope.params ?? {});
+        return this.serve(exchangeId, envelope.id, envelope.method, envelope.params ?? {}, trace);
       default:
         // Notifications (this revision defines none from the client over HTTP) and responses (a client MUST NOT
         // send them) are taken and dropped: the POST gets 202.
@@ -150,7 +150,7 @@ export class ModernChannel implements McpSession {
     abort.abort(new GatewayError("cancelled", "cancelled by the client"));
   }
 
-  private serve(exchangeId: bigint, id: RequestId, method: string, params: JsonObject): void {
+  private serve(exchangeId: bigint, id: RequestId, method: string, params: JsonObject, trace: TraceCarrier | undefined): void {
     const meta = isObject(params._meta) ? params._meta : {};
     const version = meta[META.protocolVersion];
     if (typeof version !== "string") {
@@ -181,7 +181,7 @@ export class ModernChannel implements McpSession {
     const caller = new ModernCaller(this, exchangeId, pickCapabilities(capabilities), client, isLogLevel(level) ? level : undefined);
     let answer: Promise<UpstreamResult>;
     try {
-      answer = this.host.handle(method, upstreamParams(params), caller, version, abort.signal);
+      answer = this.host.handle(method, upstreamParams(params), caller, version, abort.signal, trace);
     } catch (error) {
       answer = Promise.reject(error);
     }

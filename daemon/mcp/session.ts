@@ -20,7 +20,7 @@
  * stdio carry one message per event or line, and a transport answering with one JSON body
  * gathers the responses of the exchange into an array itself.
  */
-import type { RequestSpan } from "../../shared/tracing/request-tracer.js";
+import type { RequestSpan, TraceCarrier } from "../../shared/tracing/request-tracer.js";
 import { GatewayError } from "../errors.js";
 import { spliceJson, type JsonPayload } from "../../shared/open-session-wire/payload.js";
 import { RawJson } from "../upstream/raw-json.js";
@@ -56,8 +56,12 @@ export type SessionFrame =
 export interface McpSession {
   /** The transport's session id (for logs), or a generated one. */
   readonly id: string;
-  /** Feeds one client message (or batch), exactly as received. */
-  receive(exchangeId: bigint, json: string | Uint8Array): void;
+  /**
+   * Feeds one client message (or batch), exactly as received. `trace`: the trace context of the span its carrier
+   * opened for it (the frontend's HTTP span), which the spans of its requests descend from — in place of their own
+   * `_meta.traceparent` — when tracing is on.
+   */
+  receive(exchangeId: bigint, json: string | Uint8Array, trace?: TraceCarrier): void;
   /** The client went away: cancels its calls and frees everything it held. No frame is emitted. */
   close(): void;
   readonly closed: boolean;
@@ -70,7 +74,7 @@ export interface SessionHost {
   /** Whether the engine serves `method` after initialization. */
   hasMethod(method: string): boolean;
   /** Serves one request; throws `McpRpcError`, `UpstreamRpcError` or `GatewayError`. */
-  handle(session: ClientSession, method: string, params: JsonObject | undefined, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
+  handle(session: ClientSession, method: string, params: JsonObject | undefined, caller: Caller, signal: AbortSignal, trace: TraceCarrier | undefined): Promise<UpstreamResult>;
   /** A notification from the client the engine cares about (`notifications/roots/list_changed`). */
   clientNotification(session: ClientSession, method: string, params: JsonObject | undefined): void;
   /** The session closed: drop its subscriptions and log level. */
@@ -138,7 +142,7 @@ export class ClientSession implements McpSession {
     return this.clientCaps;
   }
 
-  receive(exchangeId: bigint, json: string | Uint8Array): void {
+  receive(exchangeId: bigint, json: string | Uint8Array, trace?: TraceCarrier): void {
     if (this.closed) return;
     this.host.received?.(this, typeof json === "string" ? Buffer.byteLength(json, "utf8") : json.byteLength);
     const parsed = parseClientMessage(typeof json === "string" ? json : decoder.decode(json));
@@ -151,17 +155,17 @@ export class ClientSession implements McpSession {
       const envelope = parsed.envelope;
       if (envelope.kind === "request" || envelope.kind === "invalid") {
         this.open(exchangeId, 1);
-        this.dispatch(envelope, exchangeId, (response) => this.settle(exchangeId, response));
+        this.dispatch(envelope, exchangeId, (response) => this.settle(exchangeId, response), trace);
       } else {
         this.open(exchangeId, 0);
-        this.dispatch(envelope, exchangeId, () => {});
+        this.dispatch(envelope, exchangeId, () => {}, trace);
       }
       return;
     }
     const answerable = parsed.envelopes.filter((e) => e.kind === "request" || e.kind === "invalid").length;
     this.open(exchangeId, answerable);
     for (const envelope of parsed.envelopes) {
-      this.dispatch(envelope, exchangeId, (response) => this.settle(exchangeId, response));
+      this.dispatch(envelope, exchangeId, (response) => this.settle(exchangeId, response), trace);
     }
   }
 
@@ -228,7 +232,7 @@ export class ClientSession implements McpSession {
     this.related(exchangeId, notification("notifications/progress", params));
   }
 
-  private dispatch(envelope: ClientEnvelope, exchangeId: bigint, finish: (response: JsonObject | undefined) => void): void {
+  private dispatch(envelope: ClientEnvelope, exchangeId: bigint, finish: (response: JsonObject | undefined) => void, trace: TraceCarrier | undefined): void {
     switch (envelope.kind) {
       case "invalid":
         finish(errorResponse(envelope.id, envelope.error.code, envelope.error.message));
@@ -240,7 +244,7 @@ export class ClientSession implements McpSession {
         this.onClientNotification(envelope.method, envelope.params);
         return;
       case "request":
-        this.onRequest(envelope.id, envelope.method, envelope.params, exchangeId, finish);
+        this.onRequest(envelope.id, envelope.method, envelope.params, exchangeId, finish, trace);
         return;
     }
   }
@@ -251,6 +255,7 @@ export class ClientSession implements McpSession {
     params: JsonObject | undefined,
     exchangeId: bigint,
     finish: (response: JsonObject | undefined) => void,
+    trace: TraceCarrier | undefined,
   ): void {
     const fail = (code: number, message: string): void => finish(errorResponse(id, code, message));
     if (method === "initialize") {
@@ -289,7 +294,7 @@ export class ClientSession implements McpSession {
     };
     let answer: Promise<UpstreamResult>;
     try {
-      answer = this.host.handle(this, method, params, new RequestCaller(this, exchangeId), call.abort.signal);
+      answer = this.host.handle(this, method, params, new RequestCaller(this, exchangeId), call.abort.signal, trace);
     } catch (error) {
       answer = Promise.reject(error);
     }

@@ -24,6 +24,7 @@ import {
   GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
   type RequestSpan,
   type SpanAttributeValue,
+  type TraceCarrier,
 } from "../../shared/tracing/index.js";
 import { GatewayError } from "../errors.js";
 import { toRpcError } from "../mcp/rpc-errors.js";
@@ -70,14 +71,16 @@ function describe(method: string, params: JsonObject | undefined, attributes: Re
 }
 
 /**
- * Starts the span of one MCP request a session serves, joined to the trace context in its `_meta`; undefined when
- * tracing is off. `canonicalNameOf` names a called tool the way the team policy does (the registry knows).
+ * Starts the span of one MCP request a session serves, joined to `trace` (the frontend's span, carried beside the
+ * message) or else to the trace context in the request's `_meta`; undefined when tracing is off. `canonicalNameOf`
+ * names a called tool the way the team policy does (the registry knows).
  */
 export function startMcpRequestSpan(
   method: string,
   params: JsonObject | undefined,
   protocolVersion: string | undefined,
   canonicalNameOf: (exposedName: string) => string | undefined,
+  trace: TraceCarrier | undefined,
 ): RequestSpan | undefined {
   const tracer = activeTracer();
   if (tracer === undefined) return undefined;
@@ -88,7 +91,7 @@ export function startMcpRequestSpan(
     const canonicalName = canonicalNameOf(params.name);
     if (canonicalName !== undefined) attributes[ATTR_DEPLOYSTACK_CANONICAL_NAME] = canonicalName;
   }
-  return tracer.startSpan(name, "server", attributes, metaOf(params));
+  return tracer.startSpan(name, "server", attributes, trace ?? metaOf(params));
 }
 
 /**

@@ -62,7 +62,7 @@ export function createLegacySse(options: LegacySseOptions) {
       if (!shape) throw new HttpError(400, "Parse error", { rpcCode: -32700 });
       if (shape.owesAnswers && !shape.initialize && session.initialized) session.markUsed();
       // Tracing on: the span of the POST (answered 202 at once), whose context the daemon's spans descend from.
-      if (!(await session.postLegacy(tracePost(ctx.req, ctx.res, messagePath, messagePath, shape.value) ?? body))) throw sessionNotFound();
+      if (!(await session.postLegacy(body, tracePost(ctx.req, ctx.res, messagePath, messagePath, shape.value)))) throw sessionNotFound();
       ctx.body = null;
       ctx.status = 202;
       return;

@@ -75,8 +75,8 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions, profile:
   const body = await readBody(ctx.req, options.maxBodyBytes);
   const shape = inspectBody(body);
   if (!shape) throw new HttpError(400, "Parse error", { rpcCode: -32700 });
-  // Tracing on: the HTTP span starts here and its context rides in the requests' `_meta` (frontend/tracing.ts).
-  const forwarded = tracePost(ctx.req, ctx.res, profile ? `${options.path ?? "/mcp"}/{profile}` : ctx.path, ctx.path, shape.value) ?? body;
+  // Tracing on: the HTTP span starts here and its context goes to the daemon beside the body (frontend/tracing.ts).
+  const trace = tracePost(ctx.req, ctx.res, profile ? `${options.path ?? "/mcp"}/{profile}` : ctx.path, ctx.path, shape.value);
   const accept = parseAccept(ctx.req.headers.accept);
   if (shape.owesAnswers && !accept.json && !accept.eventStream) {
     throw new HttpError(406, "not acceptable: the client must accept application/json or text/event-stream");
@@ -88,7 +88,7 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions, profile:
     const modern = shape.batch ? undefined : modernMessageOf(shape.value);
     if (modern) {
       ctx.respond = false;
-      serveModernPost(ctx.res, forwarded, modern, ctx.req.headers, profile, accept, options.modern);
+      serveModernPost(ctx.res, body, trace, modern, ctx.req.headers, profile, accept, options.modern);
       if (startedAt !== 0) hopTiming.record("frontend.post", startedAt);
       return;
     }
@@ -113,7 +113,7 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions, profile:
   const clientVersion = shape.initialize
     ? (shape.requestedVersion ?? DEFAULT_HTTP_PROTOCOL_VERSION)
     : (headerValue(ctx, "mcp-protocol-version") ?? DEFAULT_HTTP_PROTOCOL_VERSION);
-  const outcome = await session.post(forwarded, {
+  const outcome = await session.post(body, trace, {
     mode: accept.eventStream || !accept.json ? "sse" : "json",
     batch: shape.batch,
     acceptsJson: accept.json,

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import { isPieces, piecesLength } from "../../shared/byte-pieces.js";
+import type { MessageTraceContext } from "../../shared/open-session-wire/codec.js";
 import { SseSink, formatSseEvent, type SseFrame } from "../session/sse.js";
 import { KeepAliveWatch, type Watched } from "./keep-alive-watch.js";
 import { checkModernRequest, statusOfModernError, type ModernMessage } from "./request-checks.js";
@@ -36,6 +37,7 @@ const INSPECTED_ANSWER_BYTES = 64 * 1024;
 export function serveModernPost(
   res: ServerResponse,
   body: Buffer,
+  trace: MessageTraceContext | undefined,
   message: ModernMessage,
   headers: IncomingHttpHeaders,
   profile: string,
@@ -50,7 +52,7 @@ export function serveModernPost(
     return;
   }
   const post = new ModernPost(res, message, accept, options);
-  post.exchange = options.pool.send(profile, body, post);
+  post.exchange = options.pool.send(profile, body, trace, post);
   res.on("close", post.onResponseClosed);
   // A call still running after one keep-alive interval gets its SSE headers and keep-alive comments, so neither the
   // client nor a proxy on the way takes the silence for a dead connection.

@@ -1,4 +1,4 @@
-import { SESSION_TRANSPORT } from "../../shared/open-session-wire/codec.js";
+import { SESSION_TRANSPORT, messageFrame, type MessageTraceContext } from "../../shared/open-session-wire/codec.js";
 import { SENT, type ChannelError, type DaemonChannel, type DaemonClient } from "../daemon-client.js";
 
 /** A message's JSON from the daemon: bytes, or (a large one) the pieces it arrived in. */
@@ -59,12 +59,12 @@ export class StatelessPool {
     this.size = Math.max(1, options.streamsPerProfile ?? DEFAULT_STREAMS_PER_PROFILE);
   }
 
-  /** Sends one request (its exact bytes) for `profile`; its answer comes through `handlers`. */
-  send(profile: string, json: Uint8Array, handlers: StatelessHandlers): StatelessExchange {
+  /** Sends one request (its exact bytes, and its trace context when traced) for `profile`; its answer comes through `handlers`. */
+  send(profile: string, json: Uint8Array, trace: MessageTraceContext | undefined, handlers: StatelessHandlers): StatelessExchange {
     const stream = this.pick(profile);
     const exchangeId = stream.nextExchangeId++;
     stream.exchanges.set(exchangeId, handlers);
-    const sending = stream.channel.send({ kind: "message", exchangeId, json });
+    const sending = stream.channel.send(messageFrame(exchangeId, json, trace));
     if (sending !== SENT) {
       void sending.then((sent) => {
         if (!sent && stream.exchanges.delete(exchangeId)) {

@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import { isPieces } from "../../shared/byte-pieces.js";
 import { hopTiming } from "../../shared/hop-timing.js";
-import { SESSION_TRANSPORT, type OpenSessionResponseFrame } from "../../shared/open-session-wire/codec.js";
+import { SESSION_TRANSPORT, messageFrame, type MessageTraceContext, type OpenSessionResponseFrame } from "../../shared/open-session-wire/codec.js";
 import type { ChannelError, DaemonChannel, DaemonClient } from "../daemon-client.js";
 import type { Logger } from "../../shared/logger.js";
 import { HttpError, sessionNotFound } from "../http/http-error.js";
@@ -198,7 +198,7 @@ export class Session {
    * Forwards one Streamable HTTP POST body and resolves with how to answer it (2025-11-25 "Sending Messages to the
    * Server"): 202 when the daemon says nothing was owed, else an SSE stream or one JSON body.
    */
-  async post(body: Buffer, options: PostOptions): Promise<ExchangeOutcome> {
+  async post(body: Buffer, trace: MessageTraceContext | undefined, options: PostOptions): Promise<ExchangeOutcome> {
     if (this.ended) return { kind: "failed", error: sessionNotFound() };
     this.touch();
     const id = this.nextExchangeId++;
@@ -236,17 +236,17 @@ export class Session {
       }
     }
     if (hopTiming.enabled) exchange.sentAt = hopTiming.now();
-    const sent = await this.channel.send({ kind: "message", exchangeId: BigInt(id), json: body });
+    const sent = await this.channel.send(messageFrame(BigInt(id), body, trace));
     if (!sent) this.decide(exchange, { kind: "failed", error: sessionNotFound() });
     return outcome;
   }
 
   /** Forwards a legacy `POST /message` body; every answer goes out on the session's one SSE stream. */
-  async postLegacy(body: Buffer): Promise<boolean> {
+  async postLegacy(body: Buffer, trace: MessageTraceContext | undefined): Promise<boolean> {
     if (this.ended) return false;
     this.touch();
     const id = this.nextExchangeId++;
-    return this.channel.send({ kind: "message", exchangeId: BigInt(id), json: body });
+    return this.channel.send(messageFrame(BigInt(id), body, trace));
   }
 
   /** Takes over the HTTP response of a POST whose outcome was `stream`, replaying what arrived meanwhile. */

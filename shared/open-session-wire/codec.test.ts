@@ -37,6 +37,19 @@ const requests: { frame: OpenSessionRequestFrame; init: Parameters<typeof create
   { frame: { kind: "message", exchangeId: 0n, json: utf8('{"jsonrpc":"2.0","method":"x"}') }, init: { frame: { case: "message", value: { exchangeId: 0n, json: utf8('{"jsonrpc":"2.0","method":"x"}') } } } },
   { frame: { kind: "message", exchangeId: 300n, json: big }, init: { frame: { case: "message", value: { exchangeId: 300n, json: big } } } },
   { frame: { kind: "message", exchangeId: 2n ** 64n - 1n, json: new Uint8Array(0) }, init: { frame: { case: "message", value: { exchangeId: 2n ** 64n - 1n } } } },
+  {
+    frame: { kind: "message", exchangeId: 12n, json: utf8("{}"), trace: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } },
+    init: { frame: { case: "message", value: { exchangeId: 12n, json: utf8("{}"), traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } } },
+  },
+  {
+    frame: { kind: "message", exchangeId: 13n, json: utf8("[]"), trace: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-00", tracestate: "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7" } },
+    init: {
+      frame: {
+        case: "message",
+        value: { exchangeId: 13n, json: utf8("[]"), traceparent: "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-00", tracestate: "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7" },
+      },
+    },
+  },
   { frame: { kind: "empty" }, init: {} },
 ];
 
@@ -227,6 +240,8 @@ test("every field number the codec uses is the generated descriptor's, and no me
     "SessionStart.stateless": "bool",
     "ClientMessage.exchangeId": "uint64",
     "ClientMessage.json": "bytes",
+    "ClientMessage.traceparent": "string",
+    "ClientMessage.tracestate": "string",
     "OpenSessionResponse.message": "message deploystack.gateway.v1.ServerMessage",
     "OpenSessionResponse.initialized": "message deploystack.gateway.v1.SessionInitialized",
     "OpenSessionResponse.ended": "message deploystack.gateway.v1.SessionEnded",
@@ -260,5 +275,10 @@ test("every field number the codec uses is the generated descriptor's, and no me
   // One function reads and writes both kinds of message, and both one-string messages.
   t.is(OPEN_SESSION_FIELDS.ClientMessage.exchangeId, OPEN_SESSION_FIELDS.ServerMessage.exchangeId);
   t.is(OPEN_SESSION_FIELDS.ClientMessage.json, OPEN_SESSION_FIELDS.ServerMessage.json);
+  // ...so a field of one is never a field of the other under the same number (the .proto reserves them).
+  const clientOnly = [OPEN_SESSION_FIELDS.ClientMessage.traceparent, OPEN_SESSION_FIELDS.ClientMessage.tracestate];
+  t.false(clientOnly.includes(OPEN_SESSION_FIELDS.ServerMessage.exchangeComplete as never));
+  t.deepEqual(ClientMessageSchema.proto.reservedRange.map((range) => [range.start, range.end]), [[3, 4]]);
+  t.deepEqual(ServerMessageSchema.proto.reservedRange.map((range) => [range.start, range.end]), [[4, 5], [5, 6]]);
   t.is(OPEN_SESSION_FIELDS.SessionInitialized.protocolVersion, OPEN_SESSION_FIELDS.SessionEnded.reason);
 });

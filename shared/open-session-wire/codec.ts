@@ -10,10 +10,20 @@
 import { sliceOfPieces } from "../byte-pieces.js";
 import { splicedLayout, type JsonPayload } from "./payload.js";
 
-/** `OpenSessionRequest`, as the fast paths see it. `transport` is the `SessionTransport` enum's number. */
+/**
+ * The W3C trace context a `ClientMessage` carries beside its JSON (`traceparent`, `tracestate`): the span the frontend
+ * opened for the message, which the daemon's spans for its requests descend from. Its shape is a trace carrier's, so
+ * the daemon hands it to the tracer as it is.
+ */
+export type MessageTraceContext = { readonly traceparent: string; readonly tracestate?: string };
+
+/**
+ * `OpenSessionRequest`, as the fast paths see it. `transport` is the `SessionTransport` enum's number; `trace` is
+ * present only when the message carries a `traceparent`.
+ */
 export type OpenSessionRequestFrame<Json = Uint8Array> =
   | { readonly kind: "start"; readonly sessionId: string; readonly transport: number; readonly profile?: string; readonly stateless?: boolean }
-  | { readonly kind: "message"; readonly exchangeId: bigint; readonly json: Json }
+  | { readonly kind: "message"; readonly exchangeId: bigint; readonly json: Json; readonly trace?: MessageTraceContext }
   | { readonly kind: "empty" };
 
 /** `OpenSessionResponse`, as the fast paths see it (decoded JSON is bytes; to encode, a string will do). */
@@ -46,7 +56,7 @@ const WIRE_FIXED32 = 5;
 export const OPEN_SESSION_FIELDS = {
   OpenSessionRequest: { start: 1, message: 2 },
   SessionStart: { sessionId: 1, transport: 2, profile: 3, stateless: 4 },
-  ClientMessage: { exchangeId: 1, json: 2 },
+  ClientMessage: { exchangeId: 1, json: 2, traceparent: 4, tracestate: 5 },
   OpenSessionResponse: { message: 1, initialized: 2, ended: 3 },
   ServerMessage: { exchangeId: 1, json: 2, exchangeComplete: 3 },
   SessionInitialized: { protocolVersion: 1 },
@@ -60,6 +70,8 @@ const fieldTag = (field: number, wireType: number): number => (field << 3) | wir
 const TAG_EXCHANGE_ID = fieldTag(F.ServerMessage.exchangeId, WIRE_VARINT);
 const TAG_JSON = fieldTag(F.ServerMessage.json, WIRE_LENGTH);
 const TAG_EXCHANGE_COMPLETE = fieldTag(F.ServerMessage.exchangeComplete, WIRE_VARINT);
+const TAG_TRACEPARENT = fieldTag(F.ClientMessage.traceparent, WIRE_LENGTH);
+const TAG_TRACESTATE = fieldTag(F.ClientMessage.tracestate, WIRE_LENGTH);
 // SessionInitialized and SessionEnded are one string field each, at the same number (tested).
 const TAG_ONLY_STRING = fieldTag(F.SessionInitialized.protocolVersion, WIRE_LENGTH);
 const TAG_SESSION_ID = fieldTag(F.SessionStart.sessionId, WIRE_LENGTH);
@@ -180,6 +192,15 @@ function writeMessage(writer: Writer, exchangeId: bigint, json: FlatJson, jsonLe
   writeMessageTail(writer, exchangeComplete);
 }
 
+/** A string field, left out when empty (proto3). */
+function writeTextField(writer: Writer, tag: number, text: string): void {
+  if (text.length === 0) return;
+  const length = Buffer.byteLength(text);
+  writer.varint(tag);
+  writer.varint(length);
+  writer.text(text, length);
+}
+
 /** Encodes a oneof case (its tag given) holding one string field — SessionInitialized, SessionEnded. */
 function encodeStringCase(caseTag: number, text: string, envelope: boolean): Buffer {
   const bytes = textEncoder.encode(text);
@@ -233,11 +254,18 @@ export function encodeOpenSessionRequest(frame: OpenSessionRequestFrame<FlatJson
     }
     case "message": {
       const jsonLength = payloadLength(frame.json);
-      const inner = messageSize(frame.exchangeId, jsonLength, undefined);
+      const traceparent = frame.trace?.traceparent ?? "";
+      const tracestate = frame.trace?.tracestate ?? "";
+      const inner =
+        messageSize(frame.exchangeId, jsonLength, undefined) +
+        (traceparent.length > 0 ? lengthField(Buffer.byteLength(traceparent)) : 0) +
+        (tracestate.length > 0 ? lengthField(Buffer.byteLength(tracestate)) : 0);
       const writer = new Writer(lengthField(inner), envelope);
       writer.varint(TAG_REQUEST_MESSAGE);
       writer.varint(inner);
       writeMessage(writer, frame.exchangeId, frame.json, jsonLength, undefined);
+      writeTextField(writer, TAG_TRACEPARENT, traceparent);
+      writeTextField(writer, TAG_TRACESTATE, tracestate);
       return writer.bytes;
     }
   }
@@ -395,12 +423,21 @@ function readStringMessage(bytes: Uint8Array, start: number, end: number): strin
   return text;
 }
 
-/** Reads ClientMessage / ServerMessage (field 3 exists only in the latter; a ClientMessage never has it). */
-function readMessage(bytes: Uint8Array, start: number, end: number): { exchangeId: bigint; json: Uint8Array; exchangeComplete: boolean } {
+/**
+ * Reads ClientMessage / ServerMessage: field 3 exists only in the latter, fields 4 and 5 only in the former (the
+ * .proto reserves the other's numbers in each).
+ */
+function readMessage(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): { exchangeId: bigint; json: Uint8Array; exchangeComplete: boolean; traceparent: string; tracestate: string } {
   const reader = new Reader(bytes, start, end);
   let exchangeId = 0n;
   let json: Uint8Array = new Uint8Array(0);
   let exchangeComplete = false;
+  let traceparent = "";
+  let tracestate = "";
   while (!reader.done) {
     const tag = reader.varint();
     if (tag === TAG_EXCHANGE_ID) exchangeId = reader.bigVarint();
@@ -408,9 +445,22 @@ function readMessage(bytes: Uint8Array, start: number, end: number): { exchangeI
       const [s, e] = reader.lengthDelimited();
       json = bytes.subarray(s, e);
     } else if (tag === TAG_EXCHANGE_COMPLETE) exchangeComplete = reader.varint() !== 0;
+    else if (tag === TAG_TRACEPARENT) traceparent = readString(reader);
+    else if (tag === TAG_TRACESTATE) tracestate = readString(reader);
     else reader.skip(tag & 7);
   }
-  return { exchangeId, json, exchangeComplete };
+  return { exchangeId, json, exchangeComplete, traceparent, tracestate };
+}
+
+/** A `message` request frame; `trace` is left out rather than set to undefined when there is none. */
+export function messageFrame<Json>(exchangeId: bigint, json: Json, trace: MessageTraceContext | undefined): OpenSessionRequestFrame<Json> {
+  return trace === undefined ? { kind: "message", exchangeId, json } : { kind: "message", exchangeId, json, trace };
+}
+
+/** A message's trace context as the frame holds it: only with a `traceparent`, `tracestate` only when set. */
+export function messageTraceContext(traceparent: string, tracestate: string): MessageTraceContext | undefined {
+  if (traceparent === "") return undefined;
+  return tracestate === "" ? { traceparent } : { traceparent, tracestate };
 }
 
 /**
@@ -445,8 +495,8 @@ export function decodeOpenSessionRequest(bytes: Uint8Array): OpenSessionRequestF
       frame = { kind: "start", ...readStart(bytes, s, e) };
     } else if (tag === TAG_REQUEST_MESSAGE) {
       const [s, e] = reader.lengthDelimited();
-      const { exchangeId, json } = readMessage(bytes, s, e);
-      frame = { kind: "message", exchangeId, json };
+      const { exchangeId, json, traceparent, tracestate } = readMessage(bytes, s, e);
+      frame = messageFrame(exchangeId, json, messageTraceContext(traceparent, tracestate));
     } else reader.skip(tag & 7);
   }
   return frame;
@@ -460,7 +510,8 @@ export function decodeOpenSessionResponse(bytes: Uint8Array): OpenSessionRespons
     const tag = reader.varint();
     if (tag === TAG_RESPONSE_MESSAGE) {
       const [s, e] = reader.lengthDelimited();
-      frame = { kind: "message", ...readMessage(bytes, s, e) };
+      const { exchangeId, json, exchangeComplete } = readMessage(bytes, s, e);
+      frame = { kind: "message", exchangeId, json, exchangeComplete };
     } else if (tag === TAG_RESPONSE_INITIALIZED) {
       const [s, e] = reader.lengthDelimited();
       frame = { kind: "initialized", protocolVersion: readStringMessage(bytes, s, e) };

@@ -8,6 +8,8 @@ import { fixtureServer, repoRoot, startDaemon, waitForRunning, waitUntil, type D
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { connectGatewayClient } from "./helpers/mcp-clients.js";
+import { META } from "../../shared/mcp-modern.js";
+import { MODERN_PROTOCOL_VERSIONS } from "../../shared/mcp-protocol-versions.js";
 import { OTLP_SPAN_KIND, startOtlpCollector, type CollectedSpan } from "./helpers/otlp-collector.js";
 
 /**
@@ -234,6 +236,39 @@ test("tracing on: frontend, daemon and upstream spans join the client's trace; t
   ) as Record<string, unknown>;
   t.is(parseTraceparent(viaSse.traceparent).traceId, sseTraceId);
   t.true(await collector.waitFor((spans) => spans.some((s) => s.traceId === sseTraceId && s.name === "POST /message")), describeSpans(collector.spans));
+
+  // A modern (2026-07-28) request, no session: the frontend's span reaches the daemon beside the body the same way.
+  const modernTraceId = randomBytes(16).toString("hex");
+  const modernSpanId = randomBytes(8).toString("hex");
+  const modern = MODERN_PROTOCOL_VERSIONS[0]!;
+  const modernAnswer = await fetch(mcpUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json", "mcp-protocol-version": modern, "mcp-method": "tools/call", "mcp-name": "meta-echo_meta" },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: {
+        name: "meta-echo_meta",
+        arguments: {},
+        _meta: {
+          [META.protocolVersion]: modern,
+          [META.clientCapabilities]: {},
+          [META.clientInfo]: { name: "modern-trace-client", version: "1.0.0" },
+          traceparent: `00-${modernTraceId}-${modernSpanId}-01`,
+        },
+      },
+    }),
+  });
+  t.is(modernAnswer.status, 200);
+  const viaModern = JSON.parse(resultText(((await modernAnswer.json()) as { result: unknown }).result)) as Record<string, unknown>;
+  t.is(parseTraceparent(viaModern.traceparent).traceId, modernTraceId);
+  t.true(await collector.waitFor((spans) => spans.filter((s) => s.traceId === modernTraceId).length >= 3), describeSpans(collector.spans));
+  const modernFrontend = collector.spans.find((s) => s.traceId === modernTraceId && s.service === "deploystack-gateway-frontend");
+  const modernServer = collector.spans.find((s) => s.traceId === modernTraceId && s.service === "deploystack-gateway" && s.kind === OTLP_SPAN_KIND.server);
+  t.is(modernFrontend?.parentSpanId, modernSpanId);
+  t.is(modernServer?.parentSpanId, modernFrontend?.spanId, "the daemon's span is the frontend's child, not the client's");
+  t.is(modernServer?.attributes["mcp.protocol.version"], modern);
 
   // A client's malformed trace context is ignored (a new trace), never an error; an oversized tracestate is not carried on.
   const malformed = JSON.parse(
