@@ -1,7 +1,8 @@
 /**
  * The daemon's spans (see shared/tracing/request-tracer.ts for the seam and docs/observability.md for the picture):
- * - one SERVER span per MCP request a session serves (the engine's `handle`), a child of the trace context in the
- *   request's `_meta` — the frontend's span when the request came over HTTP, the client's own for `dsctl stdio`;
+ * - one SERVER span per MCP request a session serves (the engine's `handle`), a child of the frontend's span when
+ *   the message came with its context (over HTTP), else of the trace context in the request's `_meta` (the client's
+ *   own, for `dsctl stdio`);
  * - one CLIENT span per request forwarded to a server (the operations' `forward`, beside the observer's count), a
  *   child of the first,
  *   whose context replaces `traceparent`/`tracestate` in the `_meta` the server receives.
