@@ -1,4 +1,4 @@
-// CPU per call of the gateway's tracing code with tracing on: the frontend's POST span (inject, re-encode),
+// CPU per call of the gateway's tracing code with tracing on: the frontend's POST span (and its context for the daemon),
 // the daemon's request span and upstream span with `_meta` injection (not the parsing and writing the gateway does
 // anyway), through the tracer (recorded spans, OpenTelemetry's batch processor and OTLP/HTTP protobuf exporter) sending to a receiver on
 // loopback in a process of its own, so export is counted and the receiver's work is not. In-process, one `tools/call`
@@ -56,10 +56,10 @@ async function run(count) {
     if (i % 20 === 0) await new Promise((resolve) => setImmediate(resolve));
     const res = Object.assign(new EventEmitter(), { statusCode: 200, writableFinished: true });
     // The frontend parses the body anyway (inspect-body.ts); the span's work starts from the parsed value.
-    tracePost({ method: "POST", headers: {} }, res, "/mcp", "/mcp", JSON.parse(body.toString("utf8")));
+    const trace = tracePost({ method: "POST", headers: {} }, res, "/mcp", "/mcp", JSON.parse(body.toString("utf8")));
     // The daemon parses the message and writes the upstream request with or without tracing: not counted here. The
-    // params stand for the parsed message, whose `_meta` holds a frontend span's context.
-    const span = startMcpRequestSpan("tools/call", daemonParams, "2025-11-25", () => "meta-echo_meta");
+    // params stand for the parsed message; the frontend's span context comes beside it (ClientMessage.traceparent).
+    const span = startMcpRequestSpan("tools/call", daemonParams, "2025-11-25", () => "meta-echo_meta", trace);
     // A session's caller: made for one request, with its own \`trace\` field (daemon/mcp/session.ts).
     await serveTraced(span, "tools/call", daemonParams, { capabilities: {}, trace: undefined }, async (caller) => {
       const upstream = startUpstreamSpan(caller, "meta", "tools/call", { ...daemonParams, name: "echo_meta" });
