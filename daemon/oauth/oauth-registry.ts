@@ -88,5 +88,6 @@ export function toUpstreamAuth(oauth: ServerOAuth): UpstreamAuthProvider {
       if (outcome === "unavailable") throw new GatewayError("unavailable", "the authorization server could not be reached to refresh the token");
       return outcome;
     },
+    insufficientScope: (challenge) => oauth.insufficientScope(challenge.wwwAuthenticate),
   };
 }

@@ -79,6 +79,12 @@ export interface ServerOAuth {
    * only once, and one sent before a sign-in is simply sent again.
    */
   unauthorized(challenge: { readonly wwwAuthenticate?: string | null; readonly sentAuthorization?: string }): Promise<UnauthorizedOutcome>;
+  /**
+   * Tells the module the server answered 403 `insufficient_scope` (step-up): the next sign-in asks for the scopes the
+   * server named together with those already granted and configured, so that none is lost ("Scope Selection
+   * Strategy"). Returns the named scope, restricted to scope characters and bounded, for the caller's message.
+   */
+  insufficientScope(wwwAuthenticate: string): string | undefined;
   /** Starts an interactive sign-in (`dsctl servers login`). */
   beginLogin(options?: { readonly timeoutMs?: number; readonly signal?: AbortSignal }): Promise<ServerLoginAttempt>;
   /** Removes the server's tokens from the vault; true when there were any. */
@@ -112,6 +118,33 @@ export interface ServerOAuthDeps {
 }
 
 const defaultLoginTimeoutMs = 5 * 60_000;
+
+/**
+ * A `WWW-Authenticate` challenge's parameters, read by the SDK's parser. Whatever a hostile server writes there, it
+ * never throws out of the transport: characters a `Headers` object refuses are blanked, and anything else it refuses
+ * leaves no parameters.
+ */
+function challengeParams(status: number, wwwAuthenticate: string): ReturnType<typeof extractWWWAuthenticateParams> {
+  try {
+    // What no header value may hold (controls, DEL, beyond Latin-1) separates words like a space would.
+    const value = wwwAuthenticate.replace(/[^\t\x20-\x7e\x80-\xff]/g, " ");
+    return extractWWWAuthenticateParams(new Response(null, { status, headers: { "www-authenticate": value } }));
+  } catch {
+    return {};
+  }
+}
+
+/** The longest scope text a message repeats (a server chooses it). */
+const MAX_SCOPE_TEXT = 200;
+
+/**
+ * The scope tokens of a `scope` value (RFC 6749 §3.3: space-separated, each of %x21 / %x23-5B / %x5D-7E): anything
+ * else a server put there is dropped, so a message or a sign-in request never carries it.
+ */
+function scopeTokens(scope: string | undefined): string[] {
+  if (!scope) return [];
+  return scope.split(" ").filter((token) => token !== "" && token.length <= 128 && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(token)).slice(0, 32);
+}
 
 /** Creates the OAuth side of one remote server. */
 export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
@@ -263,7 +296,7 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
 
     async unauthorized(challenge) {
       if (challenge.wwwAuthenticate) {
-        const params = extractWWWAuthenticateParams(new Response(null, { status: 401, headers: { "www-authenticate": challenge.wwwAuthenticate } }));
+        const params = challengeParams(401, challenge.wwwAuthenticate);
         lastChallenge = { resourceMetadataUrl: params.resourceMetadataUrl, scope: params.scope };
         // More scope is needed (step-up): only a new sign-in can grant it.
         if (params.error === "insufficient_scope") return "needs_auth";
@@ -277,6 +310,20 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
       } catch {
         return "unavailable";
       }
+    },
+
+    insufficientScope(wwwAuthenticate) {
+      const params = challengeParams(403, wwwAuthenticate);
+      const required = scopeTokens(params.scope);
+      const wanted = new Set([...(deps.config.scopes ?? []).flatMap((scope) => scopeTokens(scope)), ...scopeTokens(cached?.scope), ...required]);
+      lastChallenge = {
+        ...(params.resourceMetadataUrl ? { resourceMetadataUrl: params.resourceMetadataUrl } : lastChallenge.resourceMetadataUrl ? { resourceMetadataUrl: lastChallenge.resourceMetadataUrl } : {}),
+        ...(wanted.size > 0 ? { scope: [...wanted].join(" ") } : {}),
+      };
+      // The scope text is the server's: it goes into the caller's error (masked there like any server answer), not the log.
+      logger.info({ server: deps.serverName }, "server wants more scope than the token grants");
+      const named = required.join(" ");
+      return named === "" ? undefined : named.length <= MAX_SCOPE_TEXT ? named : `${named.slice(0, MAX_SCOPE_TEXT)}…`;
     },
 
     async beginLogin(options = {}) {

@@ -28,6 +28,12 @@ export interface UpstreamAuthProvider {
     /** The `Authorization` value the refused request carried: many requests refused with one stale token refresh it once. */
     readonly sentAuthorization?: string;
   }): Promise<"retry" | "needs_auth">;
+  /**
+   * The server answered 403 with `error="insufficient_scope"` (MCP authorization, "Step-Up Authorization Flow"): the
+   * token is good but this request needs more. The provider remembers what the next sign-in must ask for and returns
+   * the scope the server named (cleaned for a message), if any. Only a new sign-in can grant more: nothing is retried.
+   */
+  insufficientScope(challenge: { readonly wwwAuthenticate: string }): string | undefined;
 }
 
 /**
@@ -35,9 +41,25 @@ export interface UpstreamAuthProvider {
  * supervisor turns it into the NEEDS_AUTH state, whose message says which command signs in.
  */
 export class UpstreamNeedsAuthError extends GatewayError {
-  constructor(serverName: string) {
-    super("failed_precondition", `server "${serverName}" needs sign-in: run \`dsctl servers login ${serverName}\``);
+  constructor(serverName: string, message = `server "${serverName}" needs sign-in: run \`dsctl servers login ${serverName}\``) {
+    super("failed_precondition", message);
   }
+}
+
+/**
+ * The server wants more access than the current token grants (a 403 `insufficient_scope`). On a connection that
+ * works, only the request it refused fails — with this message, which names the command that grants the scope —
+ * and the server stays RUNNING; refused while connecting, it is a sign-in the server needs (NEEDS_AUTH).
+ */
+export class UpstreamInsufficientScopeError extends UpstreamNeedsAuthError {
+  constructor(serverName: string, scope: string | undefined) {
+    super(serverName, `server "${serverName}" needs more access for this request${scope ? ` (scope "${scope}")` : ""}: run \`dsctl servers login ${serverName}\` to grant it`);
+  }
+}
+
+/** Whether a `WWW-Authenticate` value is a Bearer challenge with `error="insufficient_scope"` (RFC 6750 §3.1). */
+export function isInsufficientScopeChallenge(wwwAuthenticate: string | undefined): wwwAuthenticate is string {
+  return wwwAuthenticate !== undefined && /^\s*bearer\b/i.test(wwwAuthenticate) && /\berror\s*=\s*"?insufficient_scope\b/i.test(wwwAuthenticate);
 }
 
 /** Redirects followed per request before giving up. */
@@ -128,6 +150,14 @@ export function createRemoteRequester(options: RemoteRequesterOptions): RemoteRe
       let authorization = auth ? await auth.authorization() : undefined;
       for (let attempt = 0; ; attempt++) {
         const response = await exchange(request, authorization);
+        if (response.status === 403 && auth) {
+          const header = response.headers["www-authenticate"];
+          const wwwAuthenticate = Array.isArray(header) ? header.join(", ") : header;
+          if (isInsufficientScopeChallenge(wwwAuthenticate)) {
+            await response.body.dump().catch(() => {});
+            throw new UpstreamInsufficientScopeError(options.serverName, auth.insufficientScope({ wwwAuthenticate }));
+          }
+        }
         if (response.status !== 401) return response;
         await response.body.dump().catch(() => {});
         const header = response.headers["www-authenticate"];

@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from "ava";
 import { Agent } from "undici";
 import { watchCatalog } from "./catalog.js";
 import { createUpstreamConnection, type ManagedUpstreamConnection } from "./connection.js";
-import { createRemoteRequester, type UpstreamAuthProvider } from "./http-request.js";
+import { createRemoteRequester, UpstreamNeedsAuthError, type UpstreamAuthProvider } from "./http-request.js";
 import { createHttpMessageTransport } from "./http-transport.js";
 import { RawJson } from "./raw-json.js";
 import { startRemoteFixture, type RemoteFlavour } from "./testing/remote-fixture.js";
@@ -171,6 +171,7 @@ test("401: the auth provider is asked once to refresh, then the transport ends w
   const calls: string[] = [];
   let token = "stale";
   const auth: UpstreamAuthProvider = {
+    insufficientScope: () => undefined,
     authorization: async () => `Bearer ${token}`,
     unauthorized: async ({ wwwAuthenticate }) => {
       calls.push(`401 ${wwwAuthenticate}`);
@@ -195,6 +196,51 @@ test("401: the auth provider is asked once to refresh, then the transport ends w
   await t.throwsAsync(open(t, `http://127.0.0.1:${address.port}/mcp`, "http", { auth, capture }));
   t.is(capture.transport?.failure?.message, 'server "r" needs sign-in: run `dsctl servers login r`');
   t.true(calls.length >= 2, "the provider heard of the 401 and answered needs_auth");
+});
+
+test("403 insufficient_scope: while connecting it is a sign-in the server needs; on a working connection only the refused request fails", async (t) => {
+  const fixture = await startRemoteFixture(t, "v1-streamable");
+  const { createServer } = await import("node:http");
+  // A guard in front of the fixture: `tools/call` (or, when `everything` is set, every request) needs a scope the token lacks.
+  let everything = true;
+  const guard = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
+    req.on("end", () => {
+      if (req.method === "POST" && (everything || body.includes('"tools/call"'))) {
+        res.writeHead(403, { "www-authenticate": 'Bearer error="insufficient_scope", scope="files:write"' }).end();
+        return;
+      }
+      res.writeHead(307, { location: fixture.url }).end();
+    });
+  });
+  await new Promise<void>((resolve) => guard.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => new Promise<void>((resolve) => guard.close(() => resolve())));
+  const url = `http://127.0.0.1:${(guard.address() as { port: number }).port}/mcp`;
+  const scopes: string[] = [];
+  const auth: UpstreamAuthProvider = {
+    insufficientScope: ({ wwwAuthenticate }) => {
+      scopes.push(wwwAuthenticate);
+      return "files:write";
+    },
+    authorization: async () => "Bearer token",
+    unauthorized: async () => "needs_auth",
+  };
+  const capture: Capture = {};
+  await t.throwsAsync(open(t, url, "http", { auth, capture }));
+  t.is(capture.transport?.failure?.message, 'server "r" needs more access for this request (scope "files:write"): run `dsctl servers login r` to grant it');
+  t.true(capture.transport?.failure instanceof UpstreamNeedsAuthError, "NEEDS_AUTH: nothing works without the scope");
+
+  everything = false;
+  const { connection } = await open(t, url, "http", { auth });
+  const refused = await connection.request("tools/call", { name: "echo", arguments: { text: "x" } }).then(
+    () => "answered",
+    (error: Error) => error.message,
+  );
+  t.regex(refused, /needs more access for this request \(scope "files:write"\): run `dsctl servers login r` to grant it/);
+  t.false(connection.closed.aborted, "the connection stays up");
+  t.true(Array.isArray((await connection.request("tools/list", {})).tools));
+  t.is(scopes.length, 2);
 });
 
 test("TLS is verified: a server whose certificate nobody trusts is unreachable, with the TLS error's code", async (t) => {

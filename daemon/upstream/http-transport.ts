@@ -1,7 +1,7 @@
 import { META } from "../../shared/mcp-modern.js";
 import { GatewayError } from "../errors.js";
 import { readEventStream, readJsonBody, type MessageSink } from "./http-messages.js";
-import { headerValue, UpstreamNeedsAuthError, type RemoteRequester, type RemoteResponse } from "./http-request.js";
+import { headerValue, UpstreamInsufficientScopeError, UpstreamNeedsAuthError, type RemoteRequester, type RemoteResponse } from "./http-request.js";
 import type { JsonRpcMessage } from "./message-transport.js";
 import { createSseMessageTransport, type RemoteMessageTransport } from "./sse-transport.js";
 import type { JsonObject } from "./types.js";
@@ -180,6 +180,12 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
       try {
         response = await requester.send({ method: "POST", url, headers: headersFor(message), body: JSON.stringify(message), signal: controller.signal });
       } catch (error) {
+        // More scope for one request on a working connection: that request fails with the message naming the
+        // command that grants it; the server stays up. While connecting, it is a sign-in the server needs.
+        if (error instanceof UpstreamInsufficientScopeError && confirmed && !own) {
+          if (isRequest) answerWithError(id, error.message);
+          return undefined;
+        }
         if (error instanceof UpstreamNeedsAuthError) {
           fail(error);
           return undefined;

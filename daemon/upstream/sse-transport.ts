@@ -1,6 +1,6 @@
 import { GatewayError } from "../errors.js";
 import { readEventStream } from "./http-messages.js";
-import { headerValue, UpstreamNeedsAuthError, type RemoteRequester } from "./http-request.js";
+import { headerValue, UpstreamInsufficientScopeError, UpstreamNeedsAuthError, type RemoteRequester } from "./http-request.js";
 import type { JsonRpcMessage, MessageTransport } from "./message-transport.js";
 import { sameOrigin } from "./remote-url.js";
 
@@ -116,6 +116,14 @@ export function createSseMessageTransport(options: SseTransportOptions): RemoteM
           body: JSON.stringify(message),
         });
       } catch (error) {
+        // More scope for one request: that request fails with the message; the stream and the rest go on.
+        if (error instanceof UpstreamInsufficientScopeError) {
+          const id = message.id;
+          if (typeof message.method === "string" && (typeof id === "number" || typeof id === "string")) {
+            deliver({ jsonrpc: "2.0", id, error: { code: -32603, message: error.message } });
+            return;
+          }
+        }
         if (error instanceof UpstreamNeedsAuthError) finish(error);
         throw error;
       }

@@ -7,7 +7,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { toJsonString } from "@bufbuild/protobuf";
 import { ServerState } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import { ListServersResponseSchema } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
-import { approveInBrowser, startOAuthFixture, type OAuthFixture } from "../fixtures/oauth/oauth-fixture.js";
+import { approveInBrowser, startOAuthFixture, WRITE_SCOPE, type OAuthFixture } from "../fixtures/oauth/oauth-fixture.js";
 import { createLeakFinder, filesUnder } from "./helpers/canary.js";
 import { repoRoot, startDaemon, tempHome, waitUntil, type DaemonProcess } from "./helpers/daemon-process.js";
 
@@ -252,4 +252,41 @@ test.serial("a token close to its expiry is refreshed before the request goes ou
   t.is(textOf(await client.callTool({ name: echo, arguments: { text: "fresh" } })), "echo: fresh");
   t.true(fixture.refreshCount() >= 1, "refreshed");
   t.is(fixture.unauthorizedCount(), before, "no request went out with a token about to expire");
+});
+
+test.serial("step-up: a call refused with 403 insufficient_scope names the scope and the command, the server stays up, and the next sign-in asks for the scope", async (t) => {
+  const fixture = await startOAuthFixture();
+  t.teardown(() => fixture.close());
+  const home = tempHome(t);
+  const daemon = await startDaemon(t, { home, configPath: writeRemoteTeam(home, fixture) });
+  await waitForState(daemon, "linear", ServerState.NEEDS_AUTH);
+  t.is((await signIn(home, "linear")).run.code, 0);
+  await waitForState(daemon, "linear", ServerState.RUNNING);
+  t.false((fixture.authorizationRequests.at(-1)?.get("scope") ?? "").includes(WRITE_SCOPE), "the first sign-in did not ask for it");
+
+  const client = await gatewayClient(daemon, "ide-token");
+  t.teardown(() => client.close());
+  const names = (await client.listTools()).tools.map((tool) => tool.name);
+  const write = names.find((name) => name.endsWith("write"))!;
+  const echo = names.find((name) => name.endsWith("echo"))!;
+
+  // The token lacks the scope: this call fails with a message naming the scope and the command; nothing else does.
+  const refused = await client.callTool({ name: write, arguments: { text: "x" } }).then(
+    (result) => (result.isError ? textOf(result) : "succeeded"),
+    (error: Error) => error.message,
+  );
+  t.is(fixture.insufficientScopeCount(), 1, "refused once, not retried");
+  t.regex(refused, new RegExp(`server "linear" needs more access for this request \\(scope "${WRITE_SCOPE}"\\): run \`dsctl servers login linear\``));
+  t.is((await stateOf(daemon, "linear")).state, ServerState.RUNNING);
+  t.is(textOf(await client.callTool({ name: echo, arguments: { text: "still" } })), "echo: still");
+
+  // Signing in again asks for the scope the server named beside the ones granted; then the call goes through.
+  t.is((await signIn(home, "linear")).run.code, 0);
+  t.true((fixture.authorizationRequests.at(-1)?.get("scope") ?? "").split(" ").includes(WRITE_SCOPE));
+  await waitForState(daemon, "linear", ServerState.RUNNING);
+  const retried = await waitUntil(async () => {
+    const result = await client.callTool({ name: write, arguments: { text: "y" } }).catch(() => undefined);
+    return result !== undefined && !result.isError && textOf(result) === "wrote: y";
+  }, 30_000);
+  t.true(retried, "the call succeeds with the new token");
 });
