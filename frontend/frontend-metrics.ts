@@ -9,6 +9,7 @@
  */
 import type { Registry } from "prom-client";
 import { hopTiming } from "../shared/hop-timing.js";
+import { EVENT_LOOP_SAMPLE_MS } from "../shared/process-metrics.js";
 
 /** The exposition's content type (Prometheus text format 0.0.4). */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -31,7 +32,7 @@ interface OwnMetrics {
 async function createOwnMetrics(): Promise<OwnMetrics> {
   const { collectDefaultMetrics, Gauge, Histogram, Registry } = await import("prom-client");
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "deploystack_gateway_frontend_" });
+  collectDefaultMetrics({ register: registry, prefix: "deploystack_gateway_frontend_", eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   const daemonUp = new Gauge({
     name: "deploystack_gateway_frontend_daemon_up",
     help: "1 when the daemon answered the frontend's last metrics request, else 0 (its metrics are then missing).",

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { prepareMcpHub, startGateway } from "./contenders.mjs";
-import { httpAnswers, readJsonLine, rssKiB, spawnTracked, stopTracked, waitFor } from "./proc.mjs";
+import { cpuMicros, httpAnswers, readJsonLine, rssKiB, spawnTracked, stopTracked, waitFor } from "./proc.mjs";
 import { openSseSession, openStreamableHttpSession } from "./sessions.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -131,6 +131,24 @@ export function gatewayRss(instance) {
   return { daemon: sum(roles.daemon), frontend: sum(roles.frontend), watchdog: sum(roles.watchdog), other: sum(roles.other) };
 }
 
+/** How long idle CPU is measured: long enough that the kernel's 10 ms accounting ticks move the figure by 1 ms/s at most. */
+const IDLE_CPU_MS = 10000;
+/** How long the processes are left alone first: what opening sessions leaves to do (collection) is not idleness. */
+const IDLE_SETTLE_MS = 5000;
+
+/**
+ * CPU milliseconds per second the daemon and the frontend spend doing nothing, over `IDLE_CPU_MS` after `settleMs`:
+ * what a gateway left running for weeks costs a laptop (timers that wake an idle process add up here).
+ */
+async function idleCpu(instance, settleMs = IDLE_SETTLE_MS) {
+  await sleep(settleMs);
+  const roles = instance.roles();
+  const sum = (pids) => pids.reduce((total, pid) => total + cpuMicros(pid), 0);
+  const before = { daemon: sum(roles.daemon), frontend: sum(roles.frontend) };
+  await sleep(IDLE_CPU_MS);
+  return { daemon: (sum(roles.daemon) - before.daemon) / IDLE_CPU_MS, frontend: (sum(roles.frontend) - before.frontend) / IDLE_CPU_MS };
+}
+
 /** Opens `count` sessions in batches (as many IDEs would), keeping them open; returns them. */
 async function openIdleSessions(open, count) {
   const opened = [];
@@ -165,8 +183,15 @@ export async function runGatewayMemory(paths, { sessions, log }) {
     await sleep(1500);
     const loaded = gatewayRss(instance);
     log?.(`gateway memory: ${sessions} idle sessions open`);
+    // CPU after memory, so that the waits do not move the memory figures (V8 gives memory back while idle).
+    // Opening hundreds of sessions leaves collection work for a good ten seconds (measured): wait it out.
+    const withSessionsCpuMsPerS = await idleCpu(instance, 3 * IDLE_SETTLE_MS);
+    await closeSessions(opened);
+    opened = [];
+    const idleCpuMsPerS = await idleCpu(instance, 2 * IDLE_SETTLE_MS);
+    log?.("gateway idle CPU measured");
     const perSessionKiB = (loaded.daemon + loaded.frontend - idle.daemon - idle.frontend) / sessions;
-    result = { sessions, idleKiB: idle, withSessionsKiB: loaded, perSessionKiB };
+    result = { sessions, idleKiB: idle, withSessionsKiB: loaded, perSessionKiB, idleCpuMsPerS, withSessionsCpuMsPerS };
   } finally {
     await closeSessions(opened);
     await instance.stop();

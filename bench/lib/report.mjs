@@ -139,11 +139,17 @@ export function renderMarkdown(results) {
   }
   const gm = scenarios.gatewayMemory;
   if (gm) {
-    out.push(`### Gateway memory with ${gm.sessions} idle sessions`);
+    out.push(`### Gateway memory and idle CPU with ${gm.sessions} idle sessions`);
+    const withCpu = gm.idleCpuMsPerS !== undefined;
     out.push(
       table(
-        ["process", "idle MiB", `${gm.sessions} sessions MiB`],
-        ["daemon", "frontend"].map((role) => [role, fmt(kib2mib(gm.idleKiB[role]), 1), fmt(kib2mib(gm.withSessionsKiB[role]), 1)]),
+        ["process", "idle MiB", `${gm.sessions} sessions MiB`, ...(withCpu ? ["idle CPU ms/s", `${gm.sessions} sessions CPU ms/s`] : [])],
+        ["daemon", "frontend"].map((role) => [
+          role,
+          fmt(kib2mib(gm.idleKiB[role]), 1),
+          fmt(kib2mib(gm.withSessionsKiB[role]), 1),
+          ...(withCpu ? [fmt(gm.idleCpuMsPerS[role], 1), fmt(gm.withSessionsCpuMsPerS[role], 1)] : []),
+        ]),
       ),
     );
     out.push(

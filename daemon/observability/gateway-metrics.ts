@@ -11,6 +11,7 @@
  * scraped, at no cost per call.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { EVENT_LOOP_SAMPLE_MS } from "../../shared/process-metrics.js";
 import type { CallOperation, CallOutcome, ClientEra, SessionTransportLabel } from "./call-record.js";
 
 /** The label value for a tool outside the exposed catalog, or a server that is not configured. */
@@ -87,7 +88,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
       entry.pending = 0;
     }
   }
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "deploystack_gateway_daemon_" });
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "deploystack_gateway_daemon_", eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
 
   const toolCalls = new Counter({
     name: "deploystack_gateway_tool_calls_total",
