@@ -1,4 +1,4 @@
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { spawn } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -7,7 +7,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { toJsonString } from "@bufbuild/protobuf";
 import { ServerState } from "../../gen/deploystack/gateway/v1/server_pb.js";
 import { ListServersResponseSchema } from "../../gen/deploystack/gateway/v1/server_service_pb.js";
-import { approveInBrowser, startOAuthFixture, WRITE_SCOPE, type OAuthFixture } from "../fixtures/oauth/oauth-fixture.js";
+import { approveInBrowser, startOAuthFixture, WRITE_SCOPE, type OAuthFixture, type OAuthFixtureOptions } from "../fixtures/oauth/oauth-fixture.js";
 import { createLeakFinder, filesUnder } from "./helpers/canary.js";
 import { repoRoot, startDaemon, tempHome, waitUntil, type DaemonProcess } from "./helpers/daemon-process.js";
 
@@ -78,6 +78,18 @@ async function stateOf(daemon: DaemonProcess, name: string): Promise<{ state: Se
 async function waitForState(daemon: DaemonProcess, name: string, state: ServerState): Promise<void> {
   const reached = await waitUntil(async () => (await stateOf(daemon, name)).state === state, 60_000);
   if (!reached) throw new Error(`server "${name}" did not reach ${ServerState[state]} (now ${ServerState[(await stateOf(daemon, name)).state]})\n${daemon.stderr()}`);
+}
+
+/** A daemon whose remote server (the fixture's) is signed in and RUNNING: the starting point of several tests. */
+async function signedInDaemon(t: ExecutionContext, options: OAuthFixtureOptions = {}): Promise<{ fixture: OAuthFixture; home: string; daemon: DaemonProcess }> {
+  const fixture = await startOAuthFixture(options);
+  t.teardown(() => fixture.close());
+  const home = tempHome(t);
+  const daemon = await startDaemon(t, { home, configPath: writeRemoteTeam(home, fixture) });
+  await waitForState(daemon, "linear", ServerState.NEEDS_AUTH);
+  t.is((await signIn(home, "linear")).run.code, 0);
+  await waitForState(daemon, "linear", ServerState.RUNNING);
+  return { fixture, home, daemon };
 }
 
 /** An MCP client of the gateway that sends its own (IDE) bearer token, which must never reach the upstream. */
@@ -236,13 +248,7 @@ test.serial("login and logout of a server without oauth: are refused with a clea
 
 test.serial("a token close to its expiry is refreshed before the request goes out: no 401 at all", async (t) => {
   // 62 s tokens are inside the gateway's 60 s refresh margin two seconds after they are issued.
-  const fixture = await startOAuthFixture({ accessTokenTtlSeconds: 62 });
-  t.teardown(() => fixture.close());
-  const home = tempHome(t);
-  const daemon = await startDaemon(t, { home, configPath: writeRemoteTeam(home, fixture) });
-  await waitForState(daemon, "linear", ServerState.NEEDS_AUTH);
-  t.is((await signIn(home, "linear")).run.code, 0);
-  await waitForState(daemon, "linear", ServerState.RUNNING);
+  const { fixture, daemon } = await signedInDaemon(t, { accessTokenTtlSeconds: 62 });
   const before = fixture.unauthorizedCount();
   await new Promise((resolve) => setTimeout(resolve, 2_500));
   const client = await gatewayClient(daemon, "ide-token");
@@ -255,13 +261,7 @@ test.serial("a token close to its expiry is refreshed before the request goes ou
 });
 
 test.serial("step-up: a call refused with 403 insufficient_scope names the scope and the command, the server stays up, and the next sign-in asks for the scope", async (t) => {
-  const fixture = await startOAuthFixture();
-  t.teardown(() => fixture.close());
-  const home = tempHome(t);
-  const daemon = await startDaemon(t, { home, configPath: writeRemoteTeam(home, fixture) });
-  await waitForState(daemon, "linear", ServerState.NEEDS_AUTH);
-  t.is((await signIn(home, "linear")).run.code, 0);
-  await waitForState(daemon, "linear", ServerState.RUNNING);
+  const { fixture, home, daemon } = await signedInDaemon(t);
   t.false((fixture.authorizationRequests.at(-1)?.get("scope") ?? "").includes(WRITE_SCOPE), "the first sign-in did not ask for it");
 
   const client = await gatewayClient(daemon, "ide-token");
