@@ -57,9 +57,9 @@ export class UpstreamInsufficientScopeError extends UpstreamNeedsAuthError {
   }
 }
 
-/** Whether a `WWW-Authenticate` value is a Bearer challenge with `error="insufficient_scope"` (RFC 6750 §3.1). */
-export function isInsufficientScopeChallenge(wwwAuthenticate: string | undefined): wwwAuthenticate is string {
-  return wwwAuthenticate !== undefined && /^\s*bearer\b/i.test(wwwAuthenticate) && /\berror\s*=\s*"?insufficient_scope\b/i.test(wwwAuthenticate);
+/** Whether a `WWW-Authenticate` value holds a Bearer challenge with `error="insufficient_scope"` (RFC 6750 §3.1). */
+function isInsufficientScopeChallenge(wwwAuthenticate: string | undefined): wwwAuthenticate is string {
+  return wwwAuthenticate !== undefined && /\bbearer\b/i.test(wwwAuthenticate) && /\berror\s*=\s*"?insufficient_scope\b/i.test(wwwAuthenticate);
 }
 
 /** Redirects followed per request before giving up. */
