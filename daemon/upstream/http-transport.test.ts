@@ -198,12 +198,19 @@ test("401: the auth provider is asked once to refresh, then the transport ends w
   t.true(calls.length >= 2, "the provider heard of the 401 and answered needs_auth");
 });
 
-test("403 insufficient_scope: while connecting it is a sign-in the server needs; on a working connection only the refused request fails", async (t) => {
+test("403 insufficient_scope: while connecting it is a sign-in the server needs; on a working connection only the refused request (or the listening stream) fails", async (t) => {
   const fixture = await startRemoteFixture(t, "v1-streamable");
   const { createServer } = await import("node:http");
-  // A guard in front of the fixture: `tools/call` (or, when `everything` is set, every request) needs a scope the token lacks.
+  // A guard in front of the fixture: `tools/call` and the GET stream (or, when `everything` is set, every request) need a
+  // scope the token lacks.
   let everything = true;
+  let refusedListening = 0;
   const guard = createServer((req, res) => {
+    if (req.method === "GET") {
+      refusedListening++;
+      res.writeHead(403, { "www-authenticate": 'Bearer error="insufficient_scope", scope="events:read"' }).end();
+      return;
+    }
     let body = "";
     req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
     req.on("end", () => {
@@ -233,6 +240,7 @@ test("403 insufficient_scope: while connecting it is a sign-in the server needs;
 
   everything = false;
   const { connection } = await open(t, url, "http", { auth });
+  t.true(await waitFor(() => refusedListening > 0), "the listening stream was asked for and refused");
   const refused = await connection.request("tools/call", { name: "echo", arguments: { text: "x" } }).then(
     () => "answered",
     (error: Error) => error.message,
@@ -240,7 +248,7 @@ test("403 insufficient_scope: while connecting it is a sign-in the server needs;
   t.regex(refused, /needs more access for this request \(scope "files:write"\): run `dsctl servers login r` to grant it/);
   t.false(connection.closed.aborted, "the connection stays up");
   t.true(Array.isArray((await connection.request("tools/list", {})).tools));
-  t.is(scopes.length, 2);
+  t.is(scopes.length, 2 + refusedListening);
 });
 
 test("TLS is verified: a server whose certificate nobody trusts is unreachable, with the TLS error's code", async (t) => {

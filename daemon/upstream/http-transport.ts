@@ -308,6 +308,11 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
           response = await requester.send({ method: "GET", url, headers, signal: controller.signal });
         } catch (error) {
           if (controller.signal.aborted) return;
+          if (error instanceof UpstreamInsufficientScopeError) {
+            // More scope just to listen: do without the stream, as for any other refusal below; requests still work.
+            if (getStream === controller) getStream = undefined;
+            return;
+          }
           if (error instanceof UpstreamNeedsAuthError) return fail(error);
           return fail(new GatewayError("unavailable", `${quoted} is unreachable: ${describeNetworkError(error)}`, { cause: error }));
         }
