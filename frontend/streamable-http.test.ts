@@ -1,4 +1,5 @@
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
+import type { IncomingMessage } from "node:http";
 import { type ScriptedDaemon, startScriptedDaemon } from "./testing/scripted-daemon.js";
 import { SseReader, type TestFrontend, initializeBody, initializeSession, mcpHeaders, open, send, startTestFrontend, waitFor } from "./testing/harness.js";
 import { SESSION_ID_PATTERN } from "./session/session-id.js";
@@ -310,6 +311,20 @@ test("a client disconnecting mid-stream harms nothing: the session keeps working
   t.deepEqual(JSON.parse(ok.body), { jsonrpc: "2.0", id: 2, result: {} });
 });
 
+/**
+ * A POST to the daemon's held `slow` method: its SSE headers and a keep-alive come while the call is held, then,
+ * once released, its one answer.
+ */
+async function keepAliveThenAnswer(t: ExecutionContext, res: IncomingMessage, daemon: ScriptedDaemon): Promise<void> {
+  t.is(res.statusCode, 200, "headers came before the answer");
+  const stream = new SseReader(res);
+  t.is((await stream.next())?.comment, "keepalive");
+  await waitFor(() => daemon.control.held === 1);
+  daemon.control.release();
+  const rest = (await stream.rest()).filter((e) => e.comment === undefined);
+  t.deepEqual(rest.map((e) => JSON.parse(e.data)), [{ jsonrpc: "2.0", id: 1, result: { slow: true } }]);
+}
+
 test("an older client's slow POST gets its SSE headers (and keep-alives) after one keep-alive interval, then the answer", async (t) => {
   const { daemon, fe } = await setup(t, { keepAliveMs: 30 });
   const sid = await initializeSession(fe.port, "2025-06-18");
@@ -318,13 +333,7 @@ test("an older client's slow POST gets its SSE headers (and keep-alives) after o
     headers: mcpHeaders(fe.port, { "mcp-session-id": sid, "mcp-protocol-version": "2025-06-18" }),
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "slow" }),
   });
-  t.is(res.statusCode, 200, "headers came before the answer");
-  const stream = new SseReader(res);
-  t.is((await stream.next())?.comment, "keepalive");
-  await waitFor(() => daemon.control.held === 1);
-  daemon.control.release();
-  const rest = (await stream.rest()).filter((e) => e.comment === undefined);
-  t.deepEqual(rest.map((e) => JSON.parse(e.data)), [{ jsonrpc: "2.0", id: 1, result: { slow: true } }]);
+  await keepAliveThenAnswer(t, res, daemon);
 });
 
 test("a modern (stateless) slow POST gets its SSE headers and keep-alives after one keep-alive interval, then the answer", async (t) => {
@@ -335,12 +344,6 @@ test("a modern (stateless) slow POST gets its SSE headers and keep-alives after 
   };
   const modernHeaders = (method: string) => mcpHeaders(fe.port, { "mcp-protocol-version": "2026-07-28", "mcp-method": method });
   const res = await open(fe.port, { method: "POST", headers: modernHeaders("slow"), body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "slow", params: { _meta: meta } }) });
-  t.is(res.statusCode, 200, "headers came before the answer");
   t.is(res.headers["content-type"], "text/event-stream");
-  const stream = new SseReader(res);
-  t.is((await stream.next())?.comment, "keepalive");
-  await waitFor(() => daemon.control.held === 1);
-  daemon.control.release();
-  const rest = (await stream.rest()).filter((e) => e.comment === undefined);
-  t.deepEqual(rest.map((e) => JSON.parse(e.data)), [{ jsonrpc: "2.0", id: 1, result: { slow: true } }]);
+  await keepAliveThenAnswer(t, res, daemon);
 });
