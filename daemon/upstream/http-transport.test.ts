@@ -303,6 +303,45 @@ test("HTTP+SSE: an endpoint on another origin is refused (messages carry the cre
   t.false(posted);
 });
 
+test("HTTP+SSE, 403 insufficient_scope: a refused request fails with the message, a refused notification is dropped, the stream goes on", async (t) => {
+  const fixture = await startRemoteFixture(t, "v1-sse");
+  const { createServer, request } = await import("node:http");
+  // A front that forwards everything to the fixture (its endpoint is a path, so messages come back here), except that
+  // `tools/call` and `notifications/initialized` need a scope the token lacks.
+  const front = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      if (req.method === "POST" && /"(tools\/call|notifications\/initialized)"/.test(body.toString())) {
+        res.writeHead(403, { "www-authenticate": 'Bearer error="insufficient_scope", scope="files:write"' }).end();
+        return;
+      }
+      const target = new URL(fixture.url);
+      const forwarded = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      forwarded.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => {
+    front.closeAllConnections();
+    return new Promise<void>((resolve) => front.close(() => resolve()));
+  });
+  const auth: UpstreamAuthProvider = { insufficientScope: () => "files:write", authorization: async () => "Bearer token", unauthorized: async () => "needs_auth" };
+  const url = `http://127.0.0.1:${(front.address() as { port: number }).port}${new URL(fixture.url).pathname}`;
+  const { connection } = await open(t, url, "sse", { auth });
+  const refused = await connection.request("tools/call", { name: "echo", arguments: { text: "x" } }).then(
+    () => "answered",
+    (error: Error) => error.message,
+  );
+  t.regex(refused, /needs more access for this request \(scope "files:write"\): run `dsctl servers login r` to grant it/);
+  t.false(connection.closed.aborted, "the connection stays up");
+  t.true(Array.isArray((await connection.request("tools/list", {})).tools));
+});
+
 test("auto: a legacy server that refuses the probe with a bare 400 (no JSON-RPC body) is still spoken to over Streamable HTTP", async (t) => {
   const fixture = await startRemoteFixture(t, "v1-streamable");
   const { createServer, request } = await import("node:http");

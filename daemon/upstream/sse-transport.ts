@@ -116,13 +116,14 @@ export function createSseMessageTransport(options: SseTransportOptions): RemoteM
           body: JSON.stringify(message),
         });
       } catch (error) {
-        // More scope for one request: that request fails with the message; the stream and the rest go on.
+        // More scope for one message: a request fails with the message (a notification or a response is dropped);
+        // the stream and the rest go on.
         if (error instanceof UpstreamInsufficientScopeError) {
           const id = message.id;
           if (typeof message.method === "string" && (typeof id === "number" || typeof id === "string")) {
             deliver({ jsonrpc: "2.0", id, error: { code: -32603, message: error.message } });
-            return;
           }
+          return;
         }
         if (error instanceof UpstreamNeedsAuthError) finish(error);
         throw error;
