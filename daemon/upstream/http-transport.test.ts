@@ -59,6 +59,49 @@ async function waitFor(condition: () => boolean, ms = 30_000): Promise<boolean> 
   return true;
 }
 
+/**
+ * A front on loopback that forwards every request to `fixtureUrl`'s server, unless `refuse` answers it first (it gets
+ * the request and its whole body, and returns true once it has answered). Returns the front's origin.
+ */
+async function startFront(
+  t: ExecutionContext,
+  fixtureUrl: string,
+  refuse: (req: import("node:http").IncomingMessage, body: string, res: import("node:http").ServerResponse) => boolean,
+): Promise<string> {
+  const { createServer, request } = await import("node:http");
+  const target = new URL(fixtureUrl);
+  const front = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      if (refuse(req, body.toString(), res)) return;
+      const forwarded = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      forwarded.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => {
+    front.closeAllConnections();
+    return new Promise<void>((resolve) => front.close(() => resolve()));
+  });
+  return `http://127.0.0.1:${(front.address() as { port: number }).port}`;
+}
+
+/** On a working connection whose server wants more scope for `tools/call`: that call fails naming the scope and the command, nothing else. */
+async function onlyTheCallRefused(t: ExecutionContext, connection: ManagedUpstreamConnection): Promise<void> {
+  const refused = await connection.request("tools/call", { name: "echo", arguments: { text: "x" } }).then(
+    () => "answered",
+    (error: Error) => error.message,
+  );
+  t.regex(refused, /needs more access for this request \(scope "files:write"\): run `dsctl servers login r` to grant it/);
+  t.false(connection.closed.aborted, "the connection stays up");
+  t.true(Array.isArray((await connection.request("tools/list", {})).tools));
+}
+
 const expected: Record<RemoteFlavour, { era: "legacy" | "modern"; flavour: string }> = {
   "v1-streamable": { era: "legacy", flavour: "streamable-http" },
   "v1-sse": { era: "legacy", flavour: "sse" },
@@ -247,13 +290,7 @@ test("403 insufficient_scope: while connecting it is a sign-in the server needs;
   everything = false;
   const { connection } = await open(t, url, "http", { auth });
   t.true(await waitFor(() => refusedListening > 0), "the listening stream was asked for and refused");
-  const refused = await connection.request("tools/call", { name: "echo", arguments: { text: "x" } }).then(
-    () => "answered",
-    (error: Error) => error.message,
-  );
-  t.regex(refused, /needs more access for this request \(scope "files:write"\): run `dsctl servers login r` to grant it/);
-  t.false(connection.closed.aborted, "the connection stays up");
-  t.true(Array.isArray((await connection.request("tools/list", {})).tools));
+  await onlyTheCallRefused(t, connection);
   t.is(scopes.length, 2 + refusedListening);
 });
 
@@ -305,70 +342,27 @@ test("HTTP+SSE: an endpoint on another origin is refused (messages carry the cre
 
 test("HTTP+SSE, 403 insufficient_scope: a refused request fails with the message, a refused notification is dropped, the stream goes on", async (t) => {
   const fixture = await startRemoteFixture(t, "v1-sse");
-  const { createServer, request } = await import("node:http");
-  // A front that forwards everything to the fixture (its endpoint is a path, so messages come back here), except that
+  // Everything goes to the fixture (its endpoint is a path, so messages come back through the front), except that
   // `tools/call` and `notifications/initialized` need a scope the token lacks.
-  const front = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      if (req.method === "POST" && /"(tools\/call|notifications\/initialized)"/.test(body.toString())) {
-        res.writeHead(403, { "www-authenticate": 'Bearer error="insufficient_scope", scope="files:write"' }).end();
-        return;
-      }
-      const target = new URL(fixture.url);
-      const forwarded = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      forwarded.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
-  t.teardown(() => {
-    front.closeAllConnections();
-    return new Promise<void>((resolve) => front.close(() => resolve()));
+  const origin = await startFront(t, fixture.url, (req, body, res) => {
+    if (req.method !== "POST" || !/"(tools\/call|notifications\/initialized)"/.test(body)) return false;
+    res.writeHead(403, { "www-authenticate": 'Bearer error="insufficient_scope", scope="files:write"' }).end();
+    return true;
   });
   const auth: UpstreamAuthProvider = { insufficientScope: () => "files:write", authorization: async () => "Bearer token", unauthorized: async () => "needs_auth" };
-  const url = `http://127.0.0.1:${(front.address() as { port: number }).port}${new URL(fixture.url).pathname}`;
-  const { connection } = await open(t, url, "sse", { auth });
-  const refused = await connection.request("tools/call", { name: "echo", arguments: { text: "x" } }).then(
-    () => "answered",
-    (error: Error) => error.message,
-  );
-  t.regex(refused, /needs more access for this request \(scope "files:write"\): run `dsctl servers login r` to grant it/);
-  t.false(connection.closed.aborted, "the connection stays up");
-  t.true(Array.isArray((await connection.request("tools/list", {})).tools));
+  const { connection } = await open(t, `${origin}${new URL(fixture.url).pathname}`, "sse", { auth });
+  await onlyTheCallRefused(t, connection);
 });
 
 test("auto: a legacy server that refuses the probe with a bare 400 (no JSON-RPC body) is still spoken to over Streamable HTTP", async (t) => {
   const fixture = await startRemoteFixture(t, "v1-streamable");
-  const { createServer, request } = await import("node:http");
   // A front that answers any request without a session other than initialize with a plain-text 400.
-  const front = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      if (req.method === "POST" && !req.headers["mcp-session-id"] && !body.toString().includes('"initialize"')) {
-        res.writeHead(400, { "content-type": "text/plain" }).end("Bad Request: No valid session ID provided");
-        return;
-      }
-      const target = new URL(fixture.url);
-      const forwarded = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      forwarded.end(body);
-    });
+  const origin = await startFront(t, fixture.url, (req, body, res) => {
+    if (req.method !== "POST" || req.headers["mcp-session-id"] || body.includes('"initialize"')) return false;
+    res.writeHead(400, { "content-type": "text/plain" }).end("Bad Request: No valid session ID provided");
+    return true;
   });
-  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
-  t.teardown(() => {
-    front.closeAllConnections();
-    return new Promise<void>((resolve) => front.close(() => resolve()));
-  });
-  const { connection, flavour } = await open(t, `http://127.0.0.1:${(front.address() as { port: number }).port}/mcp`);
+  const { connection, flavour } = await open(t, `${origin}/mcp`);
   t.is(connection.identity.era, "legacy");
   t.is(flavour(), "streamable-http");
   t.is(text(await connection.request("tools/call", { name: "echo", arguments: { text: "ok" } })), "ok");
