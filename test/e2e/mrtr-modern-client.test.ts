@@ -67,7 +67,9 @@ test.serial("a modern client answers a legacy server's elicitation, sampling and
   t.regex(text(elicited), /Barbara/);
   const sampled = await client.callTool({ name: "everything-trigger-sampling-request", arguments: { prompt: "hello", maxTokens: 20 } });
   t.regex(text(sampled), /"text": "re: [^"]*hello"/);
-  t.is(seen.length, 2);
+  // server-everything also asks for roots on its own schedule; one such request that lands during one of these calls
+  // is answered by this client (the gateway asks the caller), so it may or may not be in `seen`.
+  t.deepEqual(seen.filter((entry) => entry !== "roots").map((entry) => entry.split(" ")[0]), ["elicit", "sample"]);
 });
 
 test.serial("a modern client and a modern server: the server's own InputRequiredResult rounds pass through", async (t) => {
