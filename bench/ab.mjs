@@ -3,7 +3,11 @@
 //
 //   node bench/ab.mjs [--setting default|off|traces|traces-unsampled] [--client legacy|modern|raw-legacy|raw-modern|direct]
 //                     [--upstream stdio|remote] [--sessions N] [--seconds S]
-//                     [--profile daemon|frontend --out FILE.cpuprofile] [--hops]
+//                     [--profile daemon|frontend --out FILE.cpuprofile] [--hops] [--rate CALLS_PER_SECOND]
+//
+// Without --rate every session calls back to back (closed loop: a costlier setting also loses batching, which raises
+// its CPU per call again); with --rate the sessions together are paced to that many calls a second, so two settings
+// are compared doing the same work at the same pace (choose a rate both reach).
 //   → {"setting":…,"client":…,"sessions":N,"calls":…,"callsPerSecond":…,"cpuUsPerCall":{"daemon":…,"frontend":…,"own":…},"p50Us":…}
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -24,6 +28,7 @@ const { values } = parseArgs({
     profile: { type: "string" },
     hops: { type: "boolean", default: false },
     out: { type: "string" },
+    rate: { type: "string" },
   },
 });
 installCleanupHooks();
@@ -62,12 +67,22 @@ const open = () =>
 const sessions = await Promise.all(Array.from({ length: Number(values.sessions) }, open));
 const echo = (await sessions[0].listTools()).find((tool) => tool.name.endsWith("echo")).name;
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function load(ms, latencies) {
-  const deadline = performance.now() + ms;
+  const begin = performance.now();
+  const deadline = begin + ms;
+  // --rate: session i makes its k-th call at begin + (k + i / n) × n / rate (a late call goes at once).
+  const intervalMs = values.rate ? (sessions.length * 1000) / Number(values.rate) : 0;
   let calls = 0;
   await Promise.all(
     sessions.map(async (session, index) => {
-      while (performance.now() < deadline) {
+      for (let k = 0; performance.now() < deadline; k++) {
+        if (intervalMs > 0) {
+          const due = begin + (k + index / sessions.length) * intervalMs;
+          if (due >= deadline) break;
+          const wait = due - performance.now();
+          if (wait > 0) await sleep(wait);
+        }
         const text = `s${index}-${calls}`;
         const started = performance.now();
         const result = await session.call(echo, { text });

@@ -232,7 +232,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     if (tracing) {
       // Loaded only now, and only when on (nothing of OpenTelemetry is imported otherwise); never fatal.
-      await startTracing(tracing, "daemon", gatewayVersion).then(
+      await startTracing(tracing, gatewayVersion).then(
         () => logger.info({ endpoint: new URL(tracing.tracesUrl).origin }, "tracing on: spans are exported over OTLP/HTTP"),
         (error: unknown) => logger.error({ err: String(error) }, "tracing could not start; continuing without it"),
       );
@@ -375,7 +375,6 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         ...(settings.sessionInitTimeoutMs !== undefined ? { sessionInitTimeoutMs: settings.sessionInitTimeoutMs } : {}),
         ...settings.http,
         hopTimingDir: hopTiming.dir,
-        ...(tracing ? { tracing } : {}),
       },
       onProcess: (event, pid) => tracked.trackProcessGroup(event, pid),
       onChange: () => {

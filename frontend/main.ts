@@ -13,7 +13,6 @@ import { createFrontendServer } from "./http/server.js";
 import { systemClock } from "./session/clock.js";
 import { SessionRegistry } from "./session/session-registry.js";
 import { parseFrontendConfig, sessionLimitsOf } from "./settings.js";
-import { startTracing, stopTracing } from "../shared/tracing/request-tracer.js";
 import { gatewayVersion } from "../shared/version.js";
 
 /**
@@ -72,18 +71,11 @@ function main(): void {
     logger.error({ err: String(error) }, "cannot listen");
     process.exit(1);
   });
-  // Tracing (when the daemon turned it on) is loaded before the first request can arrive; a failure leaves it off.
-  const tracingReady = startTracing(settings.tracing, "frontend", gatewayVersion).catch((error: unknown) => {
-    logger.error({ err: String(error) }, "tracing could not start; continuing without it");
-    return false;
+  server.listen({ host: settings.host, port: settings.port }, () => {
+    listeningPort = (server.address() as AddressInfo | null)?.port;
+    process.stdout.write(formatListeningLine(port()));
+    logger.info({ host: settings.host, port: port(), controlSocket }, "frontend listening");
   });
-  void tracingReady.then(() =>
-    server.listen({ host: settings.host, port: settings.port }, () => {
-      listeningPort = (server.address() as AddressInfo | null)?.port;
-      process.stdout.write(formatListeningLine(port()));
-      logger.info({ host: settings.host, port: port(), controlSocket }, "frontend listening");
-    }),
-  );
 
   const stop = (signal: string): void => {
     if (shutdown.signal.aborted) return;
@@ -96,8 +88,7 @@ function main(): void {
     server.close(() => {
       metrics.close();
       daemon.close();
-      // The last spans are sent first (bounded, within the exit timer above).
-      void stopTracing().finally(() => process.exit(0));
+      process.exit(0);
     });
     server.closeAllConnections();
   };

@@ -1,7 +1,6 @@
 import { FRONTEND_CONFIG_ENV, type FrontendProcessConfig } from "../shared/frontend-contract.js";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits, checkHttpLimits } from "../shared/http-limits.js";
 import type { SessionLimits } from "./session/session.js";
-import { checkTracingSettings } from "../shared/tracing/tracing-settings.js";
 
 /**
  * The frontend's configuration: the process contract with the daemon (shared/frontend-contract.ts)
@@ -39,7 +38,6 @@ export const DEFAULT_SETTINGS: FrontendSettings = {
   keepAliveMs: 15_000,
   replayMaxEvents: 512,
   hopTimingDir: "",
-  tracing: undefined,
   replayMaxBytes: 2 * 1024 * 1024,
 };
 
@@ -85,7 +83,7 @@ export function resolveSettings(raw: Partial<Record<keyof FrontendSettings, unkn
   integer("replayMaxEvents", s.replayMaxEvents, 0, 1_000_000);
   integer("replayMaxBytes", s.replayMaxBytes, 0, 1024 * 1024 * 1024);
   if (typeof s.hopTimingDir !== "string") throw new Error('config field "hopTimingDir" must be a string');
-  return { ...s, tracing: checkTracingSettings(s.tracing) };
+  return s;
 }
 
 function integer(field: string, value: unknown, min: number, max: number): void {

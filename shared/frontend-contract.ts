@@ -7,7 +7,6 @@
  *   `{"event":"listening","port":N}` (with port 0 in tests, the only way to learn the port).
  */
 
-import type { TracingSettings } from "./tracing/tracing-settings.js";
 import type { HttpLimits } from "./http-limits.js";
 
 /** The environment variable that carries `FrontendProcessConfig` as JSON. */
@@ -39,8 +38,6 @@ export interface FrontendProcessConfig {
   readonly maxConnections?: HttpLimits["maxConnections"];
   /** Where to write hop timings (shared/hop-timing.ts); empty or absent: timing off. */
   readonly hopTimingDir?: string;
-  /** Where to export traces (shared/tracing), as the daemon resolved it; absent: tracing off. */
-  readonly tracing?: TracingSettings;
 }
 
 /** The line the frontend prints once it listens. */

@@ -10,7 +10,7 @@ import type { JsonObject, UpstreamResult } from "../upstream/types.js";
 import type { CompletionRef, ExposedPrompt, ExposedResource, ExposedResourceTemplate, ExposedTool, Registry } from "./registry.js";
 import type { Caller, UpstreamRouter } from "./upstream-router.js";
 import { nullCallObserver, type CallObserver } from "../observability/call-observer.js";
-import { endUpstreamSpan, startUpstreamSpan } from "../observability/tracing.js";
+import { tracedUpstreamParams } from "../observability/tracing.js";
 
 /** The operations. */
 export interface McpOperations {
@@ -74,18 +74,16 @@ export function createMcpOperations({ registry, router, waitMs, manage, observer
 
   /** Forwards to a server and counts the request (and its failure) by method. */
   async function forward(server: string, method: string, params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult> {
-    // Traced callers only (tracing on): the CLIENT span, whose context the server gets in `_meta`.
-    const span = caller.trace === undefined ? undefined : startUpstreamSpan(caller, server, method, params);
+    // Traced callers only (tracing on): the server gets the request's span as the parent in `_meta`.
+    const sent = caller.trace === undefined ? params : tracedUpstreamParams(caller, server, params);
     let result: UpstreamResult;
     try {
-      result = await router.forward(server, method, span ? span.params : params, caller, signal);
+      result = await router.forward(server, method, sent, caller, signal);
     } catch (error) {
       observer.upstream(server, method, true);
-      if (span) endUpstreamSpan(span, method, undefined, true, error);
       throw error;
     }
     observer.upstream(server, method, false);
-    if (span) endUpstreamSpan(span, method, result, false, undefined);
     return result;
   }
 

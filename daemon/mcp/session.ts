@@ -57,9 +57,9 @@ export interface McpSession {
   /** The transport's session id (for logs), or a generated one. */
   readonly id: string;
   /**
-   * Feeds one client message (or batch), exactly as received. `trace`: the trace context of the span its carrier
-   * opened for it (the frontend's HTTP span), which the spans of its requests descend from — in place of their own
-   * `_meta.traceparent` — when tracing is on.
+   * Feeds one client message (or batch), exactly as received. `trace`: the trace context of the transport request
+   * that carried it (the HTTP `traceparent` header), which the span of a request without its own
+   * `_meta.traceparent` joins when tracing is on.
    */
   receive(exchangeId: bigint, json: string | Uint8Array, trace?: TraceCarrier): void;
   /** The client went away: cancels its calls and frees everything it held. No frame is emitted. */

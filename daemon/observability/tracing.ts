@@ -1,12 +1,11 @@
 /**
- * The daemon's spans (see shared/tracing/request-tracer.ts for the seam and docs/observability.md for the picture):
- * - one SERVER span per MCP request a session serves (the engine's `handle`), a child of the frontend's span when
- *   the message came with its context (over HTTP), else of the trace context in the request's `_meta` (the client's
- *   own, for `dsctl stdio`);
- * - one CLIENT span per request forwarded to a server (the operations' `forward`, beside the observer's count), a
- *   child of the first,
- *   whose context replaces `traceparent`/`tracestate` in the `_meta` the server receives.
- * Every function here is reached only when `activeTracer()` is defined, so with tracing off none of it runs and the
+ * The gateway's one span per MCP request (see shared/tracing/request-tracer.ts for the seam and docs/observability.md
+ * for the picture): a SERVER span for each request a session serves (the engine's `handle`), a child of the client's
+ * trace — the context in the request's `_meta` (the MCP convention), else the W3C `traceparent` header of the HTTP
+ * request that carried it, which the frontend puts beside the message. Its context replaces `traceparent`/
+ * `tracestate` in the `_meta` of every request forwarded to a server on its behalf (the operations' `forward`).
+ * One span, not one per process and hop: each costs CPU on every call (measured in docs/observability.md), and the
+ * frontend adds nothing a span would tell apart from the daemon's. Every function here is reached only when `activeTracer()` is defined, so with tracing off none of it runs and the
  * caller's `_meta` goes to the server untouched. Spans carry names, codes and outcomes, never arguments, results or
  * error messages (which may hold what a server echoed of a secret).
  */
@@ -71,9 +70,16 @@ function describe(method: string, params: JsonObject | undefined, attributes: Re
   return method;
 }
 
+/** The trace context a request joins: its own `_meta`'s when that has a `traceparent`, else the HTTP request's. */
+function clientTrace(params: JsonObject | undefined, httpTrace: TraceCarrier | undefined): TraceCarrier | undefined {
+  const meta = metaOf(params);
+  return meta !== undefined && typeof meta.traceparent === "string" ? meta : httpTrace;
+}
+
 /**
- * Starts the span of one MCP request a session serves, joined to `trace` (the frontend's span, carried beside the
- * message) or else to the trace context in the request's `_meta`; undefined when tracing is off. `canonicalNameOf`
+ * Starts the span of one MCP request a session serves, joined to the trace context in the request's `_meta`, or
+ * else to `httpTrace` (the HTTP request's `traceparent` header, carried beside the message by the frontend);
+ * undefined when tracing is off. `canonicalNameOf`
  * names a called tool the way the team policy does (the registry knows).
  */
 export function startMcpRequestSpan(
@@ -81,7 +87,7 @@ export function startMcpRequestSpan(
   params: JsonObject | undefined,
   protocolVersion: string | undefined,
   canonicalNameOf: (exposedName: string) => string | undefined,
-  trace: TraceCarrier | undefined,
+  httpTrace: TraceCarrier | undefined,
 ): RequestSpan | undefined {
   const tracer = activeTracer();
   if (tracer === undefined) return undefined;
@@ -92,7 +98,7 @@ export function startMcpRequestSpan(
     const canonicalName = canonicalNameOf(params.name);
     if (canonicalName !== undefined) attributes[ATTR_DEPLOYSTACK_CANONICAL_NAME] = canonicalName;
   }
-  return tracer.startSpan(name, "server", attributes, trace ?? metaOf(params));
+  return tracer.startSpan(name, "server", attributes, clientTrace(params, httpTrace));
 }
 
 /**
@@ -112,7 +118,7 @@ function finish(span: RequestSpan, method: string, params: JsonObject | undefine
 }
 
 /**
- * Runs `serve` with a caller that carries `span` (for the upstream spans below it; `tracedCaller`) and ends the span,
+ * Runs `serve` with a caller that carries `span` (for the upstream requests made on its behalf; `tracedCaller`) and ends the span,
  * with the outcome, when the answer settles; a synchronous throw (a handler's parameter check) counts as a failed
  * answer.
  */
@@ -143,32 +149,18 @@ function tracedCaller<C extends object>(caller: C, span: RequestSpan): C & Trace
   return Object.create(caller, { trace: { value: span, enumerable: true } }) as C & TracedCaller;
 }
 
-/** The CLIENT span of one upstream request and the params to send in its place (with its trace context in `_meta`). */
-export interface UpstreamSpan {
-  readonly span: RequestSpan;
-  readonly params: JsonObject | undefined;
-}
-
 /**
- * Starts the CLIENT span of a request forwarded to `server` as a child of the caller's span, and returns the params
- * with `_meta.traceparent`/`tracestate` replaced by its context (a copy: the caller's object is not touched).
- * Undefined when the caller is not traced (tracing off, or a request of the gateway's own).
+ * The params to send to `server` in place of `params`: a copy whose `_meta.traceparent`/`tracestate` are the
+ * caller's span (the request's one span), so that a traced server continues the trace under it; the span records
+ * the server. `params` itself when the caller is not traced (tracing off, or a request of the gateway's own), and
+ * when the client's `_meta` is not an object (the client's to have got wrong: it goes on as it came).
  */
-export function startUpstreamSpan(caller: TracedCaller, server: string, method: string, params: JsonObject | undefined): UpstreamSpan | undefined {
-  const parent = caller.trace;
-  const tracer = activeTracer();
-  if (parent === undefined || tracer === undefined) return undefined;
-  parent.setAttribute(ATTR_DEPLOYSTACK_SERVER, server);
-  const attributes: Record<string, SpanAttributeValue> = { [ATTR_DEPLOYSTACK_SERVER]: server };
-  const span = tracer.startSpan(describe(method, params, attributes), "client", attributes, parent);
-  // A `_meta` that is not an object is the client's to have got wrong: it goes on as it came, without context.
-  if (params?._meta !== undefined && metaOf(params) === undefined) return { span, params };
+export function tracedUpstreamParams(caller: TracedCaller, server: string, params: JsonObject): JsonObject {
+  const span = caller.trace;
+  if (span === undefined) return params;
+  span.setAttribute(ATTR_DEPLOYSTACK_SERVER, server);
+  if (params._meta !== undefined && metaOf(params) === undefined) return params;
   const meta: Record<string, unknown> = { ...metaOf(params) };
   span.inject(meta);
-  return { span, params: { ...params, _meta: meta as JsonObject } };
-}
-
-/** Ends an upstream span with the server's `result`, or with `failure` when the request rejected. */
-export function endUpstreamSpan(upstream: UpstreamSpan, method: string, result: unknown, failed: boolean, failure: unknown): void {
-  finish(upstream.span, method, upstream.params, result, failed, failure);
+  return { ...params, _meta: meta as JsonObject };
 }

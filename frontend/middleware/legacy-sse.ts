@@ -5,7 +5,7 @@ import { readBody } from "../http/read-body.js";
 import { inspectBody } from "../mcp/inspect-body.js";
 import type { SessionRegistry } from "../session/session-registry.js";
 import { profileOfPath, requireKnownProfile } from "../http/profile-path.js";
-import { tracePost } from "../tracing.js";
+import { traceHeaderContext } from "../trace-header.js";
 
 /** Options of the legacy HTTP+SSE endpoints. */
 export interface LegacySseOptions {
@@ -61,8 +61,8 @@ export function createLegacySse(options: LegacySseOptions) {
       const shape = inspectBody(body);
       if (!shape) throw new HttpError(400, "Parse error", { rpcCode: -32700 });
       if (shape.owesAnswers && !shape.initialize && session.initialized) session.markUsed();
-      // Tracing on: the span of the POST (answered 202 at once), whose context the daemon's spans descend from.
-      if (!(await session.postLegacy(body, tracePost(ctx.req, ctx.res, messagePath, messagePath, shape.value)))) throw sessionNotFound();
+      // A client's `traceparent` header goes to the daemon beside the body (frontend/trace-header.ts).
+      if (!(await session.postLegacy(body, traceHeaderContext(ctx.req.headers)))) throw sessionNotFound();
       ctx.body = null;
       ctx.status = 202;
       return;

@@ -10,7 +10,7 @@ import { parseEventId } from "../session/sse.js";
 import type { ExchangeOutcome, Session } from "../session/session.js";
 import type { SessionRegistry } from "../session/session-registry.js";
 import { profileOfPath, requireKnownProfile } from "../http/profile-path.js";
-import { tracePost } from "../tracing.js";
+import { traceHeaderContext } from "../trace-header.js";
 import { modernMessageOf } from "../modern/request-checks.js";
 import { serveModernPost, type ModernPostOptions } from "../modern/modern-post.js";
 import { META, isModernProtocolVersion } from "../../shared/mcp-modern.js";
@@ -75,8 +75,8 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions, profile:
   const body = await readBody(ctx.req, options.maxBodyBytes);
   const shape = inspectBody(body);
   if (!shape) throw new HttpError(400, "Parse error", { rpcCode: -32700 });
-  // Tracing on: the HTTP span starts here and its context goes to the daemon beside the body (frontend/tracing.ts).
-  const trace = tracePost(ctx.req, ctx.res, profile ? `${options.path ?? "/mcp"}/{profile}` : ctx.path, ctx.path, shape.value);
+  // A client's `traceparent` header goes to the daemon beside the body (frontend/trace-header.ts).
+  const trace = traceHeaderContext(ctx.req.headers);
   const accept = parseAccept(ctx.req.headers.accept);
   if (shape.owesAnswers && !accept.json && !accept.eventStream) {
     throw new HttpError(406, "not acceptable: the client must accept application/json or text/event-stream");

@@ -11,9 +11,9 @@ import { sliceOfPieces } from "../byte-pieces.js";
 import { splicedLayout, type JsonPayload } from "./payload.js";
 
 /**
- * The W3C trace context a `ClientMessage` carries beside its JSON (`traceparent`, `tracestate`): the span the frontend
- * opened for the message, which the daemon's spans for its requests descend from. Its shape is a trace carrier's, so
- * the daemon hands it to the tracer as it is.
+ * The W3C trace context a `ClientMessage` carries beside its JSON (`traceparent`, `tracestate`): the HTTP request's
+ * that carried the message (its `traceparent` header), which the daemon's span of a request joins when the request's
+ * own `_meta` has none. Its shape is a trace carrier's, so the daemon hands it to the tracer as it is.
  */
 export type MessageTraceContext = { readonly traceparent: string; readonly tracestate?: string };
 

@@ -11,7 +11,7 @@ import { activeTracer, startTracing, stopTracing } from "./request-tracer.js";
 
 test.serial("parentbased ratio 0: a sampled caller's trace is recorded, a new trace is not but still propagates", async (t) => {
   const collector = await startOtlpCollector(t);
-  await startTracing({ tracesUrl: `${collector.endpoint}/v1/traces`, scheduleDelayMs: 20, sampler: { ratio: 0, parentBased: true } }, "daemon", "1");
+  await startTracing({ tracesUrl: `${collector.endpoint}/v1/traces`, scheduleDelayMs: 20, sampler: { ratio: 0, parentBased: true } }, "1");
   t.teardown(() => stopTracing());
   const tracer = activeTracer()!;
   const traceId = randomBytes(16).toString("hex");
@@ -41,19 +41,19 @@ test.serial("parentbased ratio 0: a sampled caller's trace is recorded, a new tr
 
 test.serial("a span ends once; a second end exports nothing more", async (t) => {
   const collector = await startOtlpCollector(t);
-  await startTracing({ tracesUrl: `${collector.endpoint}/v1/traces`, scheduleDelayMs: 20 }, "frontend", "1");
+  await startTracing({ tracesUrl: `${collector.endpoint}/v1/traces`, scheduleDelayMs: 20 }, "1");
   t.teardown(() => stopTracing());
   const span = activeTracer()!.startSpan("once", "internal", {});
   span.fail("boom");
   span.end();
   span.end();
   await stopTracing();
-  t.deepEqual(collector.spans.map((s) => [s.name, s.service, s.statusCode, s.attributes["error.type"]]), [["once", "deploystack-gateway-frontend", 2, "boom"]]);
+  t.deepEqual(collector.spans.map((s) => [s.name, s.service, s.statusCode, s.attributes["error.type"]]), [["once", "deploystack-gateway", 2, "boom"]]);
 });
 
 test.serial("times, ids and limits: a span's times bracket its work, ids are W3C-valid, long attribute values are cut", async (t) => {
   const collector = await startOtlpCollector(t);
-  await startTracing({ tracesUrl: `${collector.endpoint}/v1/traces`, scheduleDelayMs: 20 }, "daemon", "1");
+  await startTracing({ tracesUrl: `${collector.endpoint}/v1/traces`, scheduleDelayMs: 20 }, "1");
   t.teardown(() => stopTracing());
   const before = Date.now();
   const span = activeTracer()!.startSpan("timed", "client", { long: "x".repeat(5000), short: "kept", n: 7, flag: true });
@@ -80,7 +80,7 @@ test.serial("ratio sampling of new traces decides as OpenTelemetry's TraceIdRati
   const { ROOT_CONTEXT, SamplingDecision } = await import("@opentelemetry/api");
   const collector = await startOtlpCollector(t);
   // parentBased false: a caller's trace id is judged by the ratio like a new one, so the ids are the test's to choose.
-  await startTracing({ tracesUrl: `${collector.endpoint}/v1/traces`, scheduleDelayMs: 20, sampler: { ratio: 0.4, parentBased: false } }, "daemon", "1");
+  await startTracing({ tracesUrl: `${collector.endpoint}/v1/traces`, scheduleDelayMs: 20, sampler: { ratio: 0.4, parentBased: false } }, "1");
   t.teardown(() => stopTracing());
   const library = new TraceIdRatioBasedSampler(0.4);
   let expected = 0;

@@ -14,7 +14,7 @@ import { TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
 import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import { SpanBatch } from "./otlp-span-encoder.js";
 import { RecordedSpan, randomHexId, type SpanSink } from "./recorded-span.js";
-import type { RequestSpan, RequestSpanKind, RequestTracer, SpanAttributeValue, TraceCarrier, TracingRole } from "./tracer-types.js";
+import type { RequestSpan, RequestSpanKind, RequestTracer, SpanAttributeValue, TraceCarrier } from "./tracer-types.js";
 import type { TracingSettings } from "./tracing-settings.js";
 
 /** The longest a shutdown waits for the last spans to be sent. */
@@ -88,14 +88,14 @@ function remoteParent(carrier: TraceCarrier): SpanContext | undefined {
 }
 
 /**
- * Creates the tracer of one process, exporting to `settings.tracesUrl` through OpenTelemetry's OTLP/HTTP export
+ * Creates the gateway's tracer (the daemon's: no other process makes spans), exporting to `settings.tracesUrl` through OpenTelemetry's OTLP/HTTP export
  * delegate. Spans are recorded by recorded-span.ts and encoded as they end by otlp-span-encoder.ts into the batch
  * being filled, which leaves when it is full or `settings.scheduleDelayMs` after its first span (the batching
  * rules of OpenTelemetry's batch span processor, without holding the spans themselves). Sampling follows OpenTelemetry's default
  * (`parentBased`): a span with a parent takes its parent's sampled flag; a new trace is sampled by the trace-id
  * ratio (OpenTelemetry's `TraceIdRatioBasedSampler`), every trace by default.
  */
-export function createOtelTracer(settings: TracingSettings, role: TracingRole, version: string): RequestTracer {
+export function createOtelTracer(settings: TracingSettings, version: string): RequestTracer {
   // OpenTelemetry's OTLP/HTTP export delegate: its transport, retries with back-off, timeouts and concurrency bound.
   const exporter = createOtlpHttpExportDelegate(
     convertLegacyHttpOptions({ url: settings.tracesUrl }, "TRACES", "v1/traces", { "Content-Type": "application/x-protobuf" }),
@@ -105,7 +105,7 @@ export function createOtelTracer(settings: TracingSettings, role: TracingRole, v
     undefined,
   );
   const resource = resourceFromAttributes({
-    [ATTR_SERVICE_NAME]: role === "daemon" ? "deploystack-gateway" : "deploystack-gateway-frontend",
+    [ATTR_SERVICE_NAME]: "deploystack-gateway",
     [ATTR_SERVICE_VERSION]: version,
   });
   const instrumentationScope = { name: "deploystack-gateway", version };

@@ -1,7 +1,7 @@
 /**
  * The gateway's spans in OpenTelemetry's `ReadableSpan` shape, recorded with as little work as a span can take: the
  * SDK's own `Tracer` and `Span` cost several microseconds per span (contexts, sampler objects, attribute sanitising,
- * clock anchoring), and a traced gateway request has three (measured with bench/ab.mjs; see docs/observability.md).
+ * clock anchoring), and every traced gateway request makes one (measured with bench/ab.mjs; see docs/observability.md).
  * Around the span it is OpenTelemetry's: its W3C propagator reads a caller's context, its ratio sampler decides new
  * traces, its OTLP/HTTP export delegate sends (otel-tracer.ts). Loaded only with tracing on, like otel-tracer.ts.
  */

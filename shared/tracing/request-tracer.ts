@@ -8,10 +8,10 @@
  * request's `params._meta`, which is also the shape of an HTTP header record, so one `inject`/`parent` pair serves
  * both.
  */
-import type { RequestTracer, TracingRole } from "./tracer-types.js";
+import type { RequestTracer } from "./tracer-types.js";
 import type { TracingSettings } from "./tracing-settings.js";
 
-export type { RequestSpan, RequestSpanKind, RequestTracer, SpanAttributeValue, TraceCarrier, TracingRole } from "./tracer-types.js";
+export type { RequestSpan, RequestSpanKind, RequestTracer, SpanAttributeValue, TraceCarrier } from "./tracer-types.js";
 
 let active: RequestTracer | undefined;
 
@@ -24,10 +24,10 @@ export function activeTracer(): RequestTracer | undefined {
  * Turns tracing on for this process when `settings` says so, loading OpenTelemetry lazily. Resolves once spans can
  * be started; a failure to load is the caller's to log (tracing then stays off: it never stops the gateway).
  */
-export async function startTracing(settings: TracingSettings | undefined, role: TracingRole, version: string): Promise<boolean> {
+export async function startTracing(settings: TracingSettings | undefined, version: string): Promise<boolean> {
   if (settings === undefined || active !== undefined) return active !== undefined;
   const { createOtelTracer } = await import("./otel-tracer.js");
-  active = createOtelTracer(settings, role, version);
+  active = createOtelTracer(settings, version);
   return true;
 }
 

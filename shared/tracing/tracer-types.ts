@@ -34,6 +34,3 @@ export interface RequestTracer {
   /** Sends what is buffered and stops (bounded: never holds a shutdown for long). */
   shutdown(): Promise<void>;
 }
-
-/** Which process a tracer reports as (`service.name` is `deploystack-gateway` or `deploystack-gateway-frontend`). */
-export type TracingRole = "daemon" | "frontend";

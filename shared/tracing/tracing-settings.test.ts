@@ -1,5 +1,5 @@
 import test from "ava";
-import { checkTracingSettings, resolveTracingSettings, tracesUrlOf } from "./tracing-settings.js";
+import { resolveTracingSettings, tracesUrlOf } from "./tracing-settings.js";
 
 test("off without any endpoint, and with empty variables", (t) => {
   t.is(resolveTracingSettings({}, undefined), undefined);
@@ -52,18 +52,6 @@ test("a malformed endpoint is refused with the variable named and the value (whi
   }
 });
 
-test("settings that crossed to the frontend are checked field by field", (t) => {
-  t.is(checkTracingSettings(undefined), undefined);
-  t.deepEqual(checkTracingSettings({ tracesUrl: "http://127.0.0.1:4318/v1/traces", scheduleDelayMs: 0 }), {
-    tracesUrl: "http://127.0.0.1:4318/v1/traces",
-    scheduleDelayMs: 0,
-  });
-  t.throws(() => checkTracingSettings("http://x"), { message: /"tracing" must be an object/ });
-  t.throws(() => checkTracingSettings({ tracesUrl: 4318, scheduleDelayMs: 0 }), { message: /tracing\.tracesUrl/ });
-  t.throws(() => checkTracingSettings({ tracesUrl: "file:///etc/passwd", scheduleDelayMs: 0 }), { message: /tracing\.tracesUrl/ });
-  t.throws(() => checkTracingSettings({ tracesUrl: "http://x", scheduleDelayMs: 1.5 }), { message: /scheduleDelayMs/ });
-});
-
 test("OTEL_TRACES_SAMPLER and its argument choose the sampler; the default needs none; a bad name is refused", (t) => {
   const env = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://env:4318" };
   const sampler = (extra: Record<string, string>) => resolveTracingSettings({ ...env, ...extra }, undefined)?.sampler;
@@ -74,11 +62,4 @@ test("OTEL_TRACES_SAMPLER and its argument choose the sampler; the default needs
   t.deepEqual(sampler({ OTEL_TRACES_SAMPLER: "always_off" }), { ratio: 0, parentBased: false });
   t.deepEqual(sampler({ OTEL_TRACES_SAMPLER: "parentbased_always_off" }), { ratio: 0, parentBased: true });
   t.throws(() => sampler({ OTEL_TRACES_SAMPLER: "jaeger_remote" }), { message: /^OTEL_TRACES_SAMPLER must be one of/ });
-  t.deepEqual(checkTracingSettings({ tracesUrl: "http://x/v1/traces", scheduleDelayMs: 1, sampler: { ratio: 0.5, parentBased: true } })?.sampler, {
-    ratio: 0.5,
-    parentBased: true,
-  });
-  t.throws(() => checkTracingSettings({ tracesUrl: "http://x/v1/traces", scheduleDelayMs: 1, sampler: { ratio: 2, parentBased: true } }), {
-    message: /tracing\.sampler/,
-  });
 });

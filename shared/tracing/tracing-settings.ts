@@ -2,7 +2,7 @@
  * Whether the gateway exports traces, and where to. Tracing is off unless an OTLP endpoint is configured, by the
  * standard OpenTelemetry variables (so that a gateway started in an instrumented environment joins it with no
  * gateway-specific setting) or by the team file's `gateway.tracing.endpoint`. The daemon resolves this once, from
- * its own environment and file, and hands the result to its frontend, whose environment is a minimal one.
+ * its own environment and file: it is the only process of the gateway that makes spans.
  */
 
 /** What a process needs to export its spans; absent means tracing is off. */
@@ -99,22 +99,4 @@ export function resolveTracingSettings(env: NodeJS.ProcessEnv, file: TracingFile
   const scheduleDelayMs = env.OTEL_BSP_SCHEDULE_DELAY && Number.isInteger(delay) && delay >= 0 ? delay : DEFAULT_SCHEDULE_DELAY_MS;
   const sampler = samplerFromEnv(env);
   return sampler ? { tracesUrl, scheduleDelayMs, sampler } : { tracesUrl, scheduleDelayMs };
-}
-
-/** Checks settings that crossed a process boundary (the frontend's config); throws naming the field. */
-export function checkTracingSettings(value: unknown): TracingSettings | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "object" || Array.isArray(value)) throw new Error('config field "tracing" must be an object');
-  const { tracesUrl, scheduleDelayMs, sampler } = value as Record<string, unknown>;
-  if (typeof tracesUrl !== "string") throw new Error('config field "tracing.tracesUrl" must be a string');
-  checkUrl(tracesUrl, 'config field "tracing.tracesUrl"');
-  if (typeof scheduleDelayMs !== "number" || !Number.isInteger(scheduleDelayMs) || scheduleDelayMs < 0) {
-    throw new Error('config field "tracing.scheduleDelayMs" must be a non-negative integer');
-  }
-  if (sampler === undefined) return { tracesUrl, scheduleDelayMs };
-  const { ratio, parentBased } = (sampler ?? {}) as Record<string, unknown>;
-  if (typeof ratio !== "number" || !(ratio >= 0 && ratio <= 1) || typeof parentBased !== "boolean") {
-    throw new Error('config field "tracing.sampler" must be { ratio: 0…1, parentBased: boolean }');
-  }
-  return { tracesUrl, scheduleDelayMs, sampler: { ratio, parentBased } };
 }
