@@ -25,6 +25,15 @@ test.serial("parentbased ratio 0: a sampled caller's trace is recorded, a new tr
   child.end();
   sampled.end();
 
+  // Malformed carriers (as hostile clients send them): a new trace each, never the caller's ids.
+  const joinedTwice = `00-${traceId}-${randomBytes(8).toString("hex")}-01, 00-${traceId}-${randomBytes(8).toString("hex")}-01`;
+  for (const traceparent of [joinedTwice, "00-zz-not-a-trace", `00-${traceId}-${"0".repeat(16)}-01`, `ff-${traceId}-${randomBytes(8).toString("hex")}-01`]) {
+    const orphan = tracer.startSpan("orphan", "server", {}, { traceparent });
+    const orphanCarrier: Record<string, unknown> = {};
+    orphan.inject(orphanCarrier);
+    t.notRegex(String(orphanCarrier.traceparent), new RegExp(traceId), traceparent);
+  }
+
   const fresh = tracer.startSpan("new", "server", {});
   const freshCarrier: Record<string, unknown> = { tracestate: "stale=1" };
   fresh.inject(freshCarrier);
