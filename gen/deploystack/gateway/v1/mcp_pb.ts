@@ -85,11 +85,11 @@ export type ClientMessage = Message<"deploystack.gateway.v1.ClientMessage"> & {
   json: Uint8Array;
 
   /**
-   * With tracing on, the W3C trace context of the span the sender opened for
-   * this message (the frontend's HTTP span): the daemon's spans for the
-   * requests in json are its children. Empty when the sender traces nothing;
-   * then a request's own _meta.traceparent, if any, is the parent. Carried
-   * beside the bytes so that tracing never re-encodes the client's JSON.
+   * The W3C trace context of the transport request that carried this message
+   * (the HTTP traceparent header a client sent with its POST); empty when
+   * there is none. With tracing on, a request in json whose own
+   * _meta.traceparent is absent joins this trace. Carried beside the bytes so
+   * that tracing never re-encodes the client's JSON.
    *
    * @generated from field: string traceparent = 4;
    */
