@@ -27,12 +27,19 @@ test("with DEPLOYSTACK_HOP_TIMING_DIR, daemon and frontend report every hop of t
   for (let i = 0; i < calls; i++) await client.callTool({ name: "alpha-echo", arguments: { text: `hop ${i}` } });
   await client.close();
 
-  // Figures are written once a second while new spans arrive.
+  // Figures are written once a second while new spans arrive: a file may be one written in the middle of the calls
+  // (the POSTs of initialize and its notification count too), so wait until every span has seen every call.
   const complete = (): boolean => {
     const byRole = new Map(reports(dir).map((report) => [report.role, report]));
-    return (byRole.get("daemon")?.spans["daemon.upstream"]?.count ?? 0) >= calls && (byRole.get("frontend")?.spans["frontend.post"]?.count ?? 0) >= calls;
+    const daemon = byRole.get("daemon")?.spans;
+    const frontend = byRole.get("frontend")?.spans;
+    return [daemon?.["daemon.upstream"], daemon?.["daemon.session"], frontend?.["frontend.post"], frontend?.["frontend.daemon"]].every(
+      (span) => (span?.count ?? 0) >= calls,
+    );
   };
   t.true(await waitUntil(async () => complete(), 30_000), JSON.stringify(reports(dir)));
+  // One more write interval: the files then hold every span of the finished calls, not a moment in between.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
   const byRole = new Map(reports(dir).map((report) => [report.role, report]));
   const daemonSpans = byRole.get("daemon")!.spans;
   const frontendSpans = byRole.get("frontend")!.spans;
