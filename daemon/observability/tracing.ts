@@ -5,9 +5,10 @@
  * request that carried it, which the frontend puts beside the message. Its context replaces `traceparent`/
  * `tracestate` in the `_meta` of every request forwarded to a server on its behalf (the operations' `forward`).
  * One span, not one per process and hop: each costs CPU on every call (measured in docs/observability.md), and the
- * frontend adds nothing a span would tell apart from the daemon's. Every function here is reached only when `activeTracer()` is defined, so with tracing off none of it runs and the
- * caller's `_meta` goes to the server untouched. Spans carry names, codes and outcomes, never arguments, results or
- * error messages (which may hold what a server echoed of a secret).
+ * frontend adds nothing a span would tell apart from the daemon's. Every function here is reached only when
+ * `activeTracer()` is defined, so with tracing off none of it runs and the caller's `_meta` goes to the server
+ * untouched. Spans carry names, codes and outcomes, never arguments, results or error messages (which may hold what a
+ * server echoed of a secret).
  */
 import {
   activeTracer,
@@ -79,8 +80,8 @@ function clientTrace(params: JsonObject | undefined, httpTrace: TraceCarrier | u
 /**
  * Starts the span of one MCP request a session serves, joined to the trace context in the request's `_meta`, or
  * else to `httpTrace` (the HTTP request's `traceparent` header, carried beside the message by the frontend);
- * undefined when tracing is off. `canonicalNameOf`
- * names a called tool the way the team policy does (the registry knows).
+ * undefined when tracing is off. `canonicalNameOf` names a called tool the way the team policy does (the registry
+ * knows).
  */
 export function startMcpRequestSpan(
   method: string,
@@ -118,9 +119,9 @@ function finish(span: RequestSpan, method: string, params: JsonObject | undefine
 }
 
 /**
- * Runs `serve` with a caller that carries `span` (for the upstream requests made on its behalf; `tracedCaller`) and ends the span,
- * with the outcome, when the answer settles; a synchronous throw (a handler's parameter check) counts as a failed
- * answer.
+ * Runs `serve` with a caller that carries `span` (for the upstream requests made on its behalf; `tracedCaller`) and
+ * ends the span, with the outcome, when the answer settles; a synchronous throw (a handler's parameter check) counts
+ * as a failed answer.
  */
 export function serveTraced<C extends object, T>(span: RequestSpan, method: string, params: JsonObject | undefined, caller: C, serve: (caller: C & TracedCaller) => Promise<T>): Promise<T> {
   let answer: Promise<T>;
