@@ -8,11 +8,11 @@
 
 /** `mcp.method.name`: the JSON-RPC method of an MCP request (`tools/call`). */
 export const ATTR_MCP_METHOD_NAME = "mcp.method.name";
-/** `mcp.protocol.version`: the MCP revision the session negotiated. */
+/** `mcp.protocol.version`: the MCP revision the session negotiated, or the one a modern request names. */
 export const ATTR_MCP_PROTOCOL_VERSION = "mcp.protocol.version";
 /** `mcp.resource.uri`: the URI of `resources/read` and friends. */
 export const ATTR_MCP_RESOURCE_URI = "mcp.resource.uri";
-/** `gen_ai.tool.name`: the called tool's name as the span's peer knows it (exposed towards clients, the server's own upstream). */
+/** `gen_ai.tool.name`: the called tool's name as the client called it (the exposed name). */
 export const ATTR_GEN_AI_TOOL_NAME = "gen_ai.tool.name";
 /** `gen_ai.prompt.name`: the prompt of `prompts/get`. */
 export const ATTR_GEN_AI_PROMPT_NAME = "gen_ai.prompt.name";
@@ -25,14 +25,6 @@ export const ATTR_RPC_RESPONSE_STATUS_CODE = "rpc.response.status_code";
 
 /** `error.type` (stable): a code or class of failure, never a message. */
 export const ATTR_ERROR_TYPE = "error.type";
-/** `http.request.method` (stable). */
-export const ATTR_HTTP_REQUEST_METHOD = "http.request.method";
-/** `http.route` (stable). */
-export const ATTR_HTTP_ROUTE = "http.route";
-/** `http.response.status_code` (stable). */
-export const ATTR_HTTP_RESPONSE_STATUS_CODE = "http.response.status_code";
-/** `url.path` (stable). */
-export const ATTR_URL_PATH = "url.path";
 
 /** The configured server a request went to. */
 export const ATTR_DEPLOYSTACK_SERVER = "deploystack.server.name";
