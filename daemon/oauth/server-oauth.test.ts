@@ -171,13 +171,13 @@ test("step-up: a hostile insufficient_scope challenge yields only well-formed sc
   await login(h);
   // A control character separates (headers cannot hold it); a backslash or an over-long token is not a scope token.
   const hostile = `Bearer error="insufficient_scope", scope="files:write a\u0007b ${"x".repeat(300)} back\\slash  other:read", error_description="…"`;
-  t.is(h.oauth.insufficientScope(hostile), "files:write a b other:read");
+  t.is(await h.oauth.insufficientScope(hostile), "files:write a b other:read");
   const long = `Bearer error="insufficient_scope", scope="${Array.from({ length: 40 }, (_, i) => `scope-number-${i}`).join(" ")}"`;
-  const named = h.oauth.insufficientScope(long)!;
+  const named = (await h.oauth.insufficientScope(long))!;
   t.true(named.length <= 201, "bounded for a message");
   t.true(named.endsWith("…"));
   // The challenge just seen is what the next sign-in asks for, with what was configured (and granted) kept.
-  h.oauth.insufficientScope(hostile);
+  await h.oauth.insufficientScope(hostile);
   const { authorizationUrl } = await login(h);
   t.deepEqual((authorizationUrl.searchParams.get("scope") ?? "").split(" ").sort(), ["a", "b", "files:write", "mcp:tools", "other:read"]);
 });

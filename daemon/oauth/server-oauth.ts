@@ -1,13 +1,4 @@
-import {
-  auth,
-  discoverAuthorizationServerMetadata,
-  discoverOAuthServerInfo,
-  extractWWWAuthenticateParams,
-  refreshAuthorization,
-  type OAuthClientProvider,
-  type OAuthDiscoveryState,
-} from "@modelcontextprotocol/sdk/client/auth.js";
-import { OAuthError, ServerError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
+import type { OAuthClientProvider, OAuthDiscoveryState } from "@modelcontextprotocol/sdk/client/auth.js";
 import type {
   AuthorizationServerMetadata,
   OAuthClientInformationMixed,
@@ -20,6 +11,7 @@ import { createOAuthState } from "../cloud/pkce.js";
 import { GatewayError } from "../errors.js";
 import type { JsonObject } from "../upstream/types.js";
 import { checkAuthorizationResponseIssuer } from "./issuer-check.js";
+import { loadOAuthSdk, type OAuthSdk } from "./oauth-sdk.js";
 import { loginCommand, type ServerOAuthConfig } from "./oauth-config.js";
 import type { OAuthStore, StoredTokens } from "./oauth-store.js";
 
@@ -84,7 +76,7 @@ export interface ServerOAuth {
    * server named together with those already granted and configured, so that none is lost ("Scope Selection
    * Strategy"). Returns the named scope, restricted to scope characters and bounded, for the caller's message.
    */
-  insufficientScope(wwwAuthenticate: string): string | undefined;
+  insufficientScope(wwwAuthenticate: string): Promise<string | undefined>;
   /** Starts an interactive sign-in (`dsctl servers login`). */
   beginLogin(options?: { readonly timeoutMs?: number; readonly signal?: AbortSignal }): Promise<ServerLoginAttempt>;
   /** Removes the server's tokens from the vault; true when there were any. */
@@ -124,7 +116,8 @@ const defaultLoginTimeoutMs = 5 * 60_000;
  * never throws out of the transport: characters a `Headers` object refuses are blanked, and anything else it refuses
  * leaves no parameters.
  */
-function challengeParams(status: number, wwwAuthenticate: string): ReturnType<typeof extractWWWAuthenticateParams> {
+async function challengeParams(status: number, wwwAuthenticate: string): Promise<ReturnType<OAuthSdk["extractWWWAuthenticateParams"]>> {
+  const { extractWWWAuthenticateParams } = await loadOAuthSdk();
   try {
     // What no header value may hold (controls, DEL, beyond Latin-1) separates words like a space would.
     const value = wwwAuthenticate.replace(/[^\t\x20-\x7e\x80-\xff]/g, " ");
@@ -199,6 +192,7 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
   const metadataFor = async (tokens: StoredTokens): Promise<AuthorizationServerMetadata> => {
     const known = metadataByIssuer.get(tokens.issuer);
     if (known) return known;
+    const { discoverAuthorizationServerMetadata } = await loadOAuthSdk();
     const metadata = await discoverAuthorizationServerMetadata(tokens.authorizationServerUrl, { fetchFn });
     if (!metadata) throw new GatewayError("unavailable", `authorization server "${tokens.authorizationServerUrl}" publishes no metadata`);
     checkMetadataIssuer(tokens.authorizationServerUrl, metadata);
@@ -239,6 +233,7 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
           return undefined;
         }
         const metadata = await metadataFor(current);
+        const { refreshAuthorization, OAuthError, ServerError } = await loadOAuthSdk();
         let fresh: OAuthTokens;
         try {
           fresh = await refreshAuthorization(current.authorizationServerUrl, {
@@ -296,7 +291,7 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
 
     async unauthorized(challenge) {
       if (challenge.wwwAuthenticate) {
-        const params = challengeParams(401, challenge.wwwAuthenticate);
+        const params = await challengeParams(401, challenge.wwwAuthenticate);
         lastChallenge = { resourceMetadataUrl: params.resourceMetadataUrl, scope: params.scope };
         // More scope is needed (step-up): only a new sign-in can grant it.
         if (params.error === "insufficient_scope") return "needs_auth";
@@ -312,8 +307,8 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
       }
     },
 
-    insufficientScope(wwwAuthenticate) {
-      const params = challengeParams(403, wwwAuthenticate);
+    async insufficientScope(wwwAuthenticate) {
+      const params = await challengeParams(403, wwwAuthenticate);
       const required = scopeTokens(params.scope);
       const wanted = new Set([...(deps.config.scopes ?? []).flatMap((scope) => scopeTokens(scope)), ...scopeTokens(cached?.scope), ...required]);
       lastChallenge = {
@@ -328,6 +323,7 @@ export function createServerOAuth(deps: ServerOAuthDeps): ServerOAuth {
 
     async beginLogin(options = {}) {
       const timeoutMs = options.timeoutMs ?? defaultLoginTimeoutMs;
+      const { auth, discoverOAuthServerInfo, OAuthError } = await loadOAuthSdk();
       let info;
       try {
         info = await discoverOAuthServerInfo(deps.serverUrl, { resourceMetadataUrl: lastChallenge.resourceMetadataUrl, fetchFn });

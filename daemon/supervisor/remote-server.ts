@@ -1,7 +1,7 @@
-import { Agent } from "undici";
+import type { Agent } from "undici";
 import type { RemoteServerConfig } from "../config/types.js";
 import { createHttpMessageTransport } from "../upstream/http-transport.js";
-import { createRemoteRequester, UpstreamNeedsAuthError, type UpstreamAuthProvider } from "../upstream/http-request.js";
+import { createRemoteRequester, UpstreamNeedsAuthError, type RequestDispatcher, type UpstreamAuthProvider } from "../upstream/http-request.js";
 import type { JsonRpcMessage, MessageTransport } from "../upstream/message-transport.js";
 import type { ChildExit } from "./child-process.js";
 
@@ -47,12 +47,37 @@ export interface OpenRemoteServerOptions {
   readonly auth?: UpstreamAuthProvider;
 }
 
+let loadAgent: Promise<typeof Agent> | undefined;
+
+/**
+ * A run's keep-alive pool (HTTP/2 where the server offers it), made at its first request. undici is loaded then, the
+ * first time any remote server sends: a gateway with only local servers never loads it (several megabytes of the
+ * daemon's memory; docs/architecture.md, "Memory: what loads when").
+ */
+function lazyPool(): { readonly dispatcher: RequestDispatcher; close(): Promise<void> } {
+  let pool: Promise<Agent> | undefined;
+  let closed = false;
+  const open = (): Promise<Agent> => {
+    // Like a closed Agent: a request after the run ended fails (and makes no pool that nothing would close).
+    if (closed) return Promise.reject(new Error("the connection pool is closed"));
+    loadAgent ??= import("undici").then((undici) => undici.Agent);
+    return (pool ??= loadAgent.then((PoolAgent) => new PoolAgent({ allowH2: true, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 64 })));
+  };
+  return {
+    dispatcher: { request: (options) => open().then((agent) => agent.request(options)) },
+    close: async () => {
+      closed = true;
+      if (pool !== undefined) await (await pool).close();
+    },
+  };
+}
+
 /** Prepares a run of a remote server; nothing is sent until the connection starts the transport. */
 export function openRemoteServer(options: OpenRemoteServerOptions): RemoteRun {
   const { serverName, config } = options;
   const url = new URL(config.url);
-  const pool = new Agent({ allowH2: true, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 64 });
-  const requester = createRemoteRequester({ serverName, url, headers: config.headers, dispatcher: pool, ...(options.auth ? { auth: options.auth } : {}) });
+  const pool = lazyPool();
+  const requester = createRemoteRequester({ serverName, url, headers: config.headers, dispatcher: pool.dispatcher, ...(options.auth ? { auth: options.auth } : {}) });
   let flavour: "streamable-http" | "sse" | undefined;
   const inner = createHttpMessageTransport({ serverName, url, mode: config.transport, requester, onFlavour: (kind) => (flavour = kind) });
   let settle!: (exit: RemoteExit) => void;

@@ -74,7 +74,7 @@ test("a 401 with no auth provider → NEEDS_AUTH naming the login command; calle
     restartPolicy: fastBackoff,
     authProviderFor: (config) =>
       config.name === "linear"
-        ? { authorization: async () => (token ? `Bearer ${token}` : undefined), unauthorized: async () => "needs_auth", insufficientScope: () => undefined }
+        ? { authorization: async () => (token ? `Bearer ${token}` : undefined), unauthorized: async () => "needs_auth", insufficientScope: async () => undefined }
         : undefined,
   });
   await supervisor.start();

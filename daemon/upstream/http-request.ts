@@ -33,7 +33,7 @@ export interface UpstreamAuthProvider {
    * token is good but this request needs more. The provider remembers what the next sign-in must ask for and returns
    * the scope the server named (cleaned for a message), if any. Only a new sign-in can grant more: nothing is retried.
    */
-  insufficientScope(challenge: { readonly wwwAuthenticate: string }): string | undefined;
+  insufficientScope(challenge: { readonly wwwAuthenticate: string }): Promise<string | undefined>;
 }
 
 /**
@@ -62,6 +62,11 @@ function isInsufficientScopeChallenge(wwwAuthenticate: string | undefined): wwwA
   return wwwAuthenticate !== undefined && /\bbearer\b/i.test(wwwAuthenticate) && /\berror\s*=\s*"?insufficient_scope\b/i.test(wwwAuthenticate);
 }
 
+/** What the requester needs of a connection pool: undici's `Dispatcher.request`, in its promise form. */
+export interface RequestDispatcher {
+  request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
+}
+
 /** Redirects followed per request before giving up. */
 const MAX_REDIRECTS = 5;
 
@@ -74,7 +79,7 @@ export interface RemoteRequesterOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly auth?: UpstreamAuthProvider;
   /** The server's own keep-alive pool. */
-  readonly dispatcher: Dispatcher;
+  readonly dispatcher: RequestDispatcher;
 }
 
 /** One request to send. */
@@ -155,7 +160,7 @@ export function createRemoteRequester(options: RemoteRequesterOptions): RemoteRe
           const wwwAuthenticate = Array.isArray(header) ? header.join(", ") : header;
           if (isInsufficientScopeChallenge(wwwAuthenticate)) {
             await response.body.dump().catch(() => {});
-            throw new UpstreamInsufficientScopeError(options.serverName, auth.insufficientScope({ wwwAuthenticate }));
+            throw new UpstreamInsufficientScopeError(options.serverName, await auth.insufficientScope({ wwwAuthenticate }));
           }
         }
         if (response.status !== 401) return response;

@@ -220,7 +220,7 @@ test("401: the auth provider is asked once to refresh, then the transport ends w
   const calls: string[] = [];
   let token = "stale";
   const auth: UpstreamAuthProvider = {
-    insufficientScope: () => undefined,
+    insufficientScope: async () => undefined,
     authorization: async () => `Bearer ${token}`,
     unauthorized: async ({ wwwAuthenticate }) => {
       calls.push(`401 ${wwwAuthenticate}`);
@@ -275,7 +275,7 @@ test("403 insufficient_scope: while connecting it is a sign-in the server needs;
   const url = `http://127.0.0.1:${(guard.address() as { port: number }).port}/mcp`;
   const scopes: string[] = [];
   const auth: UpstreamAuthProvider = {
-    insufficientScope: ({ wwwAuthenticate }) => {
+    insufficientScope: async ({ wwwAuthenticate }) => {
       scopes.push(wwwAuthenticate);
       return "files:write";
     },
@@ -349,7 +349,7 @@ test("HTTP+SSE, 403 insufficient_scope: a refused request fails with the message
     res.writeHead(403, { "www-authenticate": 'Bearer error="insufficient_scope", scope="files:write"' }).end();
     return true;
   });
-  const auth: UpstreamAuthProvider = { insufficientScope: () => "files:write", authorization: async () => "Bearer token", unauthorized: async () => "needs_auth" };
+  const auth: UpstreamAuthProvider = { insufficientScope: async () => "files:write", authorization: async () => "Bearer token", unauthorized: async () => "needs_auth" };
   const { connection } = await open(t, `${origin}${new URL(fixture.url).pathname}`, "sse", { auth });
   await onlyTheCallRefused(t, connection);
 });
