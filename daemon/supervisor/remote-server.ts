@@ -56,15 +56,19 @@ let loadAgent: Promise<typeof Agent> | undefined;
  */
 function lazyPool(): { readonly dispatcher: RequestDispatcher; close(): Promise<void> } {
   let pool: Promise<Agent> | undefined;
+  let made: Agent | undefined;
   let closed = false;
   const open = (): Promise<Agent> => {
     // Like a closed Agent: a request after the run ended fails (and makes no pool that nothing would close).
     if (closed) return Promise.reject(new Error("the connection pool is closed"));
     loadAgent ??= import("undici").then((undici) => undici.Agent);
-    return (pool ??= loadAgent.then((PoolAgent) => new PoolAgent({ allowH2: true, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 64 })));
+    return (pool ??= loadAgent.then(
+      (PoolAgent) => (made = new PoolAgent({ allowH2: true, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 64 })),
+    ));
   };
   return {
-    dispatcher: { request: (options) => open().then((agent) => agent.request(options)) },
+    // Once the pool exists, a request goes to it directly, as it did when the pool was made up front.
+    dispatcher: { request: (options) => (made !== undefined ? made.request(options) : open().then((agent) => agent.request(options))) },
     close: async () => {
       closed = true;
       if (pool !== undefined) await (await pool).close();
