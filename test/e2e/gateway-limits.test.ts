@@ -1,7 +1,7 @@
 import net from "node:net";
 import test from "ava";
 import { normalServer, startDaemon, waitForRunning, waitUntil } from "./helpers/daemon-process.js";
-import { postMcp, rawInitialize } from "./helpers/mcp-raw-http.js";
+import { postMcp, rawInitialize, rawRequest } from "./helpers/mcp-raw-http.js";
 
 /**
  * The listeners' limits from the team file's `gateway:` section reach the processes that enforce them: the frontend
@@ -16,9 +16,12 @@ interface HeldSocket {
   received(): string;
 }
 
+/**
+ * A connection that sends nothing. One the listener refuses is closed at once, and on a busy machine its reset can
+ * come before the client has seen it connect: both count as closed (a held socket that closes fails its assertions).
+ */
 async function hold(port: number): Promise<HeldSocket> {
   const socket = net.connect(port, "127.0.0.1");
-  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
   let received = "";
   let closed = false;
   socket.setEncoding("utf8").on("data", (chunk: string) => (received += chunk));
@@ -29,6 +32,7 @@ async function hold(port: number): Promise<HeldSocket> {
       resolve();
     }),
   );
+  await Promise.race([new Promise((resolve) => socket.once("connect", resolve)), whenClosed]);
   return { socket, closed: whenClosed, isClosed: () => closed, received: () => received };
 }
 
@@ -60,6 +64,10 @@ test("gateway.sessionInitTimeout, gateway.http and gateway.controlHttp from the 
   t.false(held.some((socket) => socket.isClosed()), "the three within the cap stay open (60 s headers timeout, not 10 s)");
   for (const socket of held) socket.socket.destroy();
   await Promise.all(held.map((socket) => socket.closed));
+  // The frontend counts a connection until it has seen it close (on a busy machine, a moment after the client):
+  // wait until the port takes a request again, or the session requests below could be over the cap and reset.
+  const healthz = new URL("/healthz", mcpUrl).href;
+  t.true(await waitUntil(async () => rawRequest({ method: "GET", url: healthz }).then((response) => response.status === 200, () => false), 30_000));
 
   // The control TCP listener: one connection held, the second closed at accept (its default cap is 256).
   const controlPort = Number(status.controlAddress.split(":")[1]);
