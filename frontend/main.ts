@@ -13,7 +13,6 @@ import { createFrontendServer } from "./http/server.js";
 import { systemClock } from "./session/clock.js";
 import { SessionRegistry } from "./session/session-registry.js";
 import { parseFrontendConfig, sessionLimitsOf } from "./settings.js";
-import { gatewayVersion } from "../shared/version.js";
 
 /**
  * The frontend process, supervised by the daemon (`node dist/frontend/main.js`, env `DEPLOYSTACK_HOME` and
