@@ -6,7 +6,7 @@
 //
 //   node bench/tracing-span-cost.mjs [N]      → {"calls":N,"cpuUsPerCall":"…","wallUsPerCall":"…","exports":…,"exportedBytes":…}
 import { spawn } from "node:child_process";
-import { startTracing, stopTracing } from "../dist/shared/tracing/request-tracer.js";
+import { startTracing, stopTracing } from "../dist/daemon/tracing/request-tracer.js";
 import { serveTraced, startMcpRequestSpan, tracedUpstreamParams } from "../dist/daemon/observability/tracing.js";
 
 const calls = Number(process.argv[2] ?? 20_000);

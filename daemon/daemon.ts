@@ -25,8 +25,8 @@ import { createOAuthWiring } from "./oauth/oauth-wiring.js";
 import { openControlPlane } from "./control-plane/open-control-plane.js";
 import type { ControlPlane } from "./control-plane/control-plane.js";
 import { hopTiming } from "../shared/hop-timing.js";
-import { startTracing, stopTracing } from "../shared/tracing/request-tracer.js";
-import { resolveTracingSettings } from "../shared/tracing/tracing-settings.js";
+import { startTracing, stopTracing } from "./tracing/request-tracer.js";
+import { resolveTracingSettings } from "./tracing/tracing-settings.js";
 import { openObservability, type OpenedObservability } from "./observability/open-observability.js";
 import { auditServiceRoutes } from "./api/audit-service.js";
 

@@ -38,7 +38,7 @@ test("no traceparent, an empty or oversized one: nothing is handed on; a tracest
   t.is(traceHeaderContext(await parsedHeaders([["traceparent", `${valid}-${"f".repeat(4096)}`]])), undefined);
 });
 
-test("an oversized tracestate is dropped and the traceparent kept; duplicates reach the daemon joined as node parses them (its propagator refuses that: shared/tracing/otel-tracer.test.ts)", async (t) => {
+test("an oversized tracestate is dropped and the traceparent kept; duplicates reach the daemon joined as node parses them (its propagator refuses that: daemon/tracing/otel-tracer.test.ts)", async (t) => {
   t.deepEqual(traceHeaderContext(await parsedHeaders([["traceparent", valid], ["tracestate", `k=${"v".repeat(10_000)}`]])), { traceparent: valid });
   const twice = traceHeaderContext(await parsedHeaders([["traceparent", valid], ["traceparent", valid]]));
   t.is(twice?.traceparent, `${valid}, ${valid}`);

@@ -61,7 +61,7 @@ function pathTo(entry: string, bad: (specifier: string, file: string | undefined
 
 /** The loaded-on-demand parts, by what names them in an import. */
 const ON_DEMAND: ReadonlyArray<{ readonly what: string; readonly is: (specifier: string, local: string | undefined) => boolean }> = [
-  { what: "OpenTelemetry", is: (specifier, local) => specifier.startsWith("@opentelemetry/") || (local?.endsWith("shared/tracing/otel-tracer.ts") ?? false) },
+  { what: "OpenTelemetry", is: (specifier, local) => specifier.startsWith("@opentelemetry/") || (local?.endsWith("daemon/tracing/otel-tracer.ts") ?? false) },
   { what: "undici", is: (specifier) => specifier === "undici" || specifier.startsWith("undici/") },
   { what: "the MCP SDK's OAuth client", is: (specifier) => specifier.startsWith("@modelcontextprotocol/sdk/client/") || specifier.startsWith("@modelcontextprotocol/sdk/server/auth/") },
 ];
@@ -76,9 +76,9 @@ for (const entry of ENTRIES) {
 }
 
 test("the walk is not vacuous: the loaders import what they load, and the daemon reaches each loader", (t) => {
-  t.truthy(pathTo("shared/tracing/otel-tracer.ts", ON_DEMAND[0]!.is));
+  t.truthy(pathTo("daemon/tracing/otel-tracer.ts", ON_DEMAND[0]!.is));
   t.truthy(pathTo("daemon/oauth/server-oauth.ts", (_specifier, local) => local?.endsWith("daemon/oauth/oauth-sdk.ts") ?? false));
-  for (const loader of ["shared/tracing/request-tracer.ts", "daemon/supervisor/remote-server.ts", "daemon/oauth/server-oauth.ts"]) {
+  for (const loader of ["daemon/tracing/request-tracer.ts", "daemon/supervisor/remote-server.ts", "daemon/oauth/server-oauth.ts"]) {
     t.truthy(pathTo("daemon/main.ts", (_specifier, local) => local?.endsWith(loader) ?? false), loader);
   }
 });

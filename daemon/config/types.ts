@@ -171,7 +171,7 @@ export interface GatewaySettings {
   readonly controlHttp?: Partial<HttpLimits>;
   /** Whether the daemon reloads the team file when it is saved (hot reload); `false` leaves it to `dsctl teams sync`. */
   readonly watch: boolean;
-  /** `gateway.tracing`: the OTLP/HTTP endpoint traces go to (shared/tracing/tracing-settings.ts); absent: none from the file. */
+  /** `gateway.tracing`: the OTLP/HTTP endpoint traces go to (daemon/tracing/tracing-settings.ts); absent: none from the file. */
   readonly tracing?: { readonly endpoint?: string };
 }
 

@@ -4,7 +4,7 @@
  * without importing the router, which imports some of them.
  */
 import type { CallClient } from "../observability/call-record.js";
-import type { RequestSpan } from "../../shared/tracing/request-tracer.js";
+import type { RequestSpan } from "../tracing/request-tracer.js";
 import type { JsonObject } from "../upstream/types.js";
 
 /** The client capabilities a caller declared in `initialize` (empty for typed RPCs). */

@@ -20,7 +20,7 @@
  * client with an `InputRequiredResult`; the client's retry (`inputResponses`, the gateway's `requestState`) resumes
  * it (mrtr-held-calls.ts, docs/protocol.md "MRTR across eras").
  */
-import type { RequestSpan, TraceCarrier } from "../../shared/tracing/request-tracer.js";
+import type { RequestSpan, TraceCarrier } from "../tracing/request-tracer.js";
 import { ALL_PROTOCOL_VERSIONS, META, MODERN_ERROR, isModernProtocolVersion } from "../../shared/mcp-modern.js";
 import { spliceJson, type JsonPayload } from "../../shared/open-session-wire/payload.js";
 import { RawJson } from "../upstream/raw-json.js";

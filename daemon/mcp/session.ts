@@ -20,7 +20,7 @@
  * stdio carry one message per event or line, and a transport answering with one JSON body
  * gathers the responses of the exchange into an array itself.
  */
-import type { RequestSpan, TraceCarrier } from "../../shared/tracing/request-tracer.js";
+import type { RequestSpan, TraceCarrier } from "../tracing/request-tracer.js";
 import { GatewayError } from "../errors.js";
 import { spliceJson, type JsonPayload } from "../../shared/open-session-wire/payload.js";
 import { RawJson } from "../upstream/raw-json.js";

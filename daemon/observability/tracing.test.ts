@@ -1,7 +1,7 @@
 import test from "ava";
 import { randomBytes } from "node:crypto";
 import { silentLogger } from "../../shared/logger.js";
-import { startTracing, stopTracing } from "../../shared/tracing/request-tracer.js";
+import { startTracing, stopTracing } from "../tracing/request-tracer.js";
 import { OTLP_SPAN_KIND, startOtlpCollector, type CollectedSpan } from "../../test/e2e/helpers/otlp-collector.js";
 import { createMcpEngine } from "../mcp/engine.js";
 import { createMemorySupervisor } from "../mcp/testing/memory-supervisor.js";

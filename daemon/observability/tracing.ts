@@ -1,5 +1,5 @@
 /**
- * The gateway's one span per MCP request (see shared/tracing/request-tracer.ts for the seam and docs/observability.md
+ * The gateway's one span per MCP request (see daemon/tracing/request-tracer.ts for the seam and docs/observability.md
  * for the picture): a SERVER span for each request a session serves (the engine's `handle`), a child of the client's
  * trace — the context in the request's `_meta` (the MCP convention), else the W3C `traceparent` header of the HTTP
  * request that carried it, which the frontend puts beside the message. Its context replaces `traceparent`/
@@ -26,7 +26,7 @@ import {
   type RequestSpan,
   type SpanAttributeValue,
   type TraceCarrier,
-} from "../../shared/tracing/index.js";
+} from "../../daemon/tracing/index.js";
 import { GatewayError } from "../errors.js";
 import { toRpcError } from "../mcp/rpc-errors.js";
 import { callOutcome } from "./observability.js";

@@ -296,9 +296,9 @@ test("tracing off: a client's trace context reaches the server untouched, nothin
   t.is(collector.bodies.length, 0);
   const loaded = readFileSync(loads, "utf8");
   t.true(loaded.includes("/dist/daemon/main.js"), "the recorder saw the daemon's own modules");
-  t.true(loaded.includes("/dist/shared/tracing/request-tracer.js"), "the tracing seam itself is loaded");
+  t.true(loaded.includes("/dist/daemon/tracing/request-tracer.js"), "the tracing seam itself is loaded");
   t.false(loaded.includes("/@opentelemetry/"), loaded.split("\n").filter((line) => line.includes("opentelemetry")).join("\n"));
-  t.false(loaded.includes("/dist/shared/tracing/otel-tracer.js"));
+  t.false(loaded.includes("/dist/daemon/tracing/otel-tracer.js"));
   t.regex(daemon.stderr(), /daemon started/);
   t.notRegex(daemon.stderr(), /tracing on/);
 });
