@@ -88,12 +88,13 @@ function remoteParent(carrier: TraceCarrier): SpanContext | undefined {
 }
 
 /**
- * Creates the gateway's tracer (the daemon's: no other process makes spans), exporting to `settings.tracesUrl` through OpenTelemetry's OTLP/HTTP export
- * delegate. Spans are recorded by recorded-span.ts and encoded as they end by otlp-span-encoder.ts into the batch
- * being filled, which leaves when it is full or `settings.scheduleDelayMs` after its first span (the batching
- * rules of OpenTelemetry's batch span processor, without holding the spans themselves). Sampling follows OpenTelemetry's default
- * (`parentBased`): a span with a parent takes its parent's sampled flag; a new trace is sampled by the trace-id
- * ratio (OpenTelemetry's `TraceIdRatioBasedSampler`), every trace by default.
+ * Creates the gateway's tracer (the daemon's: no other process makes spans), exporting to `settings.tracesUrl`
+ * through OpenTelemetry's OTLP/HTTP export delegate. Spans are recorded by recorded-span.ts and encoded as they end
+ * by otlp-span-encoder.ts into the batch being filled, which leaves when it is full or `settings.scheduleDelayMs`
+ * after its first span (the batching rules of OpenTelemetry's batch span processor, without holding the spans
+ * themselves). Sampling follows OpenTelemetry's default (`parentBased`): a span with a parent takes its parent's
+ * sampled flag; a new trace is sampled by the trace-id ratio (OpenTelemetry's `TraceIdRatioBasedSampler`), every
+ * trace by default.
  */
 export function createOtelTracer(settings: TracingSettings, version: string): RequestTracer {
   // OpenTelemetry's OTLP/HTTP export delegate: its transport, retries with back-off, timeouts and concurrency bound.
