@@ -1,5 +1,5 @@
 /**
- * The tracing seam as one import for the processes' code: settings, the tracer facade and the attribute names.
+ * The tracing seam as one import for the daemon's code: settings, the tracer facade and the attribute names.
  * Nothing here loads OpenTelemetry (see request-tracer.ts).
  */
 export * from "./request-tracer.js";

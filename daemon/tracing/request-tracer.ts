@@ -1,8 +1,8 @@
 /**
  * The gateway's tracing seam. Call sites on the hot path ask `activeTracer()` and do nothing when it is undefined:
  * with tracing off that is one branch per request, and OpenTelemetry is never even loaded — `startTracing` brings it
- * in with a dynamic `import()` only when an endpoint is configured (tracing-settings.ts). The
- * interfaces here name no OpenTelemetry type, so that importing this module costs nothing.
+ * in with a dynamic `import()` only when an endpoint is configured (tracing-settings.ts). The interfaces here name
+ * no OpenTelemetry type, so that importing this module costs nothing.
  *
  * Trace context travels the MCP way (the 2026-07-28 revision's convention): as `traceparent` and `tracestate` in a
  * request's `params._meta`, which is also the shape of an HTTP header record, so one `inject`/`parent` pair serves
