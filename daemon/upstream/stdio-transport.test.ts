@@ -1,5 +1,5 @@
 import test from "ava";
-import { PassThrough } from "node:stream";
+import { PassThrough, Writable } from "node:stream";
 import type { JsonRpcMessage } from "./message-transport.js";
 import { RawJson } from "./raw-json.js";
 import { createStdioMessageTransport, RAW_RESULT_MIN_BYTES } from "./stdio-transport.js";
@@ -121,6 +121,31 @@ test("drops a line over the cap and resynchronises on the next newline", async (
   await tick();
   t.deepEqual(messages, [{ jsonrpc: "2.0", id: 2, result: {} }]);
   t.is(errors.length, 1);
+});
+
+test("gathers the messages sent by separate callbacks of one event-loop phase into one write", async (t) => {
+  // The daemon hears each frontend session on a stream of its own: one read from the frontend runs one callback per
+  // session, with the tick queue drained between them. Their requests must still reach the server in one write.
+  const writes: string[][] = [];
+  const input = new Writable({
+    writev(chunks, callback) {
+      writes.push(chunks.map(({ chunk }) => String(chunk)));
+      callback();
+    },
+    write(chunk, _encoding, callback) {
+      writes.push([String(chunk)]);
+      callback();
+    },
+  });
+  const transport = createStdioMessageTransport({ input, output: new PassThrough() });
+  await transport.start();
+  await new Promise<void>((resolve) => {
+    setImmediate(() => void transport.send({ jsonrpc: "2.0", id: 1, method: "ping" }));
+    setImmediate(() => void transport.send({ jsonrpc: "2.0", id: 2, method: "ping" }));
+    setImmediate(resolve);
+  });
+  await tick();
+  t.deepEqual(writes, [['{"jsonrpc":"2.0","id":1,"method":"ping"}\n', '{"jsonrpc":"2.0","id":2,"method":"ping"}\n']]);
 });
 
 test("sends one line per message and closes once", async (t) => {
