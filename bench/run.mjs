@@ -45,8 +45,10 @@ const plan = quick
       idleSessions: 250,
     }
   : {
-      latency: { warmup: 300, rounds: 5, callsPerRound: 600 },
-      throughput: { rounds: 3, durationMs: 4000 },
+      // Even round counts: the order reverses every other round (scenarios.mjs), so each contender precedes and
+      // follows its neighbours equally often.
+      latency: { warmup: 300, rounds: 6, callsPerRound: 500 },
+      throughput: { rounds: 4, durationMs: 3000 },
       blobs: { sizes: [MiB, TEN_MIB], rounds: 5, callsPerRound: 4 },
       startupRepeats: 2,
       idleSessions: 1000,
@@ -57,7 +59,7 @@ const plan = quick
  */
 const observabilityPlan = quick
   ? { latency: { warmup: 100, rounds: 2, callsPerRound: 200 }, throughput: { sessions: 16, rounds: 2, durationMs: 1500 } }
-  : { latency: { warmup: 300, rounds: 3, callsPerRound: 500 }, throughput: { sessions: 16, rounds: 3, durationMs: 3000 } };
+  : { latency: { warmup: 300, rounds: 4, callsPerRound: 400 }, throughput: { sessions: 16, rounds: 4, durationMs: 3000 } };
 const startupServers = Number(option("--startup-servers", "20"));
 const startupDelayMs = Number(option("--startup-delay-ms", "5000"));
 const outDir = option("--out", join(root, "bench", "results"));

@@ -1,6 +1,8 @@
 /**
- * The scenarios. Every contender runs in the same process state, and contenders alternate round by round
- * (A B C A B C …) so that a noisy, shared machine hurts them alike. Every result is checked against its own request
+ * The scenarios. Every contender runs in the same process state, and contenders alternate round by round, the order
+ * reversed every other round (A B C, C B A, A B C …) so that a noisy, shared machine hurts them alike: in a fixed
+ * order each contender's window always follows the same neighbour's, whose leftover work (closing sessions, garbage
+ * collection) then always lands on it. Every result is checked against its own request
  * (a unique echo text, an exact blob length): a proxy that mixes up sessions shows as WRONG results, not as speed.
  */
 import { cpuMicros, rssKiB } from "./proc.mjs";
@@ -13,6 +15,11 @@ const runTag = Math.random().toString(36).slice(2, 8);
 function uniqueText(prefix) {
   textCounter++;
   return `${prefix}:${runTag}:${textCounter}`;
+}
+
+/** The contenders in the order of round `round`: as listed in even rounds, reversed in odd ones. */
+function roundOrder(running, round) {
+  return round % 2 === 0 ? running : [...running].reverse();
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -87,7 +94,7 @@ export async function runLatency(running, { warmup, rounds, callsPerRound, timeo
     }
   }
   for (let round = 0; round < rounds; round++) {
-    for (const entry of running) {
+    for (const entry of roundOrder(running, round)) {
       const record = state.get(entry.contender.id);
       for (let i = 0; i < callsPerRound; i++) {
         try {
@@ -145,7 +152,7 @@ export async function runThroughput(running, { sessions, rounds, durationMs, tim
     ]),
   );
   for (let round = 0; round < rounds; round++) {
-    for (const entry of running) {
+    for (const entry of roundOrder(running, round)) {
       const total = totals.get(entry.contender.id);
       let opened;
       try {
@@ -241,7 +248,7 @@ export async function runBlobs(running, { sizes, rounds, callsPerRound, timeoutM
   }
   const largest = Math.max(...sizes);
   for (let round = 0; round < rounds; round++) {
-    for (const entry of running) {
+    for (const entry of roundOrder(running, round)) {
       const record = state.get(entry.contender.id);
       for (const n of sizes) {
         const calls = n === largest ? Math.max(1, Math.ceil(callsPerRound / 4)) : callsPerRound;
