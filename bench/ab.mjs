@@ -15,9 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { benchPaths, startGateway, startOtlpSink } from "./lib/contenders.mjs";
+import { benchPaths, startOtlpSink } from "./lib/contenders.mjs";
 import { cpuMicros, installCleanupHooks, readJsonLine, spawnTracked, stopTracked } from "./lib/proc.mjs";
-import { openLeanSession, openModernSession, openStreamableHttpSession } from "./lib/sessions.mjs";
+import { echoLoad, echoToolOf, needsSink, openClient, startGatewayIn } from "./lib/steady-load.mjs";
 const { values } = parseArgs({
   options: {
     setting: { type: "string", default: "default" },
@@ -33,16 +33,7 @@ const { values } = parseArgs({
 });
 installCleanupHooks();
 const paths = benchPaths(fileURLToPath(new URL("..", import.meta.url)));
-// "traces-unsampled": tracing on with a sampler that records nothing (spans are made and propagated, none exported).
-const sink = values.setting.startsWith("traces") ? await startOtlpSink(paths) : undefined;
-const env = sink
-  ? {
-      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${sink.baseUrl}/v1/traces`,
-      OTEL_SDK_DISABLED: "",
-      OTEL_TRACES_EXPORTER: "",
-      ...(values.setting === "traces-unsampled" ? { OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" } : { OTEL_TRACES_SAMPLER: "" }),
-    }
-  : { OTEL_SDK_DISABLED: "true" };
+const sink = needsSink(values.setting) ? await startOtlpSink(paths) : undefined;
 // "remote": the MCP SDK's own Streamable HTTP server as the gateway's upstream (bench/sdk-server.mjs); with
 // `--client direct` the client talks to that server itself (the reference the gateway's overhead is judged against).
 let remote;
@@ -53,47 +44,14 @@ if (values.upstream === "remote") {
 const server = remote ? { name: "bench", url: remote.url } : { name: "bench", args: [paths.upstream] };
 // --hops: the gateway's in-process hop timers (shared/hop-timing.ts); their medians are printed after the run.
 const hopDir = values.hops ? mkdtempSync(join(tmpdir(), "dsgw-ab-hops-")) : undefined;
-if (hopDir) env.DEPLOYSTACK_HOP_TIMING_DIR = hopDir;
-const gateway = await startGateway(paths, [server], { auditEnabled: values.setting === "off" ? false : undefined, env });
+const gateway = await startGatewayIn(paths, server, values.setting, sink, hopDir ? { DEPLOYSTACK_HOP_TIMING_DIR: hopDir } : {});
 const url = values.client === "direct" ? remote.url : `${gateway.baseUrl}/mcp`;
-const open = () =>
-  values.client === "modern"
-    ? openModernSession(url)
-    : values.client === "raw-modern"
-      ? openLeanSession(url, "modern")
-      : values.client === "raw-legacy"
-        ? openLeanSession(url, "legacy")
-        : openStreamableHttpSession(url); // "legacy" and "direct": the SDK v1 client
+// "direct" is the SDK v1 client, straight to the remote server.
+const open = () => openClient(values.client === "direct" ? "legacy" : values.client, url);
 const sessions = await Promise.all(Array.from({ length: Number(values.sessions) }, open));
-const echo = (await sessions[0].listTools()).find((tool) => tool.name.endsWith("echo")).name;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-async function load(ms, latencies) {
-  const begin = performance.now();
-  const deadline = begin + ms;
-  // --rate: session i makes its k-th call at begin + (k + i / n) × n / rate (a late call goes at once).
-  const intervalMs = values.rate ? (sessions.length * 1000) / Number(values.rate) : 0;
-  let calls = 0;
-  await Promise.all(
-    sessions.map(async (session, index) => {
-      for (let k = 0; performance.now() < deadline; k++) {
-        if (intervalMs > 0) {
-          const due = begin + (k + index / sessions.length) * intervalMs;
-          if (due >= deadline) break;
-          const wait = due - performance.now();
-          if (wait > 0) await sleep(wait);
-        }
-        const text = `s${index}-${calls}`;
-        const started = performance.now();
-        const result = await session.call(echo, { text });
-        latencies?.push(performance.now() - started);
-        if (!JSON.stringify(result).includes(text)) throw new Error("wrong result");
-        calls++;
-      }
-    }),
-  );
-  return calls;
-}
+const echo = await echoToolOf(sessions[0]);
+const rate = values.rate ? Number(values.rate) : undefined;
+const load = (ms, latencies) => echoLoad(sessions, echo, ms, { rate, latencies });
 
 await load(2000);
 const roles = gateway.roles();
