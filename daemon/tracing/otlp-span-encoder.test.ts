@@ -43,6 +43,8 @@ const hex = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: byte
 const attributeValue = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: "grapheme", maxLength: 20 }),
+  // Around the encoder's short-ASCII path's bound (127 characters: one length byte).
+  fc.string({ minLength: 120, maxLength: 140 }),
   fc.boolean(),
   fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
   fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Number.isInteger(x)),
