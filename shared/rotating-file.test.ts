@@ -2,7 +2,7 @@ import test from "ava";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { COALESCE_MS, createRotatingFile } from "./rotating-file.js";
+import { COALESCE_MS, createRotatingFile, MAX_COALESCED_BYTES } from "./rotating-file.js";
 
 /** Past the longest a coalescing file holds a line back (a generous bound: timers may fire late on a busy machine). */
 const afterCoalescing = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, COALESCE_MS * 5));
@@ -104,4 +104,37 @@ test("a coalescing file keeps its bound: held lines that would cross it rotate b
   const numbers = kept.map((text) => Number(text.slice(5, 10)));
   t.is(numbers.at(-1), 499);
   t.deepEqual(numbers, numbers.map((_, i) => numbers[0] + i));
+});
+
+test("bytes are copied when written (the caller reuses its buffer), in order with text, held or not", async (t) => {
+  for (const coalesce of [false, true]) {
+    const path = join(tempDir(t), "audit.jsonl");
+    const file = createRotatingFile({ path, coalesce });
+    t.teardown(() => file.close());
+    const scratch = Buffer.alloc(64);
+    const expected: string[] = [];
+    for (let index = 0; index < 3; index++) {
+      const text = `bytes ${index} ünïcode\n`;
+      const length = scratch.write(text);
+      t.true(file.writeBytes(scratch.subarray(0, length)));
+      scratch.fill(0x21); // what the caller does next must not change what was written
+      t.true(file.write(`text ${index}\n`));
+      expected.push(text, `text ${index}\n`);
+    }
+    await afterCoalescing();
+    t.is(readFileSync(path, "utf8"), expected.join(""), coalesce ? "coalescing" : "direct");
+  }
+});
+
+test("a coalescing file writes at once past MAX_COALESCED_BYTES and holds the next line again", (t) => {
+  const path = join(tempDir(t), "audit.jsonl");
+  const file = createRotatingFile({ path, coalesce: true });
+  t.teardown(() => file.close());
+  const big = `${"y".repeat(MAX_COALESCED_BYTES * 2)}\n`;
+  t.true(file.write(big));
+  t.is(readFileSync(path, "utf8"), big, "written at once, without waiting");
+  t.true(file.write(line(1)));
+  t.is(readFileSync(path, "utf8"), big, "a small line is held again");
+  t.true(file.flush());
+  t.is(readFileSync(path, "utf8"), big + line(1));
 });

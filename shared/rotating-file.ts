@@ -23,7 +23,7 @@ export interface RotatingFileOptions {
   readonly mode?: number;
   /**
    * Gather lines for up to `COALESCE_MS` and write them with one `writeSync` (at once on `flush`, `close`, process
-   * exit, or past `MAX_COALESCED_BYTES`). For a file written on every request, where a system call per line is a
+   * exit, past `MAX_COALESCED_BYTES`, or before a line that would take the file past its bound). For a file written on every request, where a system call per line is a
    * measurable share of the request's cost; what a kill -9 can then lose is the last few milliseconds of lines.
    * Default false.
    */
@@ -39,6 +39,8 @@ export interface RotatingFile {
    * the daemon down; the line is dropped instead.
    */
   write(text: string): boolean;
+  /** Appends a line already encoded as UTF-8 (copied at once: the caller may reuse its buffer). Never throws. */
+  writeBytes(bytes: Uint8Array): boolean;
   /** Writes what a coalescing file holds back (nothing to do otherwise); false when it could not be written. */
   flush(): boolean;
   /** Closes the file (flushing first); later writes are dropped. */
@@ -89,11 +91,12 @@ export function createRotatingFile(options: RotatingFileOptions): RotatingFile {
   let closed = false;
 
   /** Writes `text` (`bytes` long) now, rotating first when it would not fit. */
-  const writeNow = (text: string, bytes: number): boolean => {
+  const writeNow = (text: string | Uint8Array, bytes: number): boolean => {
     try {
       if (size > 0 && size + bytes > maxBytes) rotate();
       if (fd === undefined) open();
-      writeSync(fd!, text);
+      if (typeof text === "string") writeSync(fd!, text);
+      else writeSync(fd!, text);
       size += bytes;
       return true;
     } catch {
@@ -101,22 +104,54 @@ export function createRotatingFile(options: RotatingFileOptions): RotatingFile {
     }
   };
 
-  // Coalescing: the lines held back, written by `flush` (at the latest COALESCE_MS after the first of them).
-  let pending: string[] = [];
+  // Coalescing: the lines held back, as UTF-8, written by `flush` (at the latest COALESCE_MS after the first of them).
+  let pending = Buffer.allocUnsafe(0);
   let pendingBytes = 0;
   let scheduled = false;
   const flush = (): boolean => {
-    if (pending.length === 0) return true;
-    const lines = pending;
-    const bytes = pendingBytes;
-    pending = [];
+    if (pendingBytes === 0) return true;
+    const held = pending.subarray(0, pendingBytes);
     pendingBytes = 0;
-    // Lines that would cross the size bound go one by one, so rotation still happens between whole lines.
-    if (size + bytes > maxBytes) return lines.map((line) => writeNow(line, Buffer.byteLength(line))).every(Boolean);
-    return writeNow(lines.length === 1 ? lines[0]! : lines.join(""), bytes);
+    const written = writeNow(held, held.length);
+    // The buffer is reused for the next lines: a large one from a burst is let go.
+    if (pending.length > MAX_COALESCED_BYTES) pending = Buffer.allocUnsafe(0);
+    return written;
   };
   const onExit = (): void => void flush();
   if (options.coalesce) process.on("exit", onExit);
+
+  /** Makes room for `bytes` more held bytes. */
+  const reserve = (bytes: number): void => {
+    if (pendingBytes + bytes <= pending.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(pendingBytes + bytes, Math.min(2 * pending.length, MAX_COALESCED_BYTES), 4096));
+    pending.copy(grown, 0, 0, pendingBytes);
+    pending = grown;
+  };
+
+  /**
+   * Where a line of `bytes` bytes is to be copied into the held ones; what would otherwise take the file past its
+   * bound is written first, so that the line is held alone and rotation still happens between whole lines.
+   */
+  const room = (bytes: number): number => {
+    if (pendingBytes > 0 && size + pendingBytes + bytes > maxBytes) flush();
+    reserve(bytes);
+    return pendingBytes;
+  };
+
+  /** Takes the `bytes` just copied in at `room`'s place. */
+  const held = (bytes: number): boolean => {
+    pendingBytes += bytes;
+    if (pendingBytes >= MAX_COALESCED_BYTES) return flush();
+    if (!scheduled) {
+      scheduled = true;
+      // Unreferenced: a pending write never keeps the process alive (exit and close flush it).
+      setTimeout(() => {
+        scheduled = false;
+        flush();
+      }, COALESCE_MS).unref();
+    }
+    return true;
+  };
 
   return {
     path,
@@ -124,18 +159,16 @@ export function createRotatingFile(options: RotatingFileOptions): RotatingFile {
       if (closed) return false;
       const bytes = Buffer.byteLength(text);
       if (!options.coalesce) return writeNow(text, bytes);
-      pending.push(text);
-      pendingBytes += bytes;
-      if (pendingBytes >= MAX_COALESCED_BYTES) return flush();
-      if (!scheduled) {
-        scheduled = true;
-        // Unreferenced: a pending write never keeps the process alive (exit and close flush it).
-        setTimeout(() => {
-          scheduled = false;
-          flush();
-        }, COALESCE_MS).unref();
-      }
-      return true;
+      const at = room(bytes); // before reading `pending`: making room may replace it
+      pending.write(text, at, "utf8");
+      return held(bytes);
+    },
+    writeBytes(bytes: Uint8Array): boolean {
+      if (closed) return false;
+      if (!options.coalesce) return writeNow(bytes, bytes.length);
+      const at = room(bytes.length);
+      pending.set(bytes, at);
+      return held(bytes.length);
     },
     flush,
     close(): void {

@@ -1,44 +1,121 @@
 /**
- * One audit record as its JSON line, written field by field: the same text as `JSON.stringify(record)` (the field
- * order is the record's, optional fields left out when absent), but the parts that repeat from call to call — the
- * team, the client — are kept as text, keyed by the very objects the observer reuses, and the timestamp's text is
- * kept per second. The audit line is written on every call; `JSON.stringify` of the whole record and a fresh ISO date
- * were most of what the audit log cost per call (bench/ab.mjs, audit on against off). audit-line.test.ts checks the
- * text against `JSON.stringify` for any record.
+ * One audit record as its JSON line in UTF-8, written field by field straight into bytes: the same text as
+ * `JSON.stringify(record)`, but the parts that repeat from call to call are kept, and no string is built. The audit
+ * line is written on every call; building its text (a JSON.stringify per field and the concatenations) and encoding it
+ * again for the file were most of what the audit log cost per call (bench/pair.mjs, audit on against off).
  */
 import type { AuditRecord } from "./audit-record.js";
 
-const clientText = new WeakMap<AuditRecord["client"], string>();
+/**
+ * The line being written, as UTF-8: one buffer reused for every line (`auditLineBytes` hands out a view of it, which
+ * the caller copies before the next line). Writing bytes here rather than joining strings saves the ropes that
+ * string concatenation builds and that the file write would then flatten and encode again.
+ */
+let buffer = Buffer.allocUnsafe(4096);
+let pos = 0;
 
-/** The `client` object's JSON, once per object. */
-function clientJson(client: AuditRecord["client"]): string {
-  let text = clientText.get(client);
-  if (text === undefined) clientText.set(client, (text = JSON.stringify(client)));
-  return text;
+function reserve(bytes: number): void {
+  if (pos + bytes <= buffer.length) return;
+  let size = buffer.length * 2;
+  while (size < pos + bytes) size *= 2;
+  const grown = Buffer.allocUnsafe(size);
+  buffer.copy(grown, 0, 0, pos);
+  buffer = grown;
 }
 
-let lastTeam: string | undefined;
-let lastTeamJson = "";
+/** Text known to be ASCII (the line's own punctuation and keys, numbers, ISO times): its char codes are its bytes. */
+function ascii(text: string): void {
+  reserve(text.length);
+  for (let index = 0; index < text.length; index++) buffer[pos++] = text.charCodeAt(index);
+}
 
-function teamJson(team: string): string {
-  if (team !== lastTeam) {
-    lastTeam = team;
-    lastTeamJson = JSON.stringify(team);
+/** Bytes made before (a client's or a team's JSON). */
+function bytes(made: Uint8Array): void {
+  reserve(made.length);
+  buffer.set(made, pos);
+  pos += made.length;
+}
+
+/**
+ * `value` as a JSON string. Printable ASCII without `"` or `\\` is its own JSON between quotes, written by a loop;
+ * anything else (escapes, non-ASCII, lone surrogates) is `JSON.stringify`'s, encoded as UTF-8.
+ */
+function jsonString(value: string): void {
+  const start = pos;
+  reserve(value.length + 2);
+  buffer[pos++] = 0x22;
+  for (let index = 0; index < value.length; index++) {
+    const code = value.charCodeAt(index);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) {
+      pos = start;
+      return utf8(JSON.stringify(value));
+    }
+    buffer[pos++] = code;
   }
-  return lastTeamJson;
+  buffer[pos++] = 0x22;
 }
 
-/** The record's JSON line (with its newline). */
-export function auditLine(record: AuditRecord): string {
-  let line = `{"time":${JSON.stringify(record.time)},"team":${teamJson(record.team)}`;
-  if (record.account !== undefined) line += `,"account":${JSON.stringify(record.account)}`;
-  line += `,"client":${clientJson(record.client)},"operation":${JSON.stringify(record.operation)},"name":${JSON.stringify(record.name)}`;
-  if (record.canonicalName !== undefined) line += `,"canonicalName":${JSON.stringify(record.canonicalName)}`;
-  if (record.server !== undefined) line += `,"server":${JSON.stringify(record.server)}`;
-  line += `,"outcome":${JSON.stringify(record.outcome)},"durationMs":${JSON.stringify(record.durationMs)}`;
-  if (record.errorCode !== undefined) line += `,"errorCode":${JSON.stringify(record.errorCode)}`;
-  if (record.arguments !== undefined) line += `,"arguments":${JSON.stringify(record.arguments)}`;
-  return `${line}}\n`;
+function utf8(text: string): void {
+  reserve(text.length * 3);
+  pos += buffer.write(text, pos, "utf8");
+}
+
+/** JSON made once per object or value and kept: the parts of a line that repeat from call to call. */
+const clientBytes = new WeakMap<AuditRecord["client"], Uint8Array>();
+let lastTeam: string | undefined;
+let lastTeamBytes: Uint8Array = new Uint8Array(0);
+
+/**
+ * The record's JSON line (with its newline) as UTF-8: exactly the bytes of `JSON.stringify(record)` and a newline
+ * (the field order is the record's, optional fields left out when absent; audit-line.test.ts checks this for any
+ * record). The parts that repeat — the team, the client — are kept as bytes, keyed by the very objects the observer
+ * reuses; the timestamp's text is kept per second. A view of a buffer the next line overwrites: copy it first.
+ */
+export function auditLineBytes(record: AuditRecord): Uint8Array {
+  pos = 0;
+  ascii('{"time":');
+  jsonString(record.time);
+  ascii(',"team":');
+  if (record.team !== lastTeam) {
+    lastTeam = record.team;
+    lastTeamBytes = Buffer.from(JSON.stringify(record.team), "utf8");
+  }
+  bytes(lastTeamBytes);
+  if (record.account !== undefined) {
+    ascii(',"account":');
+    jsonString(record.account);
+  }
+  ascii(',"client":');
+  let client = clientBytes.get(record.client);
+  if (client === undefined) clientBytes.set(record.client, (client = Buffer.from(JSON.stringify(record.client), "utf8")));
+  bytes(client);
+  ascii(',"operation":');
+  jsonString(record.operation);
+  ascii(',"name":');
+  jsonString(record.name);
+  if (record.canonicalName !== undefined) {
+    ascii(',"canonicalName":');
+    jsonString(record.canonicalName);
+  }
+  if (record.server !== undefined) {
+    ascii(',"server":');
+    jsonString(record.server);
+  }
+  ascii(',"outcome":');
+  jsonString(record.outcome);
+  ascii(',"durationMs":');
+  // A finite number's JSON is ASCII (digits, sign, point, exponent); a non-finite one is null, as JSON.stringify says.
+  ascii(JSON.stringify(record.durationMs));
+  if (record.errorCode !== undefined) {
+    ascii(',"errorCode":');
+    jsonString(record.errorCode);
+  }
+  if (record.arguments !== undefined) {
+    ascii(',"arguments":');
+    utf8(JSON.stringify(record.arguments));
+  }
+  ascii("}\n");
+  return buffer.subarray(0, pos);
 }
 
 let cachedSecond = Number.NaN;

@@ -10,7 +10,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRotatingFile, type RotatingFile } from "../../shared/rotating-file.js";
-import { auditLine } from "./audit-line.js";
+import { auditLineBytes } from "./audit-line.js";
 import type { AuditRecord } from "./audit-record.js";
 import type { CallOutcome } from "./call-record.js";
 
@@ -80,7 +80,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     path: options.path,
     append(record) {
       file ??= createRotatingFile({ path: options.path, maxBytes: options.maxBytes ?? 10 * 1024 * 1024, maxFiles, mode: 0o600, coalesce: true });
-      const written = file.write(auditLine(record));
+      const written = file.writeBytes(auditLineBytes(record));
       for (const listener of listeners) {
         try {
           listener(record);
