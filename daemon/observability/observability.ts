@@ -110,13 +110,18 @@ export function createObservability(options: ObservabilityOptions): Observabilit
   // (audit-line.ts). Keyed by the client's name, era and transport: a modern client's identity object is per request.
   let clientsMaskedBy: Masker | undefined;
   const auditClients = new Map<string, AuditRecord["client"]>();
+  // A session's client object is the same on each of its calls: found by identity first, without building the key.
+  let auditClientsByObject = new WeakMap<CallClient, AuditRecord["client"]>();
   const auditClient = (mask: Masker, client: CallClient): AuditRecord["client"] => {
     if (mask !== clientsMaskedBy || auditClients.size >= MAX_AUDIT_CLIENTS) {
       auditClients.clear();
+      auditClientsByObject = new WeakMap();
       clientsMaskedBy = mask;
     }
+    let described = auditClientsByObject.get(client);
+    if (described !== undefined) return described;
     const key = `${client.transport}\u0000${client.era ?? ""}\u0000${client.name ?? "\u0000"}`;
-    let described = auditClients.get(key);
+    described = auditClients.get(key);
     if (described === undefined) {
       const named = {} as Mutable<AuditRecord["client"]>;
       if (client.name !== undefined) named.name = mask(client.name);
@@ -124,6 +129,7 @@ export function createObservability(options: ObservabilityOptions): Observabilit
       named.transport = client.transport;
       auditClients.set(key, (described = named));
     }
+    auditClientsByObject.set(client, described);
     return described;
   };
 
