@@ -19,6 +19,9 @@ const WIRE_FIXED64 = 1;
 const WIRE_BYTES = 2;
 const WIRE_FIXED32 = 5;
 
+/** The most a new batch's buffer starts with (a batch that grew larger grows again). */
+const MAX_INITIAL_BATCH_BYTES = 4 * 1024 * 1024;
+
 /** Strings up to this many characters may take the ASCII path of `Writer.string` (one length byte: < 128). */
 const SHORT_STRING = 127;
 
@@ -35,8 +38,12 @@ const MAX_LENGTH = 2 ** 28 - 1;
 
 /** A growing buffer with a write position. */
 class Writer {
-  buffer = Buffer.allocUnsafe(16 * 1024);
+  buffer: Buffer;
   pos = 0;
+
+  constructor(size = 16 * 1024) {
+    this.buffer = Buffer.allocUnsafe(size);
+  }
 
   private reserve(bytes: number): void {
     if (this.pos + bytes <= this.buffer.length) return;
@@ -197,7 +204,7 @@ function encodedKey(key: string): Buffer {
   let bytes = encodedKeys.get(key);
   if (bytes === undefined) {
     const text = Buffer.from(key, "utf8");
-    const scratch = new Writer();
+    const scratch = new Writer(16);
     scratch.tag(1, WIRE_BYTES);
     scratch.varint(text.length);
     bytes = Buffer.concat([scratch.buffer.subarray(0, scratch.pos), text]);
@@ -206,18 +213,61 @@ function encodedKey(key: string): Buffer {
   return bytes;
 }
 
+/**
+ * The encoded `KeyValue` entries of span attributes whose value is a short string, by key and value: the gateway's
+ * span attributes nearly all repeat from request to request (the method, the tool, its server and canonical name,
+ * the protocol version, the outcome), and copying an entry costs a fraction of encoding it. Bounded: once full, new
+ * pairs are encoded as they come (names come partly from clients).
+ */
+const encodedEntries = new Map<string, Map<string, Uint8Array>>();
+let encodedEntryCount = 0;
+const MAX_ENCODED_ENTRIES = 4096;
+/** Longer values are not kept (a kept entry is copied in one piece; a long value would mostly be a one-off). */
+const MAX_KEPT_VALUE_LENGTH = 128;
+
+/** A string attribute's whole `KeyValue` entry as span field 9, kept when there is room. */
+function spanStringEntry(key: string, value: string): Uint8Array | undefined {
+  let byValue = encodedEntries.get(key);
+  const kept = byValue?.get(value);
+  if (kept !== undefined || encodedEntryCount >= MAX_ENCODED_ENTRIES) return kept;
+  const scratch = new Writer(64);
+  writeStringEntry(scratch, SPAN_ATTRIBUTES, key, value);
+  const entry = scratch.buffer.subarray(0, scratch.pos);
+  if (byValue === undefined) encodedEntries.set(key, (byValue = new Map()));
+  byValue.set(value, entry);
+  encodedEntryCount++;
+  return entry;
+}
+
+/** Span.attributes' field number. */
+const SPAN_ATTRIBUTES = 9;
+
+function writeStringEntry(writer: Writer, field: number, key: string, value: string): void {
+  const entry = writer.open(field);
+  writer.raw(encodedKey(key));
+  const any = writer.open(2);
+  writer.string(1, value);
+  writer.close(any);
+  writer.close(entry);
+}
+
 /** `KeyValue` entries of `attributes` as repeated `field` (strings, booleans, integers, doubles; others skipped). */
 function writeAttributes(writer: Writer, field: number, attributes: Attributes): void {
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined || value === null) continue;
     const type = typeof value;
-    if (type !== "string" && type !== "boolean" && type !== "number") continue;
+    if (type === "string") {
+      const kept = field === SPAN_ATTRIBUTES && (value as string).length <= MAX_KEPT_VALUE_LENGTH ? spanStringEntry(key, value as string) : undefined;
+      if (kept !== undefined) writer.raw(kept);
+      else writeStringEntry(writer, field, key, value as string);
+      continue;
+    }
+    if (type !== "boolean" && type !== "number") continue;
     const entry = writer.open(field);
     writer.raw(encodedKey(key));
     const any = writer.open(2);
-    if (type === "string") writer.string(1, value as string);
-    else if (type === "boolean") {
+    if (type === "boolean") {
       writer.tag(2, WIRE_VARINT);
       writer.varint(value ? 1 : 0);
     } else if (Number.isInteger(value) && Number.isSafeInteger(value)) {
@@ -332,7 +382,8 @@ export class SpanBatch {
     if (this.open === undefined) return undefined;
     closeGroup(this.writer, this.resource, this.scope, this.open);
     const taken = { bytes: this.writer.buffer.subarray(0, this.writer.pos), count: this.count };
-    this.writer = new Writer();
+    // The next request starts as large as this one ended (growing a buffer copies it: a batch is a few hundred KiB).
+    this.writer = new Writer(Math.min(Math.max(16 * 1024, this.writer.pos), MAX_INITIAL_BATCH_BYTES));
     this.open = undefined;
     this.count = 0;
     return taken;
