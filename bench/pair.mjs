@@ -2,10 +2,11 @@
 // build: `npm run build` first.
 //
 //   node bench/pair.mjs [--a default] [--b traces] [--a-client raw-legacy] [--b-client raw-legacy]
-//                       [--sessions 16] [--windows 40] [--seconds 2] [--out FILE.json]
+//                       [--a-root DIR] [--b-root DIR] [--sessions 16] [--windows 40] [--seconds 2] [--out FILE.json]
 //
 // Settings are bench/lib/steady-load.mjs's (default, off, traces, traces-unsampled), clients too (raw-legacy and
-// raw-modern are the lean client of each era; legacy and modern the SDK clients).
+// raw-modern are the lean client of each era; legacy and modern the SDK clients). `--a-root`/`--b-root` run a side
+// from another checkout's build (before and after a change to the hot path, in the same windows).
 //
 // Why: on a shared virtual machine the same gateway's CPU per call moves by ±10–15 % from one window of a few seconds
 // to the next (other tenants, caches), so settings measured one after the other (bench/run.mjs, bench/ab.mjs) cannot
@@ -22,6 +23,7 @@
 //   → one line per window {"window":i,"phase":0|1,"a":{cpuUsPerCall,calls},"b":{…},"ratio":…}, then a summary
 //     {"a":…,"b":…,"windows":N,"ratio":{"median":…,"mean":…,"ci95":[lo,hi],"medianByPhase":[…,…]},"cpuUsPerCall":{"a":…,"b":…},"p50Us":{…},"callsPerSecond":{…}}
 import { writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { benchPaths, startOtlpSink } from "./lib/contenders.mjs";
@@ -35,6 +37,8 @@ const { values } = parseArgs({
     b: { type: "string", default: "traces" },
     "a-client": { type: "string", default: "raw-legacy" },
     "b-client": { type: "string", default: "raw-legacy" },
+    "a-root": { type: "string" },
+    "b-root": { type: "string" },
     sessions: { type: "string", default: "16" },
     windows: { type: "string", default: "40" },
     seconds: { type: "string", default: "2" },
@@ -43,12 +47,14 @@ const { values } = parseArgs({
 });
 installCleanupHooks();
 const paths = benchPaths(fileURLToPath(new URL("..", import.meta.url)));
+// --a-root/--b-root: a side runs another checkout's build (its `dist/`), to compare two builds in the same windows.
+const rootPaths = { a: values["a-root"] ? benchPaths(resolve(values["a-root"])) : paths, b: values["b-root"] ? benchPaths(resolve(values["b-root"])) : paths };
 const sink = needsSink(values.a) || needsSink(values.b) ? await startOtlpSink(paths) : undefined;
 const upstream = { name: "bench", args: [paths.upstream] };
 
-/** One side: its gateway, sessions and echo tool. */
-async function startSide(setting, client) {
-  const gateway = await startGatewayIn(paths, upstream, setting, sink);
+/** One side: its gateway (from `sidePaths`' build), sessions and echo tool. */
+async function startSide(setting, client, sidePaths) {
+  const gateway = await startGatewayIn(sidePaths, upstream, setting, sink);
   const url = `${gateway.baseUrl}/mcp`;
   const sessions = await Promise.all(Array.from({ length: Number(values.sessions) }, () => openClient(client, url)));
   const echo = await echoToolOf(sessions[0]);
@@ -96,8 +102,8 @@ for (const phase of [0, 1]) {
     { key: "b", setting: values.b, client: values["b-client"] },
   ];
   const [firstSpec, secondSpec] = phase === 0 ? specs : specs.reverse();
-  const first = { ...(await startSide(firstSpec.setting, firstSpec.client)), totals: totals[firstSpec.key] };
-  const second = { ...(await startSide(secondSpec.setting, secondSpec.client)), totals: totals[secondSpec.key] };
+  const first = { ...(await startSide(firstSpec.setting, firstSpec.client, rootPaths[firstSpec.key])), totals: totals[firstSpec.key] };
+  const second = { ...(await startSide(secondSpec.setting, secondSpec.client, rootPaths[secondSpec.key])), totals: totals[secondSpec.key] };
   const a = firstSpec.key === "a" ? first : second;
   const b = firstSpec.key === "a" ? second : first;
   // Warm-up: both sides, longer than a window (JIT, the upstreams' first calls, the audit file's creation).
@@ -126,8 +132,8 @@ const sd = Math.sqrt(ratios.reduce((sum, value) => sum + (value - mean) ** 2, 0)
 const halfWidth = (1.96 * sd) / Math.sqrt(ratios.length);
 const p50 = (side) => Math.round(median(side.latencies) * 1000);
 const summary = {
-  a: `${values.a} (${values["a-client"]})`,
-  b: `${values.b} (${values["b-client"]})`,
+  a: `${values.a} (${values["a-client"]}${values["a-root"] ? `, ${values["a-root"]}` : ""})`,
+  b: `${values.b} (${values["b-client"]}${values["b-root"] ? `, ${values["b-root"]}` : ""})`,
   sessions: Number(values.sessions),
   windows: ratios.length,
   windowSeconds: Number(values.seconds),
