@@ -23,9 +23,9 @@ export interface RotatingFileOptions {
   readonly mode?: number;
   /**
    * Gather lines for up to `COALESCE_MS` and write them with one `writeSync` (at once on `flush`, `close`, process
-   * exit, past `MAX_COALESCED_BYTES`, or before a line that would take the file past its bound). For a file written on every request, where a system call per line is a
-   * measurable share of the request's cost; what a kill -9 can then lose is the last few milliseconds of lines.
-   * Default false.
+   * exit, past `MAX_COALESCED_BYTES`, or before a line that would take the file past its bound). For a file written
+   * on every request, where a system call per line is a measurable share of the request's cost; what a kill -9 can
+   * then lose is the last few milliseconds of lines. Default false.
    */
   readonly coalesce?: boolean;
 }
@@ -95,6 +95,7 @@ export function createRotatingFile(options: RotatingFileOptions): RotatingFile {
     try {
       if (size > 0 && size + bytes > maxBytes) rotate();
       if (fd === undefined) open();
+      // Two calls for writeSync's two overloads (text, bytes).
       if (typeof text === "string") writeSync(fd!, text);
       else writeSync(fd!, text);
       size += bytes;

@@ -24,7 +24,7 @@ function reserve(bytes: number): void {
 }
 
 /**
- * Text known to be ASCII (the line's own punctuation and keys, numbers, ISO times): its char codes are its bytes. The
+ * Text known to be ASCII (the line's own punctuation and keys, numbers): its char codes are its bytes. The
  * loops here work on locals, written back once: the module's `buffer` and `pos` are context slots, a load and a check
  * per access, which in a loop over every character of a line cost more than the rest of the line.
  */
