@@ -1,6 +1,8 @@
 import test, { type ExecutionContext } from "ava";
 import { silentLogger } from "../../shared/logger.js";
 import { jsonPayloadText } from "../../shared/open-session-wire/payload.js";
+import { nullCallObserver, type CallObserver } from "../observability/call-observer.js";
+import type { CallClient } from "../observability/call-record.js";
 import { RawJson } from "../upstream/raw-json.js";
 import { createMcpEngine } from "./engine.js";
 import { LIST_TTL_MS, modernResultResponse } from "./modern-requests.js";
@@ -24,11 +26,11 @@ interface Harness {
   until(predicate: () => boolean): Promise<void>;
 }
 
-async function harness(t: ExecutionContext): Promise<Harness> {
+async function harness(t: ExecutionContext, observer?: CallObserver): Promise<Harness> {
   const probe = createProbe();
   const supervisor = createMemorySupervisor([{ name: "alpha", create: () => createTestServer("alpha", probe) }]);
   await supervisor.start();
-  const engine = createMcpEngine({ supervisor, logger: silentLogger, version: "1.2.3" });
+  const engine = createMcpEngine({ supervisor, logger: silentLogger, version: "1.2.3", ...(observer ? { observer } : {}) });
   const frames: SessionFrame[] = [];
   const waiters = new Set<() => void>();
   const channel = engine.openStatelessChannel({
@@ -151,6 +153,31 @@ test("subscriptions/listen: acknowledged first with the honoured filter, tagged 
   t.is(ack!.method, "notifications/subscriptions/acknowledged");
   t.deepEqual(ack!.params.notifications, { toolsListChanged: true, resourceSubscriptions: ["mem://alpha/readme"] });
   t.is(ack!.params._meta["io.modelcontextprotocol/subscriptionId"], "sub-1");
+});
+
+test("each call's caller is the client its _meta names: one identity per client name, none shared between names", async (t) => {
+  const clients: (CallClient | undefined)[] = [];
+  const h = await harness(t, { ...nullCallObserver, finished: (...args) => void clients.push(args[4]) });
+  const call = (exchange: number, name?: string) =>
+    h.request(
+      exchange,
+      "tools/call",
+      { name: "alpha-echo", arguments: { text: "hi" } },
+      name === undefined ? { ...META, "io.modelcontextprotocol/clientInfo": undefined } : { ...META, "io.modelcontextprotocol/clientInfo": { name, version: "1" } },
+    );
+  await call(1, "ide-a");
+  await call(2, "ide-b");
+  await call(3, "ide-a");
+  await call(4);
+  t.deepEqual(clients, [
+    { name: "ide-a", era: "modern", transport: "streamable_http" },
+    { name: "ide-b", era: "modern", transport: "streamable_http" },
+    { name: "ide-a", era: "modern", transport: "streamable_http" },
+    { era: "modern", transport: "streamable_http" },
+  ]);
+  // Kept per name (what is remembered per caller object, such as the audit log's description, is found again).
+  t.is(clients[0], clients[2]);
+  t.not(clients[0], clients[1]);
 });
 
 test("a large result kept as the server's bytes gets resultType spliced in front, without being decoded", (t) => {

@@ -75,6 +75,9 @@ export const LIST_TTL_MS = 30_000;
 
 const decoder = new TextDecoder();
 
+/** Distinct client names whose caller identity a channel keeps. */
+const MAX_KEPT_CLIENTS = 64;
+
 /** Options of a modern channel. */
 export interface ModernChannelOptions {
   readonly id: string;
@@ -91,6 +94,8 @@ export class ModernChannel implements McpSession {
   private readonly transport: SessionTransportLabel;
   /** The requests in flight, by exchange: aborting one cancels its call (or ends its listener). */
   private readonly inflight = new Map<bigint, AbortController>();
+  /** Caller identities by client name (`clientNamed`). */
+  private readonly clients = new Map<string | undefined, CallClient>();
   private isClosed = false;
 
   constructor(options: ModernChannelOptions) {
@@ -143,6 +148,21 @@ export class ModernChannel implements McpSession {
     this.close();
   }
 
+  /**
+   * The caller identity of a request from the client named `name`: the same object for every request of that name
+   * on this channel, so that what is kept per client object (the audit log's description of it) is found by
+   * identity instead of being made again for every stateless request. Bounded: names come from clients.
+   */
+  private clientNamed(name: string | undefined): CallClient {
+    let client = this.clients.get(name);
+    if (client === undefined) {
+      if (this.clients.size >= MAX_KEPT_CLIENTS) this.clients.clear();
+      client = name !== undefined ? { name, era: "modern", transport: this.transport } : { era: "modern", transport: this.transport };
+      this.clients.set(name, client);
+    }
+    return client;
+  }
+
   private cancel(exchangeId: bigint): void {
     const abort = this.inflight.get(exchangeId);
     if (!abort) return;
@@ -173,7 +193,7 @@ export class ModernChannel implements McpSession {
     const infoValue = meta[META.clientInfo];
     const info = isObject(infoValue) ? infoValue : undefined;
     const name = typeof info?.name === "string" ? info.name.slice(0, 200) : undefined;
-    const client: CallClient = name !== undefined ? { name, era: "modern", transport: this.transport } : { era: "modern", transport: this.transport };
+    const client = this.clientNamed(name);
     const abort = new AbortController();
     this.inflight.set(exchangeId, abort);
     if (method === "subscriptions/listen") return this.listen(exchangeId, id, params, abort.signal);

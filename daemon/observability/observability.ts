@@ -107,10 +107,10 @@ export function createObservability(options: ObservabilityOptions): Observabilit
 
   // A client's audit description repeats on every call it makes: made (its name masked) once per client and masker
   // (the masker changes with the team), and the same object each time, so the line writer keeps its text too
-  // (audit-line.ts). Keyed by the client's name, era and transport: a modern client's identity object is per request.
+  // (audit-line.ts). Found by the caller's identity object first (a session's, or a stateless channel's per client
+  // name: modern-requests.ts `clientNamed`), else by the client's name, era and transport (another object, same client).
   let clientsMaskedBy: Masker | undefined;
   const auditClients = new Map<string, AuditRecord["client"]>();
-  // A session's client object is the same on each of its calls: found by identity first, without building the key.
   let auditClientsByObject = new WeakMap<CallClient, AuditRecord["client"]>();
   const auditClient = (mask: Masker, client: CallClient): AuditRecord["client"] => {
     if (mask !== clientsMaskedBy || auditClients.size >= MAX_AUDIT_CLIENTS) {
