@@ -317,16 +317,9 @@ export function createContenders(paths) {
     unavailable: gatewayUnavailable,
     async start(ctx) {
       const sink = setting === "traces" ? await startOtlpSink(paths) : undefined;
-      const otelEnv = sink
-        ? { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${sink.baseUrl}/v1/traces`, OTEL_SDK_DISABLED: "", OTEL_TRACES_EXPORTER: "", OTEL_TRACES_SAMPLER: "" }
-        : { OTEL_SDK_DISABLED: "true" };
       let instance;
       try {
-        instance = await startGateway(paths, [{ name: "bench", args: [paths.upstream] }], {
-          cpuProfDir: ctx.cpuProfDir,
-          auditEnabled: setting === "off" ? false : undefined,
-          env: otelEnv,
-        });
+        instance = await startGateway(paths, [{ name: "bench", args: [paths.upstream] }], { cpuProfDir: ctx.cpuProfDir, ...settingOptions(setting, sink) });
       } catch (error) {
         await sink?.stop();
         throw error;
@@ -502,6 +495,35 @@ export function gatewayRoles(rootPid) {
     else roles.other.push(pid);
   }
   return roles;
+}
+
+/** The gateway settings the observability scenario and the steady-state tools (ab.mjs, pair.mjs) compare. */
+export const GATEWAY_SETTINGS = ["default", "off", "traces", "traces-unsampled"];
+
+/** Whether a gateway in `setting` needs an OTLP receiver (bench/otlp-sink.mjs, `startOtlpSink`). */
+export function needsSink(setting) {
+  return setting.startsWith("traces");
+}
+
+/**
+ * `startGateway`'s options for a setting: `default` (metrics and audit on), `off` (audit off; metrics have no off
+ * switch), `traces` (the defaults with OpenTelemetry exporting to `sink`, bench/otlp-sink.mjs), `traces-unsampled`
+ * (tracing on with a sampler that records nothing: spans are made and propagated, none exported). Every other
+ * `OTEL_*` setting the harness inherited is neutralised, so that only a traces setting traces.
+ */
+export function settingOptions(setting, sink) {
+  if (!GATEWAY_SETTINGS.includes(setting)) throw new Error(`unknown setting "${setting}" (one of ${GATEWAY_SETTINGS.join(", ")})`);
+  const traced = needsSink(setting);
+  if (traced && sink === undefined) throw new Error(`setting "${setting}" needs an OTLP sink`);
+  const env = traced
+    ? {
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${sink.baseUrl}/v1/traces`,
+        OTEL_SDK_DISABLED: "",
+        OTEL_TRACES_EXPORTER: "",
+        ...(setting === "traces-unsampled" ? { OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" } : { OTEL_TRACES_SAMPLER: "" }),
+      }
+    : { OTEL_SDK_DISABLED: "true" };
+  return { auditEnabled: setting === "off" ? false : undefined, env };
 }
 
 /**

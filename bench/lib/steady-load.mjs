@@ -2,38 +2,21 @@
  * What the steady-state tools (`ab.mjs`: one gateway setting alone; `pair.mjs`: two at the same time) share: the
  * gateway settings they compare, the clients they drive it with, and the loop of echo calls.
  */
-import { startGateway } from "./contenders.mjs";
-import { openLeanSession, openModernSession, openStreamableHttpSession } from "./sessions.mjs";
+import { settingOptions, startGateway } from "./contenders.mjs";
 
-/** The settings a gateway can be started in. */
-export const SETTINGS = ["default", "off", "traces", "traces-unsampled"];
+export { needsSink } from "./contenders.mjs";
+import { openLeanSession, openModernSession, openStreamableHttpSession } from "./sessions.mjs";
 
 /** The clients: the SDK v1/v2 clients (`legacy`, `modern`), or the lean client of either era (`raw-legacy`, `raw-modern`). */
 export const CLIENTS = ["legacy", "modern", "raw-legacy", "raw-modern"];
 
-/** Whether `setting` needs an OTLP receiver (bench/otlp-sink.mjs). */
-export function needsSink(setting) {
-  return setting.startsWith("traces");
-}
-
 /**
- * Starts a gateway in `setting`: `default` (metrics and audit on), `off` (audit off; metrics have no off switch),
- * `traces` (the defaults with OpenTelemetry exporting to `sink`), `traces-unsampled` (tracing on with a sampler that
- * records nothing: spans are made and propagated, none exported). Every other `OTEL_*` setting the caller inherited is
- * neutralised. `extraEnv` goes on top (for example the hop timers' folder).
+ * Starts a gateway in `setting` (contenders.mjs `settingOptions` says what each is) with one server; `extraEnv` goes
+ * on top (for example the hop timers' folder).
  */
 export function startGatewayIn(paths, server, setting, sink, extraEnv = {}) {
-  if (!SETTINGS.includes(setting)) throw new Error(`unknown setting "${setting}" (one of ${SETTINGS.join(", ")})`);
-  if (needsSink(setting) && sink === undefined) throw new Error(`setting "${setting}" needs an OTLP sink`);
-  const env = needsSink(setting)
-    ? {
-        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${sink.baseUrl}/v1/traces`,
-        OTEL_SDK_DISABLED: "",
-        OTEL_TRACES_EXPORTER: "",
-        ...(setting === "traces-unsampled" ? { OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" } : { OTEL_TRACES_SAMPLER: "" }),
-      }
-    : { OTEL_SDK_DISABLED: "true" };
-  return startGateway(paths, [server], { auditEnabled: setting === "off" ? false : undefined, env: { ...env, ...extraEnv } });
+  const { auditEnabled, env } = settingOptions(setting, sink);
+  return startGateway(paths, [server], { auditEnabled, env: { ...env, ...extraEnv } });
 }
 
 /** Opens one session of `client` (one of `CLIENTS`) on the MCP endpoint `url`. */

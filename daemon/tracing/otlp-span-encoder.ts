@@ -307,7 +307,7 @@ function writeSpan(writer: Writer, span: ReadableSpan): void {
   writer.hrTime(span.startTime);
   writer.tag(8, WIRE_FIXED64);
   writer.hrTime(span.endTime);
-  writeAttributes(writer, 9, span.attributes);
+  writeAttributes(writer, SPAN_ATTRIBUTES, span.attributes);
   if (span.droppedAttributesCount > 0) {
     writer.tag(10, WIRE_VARINT);
     writer.varint(span.droppedAttributesCount);
