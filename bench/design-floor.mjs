@@ -13,6 +13,7 @@
  *   HTTP/2 with the gateway's written-out codec (dist/shared/open-session-wire, as the gateway does); `--wire
  *   connect-es` uses connect-es at both ends (the generic client and connect-node's handler);
  * - `one-process`: one process serves HTTP and owns the upstream's stdio (the shape of every peer).
+ * `--upstream-url URL`: the upstream is that remote Streamable HTTP server instead of the bench server over stdio.
  * `--role back --socket PATH` is the second process of `two-process` (started by the first).
  *
  * Prints `{"port":N}` once listening. Needs `npm run build` (the generated code is imported from dist/gen).
@@ -33,13 +34,56 @@ const option = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name
 const layout = option("--layout", "one-process");
 const role = option("--role", "front");
 const wire = option("--wire", "lean");
+const upstreamUrl = option("--upstream-url");
 const genUrl = new URL("../dist/gen/deploystack/gateway/v1/mcp_service_pb.js", import.meta.url);
 const codecUrl = new URL("../dist/shared/open-session-wire/codec.js", import.meta.url);
 const envelopeUrl = new URL("../dist/shared/open-session-wire/envelope.js", import.meta.url);
 const OPEN_SESSION_PATH = "/deploystack.gateway.v1.McpService/OpenSession";
 
-/** The upstream over stdio with id remapping: `request(message, onAnswer)` answers with the parsed response. */
+/**
+ * The upstream with id remapping: `request(message, onAnswer)` answers with the parsed response. Over stdio (the bench
+ * upstream as a child), or with `--upstream-url URL` over Streamable HTTP to a remote server.
+ */
 function openUpstream() {
+  return upstreamUrl ? openRemoteUpstream(new URL(upstreamUrl)) : openStdioUpstream();
+}
+
+/**
+ * A remote upstream: one legacy session, every message a POST on undici's keep-alive pool (the gateway's HTTP client),
+ * the answer read from the JSON body or from the event stream's data lines.
+ */
+function openRemoteUpstream(url) {
+  const agent = import("undici").then(({ Agent }) => new Agent({ keepAliveTimeout: 30_000, connections: 64 }));
+  let sessionId;
+  let nextId = 1;
+  const post = async (message) => {
+    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    if (sessionId !== undefined) Object.assign(headers, { "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" });
+    const response = await (await agent).request({ origin: url.origin, path: url.pathname, method: "POST", headers, body: JSON.stringify(message) });
+    sessionId ??= response.headers["mcp-session-id"];
+    const text = await response.body.text();
+    if (message.id === undefined) return undefined;
+    if (!String(response.headers["content-type"]).includes("text/event-stream")) return JSON.parse(text);
+    for (const line of text.split("\n")) {
+      if (!line.startsWith("data:")) continue;
+      const answer = JSON.parse(line.slice(5));
+      if (answer.id === message.id && answer.method === undefined) return answer;
+    }
+    throw new Error(`no answer to ${message.method} in the event stream`);
+  };
+  const request = (message, onAnswer) => {
+    post({ ...message, id: nextId++ }).then(onAnswer, (error) => console.error(error));
+  };
+  const ready = (async () => {
+    const answer = await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "floor", version: "1" } } });
+    await post({ jsonrpc: "2.0", method: "notifications/initialized" });
+    return answer.result;
+  })();
+  return { request, ready };
+}
+
+/** The bench upstream over stdio. */
+function openStdioUpstream() {
   const child = spawn(process.execPath, [join(here, "upstream-server.mjs")], { stdio: ["pipe", "pipe", "inherit"] });
   const waiting = new Map();
   let nextId = 1;
@@ -149,7 +193,7 @@ async function front() {
   }
   const folder = mkdtempSync(join(tmpdir(), "design-floor-"));
   const socket = join(folder, "back.sock");
-  const back = spawn(process.execPath, [fileURLToPath(import.meta.url), "--role", "back", "--socket", socket, "--wire", wire], {
+  const back = spawn(process.execPath, [fileURLToPath(import.meta.url), "--role", "back", "--socket", socket, "--wire", wire, ...(upstreamUrl ? ["--upstream-url", upstreamUrl] : [])], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise((resolve) => back.stdout.once("data", resolve));

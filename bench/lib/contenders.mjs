@@ -228,21 +228,41 @@ export function createContenders(paths) {
   };
 
   /** bench/design-floor.mjs: what a process layout costs at the least (see its header); group `design`. */
-  const designFloor = (layout, wire = "lean") => ({
-    id: `floor-${layout}${wire === "lean" ? "" : `-${wire}`}`,
+  /**
+   * The design floor of a process layout (bench/design-floor.mjs); `upstream: "remote"` puts the SDK's Streamable HTTP
+   * server (bench/sdk-server.mjs) behind it instead of the stdio server — the floor of the gateway's remote contender.
+   */
+  const designFloor = (layout, wire = "lean", upstream = "stdio") => ({
+    id: `floor-${layout}${wire === "lean" ? "" : `-${wire}`}${upstream === "remote" ? "-remote" : ""}`,
     label:
       layout === "one-process"
-        ? "design floor: one process, HTTP + stdio"
-        : `design floor: HTTP process + OpenSession hop${wire === "lean" ? "" : " (connect-es)"} + stdio process`,
+        ? `design floor: one process, HTTP + ${upstream === "remote" ? "remote upstream" : "stdio"}`
+        : `design floor: HTTP process + OpenSession hop${wire === "lean" ? "" : " (connect-es)"} + ${upstream === "remote" ? "process → remote upstream" : "stdio process"}`,
     group: "design",
     optional: wire !== "lean",
     unavailable: () => (layout === "two-process" && !existsSync(paths.frontendMain) ? "dist/ is not built" : null),
     async start() {
-      const child = spawnTracked(node, [paths.designFloor, "--layout", layout, "--wire", wire], { env: nodeEnv(), keepStdout: true });
-      const { port } = await readJsonLine(child);
-      const open = () => openStreamableHttpSession(`http://127.0.0.1:${port}/mcp`);
-      const toolNames = await probeToolNames(open, 30000, child);
-      return { open, toolNames, processes: () => classifyTree(child.pid), stop: () => stopTracked(child), child };
+      const remote = upstream === "remote" ? spawnTracked(node, [paths.sdkServer, "--transport", "http"], { env: nodeEnv(), keepStdout: true }) : undefined;
+      try {
+        const urlArgs = remote ? ["--upstream-url", `http://127.0.0.1:${(await readJsonLine(remote)).port}/mcp`] : [];
+        const child = spawnTracked(node, [paths.designFloor, "--layout", layout, "--wire", wire, ...urlArgs], { env: nodeEnv(), keepStdout: true });
+        const { port } = await readJsonLine(child);
+        const open = () => openStreamableHttpSession(`http://127.0.0.1:${port}/mcp`);
+        const toolNames = await probeToolNames(open, 30000, child);
+        return {
+          open,
+          toolNames,
+          processes: () => (remote ? { own: classifyTree(child.pid).own, upstream: [remote.pid] } : classifyTree(child.pid)),
+          stop: async () => {
+            await stopTracked(child);
+            if (remote) await stopTracked(remote);
+          },
+          child,
+        };
+      } catch (error) {
+        if (remote) await stopTracked(remote);
+        throw error;
+      }
     },
   });
 
@@ -422,6 +442,8 @@ export function createContenders(paths) {
     designFloor("two-process"),
     designFloor("two-process", "connect-es"),
     designFloor("one-process"),
+    designFloor("two-process", "lean", "remote"),
+    designFloor("one-process", "lean", "remote"),
   ];
 }
 

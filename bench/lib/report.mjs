@@ -191,7 +191,7 @@ export function renderMarkdown(results) {
 
   const targets = checkTargets(results);
   if (targets.length) {
-    out.push(`### Targets (issue 5)`);
+    out.push(`### Targets (issues 5, 11 and 12)`);
     out.push(
       table(
         ["target", "measured", "met", "design floors: two-process / one-process"],
@@ -339,6 +339,8 @@ function renderObservabilityTable(results, obs, rows) {
 
 /** The design-floor contenders (bench/design-floor.mjs), in the order the targets table shows them. */
 const FLOOR_IDS = ["floor-two-process", "floor-one-process"];
+/** The same two layouts with the remote server behind them (issue 12's target). */
+const REMOTE_FLOOR_IDS = ["floor-two-process-remote", "floor-one-process-remote"];
 
 /** The issue's targets, evaluated on this run's figures (only those the run measured). */
 export function checkTargets(results) {
@@ -421,6 +423,20 @@ export function checkTargets(results) {
   };
   eraTargets("gateway-mcp-lean", "gateway-mcp-modern-lean", "same lean client");
   eraTargets("gateway-mcp", "gateway-mcp-modern", "SDK v2 client against SDK v1 (informative: the clients differ)");
+  // Issue 12: what the gateway adds to a remote server at p50, against the same SDK client straight to that server
+  // (`sdk-mcp` runs the very program the remote contender has as its upstream); the floors are the layouts' own
+  // figures with that server behind them, as added latency.
+  const remote = lat?.["gateway-remote"];
+  const remoteDirect = lat?.["sdk-mcp"]?.p50;
+  if (remote && remoteDirect) {
+    const added = (id) => (lat[id] ? `+${fmt(lat[id].p50 - remoteDirect)}` : "—");
+    targets.push({
+      target: "gateway → remote server: p50 at most 1 ms above the SDK client straight to that server",
+      measured: `${fmt(remote.p50)} vs ${fmt(remoteDirect)} µs (+${fmt(remote.p50 - remoteDirect)})`,
+      met: remote.p50 - remoteDirect <= 1000,
+      floors: REMOTE_FLOOR_IDS.some((id) => lat[id]) ? `${REMOTE_FLOOR_IDS.map(added).join(" / ")} µs` : undefined,
+    });
+  }
   const st = scenarios.startup?.gateway;
   if (st) {
     targets.push({ target: `warm cache: complete tools/list ≤ 1.5 s after dsctl start (${st.servers} servers, ${st.initDelayMs / 1000} s initialize)`, measured: `${fmt(st.warm.fullListMs)} ms`, met: st.warm.fullListMs <= 1500 });
