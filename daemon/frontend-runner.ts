@@ -59,12 +59,15 @@ export interface FrontendRunner {
 const stableAfterMs = 30_000;
 
 /**
- * The frontend's V8 young-generation semi-space, in MiB. Its live set is small (about 15 KiB of heap per idle
- * session) but every request allocates, and with V8's default the semi-spaces grow to 16 MiB and stay committed:
- * measured with 1,000 idle sessions, its RSS grew by 54 KiB per session by default and by 25 KiB with 1 MiB, with
- * CPU per call unchanged within the benchmark's noise (scavenges of a small live set are cheap).
+ * The frontend's V8 young-generation semi-space, in MiB: a trade between memory and CPU. Its live set is small
+ * (about 15 KiB of heap per idle session) but every request allocates (about 22 KiB), and with V8's default the
+ * semi-spaces grow to 16 MiB and stay committed. Measured with 1,000 idle sessions (daemon + frontend per session):
+ * 70–75 KiB by default, 56 with 1 MiB, 60 with 4 and 67 with 8 (the budget is 64). Measured with `bench/pair.mjs`
+ * (16 lean sessions, builds side by side), the gateway's whole CPU per call against 1 MiB: 4 MiB −3.3 % [−4.9, −1.7]
+ * and −4.7 % [−6.2, −3.1], 8 MiB −7.6 % [−9.2, −6.1] — a small semi-space is scavenged every few dozen requests,
+ * and each scavenge copies the requests in flight.
  */
-const FRONTEND_SEMI_SPACE_MIB = 1;
+const FRONTEND_SEMI_SPACE_MIB = 4;
 
 /** Where the built frontend lives, from this module's own location (source tree or dist/). */
 export function defaultFrontendEntry(): string {
