@@ -68,3 +68,29 @@ test("one request's failing callback does not keep the others from being told", 
   clock.advance(20);
   t.deepEqual(told, ["second"]);
 });
+
+test("a request stopped twice, or from its own callback, leaves the others watched and counted once", (t) => {
+  const clock = manualClock();
+  const watch = new KeepAliveWatch(100, clock);
+  const told: string[] = [];
+  const first = watch.watch(() => told.push("first"));
+  let self: ReturnType<KeepAliveWatch["watch"]> | undefined;
+  self = watch.watch(() => {
+    told.push("self");
+    self?.stop(); // the callback ends its own watch, as a request opening its stream does
+  });
+  clock.advance(20);
+  const middle = watch.watch(() => told.push("middle"));
+  const last = watch.watch(() => told.push("last"));
+  t.is(watch.size, 4);
+  first.stop();
+  first.stop();
+  t.is(watch.size, 3, "a second stop changes nothing");
+  middle.stop();
+  clock.advance(150);
+  t.deepEqual(told, ["self", "last"]);
+  t.is(watch.size, 0);
+  last.stop();
+  t.is(watch.size, 0);
+  t.false(clock.running());
+});
