@@ -227,10 +227,10 @@ export function createContenders(paths) {
     },
   };
 
-  /** bench/design-floor.mjs: what a process layout costs at the least (see its header); group `design`. */
   /**
-   * The design floor of a process layout (bench/design-floor.mjs); `upstream: "remote"` puts the SDK's Streamable HTTP
-   * server (bench/sdk-server.mjs) behind it instead of the stdio server — the floor of the gateway's remote contender.
+   * bench/design-floor.mjs: what a process layout costs at the least (see its header); group `design`. `upstream:
+   * "remote"` puts the SDK's Streamable HTTP server (bench/sdk-server.mjs) behind it instead of the stdio server — the
+   * floor of the gateway's remote contender.
    */
   const designFloor = (layout, wire = "lean", upstream = "stdio") => ({
     id: `floor-${layout}${wire === "lean" ? "" : `-${wire}`}${upstream === "remote" ? "-remote" : ""}`,
