@@ -88,8 +88,8 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions, profile:
     const modern = shape.batch ? undefined : modernMessageOf(shape.value);
     if (modern) {
       ctx.respond = false;
-      serveModernPost(ctx.res, body, trace, modern, ctx.req.headers, profile, accept, options.modern);
-      if (startedAt !== 0) hopTiming.record("frontend.post", startedAt);
+      // Its hops (frontend.post, frontend.daemon) are recorded when its answer is written: it is answered later.
+      serveModernPost(ctx.res, body, trace, modern, ctx.req.headers, profile, accept, options.modern, startedAt);
       return;
     }
     if (!shape.initialize && refusedModernWithoutVersion(ctx, shape.value)) return;

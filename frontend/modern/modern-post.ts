@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import { isPieces, piecesLength } from "../../shared/byte-pieces.js";
+import { hopTiming } from "../../shared/hop-timing.js";
 import type { MessageTraceContext } from "../../shared/open-session-wire/codec.js";
 import { SseSink, formatSseEvent, type SseFrame } from "../session/sse.js";
 import { KeepAliveWatch, type Watched } from "./keep-alive-watch.js";
@@ -32,7 +33,8 @@ const INSPECTED_ANSWER_BYTES = 64 * 1024;
  * unknown method: "Streamable HTTP › Protocol Version Header"); anything before it (progress, log messages, a
  * subscription's notifications) opens an SSE stream scoped to this request, which the response ends. The client
  * closing the response cancels the request ("Streamable HTTP › Cancellation"). Takes over `res` (koa's
- * `respond = false` is the caller's).
+ * `respond = false` is the caller's). With hop timing on, `startedAt` is when the POST arrived: the request's
+ * `frontend.post` and `frontend.daemon` hops are recorded when its response comes back, as a legacy POST's are.
  */
 export function serveModernPost(
   res: ServerResponse,
@@ -43,6 +45,7 @@ export function serveModernPost(
   profile: string,
   accept: ModernAccept,
   options: ModernPostOptions,
+  startedAt = 0,
 ): void {
   const refused = checkModernRequest(message, headers);
   if (refused) return writeJson(res, refused.status, refused.body);
@@ -51,7 +54,8 @@ export function serveModernPost(
     res.writeHead(202).end();
     return;
   }
-  const post = new ModernPost(res, message, accept, options);
+  const post = new ModernPost(res, message, accept, options, startedAt);
+  if (startedAt !== 0) post.sentAt = hopTiming.now();
   post.exchange = options.pool.send(profile, body, trace, post);
   res.on("close", post.onResponseClosed);
   // A call still running after one keep-alive interval gets its SSE headers and keep-alive comments, so neither the
@@ -68,25 +72,31 @@ class ModernPost implements StatelessHandlers {
   sink: SseSink | undefined;
   watched: Watched | undefined;
   exchange: StatelessExchange | undefined;
+  /** When the request went to the daemon (hop timing only; 0 when off). */
+  sentAt = 0;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly message: ModernMessage,
     private readonly accept: ModernAccept,
     private readonly options: ModernPostOptions,
+    private readonly startedAt: number,
   ) {}
 
   onMessage(json: StatelessJson, complete: boolean): void {
     if (this.done) return;
+    if (complete && this.sentAt !== 0) hopTiming.record("frontend.daemon", this.sentAt);
     if (this.sink === undefined) {
       if (complete && isEmpty(json)) {
         this.finish();
         this.res.writeHead(202).end();
+        this.recordPost();
         return;
       }
       if (complete && this.accept.json) {
         this.finish();
         writeJson(this.res, statusOf(json), json);
+        this.recordPost();
         return;
       }
       this.sink = this.openSink([formatSseEvent(json)]);
@@ -96,6 +106,7 @@ class ModernPost implements StatelessHandlers {
     if (complete) {
       this.finish();
       this.sink.end();
+      this.recordPost();
     }
   }
 
@@ -125,6 +136,11 @@ class ModernPost implements StatelessHandlers {
   private finish(): void {
     this.done = true;
     this.watched?.stop();
+  }
+
+  /** Records the POST's whole hop once its response is written (hop timing only). */
+  private recordPost(): void {
+    if (this.startedAt !== 0) hopTiming.record("frontend.post", this.startedAt);
   }
 
   private openSink(first: SseFrame[]): SseSink {

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
+import { Client as ClientV2, StreamableHTTPClientTransport as StreamableHttpV2 } from "@modelcontextprotocol/client";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { HopTimingReport } from "../../shared/hop-timing.js";
@@ -51,6 +52,33 @@ test("with DEPLOYSTACK_HOP_TIMING_DIR, daemon and frontend report every hop of t
   // Every POST's daemon round trip lies inside the POST's own span, so its percentiles cannot exceed the POST's.
   t.true(frontendSpans["frontend.daemon"]!.p50 <= frontendSpans["frontend.post"]!.p50);
   t.not(byRole.get("frontend")!.pid, byRole.get("daemon")!.pid);
+});
+
+test("modern (stateless) requests are timed like legacy ones: the POST's span holds its daemon round trip", async (t) => {
+  const calls = 20;
+  const home = tempHome(t);
+  const dir = join(home, "hop-timing");
+  const timed = await startDaemon(t, { home, servers: [normalServer("alpha")], env: { DEPLOYSTACK_HOP_TIMING_DIR: dir } });
+  await waitForRunning(timed, ["alpha"]);
+  let url = "";
+  t.true(await waitUntil(async () => ((url = (await timed.clients.gateway.getStatus({})).mcpUrl), url !== ""), 60_000));
+  const client = new ClientV2({ name: "e2e-modern", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+  await client.connect(new StreamableHttpV2(new URL(url)));
+  for (let i = 0; i < calls; i++) await client.callTool({ name: "alpha-echo", arguments: { text: `hop ${i}` } });
+  await client.close();
+
+  // Every modern POST is a request (discovery and the calls): each has both frontend spans once it is answered.
+  const frontendSpans = () => reports(dir).find((report) => report.role === "frontend")?.spans;
+  const daemonSpans = () => reports(dir).find((report) => report.role === "daemon")?.spans;
+  const complete = (): boolean =>
+    [frontendSpans()?.["frontend.post"], frontendSpans()?.["frontend.daemon"], daemonSpans()?.["daemon.session"]].every((span) => (span?.count ?? 0) >= calls);
+  t.true(await waitUntil(async () => complete(), 30_000), JSON.stringify(reports(dir)));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const frontend = frontendSpans()!;
+  const daemon = daemonSpans()!;
+  // Nested spans: the POST holds the daemon round trip, which holds the daemon's handling of the request.
+  t.true(frontend["frontend.daemon"]!.p50 <= frontend["frontend.post"]!.p50, JSON.stringify(frontend));
+  t.true(daemon["daemon.session"]!.p50 <= frontend["frontend.daemon"]!.p50, JSON.stringify({ daemon, frontend }));
 });
 
 test("without DEPLOYSTACK_HOP_TIMING_DIR nothing is timed or written", async (t) => {
