@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { Client as ClientV2, StreamableHTTPClientTransport as StreamableHttpV2 } from "@modelcontextprotocol/client";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -15,14 +15,20 @@ function reports(dir: string): HopTimingReport[] {
   return readdirSync(dir).map((file) => JSON.parse(readFileSync(join(dir, file), "utf8")) as HopTimingReport);
 }
 
-test("with DEPLOYSTACK_HOP_TIMING_DIR, daemon and frontend report every hop of the calls that went through them", async (t) => {
-  const calls = 20;
+/** A gateway with hop timing on and one server, `alpha`: the folder its figures go to and its MCP URL. */
+async function startTimedGateway(t: ExecutionContext): Promise<{ dir: string; url: string }> {
   const home = tempHome(t);
   const dir = join(home, "hop-timing");
   const timed = await startDaemon(t, { home, servers: [normalServer("alpha")], env: { DEPLOYSTACK_HOP_TIMING_DIR: dir } });
   await waitForRunning(timed, ["alpha"]);
   let url = "";
   t.true(await waitUntil(async () => ((url = (await timed.clients.gateway.getStatus({})).mcpUrl), url !== ""), 60_000));
+  return { dir, url };
+}
+
+test("with DEPLOYSTACK_HOP_TIMING_DIR, daemon and frontend report every hop of the calls that went through them", async (t) => {
+  const calls = 20;
+  const { dir, url } = await startTimedGateway(t);
   const client = new Client({ name: "e2e", version: "1.0.0" });
   await client.connect(new StreamableHTTPClientTransport(new URL(url)));
   for (let i = 0; i < calls; i++) await client.callTool({ name: "alpha-echo", arguments: { text: `hop ${i}` } });
@@ -56,12 +62,7 @@ test("with DEPLOYSTACK_HOP_TIMING_DIR, daemon and frontend report every hop of t
 
 test("modern (stateless) requests are timed like legacy ones: the POST's span holds its daemon round trip", async (t) => {
   const calls = 20;
-  const home = tempHome(t);
-  const dir = join(home, "hop-timing");
-  const timed = await startDaemon(t, { home, servers: [normalServer("alpha")], env: { DEPLOYSTACK_HOP_TIMING_DIR: dir } });
-  await waitForRunning(timed, ["alpha"]);
-  let url = "";
-  t.true(await waitUntil(async () => ((url = (await timed.clients.gateway.getStatus({})).mcpUrl), url !== ""), 60_000));
+  const { dir, url } = await startTimedGateway(t);
   const client = new ClientV2({ name: "e2e-modern", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
   await client.connect(new StreamableHttpV2(new URL(url)));
   for (let i = 0; i < calls; i++) await client.callTool({ name: "alpha-echo", arguments: { text: `hop ${i}` } });
