@@ -8,7 +8,7 @@
  * --startup-delay-ms N --out DIR --no-readme --cpu-prof DIR (the gateway's daemon and frontend write CPU profiles)
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -112,6 +112,13 @@ async function limited(items, limit, task) {
   return results;
 }
 
+/** `base`, or `base-2`, `base-3`, … when a run of the same day already wrote `base.json`: a recorded run is never overwritten. */
+function freeResultsBase(base) {
+  let candidate = base;
+  for (let n = 2; existsSync(`${candidate}.json`); n++) candidate = `${base}-${n}`;
+  return candidate;
+}
+
 /** `--render FILE.json`: writes FILE.md again from recorded results (and the README table, for a full run). */
 function renderRecorded(file) {
   const results = JSON.parse(readFileSync(file, "utf8"));
@@ -209,12 +216,12 @@ async function main() {
   results.machine.loadAfter = loadavg().map((l) => l.toFixed(2));
   const markdown = renderMarkdown(results);
   mkdirSync(outDir, { recursive: true });
-  const base = join(outDir, quick ? `${results.date}-quick` : results.date);
+  const base = freeResultsBase(join(outDir, quick ? `${results.date}-quick` : results.date));
   writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${base}.md`, markdown);
   process.stdout.write(`\n${markdown}\n`);
   log(`results written to ${base}.json and ${base}.md`);
-  if (!quick && only.length === 0 && !flag("--no-readme")) updateReadme(markdown, `${results.date}.json`);
+  if (!quick && only.length === 0 && !flag("--no-readme")) updateReadme(markdown, `${basename(base)}.json`);
   return exitCode;
 }
 
