@@ -48,10 +48,15 @@ export function serveModernPost(
   startedAt = 0,
 ): void {
   const refused = checkModernRequest(message, headers);
-  if (refused) return writeJson(res, refused.status, refused.body);
+  if (refused) {
+    writeJson(res, refused.status, refused.body);
+    recordPostHop(startedAt);
+    return;
+  }
   if (message.id === undefined) {
     // This revision defines no client notifications over HTTP: accepted and dropped.
     res.writeHead(202).end();
+    recordPostHop(startedAt);
     return;
   }
   const post = new ModernPost(res, message, accept, options, startedAt);
@@ -90,13 +95,13 @@ class ModernPost implements StatelessHandlers {
       if (complete && isEmpty(json)) {
         this.finish();
         this.res.writeHead(202).end();
-        this.recordPost();
+        recordPostHop(this.startedAt);
         return;
       }
       if (complete && this.accept.json) {
         this.finish();
         writeJson(this.res, statusOf(json), json);
-        this.recordPost();
+        recordPostHop(this.startedAt);
         return;
       }
       this.sink = this.openSink([formatSseEvent(json)]);
@@ -106,7 +111,7 @@ class ModernPost implements StatelessHandlers {
     if (complete) {
       this.finish();
       this.sink.end();
-      this.recordPost();
+      recordPostHop(this.startedAt);
     }
   }
 
@@ -138,11 +143,6 @@ class ModernPost implements StatelessHandlers {
     this.watched?.stop();
   }
 
-  /** Records the POST's whole hop once its response is written (hop timing only). */
-  private recordPost(): void {
-    if (this.startedAt !== 0) hopTiming.record("frontend.post", this.startedAt);
-  }
-
   private openSink(first: SseFrame[]): SseSink {
     this.watched?.stop();
     const opened = new SseSink(this.res, {
@@ -153,6 +153,11 @@ class ModernPost implements StatelessHandlers {
     opened.start({}, first);
     return opened;
   }
+}
+
+/** Records a POST's whole `frontend.post` hop once its answer is written; `startedAt` is 0 when hop timing is off. */
+function recordPostHop(startedAt: number): void {
+  if (startedAt !== 0) hopTiming.record("frontend.post", startedAt);
 }
 
 const watches = new WeakMap<ModernPostOptions, KeepAliveWatch>();
