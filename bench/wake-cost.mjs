@@ -9,13 +9,13 @@
  *   node bench/wake-cost.mjs [--seconds 4] [--out bench/results]   → wake-cost-<date>.md/.json
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Agent } from "undici";
-import { installCleanupHooks, readJsonLine, spawnTracked, stopTracked } from "./lib/proc.mjs";
+import { cpuMicros, installCleanupHooks, readJsonLine, spawnTracked, stopTracked } from "./lib/proc.mjs";
 
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "4" }, out: { type: "string", default: fileURLToPath(new URL("./results", import.meta.url)) } } });
 installCleanupHooks();
@@ -35,17 +35,11 @@ const answer = await post(base, { jsonrpc: "2.0", id: 0, method: "initialize", p
 const headers = { ...base, "mcp-session-id": String(answer["mcp-session-id"]), "mcp-protocol-version": "2025-06-18" };
 await post(headers, { jsonrpc: "2.0", method: "notifications/initialized" });
 
-/** CPU time of the server process in µs (utime + stime, clock ticks of 10 ms). */
-function serverCpu() {
-  const fields = readFileSync(`/proc/${server.pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
 let nextId = 1;
 /** Round trips for `ms`, pausing `gapMs` after each: p50 and the CPU per call of both ends. */
 async function measure(gapMs, ms) {
   const latencies = [];
-  const serverBefore = serverCpu();
+  const serverBefore = cpuMicros(server.pid);
   const clientBefore = process.cpuUsage();
   const end = performance.now() + ms;
   while (performance.now() < end) {
@@ -57,7 +51,7 @@ async function measure(gapMs, ms) {
   const client = process.cpuUsage(clientBefore);
   latencies.sort((a, b) => a - b);
   const calls = latencies.length;
-  return { gapMs, calls, p50Us: Math.round(latencies[calls >> 1] * 1000), clientCpuUs: Math.round((client.user + client.system) / calls), serverCpuUs: Math.round((serverCpu() - serverBefore) / calls) };
+  return { gapMs, calls, p50Us: Math.round(latencies[calls >> 1] * 1000), clientCpuUs: Math.round((client.user + client.system) / calls), serverCpuUs: Math.round((cpuMicros(server.pid) - serverBefore) / calls) };
 }
 
 /** One busy loop per core at nice 19: the CPUs never idle, yet every other process runs first. */

@@ -227,6 +227,12 @@ export function createContenders(paths) {
     },
   };
 
+  /** The SDK's Streamable HTTP server (bench/sdk-server.mjs) as a remote upstream: its process, and its /mcp URL once it listens. */
+  const spawnRemoteUpstream = () => {
+    const child = spawnTracked(node, [paths.sdkServer, "--transport", "http"], { env: nodeEnv(), keepStdout: true });
+    return { child, url: readJsonLine(child).then(({ port }) => `http://127.0.0.1:${port}/mcp`) };
+  };
+
   /**
    * bench/design-floor.mjs: what a process layout costs at the least (see its header); group `design`. `upstream:
    * "remote"` puts the SDK's Streamable HTTP server (bench/sdk-server.mjs) behind it instead of the stdio server — the
@@ -242,9 +248,9 @@ export function createContenders(paths) {
     optional: wire !== "lean",
     unavailable: () => (layout === "two-process" && !existsSync(paths.frontendMain) ? "dist/ is not built" : null),
     async start() {
-      const remote = upstream === "remote" ? spawnTracked(node, [paths.sdkServer, "--transport", "http"], { env: nodeEnv(), keepStdout: true }) : undefined;
+      const remote = upstream === "remote" ? spawnRemoteUpstream() : undefined;
       try {
-        const urlArgs = remote ? ["--upstream-url", `http://127.0.0.1:${(await readJsonLine(remote)).port}/mcp`] : [];
+        const urlArgs = remote ? ["--upstream-url", await remote.url] : [];
         const child = spawnTracked(node, [paths.designFloor, "--layout", layout, "--wire", wire, ...urlArgs], { env: nodeEnv(), keepStdout: true });
         const { port } = await readJsonLine(child);
         const open = () => openStreamableHttpSession(`http://127.0.0.1:${port}/mcp`);
@@ -252,15 +258,15 @@ export function createContenders(paths) {
         return {
           open,
           toolNames,
-          processes: () => (remote ? { own: classifyTree(child.pid).own, upstream: [remote.pid] } : classifyTree(child.pid)),
+          processes: () => (remote ? { own: classifyTree(child.pid).own, upstream: [remote.child.pid] } : classifyTree(child.pid)),
           stop: async () => {
             await stopTracked(child);
-            if (remote) await stopTracked(remote);
+            if (remote) await stopTracked(remote.child);
           },
           child,
         };
       } catch (error) {
-        if (remote) await stopTracked(remote);
+        if (remote) await stopTracked(remote.child);
         throw error;
       }
     },
@@ -395,10 +401,9 @@ export function createContenders(paths) {
     group: "gateway",
     unavailable: gatewayUnavailable,
     async start(ctx) {
-      const upstream = spawnTracked(node, [paths.sdkServer, "--transport", "http"], { env: nodeEnv(), keepStdout: true });
+      const { child: upstream, url } = spawnRemoteUpstream();
       try {
-        const { port } = await readJsonLine(upstream);
-        const instance = await startGateway(paths, [{ name: "bench", url: `http://127.0.0.1:${port}/mcp` }], { cpuProfDir: ctx.cpuProfDir });
+        const instance = await startGateway(paths, [{ name: "bench", url: await url }], { cpuProfDir: ctx.cpuProfDir });
         instance.acquire();
         const open = () => openStreamableHttpSession(`${instance.baseUrl}/mcp`);
         const toolNames = await probeToolNames(open, 30000, instance.child);
