@@ -6,6 +6,7 @@
 import type { CallClient } from "../observability/call-record.js";
 import type { RequestSpan } from "../tracing/request-tracer.js";
 import type { JsonObject } from "../upstream/types.js";
+import type { CallSignal } from "../call-signal.js";
 
 /** The client capabilities a caller declared in `initialize` (empty for typed RPCs). */
 export interface CallerCapabilities {
@@ -18,7 +19,7 @@ export interface CallerCapabilities {
 export interface Caller {
   readonly capabilities: CallerCapabilities;
   /** Sends a server-to-client request to this caller's client, on the exchange of its call. */
-  clientRequest?(method: string, params: JsonObject | undefined, signal: AbortSignal): Promise<JsonObject>;
+  clientRequest?(method: string, params: JsonObject | undefined, signal: CallSignal): Promise<JsonObject>;
   /** A `notifications/progress` params object, already carrying the caller's own token. */
   onProgress?(params: JsonObject): void;
   /** A `notifications/message` params object from the server while the call runs (typed RPCs). */

@@ -34,6 +34,7 @@ import { nullCallObserver, type CallObserver } from "../observability/call-obser
 import { CONTROL_API_CLIENT, transportLabel } from "../observability/call-record.js";
 import { jsonPayloadByteLength } from "../../shared/open-session-wire/payload.js";
 import { serveTraced, startMcpRequestSpan } from "../observability/tracing.js";
+import { CallCancellation, type CallSignal } from "../call-signal.js";
 
 /** The serverInfo name the gateway answers `initialize` with. */
 export const GATEWAY_SERVER_NAME = "deploystack-gateway";
@@ -105,7 +106,7 @@ export interface ToolCallLog {
 /** Options of a typed call. */
 export interface TypedCallOptions {
   /** Aborting cancels the call upstream. */
-  readonly signal?: AbortSignal;
+  readonly signal?: CallSignal;
 }
 
 /** Options of a typed tool call. */
@@ -458,8 +459,8 @@ export function createMcpEngine(options: McpEngineOptions): McpEngine {
     },
   };
 
-  function typedSignal(signal: AbortSignal | undefined): AbortSignal {
-    return signal ?? new AbortController().signal;
+  function typedSignal(signal: CallSignal | undefined): CallSignal {
+    return signal ?? new CallCancellation();
   }
 
   return {

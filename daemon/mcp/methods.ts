@@ -11,13 +11,14 @@ import { isLogLevel, type LogLevel } from "./log-levels.js";
 import type { SessionOperations } from "./profile-scope.js";
 import type { ResourceSubscriptions } from "./resource-subscriptions.js";
 import type { Caller } from "./upstream-router.js";
+import type { CallSignal } from "../call-signal.js";
 
 /** What a method handler gets. */
 export interface MethodContext {
   readonly sessionId: string;
   readonly params: JsonObject;
   readonly caller: Caller;
-  readonly signal: AbortSignal;
+  readonly signal: CallSignal;
 }
 
 /** A method handler. */

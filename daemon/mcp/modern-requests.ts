@@ -32,6 +32,7 @@ import { toRpcError } from "./rpc-errors.js";
 import type { McpSession, SessionFrame } from "./session.js";
 import type { Caller, CallerCapabilities } from "./upstream-router.js";
 import type { CallClient, SessionTransportLabel } from "../observability/call-record.js";
+import { CallCancellation, type CallSignal } from "../call-signal.js";
 
 /** The change notifications a `subscriptions/listen` request asks for ("Patterns › Subscriptions › Notification Filter"). */
 export interface SubscriptionFilter {
@@ -48,12 +49,12 @@ export interface ModernChannelHost {
   /** Whether the engine serves `method` for a modern request. */
   hasMethod(method: string): boolean;
   /** Serves one request; throws `McpRpcError`, `UpstreamRpcError` or `GatewayError`. */
-  handle(method: string, params: JsonObject, caller: Caller, protocolVersion: string, signal: AbortSignal, trace: TraceCarrier | undefined): Promise<UpstreamResult>;
+  handle(method: string, params: JsonObject, caller: Caller, protocolVersion: string, signal: CallSignal, trace: TraceCarrier | undefined): Promise<UpstreamResult>;
   /**
    * Opens a listener: `deliver` gets every change notification the honoured filter admits until `signal` aborts.
    * Resolves with the honoured filter (what cannot be honoured is left out).
    */
-  listen(id: string, filter: SubscriptionFilter, deliver: (method: string, params: JsonObject | undefined) => void, signal: AbortSignal): Promise<SubscriptionFilter>;
+  listen(id: string, filter: SubscriptionFilter, deliver: (method: string, params: JsonObject | undefined) => void, signal: CallSignal): Promise<SubscriptionFilter>;
   /** The channel closed. */
   closed(): void;
 }
@@ -93,7 +94,7 @@ export class ModernChannel implements McpSession {
   private readonly emit: (frame: SessionFrame) => void;
   private readonly transport: SessionTransportLabel;
   /** The requests in flight, by exchange: aborting one cancels its call (or ends its listener). */
-  private readonly inflight = new Map<bigint, AbortController>();
+  private readonly inflight = new Map<bigint, CallCancellation>();
   /** Caller identities by client name (`clientNamed`). */
   private readonly clients = new Map<string | undefined, CallClient>();
   private isClosed = false;
@@ -194,14 +195,14 @@ export class ModernChannel implements McpSession {
     const info = isObject(infoValue) ? infoValue : undefined;
     const name = typeof info?.name === "string" ? info.name.slice(0, 200) : undefined;
     const client = this.clientNamed(name);
-    const abort = new AbortController();
+    const abort = new CallCancellation();
     this.inflight.set(exchangeId, abort);
-    if (method === "subscriptions/listen") return this.listen(exchangeId, id, params, abort.signal);
+    if (method === "subscriptions/listen") return this.listen(exchangeId, id, params, abort);
     const level = meta[META.logLevel];
     const caller = new ModernCaller(this, exchangeId, pickCapabilities(capabilities), client, isLogLevel(level) ? level : undefined);
     let answer: Promise<UpstreamResult>;
     try {
-      answer = this.host.handle(method, upstreamParams(params), caller, version, abort.signal, trace);
+      answer = this.host.handle(method, upstreamParams(params), caller, version, abort, trace);
     } catch (error) {
       answer = Promise.reject(error);
     }
@@ -224,7 +225,7 @@ export class ModernChannel implements McpSession {
     );
   }
 
-  private listen(exchangeId: bigint, id: RequestId, params: JsonObject, signal: AbortSignal): void {
+  private listen(exchangeId: bigint, id: RequestId, params: JsonObject, signal: CallSignal): void {
     let filter: SubscriptionFilter;
     try {
       filter = readFilter(params.notifications);

@@ -22,6 +22,7 @@ import { INPUT_REQUIRED, isJsonObject } from "./mrtr.js";
 import { MAX_INPUT_REQUESTS_PER_ROUND } from "./mrtr-legacy-caller.js";
 import { createHeldCallStateCodec, randomToken, type HeldCallStateCodec } from "./mrtr-state.js";
 import type { Caller } from "./caller.js";
+import type { CallSignal } from "../call-signal.js";
 
 /** Default bound on calls waiting for a client's retry, per daemon. */
 export const DEFAULT_MAX_HELD_CALLS = 256;
@@ -44,9 +45,9 @@ export interface HeldCallStart {
   readonly method: string;
   readonly params: JsonObject | undefined;
   readonly caller: Caller;
-  readonly signal: AbortSignal;
+  readonly signal: CallSignal;
   /** Sends the call upstream once, for `caller` (the held call's own) and until `signal` (the held call's own) aborts. */
-  send(params: JsonObject | undefined, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
+  send(params: JsonObject | undefined, caller: Caller, signal: CallSignal): Promise<UpstreamResult>;
 }
 
 /** The store's face. */
@@ -58,7 +59,7 @@ export interface HeldCalls {
    * `params.inputResponses`, then waits as `start` does. A state that fails any check is refused with
    * `GatewayError("invalid_argument")` (-32602).
    */
-  resume(server: string, method: string, params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
+  resume(server: string, method: string, params: JsonObject, caller: Caller, signal: CallSignal): Promise<UpstreamResult>;
   /** Calls waiting for a client's retry or resumed by one. */
   size(): number;
   /** Cancels every held call upstream. */
@@ -198,7 +199,7 @@ export function createHeldCalls(options: HeldCallsOptions): HeldCalls {
   }
 
   /** Waits, for `caller`'s request, until the call ends or the server asks something. */
-  function wait(call: HeldCall, caller: Caller, params: JsonObject | undefined, signal: AbortSignal): Promise<UpstreamResult> {
+  function wait(call: HeldCall, caller: Caller, params: JsonObject | undefined, signal: CallSignal): Promise<UpstreamResult> {
     return new Promise<UpstreamResult>((resolve, reject) => {
       const onAbort = (): void => {
         call.waiter = undefined;

@@ -13,6 +13,7 @@
 import { GatewayError } from "../errors.js";
 import type { JsonObject, UpstreamResult } from "../upstream/types.js";
 import { asInputRequired, INPUT_REQUEST_METHODS, isJsonObject, MAX_INPUT_ROUNDS, type InputRequest } from "./mrtr.js";
+import type { CallSignal } from "../call-signal.js";
 
 /** Most input requests one round may carry; a server asking more is refused rather than fanned out to the client. */
 export const MAX_INPUT_REQUESTS_PER_ROUND = 16;
@@ -23,9 +24,9 @@ export interface LegacyCallerRounds {
   readonly method: string;
   /** The caller's params, as first sent (the retries add `inputResponses` and `requestState` to them). */
   readonly params: JsonObject | undefined;
-  readonly signal: AbortSignal;
+  readonly signal: CallSignal;
   /** Asks the caller one input request (capability checks included); rejects when it cannot be answered. */
-  ask(method: string, params: JsonObject | undefined, signal: AbortSignal): Promise<JsonObject>;
+  ask(method: string, params: JsonObject | undefined, signal: CallSignal): Promise<JsonObject>;
   /** Sends one retry of the request to the server. */
   send(params: JsonObject): Promise<UpstreamResult>;
   /** The bound on rounds (default `MAX_INPUT_ROUNDS`). */

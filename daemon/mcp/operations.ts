@@ -11,6 +11,7 @@ import type { CompletionRef, ExposedPrompt, ExposedResource, ExposedResourceTemp
 import type { Caller, UpstreamRouter } from "./upstream-router.js";
 import { nullCallObserver, type CallObserver } from "../observability/call-observer.js";
 import { tracedUpstreamParams } from "../observability/tracing.js";
+import type { CallSignal } from "../call-signal.js";
 
 /** The operations. */
 export interface McpOperations {
@@ -20,16 +21,16 @@ export interface McpOperations {
    */
   listTools(server?: string, caller?: Caller): Promise<ExposedTool[]>;
   /** `tools/call` with `params.name` an exposed name. */
-  callTool(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
+  callTool(params: JsonObject, caller: Caller, signal: CallSignal): Promise<UpstreamResult>;
   listPrompts(server?: string): Promise<ExposedPrompt[]>;
   /** `prompts/get` with `params.name` an exposed name. */
-  getPrompt(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
+  getPrompt(params: JsonObject, caller: Caller, signal: CallSignal): Promise<UpstreamResult>;
   listResources(server?: string): Promise<ExposedResource[]>;
   listResourceTemplates(server?: string): Promise<ExposedResourceTemplate[]>;
   /** `resources/read`, routed by URI. */
-  readResource(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
+  readResource(params: JsonObject, caller: Caller, signal: CallSignal): Promise<UpstreamResult>;
   /** `completion/complete`, routed by its reference. */
-  complete(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
+  complete(params: JsonObject, caller: Caller, signal: CallSignal): Promise<UpstreamResult>;
 }
 
 /** Options of `createMcpOperations`. */
@@ -73,7 +74,7 @@ export function createMcpOperations({ registry, router, waitMs, manage, observer
   }
 
   /** Forwards to a server and counts the request (and its failure) by method. */
-  async function forward(server: string, method: string, params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult> {
+  async function forward(server: string, method: string, params: JsonObject, caller: Caller, signal: CallSignal): Promise<UpstreamResult> {
     // Traced callers only (tracing on): the server gets the request's span as the parent in `_meta`.
     const sent = caller.trace === undefined ? params : tracedUpstreamParams(caller, server, params);
     let result: UpstreamResult;

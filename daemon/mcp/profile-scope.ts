@@ -19,6 +19,7 @@ import type { CompletionRef, ExposedPrompt, ExposedResource, ExposedResourceTemp
 import { CALL_TOOL, callToolTarget, FIND_TOOLS, findToolsArguments, findToolsResult, SEARCH_META_TOOLS } from "./tool-search-tools.js";
 import type { ToolIndex } from "./tool-search.js";
 import type { Caller } from "./upstream-router.js";
+import type { CallSignal } from "../call-signal.js";
 
 /** The per-session state a scope reads; the engine owns it and swaps `profile` on a reload. */
 export interface ScopeState {
@@ -114,7 +115,7 @@ export function createProfileScope(state: ScopeState, deps: ProfileScopeDeps): S
     if (server !== undefined && !state.profile.admitsServer(server)) throw unknownResource(uri);
   }
 
-  function callCatalogTool(params: JsonObject, caller: Caller, signal: AbortSignal): Promise<UpstreamResult> {
+  function callCatalogTool(params: JsonObject, caller: Caller, signal: CallSignal): Promise<UpstreamResult> {
     checkTool(String(params.name));
     return operations.callTool(params, caller, signal);
   }

@@ -15,11 +15,12 @@ import type { Logger } from "../../shared/logger.js";
 import type { UpstreamConnection } from "../upstream/types.js";
 import type { Registry } from "./registry.js";
 import { internalCaller, type UpstreamRouter } from "./upstream-router.js";
+import type { CallSignal } from "../call-signal.js";
 
 /** The subscription book. */
 export interface ResourceSubscriptions {
   /** Subscribes a session; the first subscriber of a URI subscribes upstream (and shares its outcome). */
-  subscribe(sessionId: string, uri: string, signal: AbortSignal): Promise<void>;
+  subscribe(sessionId: string, uri: string, signal: CallSignal): Promise<void>;
   /** Unsubscribes a session (idempotent); the last one unsubscribes upstream. */
   unsubscribe(sessionId: string, uri: string): void;
   /** Drops every subscription of a closed session. */

@@ -40,6 +40,7 @@ import {
 import type { LogLevel } from "./log-levels.js";
 import { negotiateProtocolVersion } from "../../shared/mcp-protocol-versions.js";
 import { toRpcError } from "./rpc-errors.js";
+import { CallCancellation, type CallSignal } from "../call-signal.js";
 import type { Caller, CallerCapabilities } from "./upstream-router.js";
 import type { CallClient, SessionTransportLabel } from "../observability/call-record.js";
 
@@ -74,7 +75,7 @@ export interface SessionHost {
   /** Whether the engine serves `method` after initialization. */
   hasMethod(method: string): boolean;
   /** Serves one request; throws `McpRpcError`, `UpstreamRpcError` or `GatewayError`. */
-  handle(session: ClientSession, method: string, params: JsonObject | undefined, caller: Caller, signal: AbortSignal, trace: TraceCarrier | undefined): Promise<UpstreamResult>;
+  handle(session: ClientSession, method: string, params: JsonObject | undefined, caller: Caller, signal: CallSignal, trace: TraceCarrier | undefined): Promise<UpstreamResult>;
   /** A notification from the client the engine cares about (`notifications/roots/list_changed`). */
   clientNotification(session: ClientSession, method: string, params: JsonObject | undefined): void;
   /** The session closed: drop its subscriptions and log level. */
@@ -85,7 +86,7 @@ export interface SessionHost {
 
 interface PendingCall {
   readonly exchangeId: bigint;
-  readonly abort: AbortController;
+  readonly abort: CallCancellation;
   finished: boolean;
   readonly finish: (response: JsonObject | undefined) => void;
 }
@@ -201,7 +202,7 @@ export class ClientSession implements McpSession {
    * session-local id, and resolves with the client's result. A client error is passed on as
    * an `UpstreamRpcError` with the client's code; `signal` cancels it towards the client.
    */
-  requestClient(method: string, params: JsonObject | undefined, exchangeId: bigint, signal: AbortSignal): Promise<JsonObject> {
+  requestClient(method: string, params: JsonObject | undefined, exchangeId: bigint, signal: CallSignal): Promise<JsonObject> {
     if (this.closed) return Promise.reject(new UpstreamRpcError(JsonRpcErrorCode.internalError, "the client session closed"));
     const id = ++this.nextClientRequestId;
     const key = requestIdKey(id);
@@ -284,7 +285,7 @@ export class ClientSession implements McpSession {
     if (!this.host.hasMethod(method)) return fail(JsonRpcErrorCode.methodNotFound, `method not found: "${method}"`);
     const key = requestIdKey(id);
     if (this.calls.has(key)) return fail(JsonRpcErrorCode.invalidRequest, `invalid request: request id ${JSON.stringify(id)} is already in use`);
-    const call: PendingCall = { exchangeId, abort: new AbortController(), finished: false, finish };
+    const call: PendingCall = { exchangeId, abort: new CallCancellation(), finished: false, finish };
     this.calls.set(key, call);
     const done = (response: JsonObject): void => {
       if (call.finished) return;
@@ -294,7 +295,7 @@ export class ClientSession implements McpSession {
     };
     let answer: Promise<UpstreamResult>;
     try {
-      answer = this.host.handle(this, method, params, new RequestCaller(this, exchangeId), call.abort.signal, trace);
+      answer = this.host.handle(this, method, params, new RequestCaller(this, exchangeId), call.abort, trace);
     } catch (error) {
       answer = Promise.reject(error);
     }
@@ -411,7 +412,7 @@ class RequestCaller implements Caller {
     return this.session.client;
   }
 
-  clientRequest(method: string, params: JsonObject | undefined, signal: AbortSignal): Promise<JsonObject> {
+  clientRequest(method: string, params: JsonObject | undefined, signal: CallSignal): Promise<JsonObject> {
     return this.session.requestClient(method, params, this.exchangeId, signal);
   }
 

@@ -35,6 +35,7 @@ import { asInputRequired, MRTR_METHODS } from "./mrtr.js";
 import { createHeldCalls, type HeldCalls } from "./mrtr-held-calls.js";
 import { completeForLegacyCaller } from "./mrtr-legacy-caller.js";
 import { isGatewayState } from "./mrtr-state.js";
+import type { CallSignal } from "../call-signal.js";
 
 export type { Caller, CallerCapabilities } from "./caller.js";
 
@@ -86,7 +87,7 @@ export interface UpstreamRouter {
    * Sends `method` to `server` for `caller`, remapping the progress token; resolves with the
    * result untouched, rejects with `UpstreamRpcError` (forwarded) or `GatewayError`.
    */
-  forward(server: string, method: string, params: JsonObject | undefined, caller: Caller, signal: AbortSignal): Promise<UpstreamResult>;
+  forward(server: string, method: string, params: JsonObject | undefined, caller: Caller, signal: CallSignal): Promise<UpstreamResult>;
   /** Makes sure a running server's connection is hooked, so its notifications reach sessions. */
   attach(server: string): void;
   /** The live hooked connection of a server, if any. */
@@ -307,7 +308,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
   }
 
   /** The server's live connection, hooked. */
-  async function acquire(server: string, signal: AbortSignal): Promise<UpstreamConnection> {
+  async function acquire(server: string, signal: CallSignal): Promise<UpstreamConnection> {
     const connection = await supervisor.acquire(server, { timeoutMs: acquireTimeoutMs, signal });
     hook(connection);
     if (signal.aborted) throw new GatewayError("cancelled", "request cancelled");
@@ -319,7 +320,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
    * with the checks a legacy server's request gets: `roots/list` from a caller without roots is answered with the
    * server's configured roots; sampling or elicitation the caller cannot take fails the call.
    */
-  function askCaller(server: string, caller: Caller, method: string, params: JsonObject | undefined, signal: AbortSignal): Promise<JsonObject> {
+  function askCaller(server: string, caller: Caller, method: string, params: JsonObject | undefined, signal: CallSignal): Promise<JsonObject> {
     if (canTake(caller, method, params)) return caller.clientRequest!(method, params, signal);
     if (method === "roots/list") return Promise.resolve({ roots: hooks.configuredRoots(server) });
     const kind = method === "sampling/createMessage" ? "sampling" : "elicitation";
@@ -341,7 +342,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     method: string,
     params: JsonObject | undefined,
     caller: Caller,
-    signal: AbortSignal,
+    signal: CallSignal,
   ): Promise<UpstreamResult> {
     if (caller.suspendsForInput && isGatewayState(params?.requestState)) return heldCalls.resume(server, method, params!, caller, signal);
     const connection = await acquire(server, signal);
@@ -372,7 +373,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
     method: string,
     params: JsonObject | undefined,
     caller: Caller,
-    signal: AbortSignal,
+    signal: CallSignal,
   ): Promise<UpstreamResult> {
     const server = connection.serverName;
     let upstreamParams = params;

@@ -1,5 +1,6 @@
 import type { ServerConfig, StartupMode } from "../config/types.js";
 import type { JsonObject, ProtocolEra, UpstreamConnection, UpstreamIdentity } from "../upstream/types.js";
+import type { CallSignal } from "../call-signal.js";
 
 /**
  * The supervisor's public shape: what the control API, the MCP session engine and the
@@ -99,7 +100,7 @@ export interface SupervisorEventMap {
 export interface AcquireOptions {
   /** How long to wait for a STARTING, BACKOFF or IDLE server to become RUNNING. */
   readonly timeoutMs?: number;
-  readonly signal?: AbortSignal;
+  readonly signal?: CallSignal;
 }
 
 /** The process supervisor: one managed process per configured server. */

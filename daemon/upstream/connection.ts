@@ -20,6 +20,7 @@ import { createDeadlineSweep } from "./deadline-sweep.js";
 import { RawJson } from "./raw-json.js";
 import { classifyProbeAnswer, stampModernRequest, UNSUPPORTED_PROTOCOL_VERSION_CODE, upstreamIdentity, withoutSubscriptionTag, type ModernStamp } from "./modern-era.js";
 import { createModernListens, type ListenFilter, type ModernListens } from "./modern-listens.js";
+import type { CallSignal } from "../call-signal.js";
 
 /**
  * A lean JSON-RPC 2.0 peer for one MCP server, acting as the MCP client of that server.
@@ -126,7 +127,7 @@ export interface UpstreamConnectionOptions {
   /** Bound on the era probe (`era: "auto"`); default `DEFAULT_ERA_PROBE_TIMEOUT_MS`. */
   readonly probeTimeoutMs?: number;
   /** Aborting it during `initialize` closes the connection and rejects (start-up timeout, stop). */
-  readonly signal?: AbortSignal;
+  readonly signal?: CallSignal;
   readonly logger?: Logger;
   /** Request timeouts and the liveness check; default `DEFAULT_UPSTREAM_TIMEOUTS`. */
   readonly timeouts?: UpstreamTimeouts;
@@ -397,7 +398,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
    * A request to a modern server that the legacy face of the connection turns into something
    * else (see the module comment), or undefined for one that is sent as it is.
    */
-  function translateModern(method: string, params: JsonObject | undefined, signal: AbortSignal | undefined): Promise<UpstreamResult> | undefined {
+  function translateModern(method: string, params: JsonObject | undefined, signal: CallSignal | undefined): Promise<UpstreamResult> | undefined {
     switch (method) {
       case "logging/setLevel": {
         // No `logging/setLevel` in the modern revision: the level travels in each request's `_meta`.

@@ -2,6 +2,7 @@ import { GatewayError } from "../errors.js";
 import type { Logger } from "../../shared/logger.js";
 import { META } from "./modern-era.js";
 import { UpstreamRpcError, type JsonObject } from "./types.js";
+import type { CallSignal } from "../call-signal.js";
 
 /**
  * A modern server's change notifications ("Patterns › Subscriptions"): they flow only on
@@ -36,7 +37,7 @@ export interface ModernListensDeps {
    * upstream). `onId` gets its JSON-RPC id at once: the acknowledgement and notifications
    * carry it as the subscription id. Settles when the server ends the subscription.
    */
-  listen(filter: ListenFilter, signal: AbortSignal, onId: (id: number) => void): Promise<JsonObject>;
+  listen(filter: ListenFilter, signal: CallSignal, onId: (id: number) => void): Promise<JsonObject>;
   /** How long a subscription may wait for its acknowledgement. */
   readonly ackTimeoutMs: () => number;
   /** Aborts when the connection closes. */
@@ -49,7 +50,7 @@ export interface ModernListens {
   /** Opens the list-changes listen (when the server declares any list change). */
   start(): void;
   /** `resources/subscribe` for a modern server: resolves `{}` once the server acknowledged the URI. */
-  subscribe(uri: string, signal: AbortSignal | undefined): Promise<JsonObject>;
+  subscribe(uri: string, signal: CallSignal | undefined): Promise<JsonObject>;
   /** `resources/unsubscribe`: cancels the URI's listen (idempotent); resolves `{}`. */
   unsubscribe(uri: string): Promise<JsonObject>;
   /** A `notifications/subscriptions/acknowledged` from the server. */
@@ -77,7 +78,7 @@ export function createModernListens(deps: ModernListensDeps): ModernListens {
   };
 
   /** Opens one listen; resolves with the filter the server acknowledged, rejects if it refused or ended first. */
-  const open = (filter: ListenFilter, signal: AbortSignal, onEnd: (error?: unknown) => void): Promise<ListenFilter> =>
+  const open = (filter: ListenFilter, signal: CallSignal, onEnd: (error?: unknown) => void): Promise<ListenFilter> =>
     new Promise<ListenFilter>((resolve, reject) => {
       let id: number | undefined;
       let acknowledged = false;
@@ -123,7 +124,7 @@ export function createModernListens(deps: ModernListensDeps): ModernListens {
     });
   };
 
-  const subscribe = (uri: string, signal: AbortSignal | undefined): Promise<JsonObject> => {
+  const subscribe = (uri: string, signal: CallSignal | undefined): Promise<JsonObject> => {
     const existing = resources.get(uri);
     if (existing) return existing.ready;
     const controller = new AbortController();
@@ -142,21 +143,28 @@ export function createModernListens(deps: ModernListensDeps): ModernListens {
         }, RELISTEN_DELAY_MS).unref();
       }
     });
-    const limit = AbortSignal.any([AbortSignal.timeout(deps.ackTimeoutMs()), ...(signal ? [signal] : [])]);
     const ready = new Promise<JsonObject>((resolve, reject) => {
-      const onAbort = (): void => {
+      // Waits for the acknowledgement until the caller cancels or the time is up, whichever comes first.
+      const onCancelled = (): void => giveUp(true);
+      const timer = setTimeout(() => giveUp(false), deps.ackTimeoutMs()).unref();
+      const stopWaiting = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onCancelled);
+      };
+      function giveUp(cancelled: boolean): void {
+        stopWaiting();
         controller.abort();
         reject(
-          signal?.aborted
+          cancelled
             ? new GatewayError("cancelled", `resources/subscribe on ${quoted} was cancelled`)
             : new GatewayError("deadline_exceeded", `${quoted} did not acknowledge a subscription to ${JSON.stringify(uri)}`),
         );
-      };
-      if (limit.aborted) return onAbort();
-      limit.addEventListener("abort", onAbort, { once: true });
+      }
+      if (signal?.aborted) return giveUp(true);
+      signal?.addEventListener("abort", onCancelled, { once: true });
       acked.then(
         (filter) => {
-          limit.removeEventListener("abort", onAbort);
+          stopWaiting();
           if (!filter.resourceSubscriptions?.includes(uri)) {
             controller.abort();
             reject(new UpstreamRpcError(-32602, `${quoted} does not offer updates of ${JSON.stringify(uri)}`));
@@ -166,7 +174,7 @@ export function createModernListens(deps: ModernListensDeps): ModernListens {
           resolve({});
         },
         (error: unknown) => {
-          limit.removeEventListener("abort", onAbort);
+          stopWaiting();
           reject(error);
         },
       );

@@ -9,6 +9,7 @@
 
 import type { JsonObject } from "./json-object.js";
 import type { UpstreamResult } from "./raw-json.js";
+import type { CallSignal } from "../call-signal.js";
 
 export type { JsonObject } from "./json-object.js";
 export type { UpstreamResult } from "./raw-json.js";
@@ -31,7 +32,7 @@ export interface UpstreamRequestOptions {
    * Aborting sends `notifications/cancelled` for the request upstream (MCP 2025-11-25
    * "Cancellation") and rejects the promise; a late response is dropped.
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: CallSignal;
   /**
    * For a modern server: the client capabilities to stamp instead of the gateway's own. A modern caller's own
    * capabilities (2026-07-28 clients answer a server's input requests themselves), so that the server asks only for
@@ -49,7 +50,7 @@ export interface UpstreamHandlers {
    * Resolve with the result object or reject (an `UpstreamRpcError` keeps its code).
    * `signal` aborts when the server cancels the request or the connection closes.
    */
-  onRequest(method: string, params: JsonObject | undefined, signal: AbortSignal): Promise<JsonObject>;
+  onRequest(method: string, params: JsonObject | undefined, signal: CallSignal): Promise<JsonObject>;
 }
 
 /**
