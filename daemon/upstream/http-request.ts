@@ -1,5 +1,6 @@
 import type { Dispatcher } from "undici";
 import { GatewayError } from "../errors.js";
+import type { CallSignal } from "../call-signal.js";
 import { sameOrigin } from "./remote-url.js";
 
 /**
@@ -89,7 +90,7 @@ export interface RemoteRequest {
   /** Protocol headers (accept, content type, session, MCP headers); credentials are added here. */
   readonly headers: Record<string, string>;
   readonly body?: string | Buffer;
-  readonly signal?: AbortSignal;
+  readonly signal?: CallSignal;
 }
 
 /** A response whose body is still to be read (or dumped) by the caller. */
@@ -129,6 +130,7 @@ export function createRemoteRequester(options: RemoteRequesterOptions): RemoteRe
         method,
         headers,
         ...(body !== undefined ? { body } : {}),
+        // undici reads a signal only through `aborted`, `reason` and its abort listeners: a CallSignal serves.
         ...(request.signal ? { signal: request.signal } : {}),
         // Tool calls run for minutes and event streams stay open for hours: the connection's own timeouts rule.
         headersTimeout: 0,

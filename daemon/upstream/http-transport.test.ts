@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from "ava";
 import { Agent } from "undici";
+import { CallCancellation } from "../call-signal.js";
 import { watchCatalog } from "./catalog.js";
 import { createUpstreamConnection, type ManagedUpstreamConnection } from "./connection.js";
 import { createRemoteRequester, UpstreamNeedsAuthError, type UpstreamAuthProvider } from "./http-request.js";
@@ -80,6 +81,9 @@ async function startFront(
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       });
+      // A client that goes away takes the forwarded request with it, as a proxy's would.
+      forwarded.on("error", () => res.destroy());
+      res.on("close", () => forwarded.destroy());
       forwarded.end(body);
     });
   });
@@ -183,6 +187,30 @@ test("a connection dropped mid-call: a clear error for that call, and the next c
   t.is(text(await connection.request("tools/call", { name: "echo", arguments: { text: "again" } })), "again");
   t.false(connection.closed.aborted);
 });
+
+for (const flavour of ["v1-streamable", "v2-modern"] as const) {
+  test(`${flavour}: a cancelled call fails at once, its POST is closed (a legacy session is told first), and the next call works`, async (t) => {
+    const fixture = await startRemoteFixture(t, flavour);
+    let slowPost: { closedEarly: Promise<boolean> } | undefined;
+    let cancelledNotices = 0;
+    const front = await startFront(t, fixture.url, (_req, body, res) => {
+      if (body.includes('"notifications/cancelled"')) cancelledNotices++;
+      if (body.includes('"slow"')) {
+        slowPost = { closedEarly: new Promise((resolve) => res.on("close", () => resolve(!res.writableFinished))) };
+      }
+      return false;
+    });
+    const { connection } = await open(t, `${front}/mcp`, "http");
+    const cancellation = new CallCancellation();
+    const call = connection.request("tools/call", { name: "slow", arguments: { ms: 60_000 } }, { signal: cancellation });
+    t.true(await waitFor(() => slowPost !== undefined), "the call reached the server");
+    cancellation.abort("cancelled by the client");
+    await t.throwsAsync(call, { message: /cancel/ });
+    t.true(await slowPost!.closedEarly, "the call's POST was closed before its answer");
+    t.is(cancelledNotices, flavour === "v1-streamable" ? 1 : 0, "notifications/cancelled is POSTed to a legacy session only");
+    t.is(text(await connection.request("tools/call", { name: "echo", arguments: { text: "next" } })), "next");
+  });
+}
 
 test("an unreachable server fails the start with a reason; a killed server closes the connection", async (t) => {
   const fixture = await startRemoteFixture(t, "v1-streamable");

@@ -1,5 +1,6 @@
 import { META } from "../../shared/mcp-modern.js";
 import { GatewayError } from "../errors.js";
+import { CallCancellation } from "../call-signal.js";
 import { readEventStream, readJsonBody, type MessageSink } from "./http-messages.js";
 import { headerValue, UpstreamInsufficientScopeError, UpstreamNeedsAuthError, type RemoteRequester, type RemoteResponse } from "./http-request.js";
 import type { JsonRpcMessage } from "./message-transport.js";
@@ -72,7 +73,7 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
   let logLevel: JsonObject | undefined;
   const subscriptions = new Set<string>();
   /** In-flight POSTs by JSON-RPC id, so a cancellation can close the response stream. */
-  const inFlight = new Map<string | number, AbortController>();
+  const inFlight = new Map<string | number, CallCancellation>();
   const everything = new AbortController();
   let getStream: AbortController | undefined;
   let reinitializing: Promise<void> | undefined;
@@ -154,7 +155,8 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
   async function post(message: JsonRpcMessage, retried = false, own = false): Promise<JsonRpcMessage | undefined> {
     const id = typeof message.method === "string" ? message.id : undefined;
     const isRequest = typeof id === "number" || typeof id === "string";
-    const controller = new AbortController();
+    // One per POST: a CallCancellation, not an AbortController (daemon/call-signal.ts says why).
+    const controller = new CallCancellation();
     const onAll = (): void => controller.abort();
     everything.signal.addEventListener("abort", onAll, { once: true });
     if (isRequest && !own) inFlight.set(id, controller);
@@ -178,7 +180,7 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
     try {
       let response: RemoteResponse;
       try {
-        response = await requester.send({ method: "POST", url, headers: headersFor(message), body: JSON.stringify(message), signal: controller.signal });
+        response = await requester.send({ method: "POST", url, headers: headersFor(message), body: JSON.stringify(message), signal: controller });
       } catch (error) {
         // More scope for one request on a working connection: that request fails with the message naming the
         // command that grants it; the server stays up. While connecting, it is a sign-in the server needs.
@@ -190,7 +192,7 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
           fail(error);
           return undefined;
         }
-        if (controller.signal.aborted) return undefined;
+        if (controller.aborted) return undefined;
         if (isLost(error) && confirmed) {
           if (isRequest && !own) answerWithError(id, `${quoted}: the connection was lost before ${String(message.method)} was answered; the next request reconnects`);
           return undefined;
@@ -232,13 +234,13 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
         else transport.onerror?.(new Error(`${quoted} answered a ${String(message.method ?? "response")} with HTTP ${status}`));
         answered = true;
       }
-      if (isRequest && !answered && !controller.signal.aborted && !own) {
+      if (isRequest && !answered && !controller.aborted && !own) {
         answerWithError(id, `${quoted}: the response stream of ${String(message.method)} ended without its result; the next request reconnects`);
       }
     } catch (error) {
-      if (!controller.signal.aborted && isRequest && !answered && !own) {
+      if (!controller.aborted && isRequest && !answered && !own) {
         answerWithError(id, `${quoted}: the connection was lost during ${String(message.method)} (it may have run); the next request reconnects`);
-      } else if (!controller.signal.aborted) {
+      } else if (!controller.aborted) {
         transport.onerror?.(error instanceof Error ? error : new Error(String(error)));
       }
     } finally {
