@@ -156,10 +156,10 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
     const id = typeof message.method === "string" ? message.id : undefined;
     const isRequest = typeof id === "number" || typeof id === "string";
     // One per POST: a CallCancellation, not an AbortController (daemon/call-signal.ts says why).
-    const controller = new CallCancellation();
-    const onAll = (): void => controller.abort();
+    const cancellation = new CallCancellation();
+    const onAll = (): void => cancellation.abort();
     everything.signal.addEventListener("abort", onAll, { once: true });
-    if (isRequest && !own) inFlight.set(id, controller);
+    if (isRequest && !own) inFlight.set(id, cancellation);
     const withSession = sessionId !== undefined;
     let ownAnswer: JsonRpcMessage | undefined;
     const answerSink: MessageSink = own
@@ -180,7 +180,7 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
     try {
       let response: RemoteResponse;
       try {
-        response = await requester.send({ method: "POST", url, headers: headersFor(message), body: JSON.stringify(message), signal: controller });
+        response = await requester.send({ method: "POST", url, headers: headersFor(message), body: JSON.stringify(message), signal: cancellation });
       } catch (error) {
         // More scope for one request on a working connection: that request fails with the message naming the
         // command that grants it; the server stays up. While connecting, it is a sign-in the server needs.
@@ -192,7 +192,7 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
           fail(error);
           return undefined;
         }
-        if (controller.aborted) return undefined;
+        if (cancellation.aborted) return undefined;
         if (isLost(error) && confirmed) {
           if (isRequest && !own) answerWithError(id, `${quoted}: the connection was lost before ${String(message.method)} was answered; the next request reconnects`);
           return undefined;
@@ -234,18 +234,18 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
         else transport.onerror?.(new Error(`${quoted} answered a ${String(message.method ?? "response")} with HTTP ${status}`));
         answered = true;
       }
-      if (isRequest && !answered && !controller.aborted && !own) {
+      if (isRequest && !answered && !cancellation.aborted && !own) {
         answerWithError(id, `${quoted}: the response stream of ${String(message.method)} ended without its result; the next request reconnects`);
       }
     } catch (error) {
-      if (!controller.aborted && isRequest && !answered && !own) {
+      if (!cancellation.aborted && isRequest && !answered && !own) {
         answerWithError(id, `${quoted}: the connection was lost during ${String(message.method)} (it may have run); the next request reconnects`);
-      } else if (!controller.aborted) {
+      } else if (!cancellation.aborted) {
         transport.onerror?.(error instanceof Error ? error : new Error(String(error)));
       }
     } finally {
       everything.signal.removeEventListener("abort", onAll);
-      if (isRequest && inFlight.get(id) === controller) inFlight.delete(id);
+      if (isRequest && inFlight.get(id) === cancellation) inFlight.delete(id);
     }
     return ownAnswer;
   }
