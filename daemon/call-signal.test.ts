@@ -31,6 +31,26 @@ test("a removed listener, a listener added twice and one added after the abort",
   t.deepEqual({ removed, twice, late }, { removed: 0, twice: 1, late: 0 });
 });
 
+test("during the abort, a listener removed by an earlier one does not run, as with an AbortSignal", (t) => {
+  const run = (signal: CallSignal, abort: () => void): string[] => {
+    const seen: string[] = [];
+    const second = (): void => void seen.push("second");
+    signal.addEventListener("abort", () => {
+      seen.push("first");
+      signal.removeEventListener("abort", second);
+      signal.addEventListener("abort", () => void seen.push("added during the abort"));
+    });
+    signal.addEventListener("abort", second);
+    abort();
+    return seen;
+  };
+  const cancellation = new CallCancellation();
+  const controller = new AbortController();
+  const ours = run(cancellation, () => cancellation.abort());
+  t.deepEqual(ours, ["first"]);
+  t.deepEqual(ours, run(controller.signal, () => controller.abort()));
+});
+
 test("without a reason it aborts with the AbortError an AbortController gives", (t) => {
   const cancellation = new CallCancellation();
   cancellation.abort();

@@ -21,8 +21,9 @@ export interface CallSignal {
 
 /**
  * The cancellation of one served request: its own signal and the means to abort it. Listeners are kept in a small
- * array (a request has one or two: the upstream request's, a client request's) and run in the order they were added;
- * one that throws does not stop the others, and its error is rethrown on the next tick, as an `EventTarget` does.
+ * array (a request has one or two: the upstream request's, a client request's) and run in the order they were added,
+ * as an `EventTarget` runs them: one removed by an earlier one during the abort does not run, one added then never
+ * does, and one that throws does not stop the others (its error is rethrown on the next tick).
  */
 export class CallCancellation implements CallSignal {
   aborted = false;
@@ -48,9 +49,10 @@ export class CallCancellation implements CallSignal {
     this.aborted = true;
     this.reason = reason === undefined ? new DOMException("This operation was aborted", "AbortError") : reason;
     const listeners = this.listeners;
-    this.listeners = undefined;
     if (listeners === undefined) return;
-    for (const listener of listeners) {
+    // As in an `EventTarget`'s dispatch: one that an earlier listener removed does not run.
+    for (const listener of [...listeners]) {
+      if (!listeners.includes(listener)) continue;
       try {
         listener();
       } catch (error) {
@@ -59,5 +61,6 @@ export class CallCancellation implements CallSignal {
         });
       }
     }
+    this.listeners = undefined;
   }
 }
