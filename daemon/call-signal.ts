@@ -4,8 +4,8 @@
  * one — a Connect handler's `context.signal` goes in as it is — but the requests the daemon serves get a
  * `CallCancellation` instead. On Node 20 every `AbortSignal` gets a hidden class of its own (it is made as an
  * `EventTarget` whose prototype is then replaced, and V8 does not reuse the resulting map), so each one allocated
- * about 1.4 KiB, most of which outlived the young generation and was left to the full collector; with one per
- * request that was a tenth of the gateway's CPU per call (bench/pair.mjs, docs/architecture.md). Node 22 no longer
+ * about 1.4 KiB, a quarter of which outlived the young generation and was left to the full collector; with one per
+ * request that was 13 % of the gateway's CPU per call (bench/pair.mjs, docs/architecture.md). Node 22 no longer
  * does this; the daemon supports both.
  */
 
