@@ -120,6 +120,7 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions, profile:
     clientVersion,
     // A new session stays unanswered until the daemon speaks, so an unreachable daemon can still get a 503.
     openNow: !created && shape.owesAnswers,
+    startedAt,
   });
   // A session exists only once its initialize succeeded (the daemon reports that before the answer): a failed one
   // is answered without a session id and its daemon stream closed, so it never holds a slot.
@@ -130,7 +131,8 @@ async function handlePost(ctx: Context, options: StreamableHttpOptions, profile:
   } finally {
     if (refused) session.end("initialize failed", "client");
   }
-  if (startedAt !== 0) hopTiming.record("frontend.post", startedAt);
+  // A streamed answer's hops are recorded by its session when its last message is written.
+  if (startedAt !== 0 && outcome.kind !== "stream") hopTiming.record("frontend.post", startedAt);
 }
 
 /** Answers a POST as its exchange's outcome says; `sessionHeader` is left out for a failed initialize. */

@@ -70,6 +70,8 @@ export interface PostOptions {
    * separate header write on the fast path).
    */
   readonly openNow: boolean;
+  /** When the POST arrived (hop timing only; 0 when off): a streamed answer records `frontend.post` as it ends. */
+  readonly startedAt: number;
 }
 
 type ExchangeState = "undecided" | "handoff" | "attached" | "detached";
@@ -88,6 +90,8 @@ interface Exchange {
   responses: string[];
   /** When the exchange's message went to the daemon (hop timing only; 0 when off). */
   sentAt: number;
+  /** When its POST arrived (hop timing only; 0 when off). */
+  readonly startedAt: number;
   complete: boolean;
   openTimer?: NodeJS.Timeout;
 }
@@ -217,6 +221,7 @@ export class Session {
       responses: [],
       complete: false,
       sentAt: 0,
+      startedAt: options.startedAt,
     };
     const outcome = new Promise<ExchangeOutcome>((resolve) => {
       exchange.resolve = resolve;
@@ -228,7 +233,6 @@ export class Session {
       const holdMs = primes ? PRIMING_HOLD_MS : this.deps.limits.keepAliveMs;
       if (holdMs > 0) {
         const timer = setTimeout(() => {
-          exchange.sentAt = 0; // the stream opens without an answer: no daemon round trip to time
           if (exchange.state === "undecided" && !this.ended) this.decide(exchange, { kind: "stream", exchangeId: id });
         }, holdMs);
         timer.unref();
@@ -376,9 +380,11 @@ export class Session {
     if (!resolve) return;
     exchange.resolve = undefined;
     if (exchange.openTimer) clearTimeout(exchange.openTimer);
-    if (exchange.sentAt !== 0 && outcome.kind !== "failed") hopTiming.record("frontend.daemon", exchange.sentAt);
     if (outcome.kind === "stream") exchange.state = "handoff";
-    else this.exchanges.delete(exchange.id);
+    else {
+      if (exchange.sentAt !== 0 && outcome.kind !== "failed") hopTiming.record("frontend.daemon", exchange.sentAt);
+      this.exchanges.delete(exchange.id);
+    }
     resolve(outcome);
   }
 
@@ -491,6 +497,9 @@ export class Session {
       }
       return;
     }
+    // A streamed answer: both of its hops end now, with its last message (the stream may have opened long before).
+    if (exchange.sentAt !== 0) hopTiming.record("frontend.daemon", exchange.sentAt);
+    if (exchange.startedAt !== 0) hopTiming.record("frontend.post", exchange.startedAt);
     if (exchange.state === "handoff") return;
     exchange.sink?.end();
     this.exchanges.delete(exchange.id);

@@ -4,6 +4,7 @@ import test, { type ExecutionContext } from "ava";
 import { Client as ClientV2, StreamableHTTPClientTransport as StreamableHttpV2 } from "@modelcontextprotocol/client";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { PRIMING_HOLD_MS } from "../../frontend/session/session.js";
 import type { HopTimingReport } from "../../shared/hop-timing.js";
 import { normalServer, startDaemon, tempHome, waitForRunning, waitUntil } from "./helpers/daemon-process.js";
 
@@ -31,7 +32,12 @@ test("with DEPLOYSTACK_HOP_TIMING_DIR, daemon and frontend report every hop of t
   const { dir, url } = await startTimedGateway(t);
   const client = new Client({ name: "e2e", version: "1.0.0" });
   await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-  for (let i = 0; i < calls; i++) await client.callTool({ name: "alpha-echo", arguments: { text: `hop ${i}` } });
+  // Every fourth call outlasts the priming hold, so its POST's SSE stream opens before the answer: its hops end
+  // with the stream, and are counted like the others.
+  for (let i = 0; i < calls; i++) {
+    if (i % 4 === 3) await client.callTool({ name: "alpha-slow", arguments: { ms: 4 * PRIMING_HOLD_MS } });
+    else await client.callTool({ name: "alpha-echo", arguments: { text: `hop ${i}` } });
+  }
   await client.close();
 
   // Figures are written once a second while new spans arrive: a file may be one written in the middle of the calls
@@ -57,6 +63,10 @@ test("with DEPLOYSTACK_HOP_TIMING_DIR, daemon and frontend report every hop of t
   }
   // Every POST's daemon round trip lies inside the POST's own span, so its percentiles cannot exceed the POST's.
   t.true(frontendSpans["frontend.daemon"]!.p50 <= frontendSpans["frontend.post"]!.p50);
+  // A fifth of the POSTs waited for a slow call: their spans end with the answer, not when the stream opened.
+  const slowMicros = 4 * PRIMING_HOLD_MS * 1000;
+  t.true(frontendSpans["frontend.post"]!.p90 >= slowMicros, JSON.stringify(frontendSpans));
+  t.true(frontendSpans["frontend.daemon"]!.p90 >= slowMicros, JSON.stringify(frontendSpans));
   t.not(byRole.get("frontend")!.pid, byRole.get("daemon")!.pid);
 });
 
