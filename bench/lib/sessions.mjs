@@ -142,7 +142,8 @@ function leanAnswer(text) {
   return messages.find((message) => "result" in message || "error" in message);
 }
 
-const MODERN_META = {
+/** What a modern lean request carries in `_meta` (exported for era-latency.mjs, which pads legacy requests to its size). */
+export const MODERN_META = {
   "io.modelcontextprotocol/protocolVersion": "2026-07-28",
   "io.modelcontextprotocol/clientCapabilities": {},
   "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
@@ -154,8 +155,10 @@ const MODERN_META = {
  * two-core machine, where the SDK clients' CPU competes with the gateway's, it shows what the gateway itself costs.
  * `legacy` initializes a 2025-11-25 session (and DELETEs it on close); `modern` sends each call as one stateless
  * 2026-07-28 request with its version, capabilities and client info in `_meta` and the mirrored headers.
+ * `legacyMeta`, when given, is sent as every legacy call's `_meta` (era-latency.mjs pads legacy requests to the
+ * modern ones' size with it).
  */
-export async function openLeanSession(url, era) {
+export async function openLeanSession(url, era, { legacyMeta } = {}) {
   let id = 0;
   let sessionHeaders = {};
   if (era === "legacy") {
@@ -167,7 +170,8 @@ export async function openLeanSession(url, era) {
   }
   const rpc = async (method, params, extraHeaders = {}) => {
     const modern = era === "modern";
-    const body = modern ? { jsonrpc: "2.0", id: ++id, method, params: { ...params, _meta: MODERN_META } } : { jsonrpc: "2.0", id: ++id, method, params };
+    const legacyParams = legacyMeta === undefined ? params : { ...params, _meta: legacyMeta };
+    const body = modern ? { jsonrpc: "2.0", id: ++id, method, params: { ...params, _meta: MODERN_META } } : { jsonrpc: "2.0", id: ++id, method, params: legacyParams };
     const headers = modern ? { "mcp-protocol-version": "2026-07-28", "mcp-method": method, ...extraHeaders } : sessionHeaders;
     const answer = leanAnswer((await leanPost(url, "POST", headers, JSON.stringify(body))).text);
     if (!answer) throw new Error(`${method}: no response in the answer`);
