@@ -382,8 +382,11 @@ export class SpanBatch {
     if (this.open === undefined) return undefined;
     closeGroup(this.writer, this.resource, this.scope, this.open);
     const taken = { bytes: this.writer.buffer.subarray(0, this.writer.pos), count: this.count };
-    // The next request starts as large as this one ended (growing a buffer copies it: a batch is a few hundred KiB).
-    this.writer = new Writer(Math.min(Math.max(16 * 1024, this.writer.pos), MAX_INITIAL_BATCH_BYTES));
+    // The next request starts a quarter larger than this one ended: growing a buffer copies it (a batch is a few
+    // hundred KiB), and batches of the same span count differ by a few bytes, so one started exactly as large grew
+    // (doubled and copied) at the end of about every other batch.
+    const next = this.writer.pos + (this.writer.pos >>> 2);
+    this.writer = new Writer(Math.min(Math.max(16 * 1024, next), MAX_INITIAL_BATCH_BYTES));
     this.open = undefined;
     this.count = 0;
     return taken;
