@@ -22,6 +22,7 @@
  */
 import type { RequestSpan, TraceCarrier } from "../tracing/request-tracer.js";
 import { ALL_PROTOCOL_VERSIONS, META, MODERN_ERROR, isModernProtocolVersion } from "../../shared/mcp-modern.js";
+import { InflightTable } from "../../shared/inflight-table.js";
 import { spliceJson, type JsonPayload } from "../../shared/open-session-wire/payload.js";
 import { RawJson } from "../upstream/raw-json.js";
 import type { JsonObject, UpstreamResult } from "../upstream/types.js";
@@ -94,7 +95,7 @@ export class ModernChannel implements McpSession {
   private readonly emit: (frame: SessionFrame) => void;
   private readonly transport: SessionTransportLabel;
   /** The requests in flight, by exchange: aborting one cancels its call (or ends its listener). */
-  private readonly inflight = new Map<bigint, CallCancellation>();
+  private readonly inflight = new InflightTable<bigint, CallCancellation>();
   /** Caller identities by client name (`clientNamed`). */
   private readonly clients = new Map<string | undefined, CallClient>();
   private isClosed = false;

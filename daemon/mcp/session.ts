@@ -22,6 +22,7 @@
  */
 import type { RequestSpan, TraceCarrier } from "../tracing/request-tracer.js";
 import { GatewayError } from "../errors.js";
+import { InflightTable } from "../../shared/inflight-table.js";
 import { spliceJson, type JsonPayload } from "../../shared/open-session-wire/payload.js";
 import { RawJson } from "../upstream/raw-json.js";
 import type { JsonObject, UpstreamResult } from "../upstream/types.js";
@@ -100,8 +101,8 @@ const decoder = new TextDecoder();
 
 /** The engine's session implementation. */
 export class ClientSession implements McpSession {
-  private readonly owed = new Map<bigint, number>();
-  private readonly calls = new Map<string, PendingCall>();
+  private readonly owed = new InflightTable<bigint, number>();
+  private readonly calls = new InflightTable<string, PendingCall>();
   private readonly clientRequests = new Map<string, PendingClientRequest>();
   private nextClientRequestId = 0;
   private state: "new" | "initialized" | "closed" = "new";

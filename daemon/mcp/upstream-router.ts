@@ -25,6 +25,7 @@
 import { randomBytes } from "node:crypto";
 import { GatewayError } from "../errors.js";
 import type { Logger } from "../../shared/logger.js";
+import { InflightTable } from "../../shared/inflight-table.js";
 import type { Supervisor } from "../supervisor/types.js";
 import { defaultUpstreamHandlers } from "../upstream/connection.js";
 import { UpstreamRpcError, type JsonObject, type UpstreamConnection, type UpstreamHandlers, type UpstreamResult } from "../upstream/types.js";
@@ -200,7 +201,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
   const heldCalls = options.heldCalls ?? createHeldCalls({ clock: options.clock ?? systemClock, logger });
   const hooked = new WeakSet<UpstreamConnection>();
   const live = new Map<string, UpstreamConnection>();
-  const inflight = new Map<string, Set<InFlightCall>>();
+  const inflight = new InflightTable<string, InflightTable<number, InFlightCall>>();
   const progressTables = new Map<string, ProgressTable>();
   const handlerCache = new Map<string, UpstreamHandlers>();
   let seq = 0;
@@ -223,7 +224,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
   }
 
   function pick(server: string, method: string, params: JsonObject | undefined): Caller | undefined {
-    const chosen = chooseCall(inflight.get(server) ?? [], method, params);
+    const chosen = chooseCall(inflight.get(server)?.values() ?? [], method, params);
     if (chosen) chosen.asked++;
     return chosen?.caller;
   }
@@ -251,7 +252,7 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
           return;
         }
         if (method === "notifications/message" && params) {
-          for (const entry of inflight.get(server) ?? []) entry.caller.onLog?.(params);
+          for (const entry of inflight.get(server)?.values() ?? []) entry.caller.onLog?.(params);
           hooks.onLog(server, params);
           return;
         }
@@ -388,16 +389,16 @@ export function createUpstreamRouter(options: UpstreamRouterOptions): UpstreamRo
       tokens.sinks.set(upstreamToken, (p) => caller.onProgress?.({ ...p, progressToken: original }));
     }
     const entry: InFlightCall = { caller, seq: ++seq, target: targetOf(method, params), asked: 0 };
-    let set = inflight.get(server);
-    if (!set) inflight.set(server, (set = new Set()));
-    set.add(entry);
+    let calls = inflight.get(server);
+    if (!calls) inflight.set(server, (calls = new InflightTable()));
+    calls.set(entry.seq, entry);
     try {
       // A modern caller answers a modern server's input requests itself: the server sees that caller's capabilities.
       const options = caller.suspendsForInput ? { signal, clientCapabilities: { ...caller.capabilities } } : { signal };
       return await (caller.forwardsResults ? connection.forward(method, upstreamParams, options) : connection.request(method, upstreamParams, options));
     } finally {
-      set.delete(entry);
-      if (set.size === 0 && inflight.get(server) === set) inflight.delete(server);
+      calls.delete(entry.seq);
+      if (calls.size === 0 && inflight.get(server) === calls) inflight.delete(server);
       if (upstreamToken !== undefined) tokens!.sinks.delete(upstreamToken);
     }
   }

@@ -2,6 +2,7 @@ import { formatDuration } from "../config/duration.js";
 import { GatewayError } from "../errors.js";
 import { systemClock, type Clock } from "../supervisor/clock.js";
 import { hopTiming } from "../../shared/hop-timing.js";
+import { InflightTable } from "../../shared/inflight-table.js";
 import { silentLogger, type Logger } from "../../shared/logger.js";
 import { gatewayVersion } from "../../shared/version.js";
 import { LATEST_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSIONS, isSupportedProtocolVersion } from "../../shared/mcp-protocol-versions.js";
@@ -156,6 +157,8 @@ interface WireError {
 }
 
 interface PendingRequest {
+  /** Its JSON-RPC id. */
+  readonly id: number;
   /** The caller takes `RawJson` (`UpstreamConnection.forward`). */
   readonly passThrough: boolean;
   readonly method: string;
@@ -249,7 +252,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
   const quoted = `server "${serverName}"`;
   let handlers: UpstreamHandlers = options.handlers ?? defaultUpstreamHandlers;
   const observers = new Set<NotificationObserver>();
-  const pending = new Map<number, PendingRequest>();
+  const pending = new InflightTable<number, PendingRequest>();
   const incoming = new Map<string | number, AbortController>();
   const closedController = new AbortController();
   const clock = options.clock ?? systemClock;
@@ -291,7 +294,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     closedController.abort(stoppedError());
     sweeper.stop();
     const error = stoppedError();
-    const waiting = [...pending.values()];
+    const waiting = pending.values();
     pending.clear();
     for (const request of waiting) request.reject(error);
     for (const controller of incoming.values()) controller.abort();
@@ -452,6 +455,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     return new Promise<UpstreamResult>((resolve, reject) => {
       let onAbort: (() => void) | undefined;
       const settle: PendingRequest = {
+        id,
         passThrough,
         method,
         limitMs,
@@ -539,6 +543,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     pingId = id;
     const deadline = now + timeouts.pingMs;
     const settle: PendingRequest = {
+      id,
       passThrough: false,
       method: "ping",
       limitMs: timeouts.pingMs,
@@ -582,7 +587,8 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     let next = Infinity;
     let expired = false;
     let unresponsive = false;
-    for (const [id, request] of pending) {
+    for (const request of pending.values()) {
+      const id = request.id;
       if (request.deadline === 0) continue;
       if (request.deadline > now) {
         if (request.deadline < next) next = request.deadline;
@@ -629,7 +635,7 @@ export async function createUpstreamConnection(options: UpstreamConnectionOption
     const probe = era === "modern" ? "a server/discover probe" : "a ping";
     const error = new UpstreamUnresponsiveError(serverName, timeouts.pingMs, options.onUnresponsive !== undefined, probe);
     logger.warn({ server: serverName, pingMs: timeouts.pingMs }, "upstream did not answer a ping: unresponsive");
-    const waiting = [...pending.values()];
+    const waiting = pending.values();
     pending.clear();
     for (const request of waiting) request.reject(error);
     // Closed at once, before the transport finishes closing: nothing more is sent into a hung server.

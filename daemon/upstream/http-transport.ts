@@ -6,6 +6,7 @@ import { headerValue, UpstreamInsufficientScopeError, UpstreamNeedsAuthError, ty
 import type { JsonRpcMessage } from "./message-transport.js";
 import { createSseMessageTransport, type RemoteMessageTransport } from "./sse-transport.js";
 import type { JsonObject } from "./types.js";
+import { InflightTable } from "../../shared/inflight-table.js";
 
 /**
  * The Streamable HTTP transport as a client (MCP 2025-03-26 … 2026-07-28, "Transports ›
@@ -45,6 +46,11 @@ export interface HttpTransportOptions {
 }
 
 /** Socket-level failures of an exchange that had started: the request is lost, the server may still be there. */
+/** A request id as a key of the in-flight table: a string id can never meet a number one (`"1"` is not `1`). */
+function inFlightKey(id: string | number): string | number {
+  return typeof id === "number" ? id : `s:${id}`;
+}
+
 const LOST_CODES = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE", "UND_ERR_CLOSED", "UND_ERR_INFO"]);
 
 /** `Mcp-Name` sources ("Transports › Streamable HTTP › Request headers"). */
@@ -73,7 +79,7 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
   let logLevel: JsonObject | undefined;
   const subscriptions = new Set<string>();
   /** In-flight POSTs by JSON-RPC id, so a cancellation can close the response stream. */
-  const inFlight = new Map<string | number, CallCancellation>();
+  const inFlight = new InflightTable<string | number, CallCancellation>();
   const everything = new AbortController();
   let getStream: AbortController | undefined;
   let reinitializing: Promise<void> | undefined;
@@ -159,7 +165,7 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
     const cancellation = new CallCancellation();
     const onAll = (): void => cancellation.abort();
     everything.signal.addEventListener("abort", onAll, { once: true });
-    if (isRequest && !own) inFlight.set(id, cancellation);
+    if (isRequest && !own) inFlight.set(inFlightKey(id), cancellation);
     const withSession = sessionId !== undefined;
     let ownAnswer: JsonRpcMessage | undefined;
     const answerSink: MessageSink = own
@@ -245,7 +251,7 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
       }
     } finally {
       everything.signal.removeEventListener("abort", onAll);
-      if (isRequest && inFlight.get(id) === cancellation) inFlight.delete(id);
+      if (isRequest && inFlight.get(inFlightKey(id)) === cancellation) inFlight.delete(inFlightKey(id));
     }
     return ownAnswer;
   }
@@ -353,9 +359,10 @@ export function createHttpMessageTransport(options: HttpTransportOptions): Remot
       if (fallback) return fallback.send(message);
       if (message.method === "notifications/cancelled") {
         const requestId = (message.params as JsonObject | undefined)?.requestId;
-        const stream = typeof requestId === "string" || typeof requestId === "number" ? inFlight.get(requestId) : undefined;
+        const key = typeof requestId === "string" || typeof requestId === "number" ? inFlightKey(requestId) : undefined;
+        const stream = key === undefined ? undefined : inFlight.get(key);
         if (stream) {
-          inFlight.delete(requestId as string | number);
+          inFlight.delete(key!);
           // A modern request is cancelled by closing its stream; a legacy session is told first.
           if (sessionId !== undefined) await post(message);
           stream.abort();

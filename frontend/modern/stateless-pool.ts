@@ -1,4 +1,5 @@
 import { SESSION_TRANSPORT, messageFrame, type MessageTraceContext } from "../../shared/open-session-wire/codec.js";
+import { InflightTable } from "../../shared/inflight-table.js";
 import { SENT, type ChannelError, type DaemonChannel, type DaemonClient } from "../daemon-client.js";
 
 /** A message's JSON from the daemon: bytes, or (a large one) the pieces it arrived in. */
@@ -33,7 +34,7 @@ export const DEFAULT_STREAMS_PER_PROFILE = 4;
 
 interface PoolStream {
   readonly channel: DaemonChannel;
-  readonly exchanges: Map<bigint, StatelessHandlers>;
+  readonly exchanges: InflightTable<bigint, StatelessHandlers>;
   nextExchangeId: bigint;
   ended: boolean;
 }
@@ -99,7 +100,7 @@ export class StatelessPool {
   }
 
   private open(profile: string, slots: (PoolStream | undefined)[], index: number): PoolStream {
-    const exchanges = new Map<bigint, StatelessHandlers>();
+    const exchanges = new InflightTable<bigint, StatelessHandlers>();
     const stream: PoolStream = {
       exchanges,
       nextExchangeId: 1n,
@@ -124,7 +125,7 @@ export class StatelessPool {
       stream.ended = true;
       if (slots[index] === stream) slots[index] = undefined;
       stream.channel.cancel();
-      const waiting = [...exchanges.values()];
+      const waiting = exchanges.values();
       exchanges.clear();
       for (const handlers of waiting) handlers.onFailed(error);
     };

@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import { isPieces } from "../../shared/byte-pieces.js";
 import { hopTiming } from "../../shared/hop-timing.js";
+import { InflightTable } from "../../shared/inflight-table.js";
 import { SESSION_TRANSPORT, messageFrame, type MessageTraceContext, type OpenSessionResponseFrame } from "../../shared/open-session-wire/codec.js";
 import type { ChannelError, DaemonChannel, DaemonClient } from "../daemon-client.js";
 import type { Logger } from "../../shared/logger.js";
@@ -130,7 +131,7 @@ export class Session {
   used = false;
   private ended = false;
   private readonly channel: DaemonChannel;
-  private readonly exchanges = new Map<number, Exchange>();
+  private readonly exchanges = new InflightTable<number, Exchange>();
   private readonly replay: ReplayBuffer;
   private nextExchangeId = 1;
   private standaloneSink: SseSink | undefined;
@@ -350,8 +351,8 @@ export class Session {
       if (exchange.resolve) this.decide(exchange, { kind: "failed", error });
       exchange.sink?.end();
     }
-    for (const [id, exchange] of this.exchanges) {
-      if (exchange.state !== "handoff") this.exchanges.delete(id);
+    for (const exchange of this.exchanges.values()) {
+      if (exchange.state !== "handoff") this.exchanges.delete(exchange.id);
     }
     this.standaloneSink?.end();
     this.legacySink?.end();
