@@ -45,12 +45,12 @@ export interface HttpTransportOptions {
   readonly onFlavour?: (flavour: "streamable-http" | "sse") => void;
 }
 
-/** Socket-level failures of an exchange that had started: the request is lost, the server may still be there. */
 /** A request id as a key of the in-flight table: a string id can never meet a number one (`"1"` is not `1`). */
 function inFlightKey(id: string | number): string | number {
   return typeof id === "number" ? id : `s:${id}`;
 }
 
+/** Socket-level failures of an exchange that had started: the request is lost, the server may still be there. */
 const LOST_CODES = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE", "UND_ERR_CLOSED", "UND_ERR_INFO"]);
 
 /** `Mcp-Name` sources ("Transports › Streamable HTTP › Request headers"). */
