@@ -7,7 +7,7 @@
  * it held. When one table of a long-lived Map is in the old generation (which any full collection does to a live
  * table), the next one is reachable from it, and so on: the young-generation collector cannot tell that the old table
  * is garbage, so every later table and every request object they held survives each scavenge and is promoted. In the
- * daemon at 3,000 calls/s that was 20 KB → 450–900 KB surviving each scavenge, scavenges of 1 → 4–5 ms and about
+ * daemon at 3,000 calls/s that was 20 KB → 400–900 KB surviving each scavenge, scavenges of 1 → 4–5 ms and about
  * 14 µs more CPU per call, from the first full collection under load for as long as the process ran
  * (docs/architecture.md, "Tables of requests in flight"). A dictionary object is rehashed without such a link.
  *
