@@ -21,7 +21,7 @@
 // the fixed costs' share): compare settings within one run, and repeat a run before trusting a difference.
 //
 //   → one line per window {"window":i,"phase":0|1,"a":{cpuUsPerCall,calls},"b":{…},"ratio":…}, then a summary
-//     {"a":…,"b":…,"windows":N,"ratio":{"median":…,"mean":…,"ci95":[lo,hi],"medianByPhase":[…,…]},"cpuUsPerCall":{"a":…,"b":…},"p50Us":{…},"callsPerSecond":{…}}
+//     {"a":…,"b":…,"windows":N,"ratio":{"median":…,"mean":…,"ci95":[lo,hi],"medianByPhase":[…,…]},"cpuUsPerCall":{"a":…,"b":…},"cpuUsPerCallByProcess":{"a":{daemon,frontend,upstream},"b":…},"p50Us":{…},"callsPerSecond":{…}}
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,8 +59,9 @@ async function startSide(setting, client, sidePaths) {
   const sessions = await Promise.all(Array.from({ length: Number(values.sessions) }, () => openClient(client, url)));
   const echo = await echoToolOf(sessions[0]);
   const roles = gateway.roles();
-  const own = () => cpuMicros(roles.daemon[0]) + cpuMicros(roles.frontend[0]);
-  return { gateway, sessions, echo, own };
+  // Each process's CPU so far: the ratio is the gateway's own (daemon and frontend); the upstream's is reported beside.
+  const used = () => ({ daemon: cpuMicros(roles.daemon[0]), frontend: cpuMicros(roles.frontend[0]), upstream: cpuMicros(roles.upstream[0]) });
+  return { gateway, sessions, echo, used };
 }
 
 const windowMs = Number(values.seconds) * 1000;
@@ -68,18 +69,20 @@ const windows = Math.max(2, Number(values.windows));
 
 /** Runs both sides' loads at once for `ms`; the side named first starts its sessions first. */
 async function window(ms, first, second, record) {
-  const before = [first.own(), second.own()];
+  const before = [first.used(), second.used()];
   const started = performance.now();
   const [firstCalls, secondCalls] = await Promise.all([
     echoLoad(first.sessions, first.echo, ms, { latencies: record ? first.totals.latencies : undefined }),
     echoLoad(second.sessions, second.echo, ms, { latencies: record ? second.totals.latencies : undefined }),
   ]);
   const elapsedMs = performance.now() - started;
-  const cpu = [first.own() - before[0], second.own() - before[1]];
+  const spent = [since(first.used(), before[0]), since(second.used(), before[1])];
+  const cpu = spent.map(({ daemon, frontend }) => daemon + frontend);
   if (record) {
-    for (const [side, calls, used] of [[first, firstCalls, cpu[0]], [second, secondCalls, cpu[1]]]) {
+    for (const [side, calls, used] of [[first, firstCalls, spent[0]], [second, secondCalls, spent[1]]]) {
       side.totals.calls += calls;
-      side.totals.cpu += used;
+      side.totals.cpu += used.daemon + used.frontend;
+      for (const role of ROLES) side.totals.byProcess[role] += used[role];
       side.totals.elapsedMs += elapsedMs;
     }
   }
@@ -89,7 +92,11 @@ async function window(ms, first, second, record) {
   ]);
 }
 
-const totals = { a: { latencies: [], calls: 0, cpu: 0, elapsedMs: 0 }, b: { latencies: [], calls: 0, cpu: 0, elapsedMs: 0 } };
+/** The processes whose CPU a side reports: the gateway's two, and the upstream server's (not part of the ratio). */
+const ROLES = ["daemon", "frontend", "upstream"];
+const since = (now, before) => Object.fromEntries(ROLES.map((role) => [role, now[role] - before[role]]));
+const sideTotals = () => ({ latencies: [], calls: 0, cpu: 0, elapsedMs: 0, byProcess: { daemon: 0, frontend: 0, upstream: 0 } });
+const totals = { a: sideTotals(), b: sideTotals() };
 const ratios = [];
 const perWindow = [];
 const phaseMedians = [];
@@ -145,6 +152,8 @@ const summary = {
     medianByPhase: phaseMedians,
   },
   cpuUsPerCall: { a: Math.round(totals.a.cpu / totals.a.calls), b: Math.round(totals.b.cpu / totals.b.calls) },
+  // Where each side's CPU went (whole run, µs per call): which process a difference lives in.
+  cpuUsPerCallByProcess: { a: byProcess(totals.a), b: byProcess(totals.b) },
   p50Us: { a: p50(totals.a), b: p50(totals.b) },
   callsPerSecond: { a: Math.round((totals.a.calls * 1000) / totals.a.elapsedMs), b: Math.round((totals.b.calls * 1000) / totals.b.elapsedMs) },
 };
@@ -153,6 +162,10 @@ if (values.out) writeFileSync(values.out, `${JSON.stringify({ summary, windows: 
 
 await sink?.stop();
 process.exit(0);
+
+function byProcess(side) {
+  return Object.fromEntries(ROLES.map((role) => [role, Number((side.byProcess[role] / side.calls).toFixed(1))]));
+}
 
 function round({ cpuUsPerCall, calls }) {
   return { cpuUsPerCall: Math.round(cpuUsPerCall), calls };

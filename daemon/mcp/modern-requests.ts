@@ -23,6 +23,7 @@
 import type { RequestSpan, TraceCarrier } from "../tracing/request-tracer.js";
 import { ALL_PROTOCOL_VERSIONS, META, MODERN_ERROR, isModernProtocolVersion } from "../../shared/mcp-modern.js";
 import { InflightTable } from "../../shared/inflight-table.js";
+import { extensibleCopy, withField } from "../../shared/object-copy.js";
 import { spliceJson, type JsonPayload } from "../../shared/open-session-wire/payload.js";
 import { RawJson } from "../upstream/raw-json.js";
 import type { JsonObject, UpstreamResult } from "../upstream/types.js";
@@ -239,8 +240,8 @@ export class ModernChannel implements McpSession {
     const pending: [string, JsonObject | undefined][] = [];
     let acknowledged = false;
     const send = (method: string, params: JsonObject | undefined): void => {
-      const meta = isObject(params?._meta) ? { ...params._meta, ...tag } : tag;
-      this.related(exchangeId, notification(method, { ...params, _meta: meta }));
+      const meta = isObject(params?._meta) ? Object.assign(extensibleCopy(params._meta), tag) : tag;
+      this.related(exchangeId, notification(method, withField(params ?? {}, "_meta", meta)));
     };
     // Nothing goes out before the acknowledgement ("Acknowledgment": MUST NOT send any notification before it).
     const deliver = (method: string, params: JsonObject | undefined): void => {

@@ -27,6 +27,7 @@ import {
   type SpanAttributeValue,
   type TraceCarrier,
 } from "../../daemon/tracing/index.js";
+import { extensibleCopy, withField } from "../../shared/object-copy.js";
 import { GatewayError } from "../errors.js";
 import { toRpcError } from "../mcp/rpc-errors.js";
 import { callOutcome } from "./observability.js";
@@ -161,7 +162,7 @@ export function tracedUpstreamParams(caller: TracedCaller, server: string, param
   if (span === undefined) return params;
   span.setAttribute(ATTR_DEPLOYSTACK_SERVER, server);
   if (params._meta !== undefined && metaOf(params) === undefined) return params;
-  const meta: Record<string, unknown> = { ...metaOf(params) };
+  const meta: Record<string, unknown> = extensibleCopy(metaOf(params));
   span.inject(meta);
-  return { ...params, _meta: meta as JsonObject };
+  return withField(params, "_meta", meta as JsonObject);
 }

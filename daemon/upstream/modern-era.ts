@@ -14,6 +14,7 @@ import { UpstreamRpcError, type JsonObject, type UpstreamIdentity } from "./type
 /** The reserved `_meta` keys of a modern request: one list for the whole gateway (shared/mcp-modern.ts). */
 export { META } from "../../shared/mcp-modern.js";
 import { META } from "../../shared/mcp-modern.js";
+import { extensibleCopy, withField } from "../../shared/object-copy.js";
 
 /** `UnsupportedProtocolVersionError` ("Versioning › Protocol Version Negotiation"): a recognised modern error. */
 export const UNSUPPORTED_PROTOCOL_VERSION_CODE = -32022;
@@ -36,12 +37,12 @@ export interface ModernStamp {
  */
 export function stampModernRequest(params: JsonObject | undefined, stamp: ModernStamp): JsonObject {
   const callerMeta = params?._meta;
-  const meta: JsonObject = callerMeta !== null && typeof callerMeta === "object" && !Array.isArray(callerMeta) ? { ...(callerMeta as JsonObject) } : {};
+  const meta: JsonObject = callerMeta !== null && typeof callerMeta === "object" && !Array.isArray(callerMeta) ? extensibleCopy(callerMeta as JsonObject) : {};
   meta[META.protocolVersion] = stamp.protocolVersion;
   meta[META.clientCapabilities] = stamp.clientCapabilities;
   meta[META.clientInfo] = stamp.clientInfo;
   if (stamp.logLevel !== undefined && typeof meta[META.logLevel] !== "string") meta[META.logLevel] = stamp.logLevel;
-  return { ...params, _meta: meta };
+  return withField(params ?? {}, "_meta", meta);
 }
 
 /**
@@ -55,7 +56,7 @@ export function withoutSubscriptionTag(params: JsonObject | undefined): JsonObje
   if (!isObject(meta) || !(META.subscriptionId in meta)) return params;
   const { [META.subscriptionId]: _tag, ...rest } = meta;
   const { _meta: _old, ...others } = params!;
-  return Object.keys(rest).length > 0 ? { ...others, _meta: rest } : others;
+  return Object.keys(rest).length > 0 ? withField(others, "_meta", rest) : others;
 }
 
 /** The era verdict of one `server/discover` probe answer. */
