@@ -16,11 +16,15 @@
  * A shallow copy of `source` (an empty object for `undefined`) that keys can be added to at the cost of a cached
  * transition. A parsed message may own a `"__proto__"` key, which `Object.assign` would make the copy's prototype (a
  * client choosing what every missing key of the copy reads): such a source is copied by spreading, which keeps it an
- * ordinary key; only a hostile or odd message pays the slower copy.
+ * ordinary key; only a hostile or odd message pays the slower copy. The check reads `source.__proto__`, which is
+ * `Object.prototype` exactly when `source` is an ordinary object without such a key (an own key's value, another
+ * prototype or none all read otherwise, and are spread): a property read, where `Object.hasOwn(source, "__proto__")`
+ * cost a runtime call of about 0.2 µs.
  */
 export function extensibleCopy<T extends object>(source: T | undefined): T {
-  if (source !== undefined && Object.hasOwn(source, "__proto__")) return { ...source };
-  return Object.assign({}, source) as T;
+  if (source === undefined) return {} as T;
+  if ((source as { __proto__?: unknown }).__proto__ !== Object.prototype) return { ...source };
+  return Object.assign({}, source);
 }
 
 /** A shallow copy of `source` with `key` set to `value` (added, or replacing the one `source` has), as spreading gives. */
