@@ -30,7 +30,16 @@ export function extensibleCopy<T extends object>(source: T | undefined): T {
 /** A shallow copy of `source` with `key` set to `value` (added, or replacing the one `source` has), as spreading gives. */
 export function withField<T extends object, K extends string, V>(source: T, key: K, value: V): Omit<T, K> & { [P in K]: V } {
   const copy = extensibleCopy(source) as Record<string, unknown>;
-  if (key === "__proto__") Object.defineProperty(copy, key, { value, writable: true, enumerable: true, configurable: true });
-  else copy[key] = value;
+  setOwn(copy, key, value);
   return copy as Omit<T, K> & { [P in K]: V };
+}
+
+/**
+ * Sets `key` on `target` as an own data property, for copies built key by key from a parsed message: an assignment
+ * would take a `"__proto__"` key for the target's prototype (the client's object would then answer every key the
+ * copy lacks, and the key would not be sent on); this keeps it an ordinary key, as spreading does.
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  else target[key] = value;
 }

@@ -5,7 +5,7 @@ import { nullCallObserver, type CallObserver } from "../observability/call-obser
 import type { CallClient } from "../observability/call-record.js";
 import { RawJson } from "../upstream/raw-json.js";
 import { createMcpEngine } from "./engine.js";
-import { LIST_TTL_MS, modernResultResponse } from "./modern-requests.js";
+import { LIST_TTL_MS, modernResultResponse, upstreamParams } from "./modern-requests.js";
 import type { McpSession, SessionFrame } from "./session.js";
 import { createMemorySupervisor } from "./testing/memory-supervisor.js";
 import { createProbe, createTestServer, type ServerProbe } from "./testing/test-server.js";
@@ -210,4 +210,24 @@ test("a large result kept as the server's bytes gets resultType spliced in front
   t.is(JSON.parse(jsonPayloadText(modernResultResponse(13, "tools/call", { resultType: "input_required", inputRequests: {} }))).result.resultType, "input_required");
   const retried = JSON.parse(jsonPayloadText(modernResultResponse(9, "resources/read", { contents: [] }, false)));
   t.deepEqual(retried.result, { contents: [], resultType: "complete" }, "a retry's result carries no cache hints");
+});
+
+test("a modern client's __proto__ keys reach the server as ordinary keys, never as the forwarded params' prototype", (t) => {
+  const params = JSON.parse(
+    JSON.stringify({ name: "alpha-echo", arguments: { text: "hi" }, _meta: { ...META, traceparent: "00-aa-bb-01" } })
+      .replace('"name"', '"__proto__":{"task":{"ttl":1},"arguments":{"text":"hidden"}},"name"')
+      .replace('"traceparent"', '"__proto__":{"progressToken":"hidden"},"traceparent"'),
+  ) as Record<string, unknown>;
+  t.true(Object.hasOwn(params, "__proto__"), "the hostile key is an own key of the parsed message");
+  const sent = upstreamParams(params) as Record<string, any>;
+  t.is(Object.getPrototypeOf(sent), Object.prototype);
+  t.is(Object.getPrototypeOf(sent._meta), Object.prototype);
+  t.is(sent.task, undefined, "nothing is inherited from the client's object");
+  t.is(sent._meta.progressToken, undefined);
+  // What the server receives: every key as the client sent it, less the modern client's own `_meta` keys.
+  t.is(
+    JSON.stringify(sent),
+    '{"__proto__":{"task":{"ttl":1},"arguments":{"text":"hidden"}},"name":"alpha-echo","arguments":{"text":"hi"},' +
+      '"_meta":{"__proto__":{"progressToken":"hidden"},"traceparent":"00-aa-bb-01"}}',
+  );
 });

@@ -23,7 +23,7 @@
 import type { RequestSpan, TraceCarrier } from "../tracing/request-tracer.js";
 import { ALL_PROTOCOL_VERSIONS, META, MODERN_ERROR, isModernProtocolVersion } from "../../shared/mcp-modern.js";
 import { InflightTable } from "../../shared/inflight-table.js";
-import { extensibleCopy, withField } from "../../shared/object-copy.js";
+import { extensibleCopy, setOwn, withField } from "../../shared/object-copy.js";
 import { spliceJson, type JsonPayload } from "../../shared/open-session-wire/payload.js";
 import { RawJson } from "../upstream/raw-json.js";
 import type { JsonObject, UpstreamResult } from "../upstream/types.js";
@@ -379,18 +379,19 @@ const isSpace = (byte: number): boolean => byte === 0x20 || byte === 0x0a || byt
 
 /**
  * The request's params as servers get them: the `_meta` keys that describe the modern client to the gateway (its
- * version, capabilities and info) are not passed on; everything else is.
+ * version, capabilities and info) are not passed on; everything else is, a `"__proto__"` key as an ordinary one.
+ * Exported for its test.
  */
-function upstreamParams(params: JsonObject): JsonObject {
+export function upstreamParams(params: JsonObject): JsonObject {
   const meta = params._meta;
   if (!isObject(meta)) return params;
   let kept: JsonObject | undefined;
   for (const key in meta) {
     if (key === META.protocolVersion || key === META.clientCapabilities || key === META.clientInfo) continue;
-    (kept ??= {})[key] = meta[key];
+    setOwn((kept ??= {}), key, meta[key]);
   }
   const rest: JsonObject = {};
-  for (const key in params) if (key !== "_meta") rest[key] = params[key];
+  for (const key in params) if (key !== "_meta") setOwn(rest, key, params[key]);
   if (kept !== undefined) rest._meta = kept;
   return rest;
 }
