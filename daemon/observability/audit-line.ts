@@ -61,40 +61,97 @@ function jsonString(value: string): void {
   pos = at;
 }
 
+/**
+ * A duration in milliseconds as JSON. The observer rounds durations to microseconds, and such a number below a
+ * billion is its whole part, a point and its thousandths without trailing zeros — written digit by digit here, because
+ * `JSON.stringify` of a number was the costliest part of the line (half the line writer's samples in a profile of the
+ * daemon). Anything else (more decimals, out of range, not finite) is `JSON.stringify`'s.
+ */
+function milliseconds(ms: number): void {
+  const thousandths = Math.round(ms * 1000);
+  if (!(ms >= 0 && ms < 1e9) || thousandths / 1000 !== ms) {
+    // A finite number's JSON is ASCII (digits, sign, point, exponent); a non-finite one is null.
+    ascii(JSON.stringify(ms));
+    return;
+  }
+  reserve(14);
+  const target = buffer;
+  let at = pos;
+  const whole = Math.floor(thousandths / 1000);
+  let fraction = thousandths - whole * 1000;
+  // The whole part's digits, most significant first (at most nine).
+  let scale = 1;
+  while (scale * 10 <= whole) scale *= 10;
+  for (let rest = whole; scale >= 1; scale /= 10) {
+    const digit = Math.floor(rest / scale);
+    target[at++] = 0x30 + digit;
+    rest -= digit * scale;
+  }
+  if (fraction !== 0) {
+    target[at++] = 0x2e;
+    for (let place = 100; fraction !== 0; place /= 10) {
+      const digit = Math.floor(fraction / place);
+      target[at++] = 0x30 + digit;
+      fraction -= digit * place;
+    }
+  }
+  pos = at;
+}
+
 function utf8(text: string): void {
   reserve(text.length * 3);
   pos += buffer.write(text, pos, "utf8");
 }
 
-/** JSON made once per object or value and kept: the parts of a line that repeat from call to call. */
-const clientBytes = new WeakMap<AuditRecord["client"], Uint8Array>();
-let lastTeam: string | undefined;
-let lastTeamBytes: Uint8Array = new Uint8Array(0);
-
 /**
- * The record's JSON line (with its newline) as UTF-8: exactly the bytes of `JSON.stringify(record)` and a newline
- * (the field order is the record's, optional fields left out when absent; audit-line.test.ts checks this for any
- * record). The parts that repeat — the team, the client — are kept as bytes, keyed by the very objects the observer
- * reuses; the timestamp's text is kept per second. A view of a buffer the next line overwrites: copy it first.
+ * The part of a line between its time and its duration — team, account, client, operation, name, canonical name,
+ * server, outcome — is the same for every call of one client to one tool with one outcome: made once and kept as
+ * bytes, found by the name and checked field by field (a client is compared as the object the observer reuses for it).
+ * Writing it afresh, a string at a time, was most of what an audit line cost the daemon per call.
  */
-export function auditLineBytes(record: AuditRecord): Uint8Array {
-  pos = 0;
-  ascii('{"time":');
-  jsonString(record.time);
-  ascii(',"team":');
-  if (record.team !== lastTeam) {
-    lastTeam = record.team;
-    lastTeamBytes = Buffer.from(JSON.stringify(record.team), "utf8");
+interface KeptMiddle {
+  readonly team: string;
+  readonly account: string | undefined;
+  readonly client: AuditRecord["client"];
+  readonly operation: string;
+  readonly canonicalName: string | undefined;
+  readonly server: string | undefined;
+  readonly outcome: string;
+  readonly bytes: Uint8Array;
+}
+
+/** Names whose middle is kept (names come from clients: the memory stays bounded, the map starts over past this). */
+const MAX_KEPT_MIDDLES = 1024;
+const keptMiddles = new Map<string, KeptMiddle>();
+
+function keptMiddleOf(record: AuditRecord): Uint8Array | undefined {
+  const kept = keptMiddles.get(record.name);
+  if (
+    kept === undefined ||
+    kept.client !== record.client ||
+    kept.outcome !== record.outcome ||
+    kept.server !== record.server ||
+    kept.canonicalName !== record.canonicalName ||
+    kept.operation !== record.operation ||
+    kept.team !== record.team ||
+    kept.account !== record.account
+  ) {
+    return undefined;
   }
-  bytes(lastTeamBytes);
+  return kept.bytes;
+}
+
+/** Writes the middle of `record`'s line and keeps a copy of its bytes for the next call like it. */
+function writeMiddle(record: AuditRecord): void {
+  const start = pos;
+  ascii(',"team":');
+  jsonString(record.team);
   if (record.account !== undefined) {
     ascii(',"account":');
     jsonString(record.account);
   }
   ascii(',"client":');
-  let client = clientBytes.get(record.client);
-  if (client === undefined) clientBytes.set(record.client, (client = Buffer.from(JSON.stringify(record.client), "utf8")));
-  bytes(client);
+  utf8(JSON.stringify(record.client));
   ascii(',"operation":');
   jsonString(record.operation);
   ascii(',"name":');
@@ -110,8 +167,25 @@ export function auditLineBytes(record: AuditRecord): Uint8Array {
   ascii(',"outcome":');
   jsonString(record.outcome);
   ascii(',"durationMs":');
-  // A finite number's JSON is ASCII (digits, sign, point, exponent); a non-finite one is null, as JSON.stringify says.
-  ascii(JSON.stringify(record.durationMs));
+  if (keptMiddles.size >= MAX_KEPT_MIDDLES) keptMiddles.clear();
+  const { team, account, client, operation, canonicalName, server, outcome } = record;
+  keptMiddles.set(record.name, { team, account, client, operation, canonicalName, server, outcome, bytes: Uint8Array.prototype.slice.call(buffer, start, pos) });
+}
+
+/**
+ * The record's JSON line (with its newline) as UTF-8: exactly the bytes of `JSON.stringify(record)` and a newline
+ * (the field order is the record's, optional fields left out when absent; audit-line.test.ts checks this for any
+ * record). The middle of the line repeats from call to call and is kept (`KeptMiddle`). A view of a buffer the next
+ * line overwrites: copy it first.
+ */
+export function auditLineBytes(record: AuditRecord): Uint8Array {
+  pos = 0;
+  ascii('{"time":');
+  jsonString(record.time);
+  const middle = keptMiddleOf(record);
+  if (middle === undefined) writeMiddle(record);
+  else bytes(middle);
+  milliseconds(record.durationMs);
   if (record.errorCode !== undefined) {
     ascii(',"errorCode":');
     jsonString(record.errorCode);
