@@ -2,18 +2,20 @@
 // build: `npm run build` first.
 //
 //   node bench/pair.mjs [--a default] [--b traces] [--a-client raw-legacy] [--b-client raw-legacy]
-//                       [--a-root DIR] [--b-root DIR] [--sessions 16] [--windows 40] [--seconds 2] [--out FILE.json]
+//                       [--a-root DIR] [--b-root DIR] [--sessions 16] [--windows 40] [--phases 8] [--seconds 2]
+//                       [--out FILE.json]
 //
 // Settings are bench/lib/steady-load.mjs's (default, off, traces, traces-unsampled), clients too (raw-legacy and
 // raw-modern are the lean client of each era; legacy and modern the SDK clients). `--a-root`/`--b-root` run a side
 // from another checkout's build (before and after a change to the hot path, in the same windows).
 //
-// How it measures (same windows, swapped places, a ratio per window): bench/lib/paired.mjs. The interval says how
+// How it measures (same windows, fresh gateways per phase with places swapped, a ratio per window, the interval over
+// phase pairs): bench/lib/paired.mjs. The interval says how
 // precisely this run measured; runs at different hours differ by more (the host's speed moves the fixed costs' share):
 // compare settings within one run, and repeat a run before trusting a difference.
 //
 //   → one line per window {"window":i,"phase":0|1,"a":{cpuUsPerCall,calls},"b":{…},"ratio":…}, then a summary
-//     {"a":…,"b":…,"windows":N,"ratio":{"median":…,"mean":…,"ci95":[lo,hi],"medianByPhase":[…,…]},"cpuUsPerCall":{"a":…,"b":…},"cpuUsPerCallByProcess":{"a":{daemon,frontend,upstream},"b":…},"p50Us":{…},"callsPerSecond":{…},"auditLines":{…}}
+//     {"a":…,"b":…,"windows":N,"phases":N,"ratio":{"median":…,"mean":…,"ci95":[lo,hi],"meanByPhase":[…]},"cpuUsPerCall":{"a":…,"b":…},"cpuUsPerCallByProcess":{"a":{daemon,frontend,upstream},"b":…},"p50Us":{…},"callsPerSecond":{…},"auditLines":{…}}
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     "b-root": { type: "string" },
     sessions: { type: "string", default: "16" },
     windows: { type: "string", default: "40" },
+    phases: { type: "string", default: "8" },
     seconds: { type: "string", default: "2" },
     out: { type: "string" },
   },
@@ -53,6 +56,7 @@ const side = (key) =>
   });
 const { perWindow, ...measured } = await measurePaired(side("a"), side("b"), {
   windows: Number(values.windows),
+  phases: Number(values.phases),
   windowMs: Number(values.seconds) * 1000,
   onWindow: (line) => process.stdout.write(`${JSON.stringify(line)}\n`),
 });

@@ -66,7 +66,9 @@ const observabilityPlan = quick
  * ratio of CPU per call per window): measured one after the other, the same setting's CPU per call moves by more
  * from round to round than the 3 % budget.
  */
-const pairedPlan = quick ? { windows: 4, windowMs: 1000, warmupMs: 3000, sessions: 16 } : { windows: 24, windowMs: 2000, warmupMs: 3000, sessions: 16 };
+const pairedPlan = quick
+  ? { windows: 4, phases: 2, windowMs: 1000, warmupMs: 3000, sessions: 16 }
+  : { windows: 32, phases: 8, windowMs: 2000, warmupMs: 3000, sessions: 16 };
 const startupServers = Number(option("--startup-servers", "20"));
 const startupDelayMs = Number(option("--startup-delay-ms", "5000"));
 const outDir = option("--out", join(root, "bench", "results"));

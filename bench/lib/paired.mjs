@@ -9,9 +9,16 @@
  * — serve their sessions in the same window, on the same cores, under the same load, so whatever the host does in
  * that window it does to both; the ratio of their CPU per call is taken per window, and the run reports its median and
  * the mean with a 95 % confidence interval (mean ± 1.96 standard errors). Both sides run closed loops (each session
- * calls back to back), as the other scenarios do; every result is checked. The run has two phases with the sides'
- * places swapped (which gateway starts first and gets its sessions opened first), and which side's sessions start
- * first alternates from window to window, so that neither place's advantage counts.
+ * calls back to back), as the other scenarios do; every result is checked. The run has an even number of phases, each
+ * with two fresh gateways, whose places (which gateway starts first and gets its sessions opened first) swap from one
+ * phase to the next, and which side's sessions start first alternates from window to window, so that neither place's
+ * advantage counts.
+ *
+ * Why fresh gateways per phase, and an interval over phases: the windows of one pair of processes are not
+ * independent. Two runs of the same comparison, each with tight intervals over their windows, read +5.0 % [3.8, 6.2]
+ * and −0.3 % [−1.9, 1.3]: a pair of processes keeps whatever it drew at start (where the JIT's choices, memory and
+ * cores fell) for all its windows. So the interval is taken over pairs of consecutive phases (one of each place),
+ * with Student's t for their number, and only more phases narrow it.
  */
 import { countAuditLines } from "./contenders.mjs";
 import { cpuMicros } from "./proc.mjs";
@@ -42,21 +49,23 @@ async function startSide(paths, upstream, setting, client, count, sink) {
 
 /**
  * Measures side B against side A (`pairSide` recipes) in `windows` windows of `windowMs`, after a warm-up of
- * `warmupMs` in each phase. `onWindow` sees each window's line as it is measured. Resolves with the summary: the
- * ratio (median, mean, 95 % interval, median of each phase), CPU per call of each side (and by process), p50 under
- * the load, calls per second, and the audit lines each side's gateways wrote (proof the settings took effect).
+ * `warmupMs` in each of `phases` phases (even; fresh gateways each). `onWindow` sees each window's line as it is
+ * measured. Resolves with the summary: the ratio (median, mean, 95 % interval over phase pairs, mean of each phase),
+ * CPU per call of each side (and by process), p50 under the load, calls per second, and the audit lines each side's
+ * gateways wrote (proof the settings took effect).
  */
-export async function measurePaired(a, b, { windows = 40, windowMs = 2000, warmupMs = 3000, onWindow } = {}) {
-  windows = Math.max(2, windows);
+export async function measurePaired(a, b, { windows = 40, phases = 8, windowMs = 2000, warmupMs = 3000, onWindow } = {}) {
+  phases = Math.max(2, phases + (phases % 2));
+  const perPhase = Math.max(1, Math.round(windows / phases));
   const totals = { a: sideTotals(), b: sideTotals() };
   const ratios = [];
   const perWindow = [];
-  const phaseMedians = [];
-  // Two phases with the sides' places swapped: the gateway started first (and whose sessions the client opened
-  // first) serves A in the first half of the windows and B in the second, so an advantage of either place cancels
-  // out (a run of the same setting on both sides read about 3 % in favour of the second place).
-  for (const phase of [0, 1]) {
-    const recipes = phase === 0 ? [["a", a], ["b", b]] : [["b", b], ["a", a]];
+  const phaseMeans = [];
+  // The sides' places swap from phase to phase: the gateway started first (and whose sessions the client opened
+  // first) serves A in one phase and B in the next, so an advantage of either place cancels out (a run of the same
+  // setting on both sides read about 3 % in favour of the second place).
+  for (let phase = 0; phase < phases; phase++) {
+    const recipes = phase % 2 === 0 ? [["a", a], ["b", b]] : [["b", b], ["a", a]];
     const started = [];
     try {
       for (const [key, recipe] of recipes) started.push({ key, ...(await recipe.start()), totals: totals[key] });
@@ -66,8 +75,7 @@ export async function measurePaired(a, b, { windows = 40, windowMs = 2000, warmu
       // Warm-up: both sides, longer than a window (JIT, the upstreams' first calls, the audit file's creation).
       await measureWindow(warmupMs, first, second, false);
       const phaseRatios = [];
-      const count = phase === 0 ? Math.floor(windows / 2) : windows - Math.floor(windows / 2);
-      for (let index = 0; index < count; index++) {
+      for (let index = 0; index < perPhase; index++) {
         // Which side's sessions start first within a window alternates too.
         const measured = index % 2 === 0 ? await measureWindow(windowMs, first, second, true) : await measureWindow(windowMs, second, first, true);
         const windowA = measured.get(sideA);
@@ -79,25 +87,29 @@ export async function measurePaired(a, b, { windows = 40, windowMs = 2000, warmu
         perWindow.push(line);
         onWindow?.(line);
       }
-      phaseMedians.push(Number(median(phaseRatios).toFixed(4)));
+      phaseMeans.push(meanOf(phaseRatios));
       for (const side of started) side.totals.auditLines += countAuditLines(side.gateway.home);
     } finally {
       await Promise.all(started.flatMap((side) => side.sessions.map((session) => session.close().catch(() => {}))));
       await Promise.all(started.map((side) => side.gateway.stop()));
     }
   }
-  const mean = ratios.reduce((sum, value) => sum + value, 0) / ratios.length;
-  const sd = Math.sqrt(ratios.reduce((sum, value) => sum + (value - mean) ** 2, 0) / Math.max(1, ratios.length - 1));
-  const halfWidth = (1.96 * sd) / Math.sqrt(ratios.length);
+  // The unit of the interval: a pair of consecutive phases, one with each side in the first place.
+  const units = [];
+  for (let index = 0; index + 1 < phaseMeans.length; index += 2) units.push((phaseMeans[index] + phaseMeans[index + 1]) / 2);
+  const mean = meanOf(units);
+  const sd = Math.sqrt(units.reduce((sum, value) => sum + (value - mean) ** 2, 0) / Math.max(1, units.length - 1));
+  const halfWidth = units.length > 1 ? (studentT975(units.length - 1) * sd) / Math.sqrt(units.length) : Number.NaN;
   return {
     windows: ratios.length,
+    phases,
     windowSeconds: windowMs / 1000,
     ratio: {
       median: Number(median(ratios).toFixed(4)),
       mean: Number(mean.toFixed(4)),
       ci95: [Number((mean - halfWidth).toFixed(4)), Number((mean + halfWidth).toFixed(4))],
-      // A in the first place, then B: far apart, the places differ and only their mean means anything.
-      medianByPhase: phaseMedians,
+      // Even phases have A in the first place, odd ones B: far apart, the places differ, and only pairs mean anything.
+      meanByPhase: phaseMeans.map((value) => Number(value.toFixed(4))),
     },
     cpuUsPerCall: { a: Math.round(totals.a.cpu / totals.a.calls), b: Math.round(totals.b.cpu / totals.b.calls) },
     // Where each side's CPU went (whole run, µs per call): which process a difference lives in.
@@ -134,6 +146,13 @@ async function measureWindow(ms, first, second, record) {
   ]);
 }
 
+/** Student's t, two-sided 95 %, for `df` degrees of freedom (the normal's 1.96 past the table). */
+function studentT975(df) {
+  const table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086];
+  return df <= table.length ? table[df - 1] : df <= 30 ? 2.05 : 1.96;
+}
+
+const meanOf = (values) => values.reduce((sum, value) => sum + value, 0) / values.length;
 const since = (now, before) => Object.fromEntries(ROLES.map((role) => [role, now[role] - before[role]]));
 const sideTotals = () => ({ latencies: [], calls: 0, cpu: 0, elapsedMs: 0, auditLines: 0, byProcess: { daemon: 0, frontend: 0, upstream: 0 } });
 const p50 = (side) => Math.round(median(side.latencies) * 1000);

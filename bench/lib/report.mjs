@@ -359,9 +359,11 @@ function renderPaired(results, paired) {
     table(["comparison (A → B)", "CPU per call, B vs A (mean, 95 % interval)", "median ratio", "CPU µs/call own", "daemon µs", "frontend µs", "p50 µs under load", "calls/s", "audit lines A / B"], rows),
     "The same settings, measured in the same windows (`bench/lib/paired.mjs`, the method of `bench/pair.mjs`): two fresh " +
       "gateways at once, each with its own upstream and 16 lean sessions in closed loops, " +
-      `${plan ? `${fmt(plan.windows)} windows of ${fmt(plan.windowMs / 1000, 1)} s` : "a number of windows"} in two phases with ` +
-      "the gateways' places swapped; the ratio of their CPU per call is taken per window, so whatever the host does in a " +
-      "window it does to both. The mean of the ratios is judged; the interval says how precisely this run measured it. " +
+      `${plan ? `${fmt(plan.windows)} windows of ${fmt(plan.windowMs / 1000, 1)} s in ${fmt(plan.phases)} phases` : "a number of windows in phases"}, ` +
+      "each phase with fresh gateways and their places swapped from the last; the ratio of their CPU per call is taken " +
+      "per window, so whatever the host does in a window it does to both. The mean of the ratios is judged; its 95 % " +
+      "interval is taken over pairs of phases (a pair of processes keeps what it drew at start for all its windows, so " +
+      "windows of one phase are not independent measurements). " +
       (exported ? `The traces side exported ${fmt(exported.requests)} requests (${fmt(exported.bytes / 1024, 1)} KiB).` : ""),
   ];
 }
