@@ -82,6 +82,20 @@ test("lines of calls that repeat a name are still each their own record's JSON, 
   );
 });
 
+test("a line stamped with the time isoTime just made writes that time, whichever time and record came before", (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.integer({ min: -62_000_000_000_000, max: 253_402_300_799_999 }), record, fc.boolean()), { minLength: 1, maxLength: 10 }), (steps) => {
+      for (const [ms, one, stamped] of steps) {
+        // Stamped: the record carries isoTime's text of this very call; otherwise a text made before (or elsewhere).
+        const text = isoTime(ms);
+        const line = stamped ? { ...one, time: text } : one;
+        t.is(auditLine(line), `${JSON.stringify(line)}\n`);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
 test("isoTime is Date's toISOString for any time, in any order", (t) => {
   fc.assert(
     fc.property(fc.array(fc.oneof(fc.integer({ min: -62_000_000_000_000, max: 253_402_300_799_999 }), fc.double({ min: -1e6, max: 1e13, noNaN: true })), { minLength: 1, maxLength: 20 }), (times) => {

@@ -181,7 +181,7 @@ function writeMiddle(record: AuditRecord): void {
 export function auditLineBytes(record: AuditRecord): Uint8Array {
   pos = 0;
   ascii('{"time":');
-  jsonString(record.time);
+  time(record.time);
   const middle = keptMiddleOf(record);
   if (middle === undefined) writeMiddle(record);
   else bytes(middle);
@@ -200,6 +200,11 @@ export function auditLineBytes(record: AuditRecord): Uint8Array {
 
 let cachedSecond = Number.NaN;
 let cachedPrefix = "";
+/** `cachedPrefix` as a JSON string's opening bytes: a quote and its twenty ASCII characters. */
+let cachedPrefixBytes = new Uint8Array(0);
+/** The text `isoTime` returned last and its milliseconds: a line with that time writes it from these parts. */
+let lastTime: string | undefined;
+let lastMillis = 0;
 
 /** `new Date(epochMs).toISOString()`, with the text up to the second reused within that second. */
 export function isoTime(epochMs: number): string {
@@ -209,10 +214,34 @@ export function isoTime(epochMs: number): string {
   if (second !== cachedSecond) {
     const text = new Date(second * 1000).toISOString();
     // Years past 9999 (or before 0) change the text's length: leave those to Date.
-    if (text.length !== 24) return new Date(epochMs).toISOString();
+    if (text.length !== 24) {
+      lastTime = undefined;
+      return new Date(epochMs).toISOString();
+    }
     cachedSecond = second;
     cachedPrefix = text.slice(0, 20);
+    cachedPrefixBytes = Buffer.from(`"${cachedPrefix}`, "latin1");
   }
   const millis = whole - second * 1000;
-  return `${cachedPrefix}${millis < 10 ? "00" : millis < 100 ? "0" : ""}${millis}Z`;
+  lastMillis = millis;
+  return (lastTime = `${cachedPrefix}${millis < 10 ? "00" : millis < 100 ? "0" : ""}${millis}Z`);
+}
+
+/**
+ * A line's time as JSON: the text `isoTime` made last (what the observer just stamped the record with) from its
+ * kept prefix and its milliseconds, any other text as a string. Reading the time text back character by character
+ * (a concatenation V8 has not flattened) was a third of what the line writer still cost.
+ */
+function time(text: string): void {
+  if (text !== lastTime) return jsonString(text);
+  bytes(cachedPrefixBytes);
+  reserve(5);
+  const target = buffer;
+  const millis = lastMillis;
+  target[pos] = 0x30 + Math.floor(millis / 100);
+  target[pos + 1] = 0x30 + (Math.floor(millis / 10) % 10);
+  target[pos + 2] = 0x30 + (millis % 10);
+  target[pos + 3] = 0x5a;
+  target[pos + 4] = 0x22;
+  pos += 5;
 }
