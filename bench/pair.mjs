@@ -15,7 +15,7 @@
 // compare settings within one run, and repeat a run before trusting a difference.
 //
 //   → one line per window {"window":i,"phase":0|1,"a":{cpuUsPerCall,calls},"b":{…},"ratio":…}, then a summary
-//     {"a":…,"b":…,"windows":N,"phases":N,"ratio":{"median":…,"mean":…,"ci95":[lo,hi],"meanByPhase":[…]},"cpuUsPerCall":{"a":…,"b":…},"cpuUsPerCallByProcess":{"a":{daemon,frontend,upstream},"b":…},"p50Us":{…},"callsPerSecond":{…},"auditLines":{…}}
+//     {"a":…,"b":…,"windows":N,"phases":N,"ratio":{"median":…,"mean":…,"ci95":[lo,hi],"byPhase":[…]},"cpuUsPerCall":{"a":…,"b":…},"cpuUsPerCallByProcess":{"a":{daemon,frontend,upstream},"b":…},"p50Us":{…},"callsPerSecond":{…},"auditLines":{…}}
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";

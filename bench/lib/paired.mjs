@@ -50,7 +50,8 @@ async function startSide(paths, upstream, setting, client, count, sink) {
 /**
  * Measures side B against side A (`pairSide` recipes) in `windows` windows of `windowMs`, after a warm-up of
  * `warmupMs` in each of `phases` phases (even; fresh gateways each). `onWindow` sees each window's line as it is
- * measured. Resolves with the summary: the ratio (median, mean, 95 % interval over phase pairs, mean of each phase),
+ * measured. Resolves with the summary: the ratio (median over windows; mean over phases, each phase's ratio that of
+ * its CPU per call over all its windows, with a 95 % interval over phase pairs; each phase's),
  * CPU per call of each side (and by process), p50 under the load, calls per second, and the audit lines each side's
  * gateways wrote (proof the settings took effect).
  */
@@ -60,7 +61,7 @@ export async function measurePaired(a, b, { windows = 40, phases = 8, windowMs =
   const totals = { a: sideTotals(), b: sideTotals() };
   const ratios = [];
   const perWindow = [];
-  const phaseMeans = [];
+  const phaseRatios = [];
   // The sides' places swap from phase to phase: the gateway started first (and whose sessions the client opened
   // first) serves A in one phase and B in the next, so an advantage of either place cancels out (a run of the same
   // setting on both sides read about 3 % in favour of the second place).
@@ -74,7 +75,7 @@ export async function measurePaired(a, b, { windows = 40, phases = 8, windowMs =
       const sideB = started.find((side) => side.key === "b");
       // Warm-up: both sides, longer than a window (JIT, the upstreams' first calls, the audit file's creation).
       await measureWindow(warmupMs, first, second, false);
-      const phaseRatios = [];
+      const phaseTotals = { a: { cpu: 0, calls: 0 }, b: { cpu: 0, calls: 0 } };
       for (let index = 0; index < perPhase; index++) {
         // Which side's sessions start first within a window alternates too.
         const measured = index % 2 === 0 ? await measureWindow(windowMs, first, second, true) : await measureWindow(windowMs, second, first, true);
@@ -82,12 +83,17 @@ export async function measurePaired(a, b, { windows = 40, phases = 8, windowMs =
         const windowB = measured.get(sideB);
         const ratio = windowB.cpuUsPerCall / windowA.cpuUsPerCall;
         ratios.push(ratio);
-        phaseRatios.push(ratio);
+        for (const [key, measuredSide] of [["a", windowA], ["b", windowB]]) {
+          phaseTotals[key].cpu += measuredSide.cpuUsPerCall * measuredSide.calls;
+          phaseTotals[key].calls += measuredSide.calls;
+        }
         const line = { window: perWindow.length, phase, a: rounded(windowA), b: rounded(windowB), ratio: Number(ratio.toFixed(4)) };
         perWindow.push(line);
         onWindow?.(line);
       }
-      phaseMeans.push(meanOf(phaseRatios));
+      // The phase's ratio is of its CPU per call over all its windows: a window that something outside disturbed
+      // (one read 1.65 in a run with other processes up) counts for its share of the calls, not as a ratio of its own.
+      phaseRatios.push(phaseTotals.b.cpu / phaseTotals.b.calls / (phaseTotals.a.cpu / phaseTotals.a.calls));
       for (const side of started) side.totals.auditLines += countAuditLines(side.gateway.home);
     } finally {
       await Promise.all(started.flatMap((side) => side.sessions.map((session) => session.close().catch(() => {}))));
@@ -96,7 +102,7 @@ export async function measurePaired(a, b, { windows = 40, phases = 8, windowMs =
   }
   // The unit of the interval: a pair of consecutive phases, one with each side in the first place.
   const units = [];
-  for (let index = 0; index + 1 < phaseMeans.length; index += 2) units.push((phaseMeans[index] + phaseMeans[index + 1]) / 2);
+  for (let index = 0; index + 1 < phaseRatios.length; index += 2) units.push((phaseRatios[index] + phaseRatios[index + 1]) / 2);
   const mean = meanOf(units);
   const sd = Math.sqrt(units.reduce((sum, value) => sum + (value - mean) ** 2, 0) / Math.max(1, units.length - 1));
   const halfWidth = units.length > 1 ? (studentT975(units.length - 1) * sd) / Math.sqrt(units.length) : Number.NaN;
@@ -109,7 +115,7 @@ export async function measurePaired(a, b, { windows = 40, phases = 8, windowMs =
       mean: Number(mean.toFixed(4)),
       ci95: [Number((mean - halfWidth).toFixed(4)), Number((mean + halfWidth).toFixed(4))],
       // Even phases have A in the first place, odd ones B: far apart, the places differ, and only pairs mean anything.
-      meanByPhase: phaseMeans.map((value) => Number(value.toFixed(4))),
+      byPhase: phaseRatios.map((value) => Number(value.toFixed(4))),
     },
     cpuUsPerCall: { a: Math.round(totals.a.cpu / totals.a.calls), b: Math.round(totals.b.cpu / totals.b.calls) },
     // Where each side's CPU went (whole run, µs per call): which process a difference lives in.

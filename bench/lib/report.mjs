@@ -254,6 +254,8 @@ export function checkObservabilityTargets(results) {
 function pairedRatioText(comparison) {
   const percent = (ratio) => `${ratio >= 1 ? "+" : "−"}${fmt(Math.abs(100 * (ratio - 1)), 1)}`;
   const [low, high] = comparison.ratio.ci95;
+  // One pair of phases (a quick run) has no interval.
+  if (!Number.isFinite(low) || !Number.isFinite(high)) return `${percent(comparison.ratio.mean)} % (no interval)`;
   return `${percent(comparison.ratio.mean)} % [${percent(low)}, ${percent(high)}]`;
 }
 
@@ -356,14 +358,15 @@ function renderPaired(results, paired) {
     ]);
   const exported = paired.traces?.traceExport;
   return [
-    table(["comparison (A → B)", "CPU per call, B vs A (mean, 95 % interval)", "median ratio", "CPU µs/call own", "daemon µs", "frontend µs", "p50 µs under load", "calls/s", "audit lines A / B"], rows),
+    table(["comparison (A → B)", "CPU per call, B vs A (mean over phases, 95 % interval)", "median window ratio", "CPU µs/call own", "daemon µs", "frontend µs", "p50 µs under load", "calls/s", "audit lines A / B"], rows),
     "The same settings, measured in the same windows (`bench/lib/paired.mjs`, the method of `bench/pair.mjs`): two fresh " +
       "gateways at once, each with its own upstream and 16 lean sessions in closed loops, " +
       `${plan ? `${fmt(plan.windows)} windows of ${fmt(plan.windowMs / 1000, 1)} s in ${fmt(plan.phases)} phases` : "a number of windows in phases"}, ` +
-      "each phase with fresh gateways and their places swapped from the last; the ratio of their CPU per call is taken " +
-      "per window, so whatever the host does in a window it does to both. The mean of the ratios is judged; its 95 % " +
-      "interval is taken over pairs of phases (a pair of processes keeps what it drew at start for all its windows, so " +
-      "windows of one phase are not independent measurements). " +
+      "each phase with fresh gateways and their places swapped from the last, and nothing else running; whatever the " +
+      "host does in a window it does to both. Each phase's ratio is that of the two sides' CPU per call over its windows; " +
+      "their mean is judged, with a 95 % interval taken over pairs of phases (a pair of processes keeps what it drew at " +
+      "start for all its windows, so the windows of one phase are not independent measurements); the median ratio is " +
+      "over single windows. " +
       (exported ? `The traces side exported ${fmt(exported.requests)} requests (${fmt(exported.bytes / 1024, 1)} KiB).` : ""),
   ];
 }
