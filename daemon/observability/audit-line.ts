@@ -169,7 +169,7 @@ function writeMiddle(record: AuditRecord): void {
   ascii(',"durationMs":');
   if (keptMiddles.size >= MAX_KEPT_MIDDLES) keptMiddles.clear();
   const { team, account, client, operation, canonicalName, server, outcome } = record;
-  keptMiddles.set(record.name, { team, account, client, operation, canonicalName, server, outcome, bytes: Uint8Array.prototype.slice.call(buffer, start, pos) });
+  keptMiddles.set(record.name, { team, account, client, operation, canonicalName, server, outcome, bytes: new Uint8Array(buffer.subarray(start, pos)) });
 }
 
 /**
