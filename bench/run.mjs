@@ -62,9 +62,9 @@ const observabilityPlan = quick
   ? { latency: { warmup: 100, rounds: 2, callsPerRound: 200 }, throughput: { sessions: 16, rounds: 2, durationMs: 1500 } }
   : { latency: { warmup: 300, rounds: 4, callsPerRound: 400 }, throughput: { sessions: 16, rounds: 4, durationMs: 3000 } };
 /**
- * The budgets are judged on settings measured in the same windows (bench/lib/paired.mjs: two gateways at once, a
- * ratio of CPU per call per window): measured one after the other, the same setting's CPU per call moves by more
- * from round to round than the 3 % budget.
+ * The budgets are judged on settings measured in the same windows (bench/lib/paired.mjs: two gateways at once, in
+ * phases of fresh gateways, a ratio of CPU per call per phase): measured one after the other, the same setting's CPU
+ * per call moves by more from round to round than the 3 % budget.
  */
 const pairedPlan = quick
   ? { windows: 4, phases: 2, windowMs: 1000, warmupMs: 3000, sessions: 16 }
@@ -261,7 +261,8 @@ async function smokeRun(running) {
 
 /**
  * Latency and 16-session throughput of the observability contenders alone, alternating round by round like every
- * scenario, and what the traces contender's sink received meanwhile (proof that spans were exported).
+ * scenario, and what the traces contender's sink received meanwhile (proof that spans were exported); then the
+ * same-window comparisons the budgets are judged on (`observabilityPaired`).
  */
 async function observabilityRun(entries, paths) {
   const sinks = entries.filter((entry) => entry.instance.traceSink);

@@ -222,7 +222,7 @@ const percentMore = (value, base) =>
  * Issue 13's targets, judged on the settings measured in the same windows (run.mjs `observabilityPaired`,
  * bench/lib/paired.mjs): metrics + audit (the defaults) cost at most 3 % more CPU per call than audit off, and traces
  * on add at most 10 % to the defaults. CPU per call is the gateway's own (daemon + frontend) at 16 lean sessions a
- * side; the mean of the per-window ratios is judged, its 95 % interval shown. A comparison whose settings did not take
+ * side; the mean of the phases' ratios is judged, its 95 % interval (over pairs of phases) shown. A comparison whose settings did not take
  * effect (audit lines with audit off, none with it on, no spans exported) is not judged. Any error or wrong result
  * stops the paired run, so a judged figure has none.
  */
