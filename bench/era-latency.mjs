@@ -2,8 +2,8 @@
 /**
  * Is the gateway's modern (stateless, 2026-07-28) path slower for one client than a legacy session, and if so, is it
  * the path or the request? One gateway, three lean clients (node's http client, no SDK), calling the echo tool one
- * call at a time in turn (the order rotating every round), so that every comparison is between calls made moments
- * apart on the same processes:
+ * call at a time in turn (in a fresh random order every round), so that every comparison is between calls made
+ * moments apart on the same processes:
  *   - legacy: a 2025-11-25 session;
  *   - legacy, padded: the same session's calls with a `_meta` exactly as long as a modern request's, under keys the
  *     gateway does not read (the body is as large as a modern one; the gateway forwards it to the server as it is);
@@ -12,9 +12,10 @@
  * shared machine between rounds is as large as the few per cent that separate the eras; pairing call by call is not.
  * Reports each client's p50/p90 and the median of the paired differences with a 95 % confidence interval.
  *
- *   npm run build && node bench/era-latency.mjs [--seconds 20] [--out bench/results]   → era-latency-<date>.md/.json
+ *   npm run build && node bench/era-latency.mjs [--seconds 20] [--block 1] [--out bench/results]
+ *     → era-latency-<date>[-N].md/.json
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,11 +29,13 @@ import { echoToolOf, startGatewayIn } from "./lib/steady-load.mjs";
 const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "20" },
+    block: { type: "string", default: "1" },
     out: { type: "string", default: fileURLToPath(new URL("./results", import.meta.url)) },
   },
 });
 installCleanupHooks();
 const seconds = Number(values.seconds);
+const blockSize = Math.max(1, Number(values.block));
 const paths = benchPaths(fileURLToPath(new URL("..", import.meta.url)));
 
 /** MODERN_META with its namespace replaced by as many characters of another: same length, nothing the gateway reads. */
@@ -65,10 +68,14 @@ const differences = { modernVsLegacy: [], modernVsPadded: [], paddedVsLegacy: []
 const deadline = performance.now() + seconds * 1000;
 for (let round = 0; performance.now() < deadline; round++) {
   const took = {};
-  for (let turn = 0; turn < clients.length; turn++) {
-    const client = clients[(round + turn) % clients.length];
-    took[client.id] = await timedCall(client, round);
-    latencies[client.id].push(took[client.id]);
+  // A fresh random order each round, so that every client follows each of the others equally often (a rotation
+  // keeps the cyclic order: modern always after the padded client). With --block N each client makes N calls back to
+  // back and its block's median is paired: the path each era takes is then warm, as in a run of one client alone.
+  for (const client of shuffled(clients)) {
+    const block = [];
+    for (let call = 0; call < blockSize; call++) block.push(await timedCall(client, round * blockSize + call));
+    took[client.id] = block.length === 1 ? block[0] : quantile(block, 0.5);
+    latencies[client.id].push(...block);
   }
   differences.modernVsLegacy.push(took.modern - took.legacy);
   differences.modernVsPadded.push(took.modern - took.padded);
@@ -76,6 +83,16 @@ for (let round = 0; performance.now() < deadline; round++) {
 }
 for (const client of clients) await client.session.close();
 await gateway.stop();
+
+/** `list` in a random order (Fisher–Yates). */
+function shuffled(list) {
+  const copy = [...list];
+  for (let index = copy.length - 1; index > 0; index--) {
+    const other = Math.floor(Math.random() * (index + 1));
+    [copy[index], copy[other]] = [copy[other], copy[index]];
+  }
+  return copy;
+}
 
 /** The median of `values` (ms) in µs, with the 95 % confidence interval of a median from its order statistics. */
 function medianWithInterval(values) {
@@ -87,12 +104,13 @@ function medianWithInterval(values) {
 }
 
 const date = new Date().toISOString().slice(0, 10);
-const rounds = latencies.legacy.length;
+const rounds = differences.modernVsLegacy.length;
 const summary = {
   date,
   cpu: `${cpus()[0]?.model ?? "unknown CPU"} × ${availableParallelism()}`,
   node: process.versions.node,
   seconds,
+  block: blockSize,
   rounds,
   clients: clients.map((client) => ({
     id: client.id,
@@ -104,7 +122,7 @@ const summary = {
 };
 const interval = ({ medianUs, lowUs, highUs }) => `${medianUs} [${lowUs}, ${highUs}]`;
 const lines = [
-  `Run ${date}, ${summary.cpu}, Node ${summary.node}: one gateway (defaults), the stdio echo server, three lean clients taking turns call by call for ${seconds} s (${rounds} rounds).`,
+  `Run ${date}, ${summary.cpu}, Node ${summary.node}: one gateway (defaults), the stdio echo server, three lean clients taking turns ${blockSize === 1 ? "call by call" : `in blocks of ${blockSize} calls (each block's median paired)`}, in a random order each round, for ${seconds} s (${rounds} rounds).`,
   "",
   "| client | p50 µs | p90 µs |",
   "|---|---:|---:|",
@@ -118,7 +136,11 @@ const lines = [
   "",
 ];
 mkdirSync(values.out, { recursive: true });
-writeFileSync(join(values.out, `era-latency-${date}.json`), `${JSON.stringify(summary, null, 2)}\n`);
-writeFileSync(join(values.out, `era-latency-${date}.md`), `${lines.join("\n")}\n`);
+// A run never overwrites an earlier one of the same day: era-latency-<date>-2, -3, …
+const base = join(values.out, `era-latency-${date}`);
+let name = base;
+for (let n = 2; existsSync(`${name}.json`); n++) name = `${base}-${n}`;
+writeFileSync(`${name}.json`, `${JSON.stringify(summary, null, 2)}\n`);
+writeFileSync(`${name}.md`, `${lines.join("\n")}\n`);
 process.stdout.write(`${lines.join("\n")}\n`);
 process.exit(0);
