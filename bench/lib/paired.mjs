@@ -7,12 +7,12 @@
  * to the next (other tenants, caches), so settings measured one after the other cannot resolve a difference of a few
  * percent without a very long run. Here both gateways — each with its own processes and its own copy of the upstream
  * — serve their sessions in the same window, on the same cores, under the same load, so whatever the host does in
- * that window it does to both; the ratio of their CPU per call is taken per window, and the run reports its median and
- * the mean with a 95 % confidence interval (mean ± 1.96 standard errors). Both sides run closed loops (each session
- * calls back to back), as the other scenarios do; every result is checked. The run has an even number of phases, each
- * with two fresh gateways, whose places (which gateway starts first and gets its sessions opened first) swap from one
- * phase to the next, and which side's sessions start first alternates from window to window, so that neither place's
- * advantage counts.
+ * that window it does to both; the ratio of their CPU per call is taken per window and per phase, and the run
+ * reports the windows' median and the phases' mean with a 95 % confidence interval (below). Both sides run closed
+ * loops (each session calls back to back), as the other scenarios do; every result is checked. The run has an even
+ * number of phases, each with two fresh gateways, whose places (which gateway starts first and gets its sessions
+ * opened first) swap from one phase to the next, and which side's sessions start first alternates from window to
+ * window, so that neither place's advantage counts.
  *
  * Why fresh gateways per phase, and an interval over phases: the windows of one pair of processes are not
  * independent. Two runs of the same comparison, each with tight intervals over their windows, read +5.0 % [3.8, 6.2]
@@ -33,7 +33,7 @@ const ROLES = ["daemon", "frontend", "upstream"];
  * `upstream`, driven by `sessions` sessions of `client`. `sink` is the OTLP receiver a traces setting exports to.
  */
 export function pairSide({ paths, upstream, setting, client = "raw-legacy", sessions = 16, sink }) {
-  return { setting, client, start: () => startSide(paths, upstream, setting, client, sessions, sink) };
+  return { start: () => startSide(paths, upstream, setting, client, sessions, sink) };
 }
 
 async function startSide(paths, upstream, setting, client, count, sink) {
