@@ -15,7 +15,7 @@
  *   npm run build && node bench/era-latency.mjs [--seconds 20] [--block 1] [--out bench/results]
  *     → era-latency-<date>[-N].md/.json
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +23,7 @@ import { parseArgs } from "node:util";
 import { benchPaths } from "./lib/contenders.mjs";
 import { installCleanupHooks } from "./lib/proc.mjs";
 import { MODERN_META, openLeanSession } from "./lib/sessions.mjs";
+import { freeResultsBase } from "./lib/result-files.mjs";
 import { quantile } from "./lib/stats.mjs";
 import { echoToolOf, startGatewayIn } from "./lib/steady-load.mjs";
 
@@ -74,7 +75,7 @@ for (let round = 0; performance.now() < deadline; round++) {
   for (const client of shuffled(clients)) {
     const block = [];
     for (let call = 0; call < blockSize; call++) block.push(await timedCall(client, round * blockSize + call));
-    took[client.id] = block.length === 1 ? block[0] : quantile(block, 0.5);
+    took[client.id] = quantile(block, 0.5);
     latencies[client.id].push(...block);
   }
   differences.modernVsLegacy.push(took.modern - took.legacy);
@@ -137,9 +138,7 @@ const lines = [
 ];
 mkdirSync(values.out, { recursive: true });
 // A run never overwrites an earlier one of the same day: era-latency-<date>-2, -3, …
-const base = join(values.out, `era-latency-${date}`);
-let name = base;
-for (let n = 2; existsSync(`${name}.json`); n++) name = `${base}-${n}`;
+const name = freeResultsBase(join(values.out, `era-latency-${date}`));
 writeFileSync(`${name}.json`, `${JSON.stringify(summary, null, 2)}\n`);
 writeFileSync(`${name}.md`, `${lines.join("\n")}\n`);
 process.stdout.write(`${lines.join("\n")}\n`);

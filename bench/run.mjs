@@ -8,7 +8,7 @@
  * --startup-delay-ms N --out DIR --no-readme --cpu-prof DIR (the gateway's daemon and frontend write CPU profiles)
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,7 @@ import { gatewayRss, runGatewayHops, runGatewayMemory, runGatewayStartup, runMcp
 import { measurePaired, pairSide } from "./lib/paired.mjs";
 import { installCleanupHooks, killEverything } from "./lib/proc.mjs";
 import { renderMarkdown } from "./lib/report.mjs";
+import { freeResultsBase } from "./lib/result-files.mjs";
 import { ownRssKiB, runBlobs, runLatency, runSmoke, runThroughput } from "./lib/scenarios.mjs";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -119,13 +120,6 @@ async function limited(items, limit, task) {
     }),
   );
   return results;
-}
-
-/** `base`, or `base-2`, `base-3`, … when a run of the same day already wrote `base.json`: a recorded run is never overwritten. */
-function freeResultsBase(base) {
-  let candidate = base;
-  for (let n = 2; existsSync(`${candidate}.json`); n++) candidate = `${base}-${n}`;
-  return candidate;
 }
 
 /** `--render FILE.json`: writes FILE.md again from recorded results (and the README table, for a full run). */
